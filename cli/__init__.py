@@ -1,0 +1,1 @@
+"""The ``pano-pan`` command line: wiring only."""

@@ -1,0 +1,145 @@
+"""The camera path and its JSON contract, ``pano-pan/trajectory@1``.
+
+External players and editors read this file, so the writer keeps every documented key and the reader
+accepts unknown extra keys (and keeps them, so a round trip through an editor loses nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pano.errors import InputError
+from pano.outputs import atomic_output
+
+SCHEMA = "pano-pan/trajectory@1"
+SAMPLE_KEYS = ("frame", "t", "yaw", "pitch", "roll", "hfov", "vfov", "confidence")
+
+
+@dataclass
+class Trajectory:
+    """A camera path with one sample per source frame; arrays are float64 of equal length."""
+
+    t: np.ndarray
+    yaw: np.ndarray
+    pitch: np.ndarray
+    hfov: np.ndarray
+    vfov: np.ndarray
+    roll: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    frame: np.ndarray | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    sample_extra: list[dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.t)
+        as_f = lambda a, default: np.full(n, default, float) if a is None else np.asarray(a, float).reshape(n)  # noqa: E731
+        self.t = np.asarray(self.t, float).reshape(n)
+        self.yaw = as_f(self.yaw, 0.0)
+        self.pitch = as_f(self.pitch, 0.0)
+        self.hfov = np.broadcast_to(np.asarray(self.hfov, float), (n,)).copy()
+        self.vfov = np.broadcast_to(np.asarray(self.vfov, float), (n,)).copy()
+        self.roll = as_f(self.roll, 0.0)
+        self.confidence = as_f(self.confidence, 0.0)
+        self.frame = np.arange(n) if self.frame is None else np.asarray(self.frame, int).reshape(n)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def to_dict(self) -> dict[str, Any]:
+        hfov0 = float(self.hfov[0]) if len(self) else 0.0
+        vfov0 = float(self.vfov[0]) if len(self) else 0.0
+        samples = []
+        for i in range(len(self)):
+            s = dict(self.sample_extra[i]) if self.sample_extra else {}
+            s.update(
+                frame=int(self.frame[i]),
+                t=round(float(self.t[i]), 6),
+                yaw=round(float(self.yaw[i]), 4),
+                pitch=round(float(self.pitch[i]), 4),
+                roll=round(float(self.roll[i]), 4),
+                hfov=round(float(self.hfov[i]), 4),
+                vfov=round(float(self.vfov[i]), 4),
+                confidence=round(float(self.confidence[i]), 4),
+            )
+            samples.append(s)
+        out = dict(self.extra)
+        out.update(
+            schema=SCHEMA,
+            generator=self.generator,
+            source=self.source,
+            fov={"horizontal": round(hfov0, 4), "vertical": round(vfov0, 4)},
+            samples=samples,
+        )
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON atomically: a reader never sees a half-written file."""
+        path = Path(path)
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str = "trajectory") -> Trajectory:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise InputError(
+                f"{origin}: not a pano-pan trajectory (expected \"schema\": \"{SCHEMA}\"); "
+                "pass a file written by pano-pan or one that follows README's trajectory format"
+            )
+        samples = data.get("samples")
+        if not isinstance(samples, list) or not samples:
+            raise InputError(f"{origin}: the trajectory has no samples; it needs one per video frame")
+        fov = data.get("fov") or {}
+        cols: dict[str, list[float]] = {k: [] for k in SAMPLE_KEYS}
+        extras: list[dict[str, Any]] = []
+        for i, s in enumerate(samples):
+            try:
+                cols["t"].append(float(s["t"]))
+                cols["yaw"].append(float(s["yaw"]))
+                cols["pitch"].append(float(s["pitch"]))
+                cols["frame"].append(int(s.get("frame", i)))
+                cols["roll"].append(float(s.get("roll", 0.0)))
+                cols["hfov"].append(float(s.get("hfov", fov.get("horizontal", 65.5))))
+                cols["vfov"].append(float(s.get("vfov", fov.get("vertical", 39.8))))
+                cols["confidence"].append(float(s.get("confidence", 0.0)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(
+                    f"{origin}: sample {i} is malformed ({exc!r}); each sample needs numeric t, yaw and pitch"
+                ) from None
+            if not all(math.isfinite(cols[k][-1]) for k in ("t", "yaw", "pitch", "hfov", "vfov")):
+                raise InputError(f"{origin}: sample {i} has a non-finite value; fix or remove it")
+            extras.append({k: v for k, v in s.items() if k not in SAMPLE_KEYS})
+        known = {"schema", "generator", "source", "fov", "samples"}
+        return cls(
+            t=np.array(cols["t"]),
+            yaw=np.array(cols["yaw"]),
+            pitch=np.array(cols["pitch"]),
+            hfov=np.array(cols["hfov"]),
+            vfov=np.array(cols["vfov"]),
+            roll=np.array(cols["roll"]),
+            confidence=np.array(cols["confidence"]),
+            frame=np.array(cols["frame"]),
+            source=dict(data.get("source") or {}),
+            generator=dict(data.get("generator") or {}),
+            extra={k: v for k, v in data.items() if k not in known},
+            sample_extra=extras if any(extras) else None,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trajectory:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such trajectory file; check the path")
+        try:
+            data = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc}); pass a trajectory written by pano-pan") from None
+        return cls.from_dict(data, origin=str(path))

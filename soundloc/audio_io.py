@@ -1,0 +1,91 @@
+"""Decoding audio from any file PyAV reads, resampled by FFmpeg's swresample.
+
+Shared by the datasets, ``localize`` and the 360° pipeline so that every part of the project hears the
+same samples for the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from soundloc.errors import UserError
+
+_LAYOUTS = {1: "mono", 2: "stereo", 4: "4.0"}
+
+
+def _open(path: Path):
+    import av
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; check the path")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise UserError(f"{path}: not a media file FFmpeg can read ({exc}); pass an audio or video file") from None
+    if not container.streams.audio:
+        container.close()
+        raise UserError(f"{path}: has no audio stream; pass a file with sound")
+    return container
+
+
+def iter_audio_chunks(
+    path: str | Path, sample_rate: int, channels: int | None = None, chunk_seconds: float = 10.0
+) -> Iterator[np.ndarray]:
+    """Yield float32 ``(C, S)`` chunks of about ``chunk_seconds`` at ``sample_rate``.
+
+    ``channels=None`` keeps the file's channels untouched (no remixing, so ambisonic channels keep their
+    meaning); ``channels=1`` downmixes to mono. Memory stays bounded by one chunk whatever the length.
+    """
+    import av
+
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        n_in = stream.codec_context.channels
+        n_out = n_in if channels is None else channels
+        if n_out == n_in:
+            layout = stream.codec_context.layout  # keep the source layout: no matrixing
+        elif n_out in _LAYOUTS:
+            layout = _LAYOUTS[n_out]
+        else:
+            raise UserError(f"{path}: cannot remix {n_in} audio channels to {n_out}")
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        target = max(1, int(chunk_seconds * sample_rate))
+        pending: list[np.ndarray] = []
+        have = 0
+
+        def resampled(frame):
+            for out in resampler.resample(frame):
+                yield out.to_ndarray().reshape(n_out, -1)
+
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    frame.pts = None  # let the resampler count samples; some files have gaps in pts
+                    for arr in resampled(frame):
+                        pending.append(arr)
+                        have += arr.shape[1]
+                        if have >= target:
+                            yield np.concatenate(pending, axis=1).astype(np.float32, copy=False)
+                            pending, have = [], 0
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{path}: the audio stream is damaged ({exc}); re-encode the file") from None
+        for arr in resampled(None):
+            pending.append(arr)
+        if pending:
+            yield np.concatenate(pending, axis=1).astype(np.float32, copy=False)
+    finally:
+        container.close()
+
+
+def read_audio(path: str | Path, sample_rate: int, channels: int | None = 1) -> np.ndarray:
+    """Whole audio track as float32 ``(C, S)``; for clips and datasets, not long videos."""
+    chunks = list(iter_audio_chunks(path, sample_rate, channels, chunk_seconds=30.0))
+    if not chunks:
+        n = 1 if channels is None else channels
+        return np.zeros((n, 0), np.float32)
+    return np.concatenate(chunks, axis=1)
