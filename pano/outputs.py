@@ -21,7 +21,9 @@ def ensure_writable_dir(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot create the output folder ({exc.strerror}); choose another with -o") from None
+        raise OutputError(
+            f"{folder}: cannot create the output folder ({exc.strerror}); choose another with -o"
+        ) from None
     if not folder.is_dir():
         raise OutputError(f"{folder}: exists and is not a folder; choose another output folder with -o")
     probe = folder / f".pano-pan-write-test-{secrets.token_hex(4)}"

@@ -1,0 +1,123 @@
+"""``pano-pan run`` (the main job) and ``pano-pan inspect``: option parsing and messages only."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from cli.progress import make_progress
+from pano.errors import OptionError
+from pano.media.probe import AUDIO_FORMATS, probe
+from pano.pipeline import RunOptions, run
+from pano.render import DEFAULT_HFOV, parse_fov, parse_size
+
+LOCALIZERS = ("auto", "ambisonic", "network", "synchrony", "fusion")
+PLANNERS = ("autocam", "centroid")
+
+
+def check_device(device: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available)."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise OptionError(f"--device {device}: no CUDA GPU is visible to PyTorch here; use --device cpu")
+        return device
+    raise OptionError(f"--device {device!r}: use cpu, cuda, cuda:N or auto")
+
+
+def debug_option(f):
+    return click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")(f)
+
+
+@click.command("run")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder for INPUT-stem.nfov.mp4, .saliency.mp4 and .trajectory.json.")
+@click.option("--localizer", type=click.Choice(LOCALIZERS), default="auto", show_default=True,
+              help="Where saliency comes from: auto picks ambisonic for FOA audio, network with a checkpoint, "
+              "else synchrony.")
+@click.option("--planner", type=click.Choice(PLANNERS), default="autocam", show_default=True,
+              help="Camera path planner.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Trained soundloc checkpoint for --localizer network/fusion.")
+@click.option("--fov", "fov", default=None, metavar="H[xV]",
+              help=f"Field of view in degrees [default: {DEFAULT_HFOV}, vertical from the output aspect].")
+@click.option("--size", "size", default=None, metavar="WxH",
+              help="NFOV output size [default: the panorama's own resolution, at least 240 lines].")
+@click.option("--max-speed", type=float, default=None, metavar="DEG/S",
+              help="Camera's top angular speed [default: the planner's, 60°/s].")
+@click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
+@click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
+              help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@debug_option
+def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
+            size: str | None, max_speed: float | None, no_saliency_video: bool, audio_format: str, device: str,
+            quiet: bool, debug: bool) -> None:
+    """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
+    out_size = parse_size(size) if size else None
+    hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
+    planner_options = {}
+    if max_speed is not None:
+        if not max_speed > 0:
+            raise OptionError(f"--max-speed {max_speed}: must be a positive number of degrees per second")
+        planner_options["max_speed"] = max_speed
+    if checkpoint is not None and not checkpoint.is_file():
+        raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
+    options = RunOptions(
+        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size,
+        saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
+        checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
+    )
+    say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+    start = time.perf_counter()
+    result = run(input_path, outdir, options, progress=make_progress(not quiet), notify=say)
+    elapsed = time.perf_counter() - start
+    if not quiet:
+        info_duration = result.media.duration if result.media else result.frames / 30.0
+        click.echo(f"wrote {result.nfov}", err=True)
+        if result.saliency:
+            click.echo(f"wrote {result.saliency}", err=True)
+        click.echo(f"wrote {result.trajectory}", err=True)
+        click.echo(f"{result.frames} frames in {elapsed:.1f} s ({info_duration / elapsed:.1f}× real time)", err=True)
+
+
+@click.command("inspect")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the probe result as JSON.")
+@debug_option
+def inspect_cmd(input_path: Path, audio_format: str, as_json: bool, debug: bool) -> None:
+    """Show what pano-pan sees in a video: projection, streams, audio layout, FOA or not."""
+    info = probe(input_path, audio_format)
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2, default=str))
+        return
+    foa = {"ambix": "yes (AmbiX: W, Y, Z, X, SN3D)", "fuma": "yes (FuMa, converted to AmbiX on read)"}
+    rows = [
+        ("file", str(info.path)),
+        ("projection", info.projection + ("" if info.spherical.get("projection") else " (from the 2:1 frame shape)"
+                                          if info.projection == "equirectangular" else "")),
+        ("video", f"{info.video_codec} {info.width}×{info.height} {info.pix_fmt}, {info.fps:.3f} fps, "
+                  f"{info.frame_count} frames"),
+        ("duration", f"{info.duration:.2f} s"),
+        ("audio", f"{info.audio_codec} {info.audio_channels} ch ({info.audio_layout}), {info.audio_sample_rate} Hz"
+         if info.has_audio else "none"),
+        ("FOA", foa.get(info.audio_format, "no" if info.has_audio else "no audio")),
+    ]
+    if info.spherical:
+        rows.append(("metadata", json.dumps(info.spherical)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+    for line in info.notices:
+        click.echo(f"note: {line}")

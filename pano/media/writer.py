@@ -1,0 +1,223 @@
+"""H.264 MP4 writer that keeps the source's sound.
+
+Video is encoded with libx264 (yuv420p, so every player opens it) with exact frame-count pts. Audio is
+stream-copied from the source when MP4 can hold its codec (no generation loss, no cost) and re-encoded
+to AAC otherwise; audio packets are interleaved as the video advances so the muxer never buffers a
+whole track. The file is written under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from pano.errors import InputError, OutputError
+from pano.outputs import atomic_output
+
+MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
+_AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
+
+
+def _as_rate(fps: float | Fraction) -> Fraction:
+    if isinstance(fps, Fraction):
+        return fps
+    return Fraction(fps).limit_denominator(1001)
+
+
+class _AudioCopier:
+    """Copies (or re-encodes) one audio stream into the output, up to a given time at each call."""
+
+    def __init__(self, output, source: Path):
+        import av
+
+        try:
+            self.input = av.open(str(source))
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{source}: cannot read the audio to keep ({exc})") from None
+        if not self.input.streams.audio:
+            self.input.close()
+            raise InputError(f"{source}: has no audio stream to keep")
+        self.in_stream = self.input.streams.audio[0]
+        self.copy = self.in_stream.codec_context.name in MP4_COPYABLE_AUDIO
+        if self.copy:
+            self.out_stream = output.add_stream_from_template(self.in_stream)
+        else:
+            cc = self.in_stream.codec_context
+            self.channels = min(cc.channels, 8) if cc.channels in _AAC_LAYOUTS else min(cc.channels, 2)
+            self.layout = _AAC_LAYOUTS.get(self.channels, "stereo")
+            self.rate = cc.sample_rate
+            self.out_stream = output.add_stream("aac", rate=cc.sample_rate, layout=self.layout)
+            self.out_stream.bit_rate = 64000 * min(self.channels, 6)
+            # Same layout and rate: only the sample format changes, so no channel is remixed.
+            self.to_float = av.AudioResampler(format="fltp")
+        self.output = output
+        self.packets = self.input.demux(self.in_stream)
+        self.pending = None
+        self.done = False
+
+    def _emit(self, packet) -> None:
+        import av
+
+        if self.copy:
+            if packet.dts is None:
+                return
+            packet.stream = self.out_stream
+            self.output.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None
+            for flt in self.to_float.resample(frame):
+                arr = np.ascontiguousarray(flt.to_ndarray()[: self.channels])
+                out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
+                out.sample_rate = self.rate
+                for pkt in self.out_stream.encode(out):
+                    self.output.mux(pkt)
+
+    def advance(self, until: float | None) -> None:
+        """Write audio packets whose time is before ``until`` seconds (all of them for None)."""
+        tb = self.in_stream.time_base
+        while not self.done:
+            if self.pending is None:
+                try:
+                    self.pending = next(self.packets)
+                except StopIteration:
+                    self.done = True
+                    break
+            pkt = self.pending
+            if until is not None and pkt.pts is not None and float(pkt.pts * tb) > until:
+                return
+            self.pending = None
+            if pkt.size == 0 and self.copy:
+                continue
+            self._emit(pkt)
+
+    def close(self) -> None:
+        self.advance(None)
+        if not self.copy:
+            for pkt in self.out_stream.encode(None):
+                self.output.mux(pkt)
+        self.input.close()
+
+
+class VideoWriter:
+    """Context manager: ``with VideoWriter(path, w, h, fps, audio_from=src) as w: w.write(rgb)``.
+
+    ``audio_from`` keeps that file's audio; ``audio=(samples (C, S) float32, rate)`` encodes given
+    samples to AAC instead (used to make test and demo clips). The output appears at ``path`` only if the
+    block finishes without an exception.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        audio_from: str | Path | None = None,
+        audio: tuple[np.ndarray, int] | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+        threads: int = 0,
+    ) -> None:
+        if width % 2 or height % 2:
+            raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        self.rate = _as_rate(fps)
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.audio = audio
+        self.crf, self.preset, self.threads = crf, preset, threads
+        self.frames_written = 0
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> VideoWriter:
+        import av
+
+        tmp = self._stack.enter_context(atomic_output(self.path))
+        try:
+            self.output = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        except av.error.FFmpegError as exc:
+            self._stack.close()
+            raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
+        self._stack.callback(self.output.close)
+        vs = self.output.add_stream("libx264", rate=self.rate)
+        vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
+        vs.options = {"crf": str(self.crf), "preset": self.preset}
+        vs.codec_context.thread_count = self.threads
+        vs.thread_type = "AUTO"
+        self.vstream = vs
+        self._copier = _AudioCopier(self.output, self.audio_from) if self.audio_from else None
+        self._astream = None
+        if self.audio is not None:
+            samples, rate = self.audio
+            layout = _AAC_LAYOUTS.get(samples.shape[0])
+            if layout is None:
+                raise OutputError(f"{self.path}: cannot encode {samples.shape[0]} audio channels to AAC")
+            self._astream = self.output.add_stream("aac", rate=int(rate), layout=layout)
+            self._astream.bit_rate = 64000 * min(samples.shape[0], 6)
+        return self
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.frames_written
+        for packet in self.vstream.encode(frame):
+            self.output.mux(packet)
+        self.frames_written += 1
+        if self._copier is not None:
+            self._copier.advance(self.frames_written / float(self.rate) + 0.5)
+
+    def _encode_given_audio(self) -> None:
+        import av
+
+        samples, rate = self.audio
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        layout = _AAC_LAYOUTS[samples.shape[0]]
+        step = 1024 * 16
+        for start in range(0, samples.shape[1], step):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + step]), format="fltp", layout=layout
+            )
+            frame.sample_rate = int(rate)
+            frame.pts = start
+            for packet in self._astream.encode(frame):
+                self.output.mux(packet)
+        for packet in self._astream.encode(None):
+            self.output.mux(packet)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for packet in self.vstream.encode(None):
+                    self.output.mux(packet)
+                if self._copier is not None:
+                    self._copier.close()
+                if self._astream is not None:
+                    self._encode_given_audio()
+            elif self._copier is not None:
+                self._copier.input.close()
+        finally:
+            self._stack.__exit__(exc_type, exc, tb)
+
+
+def write_video(
+    path: str | Path,
+    frames,
+    fps: float,
+    audio: tuple[np.ndarray, int] | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+) -> Path:
+    """Encode an iterable of RGB frames (and optional raw audio) to an MP4; for tests and demos."""
+    it = iter(frames)
+    first = next(it)
+    h, w = first.shape[:2]
+    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset) as writer:
+        writer.write(first)
+        for frame in it:
+            writer.write(frame)
+    return Path(path)

@@ -1,0 +1,341 @@
+"""360° video in, NFOV video + saliency video + trajectory JSON out, in two streaming passes.
+
+Pass 1 computes each frame's saliency map (decoding pixels only if the source needs them, at the
+source's small analysis size) and feeds the planner small per-frame numbers; the maps go to a
+temporary file as bytes, never into memory. The planner then fixes the whole path, and pass 2 decodes
+full-resolution frames once, rendering the NFOV view and the saliency overlay from each. Memory is
+therefore bounded by one batch of frames, whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import pano
+from pano.errors import InputError, OptionError
+from pano.geometry import vertical_fov
+from pano.importance import batch_centroids
+from pano.media.audio import AudioWindows
+from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
+from pano.media.video import iter_frames
+from pano.media.writer import VideoWriter
+from pano.outputs import ensure_writable_dir
+from pano.overlay import draw_saliency_frame
+from pano.planning.base import Observation, create_planner
+from pano.render import DEFAULT_HFOV, NFOVRenderer, default_output_size
+from pano.saliency.base import FrameBatch, SaliencySource, create_source
+from pano.trajectory import Trajectory
+
+# (pass name, total frames) -> context manager yielding an "advance by n frames" callable
+ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
+
+
+@contextlib.contextmanager
+def _no_progress(_name: str, _total: int) -> Iterator[Callable[[int], None]]:
+    yield lambda _n: None
+
+
+@dataclass
+class RunOptions:
+    localizer: str = "auto"
+    planner: str = "autocam"
+    hfov: float = DEFAULT_HFOV
+    vfov: float | None = None
+    size: tuple[int, int] | None = None  # output (width, height)
+    saliency_video: bool = True
+    audio_format: str = "auto"
+    device: str = "cpu"
+    checkpoint: str | None = None
+    source_options: dict = field(default_factory=dict)
+    planner_options: dict = field(default_factory=dict)
+    crf: int = 20
+    preset: str = "veryfast"
+
+
+@dataclass
+class RunResult:
+    nfov: Path
+    saliency: Path | None
+    trajectory: Path
+    localizer: str
+    reason: str
+    frames: int
+    timings: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    media: MediaInfo | None = None
+
+
+def frame_times(path: str | Path) -> np.ndarray:
+    """Presentation times of every video frame, from packets alone (no decoding), sorted."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
+        tb = float(stream.time_base)
+    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - start
+
+
+def resolve_localizer(info: MediaInfo, options: RunOptions) -> tuple[str, str]:
+    """The localizer to use and a one-line reason, applying ``auto``."""
+    if options.localizer != "auto":
+        return options.localizer, f"localizer {options.localizer} (as requested)"
+    try:
+        from pano.saliency.select import choose_localizer
+    except ImportError:  # pragma: no cover - select ships with the package
+        choose_localizer = None
+    if choose_localizer is not None:
+        return choose_localizer(info, options.checkpoint, info.audio_format)
+    if info.is_foa:
+        return "ambisonic", f"localizer ambisonic: the audio is first-order ambisonics ({info.audio_format})"
+    raise InputError(f"{info.path}: the audio is not ambisonic; pass --localizer network --checkpoint FILE")
+
+
+def build_source(name: str, info: MediaInfo, options: RunOptions) -> SaliencySource:
+    extra = dict(options.source_options)
+    if name == "ambisonic":
+        if not info.is_foa:
+            raise InputError(
+                f"{info.path}: the ambisonic localizer needs first-order ambisonic audio (4 channels), this file "
+                f"has {info.audio_channels} channel(s); use --localizer auto, or --audio-format ambix if it is FOA"
+            )
+        return create_source(name, audio_format=info.audio_format, **extra)
+    if name == "network":
+        return create_source(name, checkpoint=options.checkpoint, device=options.device, **extra)
+    if name == "fusion":
+        extra.setdefault("checkpoint", options.checkpoint)
+        extra.setdefault("device", options.device)
+        extra.setdefault("audio_format", info.audio_format)
+    return create_source(name, **extra)
+
+
+class _MapStore:
+    """Per-frame maps kept on disk as uint8 between the passes (one small file, read back in order)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "maps.u8"
+        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in finish()
+        self.shape: tuple[int, int] | None = None
+        self.count = 0
+
+    def append(self, maps: np.ndarray) -> None:
+        if self.shape is None:
+            self.shape = maps.shape[1:]
+        peak = maps.reshape(len(maps), -1).max(axis=1)
+        scale = np.where(peak > 0, 255.0 / np.maximum(peak, 1e-30), 0.0)
+        self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
+        self.count += len(maps)
+
+    def finish(self) -> np.ndarray | None:
+        self._fh.close()
+        if not self.count:
+            return None
+        return np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.count, *self.shape))
+
+
+def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iterator[FrameBatch]:
+    """Frames (if the source wants them) and audio windows, batch by batch, in frame order."""
+    spec = source.audio_spec
+    windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
+    bs = max(1, int(source.batch_size))
+
+    def make(indices: list[int], frames: list[np.ndarray] | None) -> FrameBatch:
+        idx = np.asarray(indices)
+        ts = times[np.clip(idx, 0, len(times) - 1)]
+        return FrameBatch(
+            indices=idx,
+            times=ts,
+            frames=np.stack(frames) if frames else None,
+            audio=windows.windows(ts) if windows else None,
+        )
+
+    if source.frame_size is None:
+        for start in range(0, len(times), bs):
+            yield make(list(range(start, min(start + bs, len(times)))), None)
+        return
+    idx_buf: list[int] = []
+    frame_buf: list[np.ndarray] = []
+    for index, _t, rgb in iter_frames(info.path, size=source.frame_size):
+        if index >= len(times):
+            break
+        idx_buf.append(index)
+        frame_buf.append(rgb)
+        if len(idx_buf) == bs:
+            yield make(idx_buf, frame_buf)
+            idx_buf, frame_buf = [], []
+    if idx_buf:
+        yield make(idx_buf, frame_buf)
+
+
+def saliency_video_size(width: int, height: int) -> tuple[int, int]:
+    """Half the panorama's size (it is a diagnostic view), at most 1920 wide, even."""
+    w = min(width // 2, 1920)
+    w -= w % 4
+    return max(w, 2), max(w // 2, 2)
+
+
+def run(
+    input_path: str | Path,
+    outdir: str | Path = ".",
+    options: RunOptions | None = None,
+    progress: ProgressFactory | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> RunResult:
+    """The whole job; raises ``UserError`` subclasses for anything the user can fix."""
+    options = options or RunOptions()
+    progress = progress or _no_progress
+    notify = notify or (lambda _m: None)
+    timings: dict[str, float] = {}
+    input_path = Path(input_path)
+    info = probe(input_path, options.audio_format)
+    require_equirectangular(info)
+    require_audio(info)
+    for line in info.notices:
+        notify(line)
+    outdir = ensure_writable_dir(outdir)
+    stem = input_path.stem
+    nfov_path = outdir / f"{stem}.nfov.mp4"
+    sal_path = outdir / f"{stem}.saliency.mp4" if options.saliency_video else None
+    traj_path = outdir / f"{stem}.trajectory.json"
+    if nfov_path.resolve() == input_path.resolve():
+        raise OptionError(f"{input_path}: the output would overwrite the input; choose another folder with -o")
+
+    hfov = float(options.hfov)
+    if options.size is not None:
+        out_w, out_h = options.size
+        vfov = float(options.vfov) if options.vfov is not None else vertical_fov(hfov, out_w, out_h)
+    else:
+        vfov = float(options.vfov) if options.vfov is not None else vertical_fov(hfov, 16, 9)
+        out_w, out_h = default_output_size(info.width, hfov, vfov)
+
+    name, reason = resolve_localizer(info, options)
+    notify(reason)
+    source = build_source(name, info, options)
+
+    t0 = time.perf_counter()
+    times = frame_times(info.path)
+    if len(times) == 0:
+        raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
+    planner = create_planner(options.planner, fps=info.fps, hfov=hfov, vfov=vfov, **options.planner_options)
+    source.prepare(info)
+    timings["prepare"] = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory(prefix="pano-pan-") as tmp:
+        store = _MapStore(Path(tmp)) if sal_path else None
+        confidences = np.zeros(len(times))
+        t1 = time.perf_counter()
+        with progress("analysing", len(times)) as advance:
+            for batch in _batches(info, source, times):
+                result = source.process(batch)
+                maps = np.asarray(result.maps, dtype=np.float32)
+                yaw, pitch, resultant = batch_centroids(maps)
+                conf = np.clip(np.asarray(result.confidence, dtype=np.float64), 0, 1) * resultant
+                confidences[batch.indices] = conf
+                planner.observe(Observation(batch.times, maps, yaw, pitch, conf))
+                if store is not None:
+                    store.append(maps)
+                advance(len(batch.indices))
+        timings["analyse"] = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        path = planner.plan()
+        n = len(path.yaw)
+        traj = Trajectory(
+            t=times[:n],
+            yaw=path.yaw,
+            pitch=path.pitch,
+            hfov=path.hfov if path.hfov is not None else np.full(n, hfov),
+            vfov=path.vfov if path.vfov is not None else np.full(n, vfov),
+            confidence=path.confidence,
+            source=info.source_record() | {"frame_count": n},
+            generator={
+                "name": "pano-pan",
+                "version": pano.__version__,
+                "localizer": name,
+                "planner": options.planner,
+                "params": {"localizer": source.describe(), "planner": planner.describe(), "reason": reason},
+            },
+        )
+        timings["plan"] = time.perf_counter() - t2
+
+        t3 = time.perf_counter()
+        maps_on_disk = store.finish() if store is not None else None
+        render_trajectory(
+            info, traj, nfov_path, (out_w, out_h), saliency_path=sal_path, saliency_maps=maps_on_disk,
+            progress=progress, crf=options.crf, preset=options.preset,
+        )
+        del maps_on_disk
+        timings["render"] = time.perf_counter() - t3
+    traj.save(traj_path)
+    return RunResult(nfov_path, sal_path, traj_path, name, reason, n, timings, list(info.notices), info)
+
+
+def render_trajectory(
+    input_path: str | Path | MediaInfo,
+    trajectory: Trajectory,
+    nfov_path: str | Path,
+    size: tuple[int, int] | None = None,
+    saliency_path: str | Path | None = None,
+    saliency_maps: np.ndarray | None = None,
+    progress: ProgressFactory | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+) -> Path:
+    """Pass 2: decode once, render the view of each trajectory sample, keep the source audio.
+
+    Frames beyond the trajectory hold its last sample. With ``saliency_path`` the overlay video is
+    written from the same decoded frames (maps optional: without them only the view is drawn).
+    """
+    info = input_path if isinstance(input_path, MediaInfo) else probe(input_path)
+    require_equirectangular(info)
+    progress = progress or _no_progress
+    n = len(trajectory)
+    if n == 0:
+        raise InputError(f"{info.path}: the trajectory is empty")
+    hfov0, vfov0 = float(trajectory.hfov[0]), float(trajectory.vfov[0])
+    out_w, out_h = size or default_output_size(info.width, hfov0, vfov0)
+    renderers: dict[tuple[float, float], NFOVRenderer] = {}
+
+    def renderer(hf: float, vf: float) -> NFOVRenderer:
+        key = (round(hf, 3), round(vf, 3))
+        if key not in renderers:
+            if len(renderers) > 64:
+                renderers.clear()
+            renderers[key] = NFOVRenderer(info.width, info.height, out_w, out_h, hf, vf)
+        return renderers[key]
+
+    audio = info.path if info.has_audio else None
+    sal_w, sal_h = saliency_video_size(info.width, info.height)
+    with contextlib.ExitStack() as stack:
+        nfov = stack.enter_context(
+            VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset)
+        )
+        sal = None
+        if saliency_path is not None:
+            sal = stack.enter_context(
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset=preset)
+            )
+        advance = stack.enter_context(progress("rendering", info.frame_count or n))
+        for index, _t, rgb in iter_frames(info.path):
+            i = min(index, n - 1)
+            yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
+            hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
+            nfov.write(renderer(hf, vf).render(rgb, yaw, pitch, roll))
+            if sal is not None:
+                small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_AREA)
+                smap = None
+                if saliency_maps is not None and len(saliency_maps):
+                    smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
+                conf = float(trajectory.confidence[i])
+                sal.write(draw_saliency_frame(small, smap, conf, yaw, pitch, hf, vf))
+            advance(1)
+    return Path(nfov_path)
