@@ -54,8 +54,10 @@ def draw_saliency_frame(
         if peak > 0:
             norm = cv2.resize((saliency / peak).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
             heat = cv2.applyColorMap(np.clip(norm * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-            alpha = (0.7 * np.clip(norm, 0, 1) * (0.25 + 0.75 * float(np.clip(confidence, 0, 1))))[..., None]
-            out = (out * (1 - alpha) + heat * alpha).astype(np.uint8)
+            gain = np.float32(0.7 * (0.25 + 0.75 * float(np.clip(confidence, 0, 1))))
+            alpha = (np.clip(norm, 0, 1) * gain)[..., None]
+            base = out.astype(np.float32)
+            out = (base + (heat.astype(np.float32) - base) * alpha).astype(np.uint8)
     thickness = max(1, width // 480)
     for line in view_outline(yaw, pitch, hfov, vfov, width, height):
         cv2.polylines(out, [np.round(line).astype(np.int32)], False, (255, 255, 255), thickness, cv2.LINE_AA)

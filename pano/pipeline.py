@@ -88,7 +88,7 @@ def frame_times(path: str | Path) -> np.ndarray:
 def resolve_localizer(info: MediaInfo, options: RunOptions) -> tuple[str, str]:
     """The localizer to use and a one-line reason, applying ``auto``."""
     if options.localizer != "auto":
-        return options.localizer, f"localizer {options.localizer} (as requested)"
+        return options.localizer, "as requested"
     try:
         from pano.saliency.select import choose_localizer
     except ImportError:  # pragma: no cover - select ships with the package
@@ -96,7 +96,7 @@ def resolve_localizer(info: MediaInfo, options: RunOptions) -> tuple[str, str]:
     if choose_localizer is not None:
         return choose_localizer(info, options.checkpoint, info.audio_format)
     if info.is_foa:
-        return "ambisonic", f"localizer ambisonic: the audio is first-order ambisonics ({info.audio_format})"
+        return "ambisonic", f"the audio is first-order ambisonics ({info.audio_format})"
     raise InputError(f"{info.path}: the audio is not ambisonic; pass --localizer network --checkpoint FILE")
 
 
@@ -199,9 +199,9 @@ def run(
     info = probe(input_path, options.audio_format)
     require_equirectangular(info)
     require_audio(info)
-    for line in info.notices:
-        notify(line)
     outdir = ensure_writable_dir(outdir)
+    for line in info.notices:
+        notify(f"note: {line}")
     stem = input_path.stem
     nfov_path = outdir / f"{stem}.nfov.mp4"
     sal_path = outdir / f"{stem}.saliency.mp4" if options.saliency_video else None
@@ -218,7 +218,7 @@ def run(
         out_w, out_h = default_output_size(info.width, hfov, vfov)
 
     name, reason = resolve_localizer(info, options)
-    notify(reason)
+    notify(f"localizer {name}: {reason}")
     source = build_source(name, info, options)
 
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ def _even(x: float) -> int:
 def default_output_size(src_width: int, hfov: float, vfov: float | None = None) -> tuple[int, int]:
     """Output (width, height) at the panorama's own angular resolution at the view centre.
 
-    No pointless upscaling: a 3840-wide panorama has 10.7 px/deg, so a 65.5° view is ~1350 px wide; but
+    No pointless upscaling: a 3840-wide panorama gives a 65.5° view about 786 px wide (442 lines); but
     very small sources are not rendered below 240 lines, where a view stops being watchable.
     """
     vfov = vfov if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
@@ -61,32 +61,89 @@ def parse_fov(text: str, size: tuple[int, int] | None = None) -> tuple[float, fl
     return parts[0], (parts[1] if len(parts) == 2 else None)
 
 
-class NFOVRenderer:
-    """Renders views of ``src_w × src_h`` panoramas into ``out_w × out_h`` frames."""
+def _interp_matrix(n_out: int, knots: np.ndarray) -> np.ndarray:
+    """(n_out, len(knots)) linear interpolation weights from knot positions to every output index."""
+    m = np.zeros((n_out, len(knots)), np.float32)
+    idx = np.arange(n_out)
+    k = np.clip(np.searchsorted(knots, idx, side="right") - 1, 0, len(knots) - 2)
+    frac = (idx - knots[k]) / (knots[k + 1] - knots[k])
+    m[idx, k] = 1 - frac
+    m[idx, k + 1] = frac
+    return m
 
-    def __init__(self, src_width: int, src_height: int, out_width: int, out_height: int, hfov: float, vfov: float):
+
+class NFOVRenderer:
+    """Renders views of ``src_w × src_h`` panoramas into ``out_w × out_h`` frames.
+
+    The source-pixel lookup of a view is a smooth function of the output pixel, so it is computed
+    exactly on a coarse lattice (every ``step`` pixels) and interpolated bilinearly, which costs about
+    1/step² of the trigonometry; views that contain a pole, where longitude is not smooth, are computed
+    at every pixel. Lookups for a repeated view (a camera holding still) are reused.
+    """
+
+    def __init__(
+        self, src_width: int, src_height: int, out_width: int, out_height: int, hfov: float, vfov: float,
+        step: int = 8,
+    ):
         self.src_w, self.src_h = int(src_width), int(src_height)
         self.out_w, self.out_h = int(out_width), int(out_height)
         self.hfov, self.vfov = float(hfov), float(vfov)
-        tx, ty = np.tan(np.radians(hfov) / 2), np.tan(np.radians(vfov) / 2)
-        right = ((np.arange(self.out_w) + 0.5) / self.out_w * 2 - 1) * tx
-        up = (1 - (np.arange(self.out_h) + 0.5) / self.out_h * 2) * ty
-        rays = np.empty((self.out_h, self.out_w, 3), np.float32)
+        self._full_rays = self._rays(np.arange(self.out_h, dtype=np.float64), np.arange(self.out_w, dtype=np.float64))
+        kx = np.unique(np.append(np.arange(0, self.out_w, step), self.out_w - 1)).astype(np.float64)
+        ky = np.unique(np.append(np.arange(0, self.out_h, step), self.out_h - 1)).astype(np.float64)
+        self._coarse_shape = (len(ky), len(kx))
+        self._coarse_rays = self._rays(ky, kx)
+        self._ay = _interp_matrix(self.out_h, ky) if len(ky) > 1 else None
+        self._ax_t = _interp_matrix(self.out_w, kx).T.copy() if len(kx) > 1 else None
+        self._cache_key: tuple | None = None
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _rays(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        tx, ty = np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)
+        right = ((cols + 0.5) / self.out_w * 2 - 1) * tx
+        up = (1 - (rows + 0.5) / self.out_h * 2) * ty
+        rays = np.empty((len(rows), len(cols), 3), np.float64)
         rays[..., 0] = 1.0
         rays[..., 1] = -right[None, :]
         rays[..., 2] = up[:, None]
         rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-        self._rays = rays.reshape(-1, 3)
+        return rays.reshape(-1, 3)
+
+    def _lookup(self, rays: np.ndarray, rot: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+        world = rays @ rot.T
+        lon = np.arctan2(-world[:, 1], world[:, 0]) - np.radians(yaw)
+        lon = (lon + np.pi) % (2 * np.pi) - np.pi + np.radians(yaw)  # continuous around the view centre
+        lat = np.arcsin(np.clip(world[:, 2], -1.0, 1.0))
+        x = (lon / (2 * np.pi) + 0.5) * self.src_w - 0.5
+        y = (0.5 - lat / np.pi) * self.src_h - 0.5
+        return x, y
 
     def maps(self, yaw: float, pitch: float, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Source pixel coordinates (x, y) for every output pixel of the view."""
-        world = self._rays @ camera_rotation(yaw, pitch, roll).T.astype(np.float32)
-        lon = np.arctan2(-world[:, 1], world[:, 0])  # yaw in radians, right positive
-        lat = np.arcsin(np.clip(world[:, 2], -1.0, 1.0))
-        x = (lon * (1 / (2 * np.pi)) + 0.5) * self.src_w - 0.5
-        y = (0.5 - lat * (1 / np.pi)) * self.src_h - 0.5
-        np.clip(y, 0.0, self.src_h - 1.0, out=y)
-        return x.reshape(self.out_h, self.out_w), y.reshape(self.out_h, self.out_w)
+        """Source pixel coordinates (x, y), float32 (out_h, out_w), for every output pixel of the view.
+
+        x may fall outside [0, W): ``cv2.remap`` with ``BORDER_WRAP`` wraps it across the seam.
+        """
+        key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
+        if key == self._cache_key and self._cache is not None:
+            return self._cache
+        rot = camera_rotation(yaw, pitch, roll)
+        contains_pole = abs(pitch) + np.degrees(np.arctan(np.hypot(
+            np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)))) >= 89.0
+        if contains_pole or self._ay is None or self._ax_t is None:
+            x, y = self._lookup(self._full_rays, rot, yaw)
+            mx, my = x.reshape(self.out_h, self.out_w), y.reshape(self.out_h, self.out_w)
+        else:
+            x, y = self._lookup(self._coarse_rays, rot, yaw)
+            cx = x.reshape(self._coarse_shape).astype(np.float32)
+            cy = y.reshape(self._coarse_shape).astype(np.float32)
+            # einsum, not BLAS matmul: for these tiny products a threaded BLAS spends more time waking
+            # threads (that compete with FFmpeg's) than computing.
+            mx = np.einsum("ij,jk->ik", np.einsum("ij,jk->ik", self._ay, cx), self._ax_t)
+            my = np.einsum("ij,jk->ik", np.einsum("ij,jk->ik", self._ay, cy), self._ax_t)
+        mx = np.ascontiguousarray(mx, dtype=np.float32)
+        my = np.clip(my, 0.0, self.src_h - 1.0).astype(np.float32)
+        self._cache_key, self._cache = key, (mx, my)
+        return mx, my
 
     def render(self, frame: np.ndarray, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
         if frame.shape[0] != self.src_h or frame.shape[1] != self.src_w:

@@ -1,0 +1,55 @@
+"""Small synthetic 360° clips made by the tests themselves (no downloads, deterministic)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pano.ambisonics import encode_foa
+from pano.geometry import angular_distance, grid_angles
+from pano.media.writer import write_video
+
+
+def disk_frame(height: int, width: int, yaw: float, pitch: float, radius: float = 12.0,
+               color=(255, 60, 40), background: np.ndarray | None = None) -> np.ndarray:
+    """Equirectangular frame with a disk of angular ``radius`` at (yaw, pitch), round on the sphere."""
+    if background is None:
+        yaws, pitches = grid_angles(height, width)
+        base = np.zeros((height, width, 3), np.uint8)
+        base[..., 2] = np.clip(120 + pitches[:, None] * 0.8, 0, 255).astype(np.uint8)
+        base[..., 1] = 70
+        base[:, ::max(1, width // 24), :] = 110
+        background = base
+    yaws, pitches = grid_angles(height, width)
+    d = angular_distance(yaws[None, :], pitches[:, None], yaw, pitch)
+    out = background.copy()
+    out[d <= radius] = color
+    return out
+
+
+def foa_clip(path: Path, seconds: float = 2.0, fps: float = 30.0, size=(240, 480),
+             yaw: Callable[[np.ndarray], np.ndarray] | float = 30.0, pitch: Callable | float = 0.0,
+             sounding: Callable[[np.ndarray], np.ndarray] | None = None, noise: float = 0.02,
+             sample_rate: int = 48000, channels_fuma: bool = False, seed: int = 0) -> Path:
+    """A clip with a red disk and AmbiX FOA sound from the disk's direction (functions of time allowed)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    ts = np.arange(n) / fps
+    as_fn = lambda v: v if callable(v) else (lambda t: np.full_like(np.asarray(t, float), v))  # noqa: E731
+    yaw_f, pitch_f = as_fn(yaw), as_fn(pitch)
+    frames = [disk_frame(size[0], size[1], float(yaw_f(t)), float(pitch_f(t))) for t in ts]
+    st = np.arange(int(seconds * sample_rate)) / sample_rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
+    tone += 0.1 * rng.standard_normal(len(st))
+    if sounding is not None:
+        tone *= sounding(st).astype(float)
+    foa = encode_foa(tone, yaw_f(st), pitch_f(st)) + noise * rng.standard_normal((4, len(st)))
+    foa = foa.astype(np.float32)
+    if channels_fuma:
+        from pano.ambisonics import ambix_to_fuma
+
+        foa = ambix_to_fuma(foa)
+    write_video(path, frames, fps, audio=(foa, sample_rate))
+    return path

@@ -1,0 +1,380 @@
+"""FOA helpers and the ``ambisonic`` saliency source, on signals synthesised at known directions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pano.ambisonics import (
+    BEAM_PATTERNS,
+    ambix_to_fuma,
+    band_intensity,
+    diffuse_noise,
+    directness,
+    encode_foa,
+    fuma_to_ambix,
+    log_band_edges,
+    steer_beam,
+)
+from pano.errors import OptionError
+from pano.geometry import angular_distance, grid_angles, spherical_mean, yaw_pitch_to_vec
+from pano.saliency.ambisonic import AmbisonicSource
+from pano.saliency.base import SOURCES, FrameBatch
+
+SR = 24000
+WIN = 4800  # 0.2 s, the source's default window
+
+
+def _windows(track: np.ndarray, times: np.ndarray, length: int = WIN) -> np.ndarray:
+    """(B, 4, length) windows centred on ``times``, zero-padded, as the pipeline hands them over."""
+    out = np.zeros((len(times), track.shape[0], length), np.float32)
+    for i, t in enumerate(times):
+        start = int(round(t * SR)) - length // 2
+        lo, hi = max(start, 0), min(start + length, track.shape[1])
+        if hi > lo:
+            out[i, :, lo - start : hi - start] = track[:, lo:hi]
+    return out
+
+
+def _run(src: AmbisonicSource, audio: np.ndarray, t0: float = 0.0):
+    n = audio.shape[0]
+    return src.process(FrameBatch(np.arange(n), t0 + np.arange(n) / 30.0, audio=audio.astype(np.float32)))
+
+
+def _point_source(
+    yaw: float, pitch: float, n: int, rng: np.random.Generator, noise: float = 0.2
+) -> np.ndarray:
+    """``n`` windows of a speech-band noise source at (yaw, pitch) with a diffuse bed ``noise`` × its RMS."""
+    out = []
+    for _ in range(n):
+        sig = 0.1 * rng.standard_normal(WIN)
+        out.append(encode_foa(sig, yaw, pitch) + 0.1 * noise * diffuse_noise(WIN, rng, n_directions=32))
+    return np.stack(out)
+
+
+def _argmax_dir(m: np.ndarray) -> tuple[float, float]:
+    r, c = np.unravel_index(int(np.argmax(m)), m.shape)
+    yaw, pitch = grid_angles(*m.shape)
+    return float(yaw[c]), float(pitch[r])
+
+
+# --------------------------------------------------------------------------- FOA helpers
+
+
+def test_encode_follows_the_convention():
+    s = np.linspace(-1, 1, 16)
+    right = encode_foa(s, 90.0, 0.0)  # yaw +90 is to the right = azimuth −90 = −y
+    np.testing.assert_allclose(right, np.stack([s, -s, 0 * s, 0 * s]), atol=1e-12)
+    front = encode_foa(s, 0.0, 0.0)
+    np.testing.assert_allclose(front, np.stack([s, 0 * s, 0 * s, s]), atol=1e-12)
+    up = encode_foa(s, 0.0, 90.0)
+    np.testing.assert_allclose(up, np.stack([s, 0 * s, s, 0 * s]), atol=1e-12)
+    assert encode_foa(s.astype(np.float32), 10.0, 5.0).dtype == np.float32
+
+
+def test_encode_moving_source_per_sample():
+    s = np.ones(5)
+    yaw = np.array([0.0, 90.0, 180.0, -90.0, 0.0])
+    x = encode_foa(s, yaw, np.zeros(5))
+    d = yaw_pitch_to_vec(yaw, 0.0)
+    np.testing.assert_allclose(x[3], d[:, 0], atol=1e-12)
+    np.testing.assert_allclose(x[1], d[:, 1], atol=1e-12)
+
+
+def test_fuma_ambix_round_trip_and_layout():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 50))
+    np.testing.assert_allclose(fuma_to_ambix(ambix_to_fuma(x)), x, atol=1e-12)
+    np.testing.assert_allclose(ambix_to_fuma(fuma_to_ambix(x)), x, atol=1e-12)
+    s = rng.standard_normal(50)
+    fuma = ambix_to_fuma(encode_foa(s, -90.0, 0.0))  # left: FuMa W, X, Y, Z = s/√2, 0, s, 0
+    np.testing.assert_allclose(fuma, np.stack([s / np.sqrt(2), 0 * s, s, 0 * s]), atol=1e-12)
+    with pytest.raises(ValueError):
+        fuma_to_ambix(np.zeros((3, 10)))
+
+
+@pytest.mark.parametrize("pattern", sorted(BEAM_PATTERNS))
+def test_beam_round_trip(pattern):
+    """A plane wave encoded and decoded with a beam at its direction comes back unchanged."""
+    s = np.random.default_rng(2).standard_normal(64)
+    x = encode_foa(s, 120.0, -30.0)
+    np.testing.assert_allclose(steer_beam(x, 120.0, -30.0, pattern), s, atol=1e-12)
+
+
+def test_cardioid_rejects_the_back():
+    s = np.random.default_rng(3).standard_normal(64)
+    x = encode_foa(s, 30.0, 20.0)
+    assert np.abs(steer_beam(x, -150.0, -20.0, "cardioid")).max() < 1e-12
+
+
+def test_diffuse_noise_is_isotropic():
+    x = diffuse_noise(48000, np.random.default_rng(4))
+    power = (x.astype(np.float64) ** 2).mean(axis=1)
+    assert abs(power[0] - 1.0) < 0.05
+    np.testing.assert_allclose(power[1:], 1 / 3, atol=0.04)
+    inten, energy, _ = band_intensity(x, SR, log_band_edges(200, 8000, 8))
+    assert np.all(directness(inten, energy) < 0.1)
+
+
+def test_band_intensity_points_at_a_plane_wave():
+    rng = np.random.default_rng(5)
+    x = encode_foa(rng.standard_normal(WIN), -135.0, 25.0)
+    inten, energy, w_power = band_intensity(x, SR, log_band_edges(200, 8000, 4))
+    np.testing.assert_allclose(directness(inten, energy), 1.0, atol=1e-6)
+    d = yaw_pitch_to_vec(-135.0, 25.0)
+    np.testing.assert_allclose(
+        inten / np.linalg.norm(inten, axis=-1, keepdims=True), np.tile(d, (4, 1)), atol=1e-6
+    )
+    # White noise of unit variance: band power ≈ fraction of the spectrum the bands cover.
+    assert abs(w_power.sum() - (8000 - 200) / (SR / 2)) < 0.05
+
+
+# --------------------------------------------------------------------------- the saliency source
+
+DIRECTIONS = [
+    (0.0, 0.0),
+    (180.0, 0.0),
+    (90.0, 0.0),
+    (-90.0, 0.0),
+    (175.0, 0.0),
+    (-175.0, 0.0),
+    (40.0, 45.0),
+    (-120.0, -45.0),
+    (10.0, 80.0),
+]
+
+
+def test_registered_and_needs_no_pixels():
+    src = SOURCES["ambisonic"]()
+    assert isinstance(src, AmbisonicSource)
+    assert src.frame_size is None
+    assert src.audio_spec.layout == "foa" and src.audio_spec.sample_rate == SR
+    assert src.describe()["audio_format"] == "ambix"
+
+
+@pytest.mark.parametrize("audio_format", ["ambix", "fuma"])
+@pytest.mark.parametrize(("yaw", "pitch"), DIRECTIONS)
+def test_localises_a_point_source(yaw, pitch, audio_format):
+    rng = np.random.default_rng(int(abs(yaw * 7 + pitch * 3)) + 1000)
+    audio = _point_source(yaw, pitch, 4, rng)
+    if audio_format == "fuma":
+        audio = ambix_to_fuma(audio)
+    out = _run(AmbisonicSource(audio_format=audio_format), audio)
+    assert out.maps.shape == (4, 64, 128) and out.maps.dtype == np.float32
+    assert np.all(out.maps >= 0)
+    for m, c in zip(out.maps, out.confidence, strict=True):
+        cy, cp, resultant = spherical_mean(m)
+        assert angular_distance(cy, cp, yaw, pitch) < 5.0
+        assert angular_distance(*_argmax_dir(m), yaw, pitch) < 5.0
+        assert resultant > 0.9  # compact peak, no floor pulling the centroid inward
+        assert c > 0.7
+
+
+def test_fuma_read_as_ambix_goes_wrong():
+    """The audio_format option matters: FuMa channels read as AmbiX point somewhere else."""
+    audio = ambix_to_fuma(_point_source(90.0, 0.0, 2, np.random.default_rng(6)))
+    out = _run(AmbisonicSource(audio_format="ambix"), audio)
+    cy, cp, _ = spherical_mean(out.maps[0])
+    assert angular_distance(cy, cp, 90.0, 0.0) > 30.0
+
+
+def test_silence_has_no_confidence():
+    src = AmbisonicSource()
+    out = _run(src, np.zeros((8, 4, WIN), np.float32))
+    assert np.all(out.confidence == 0.0) and np.all(out.maps == 0.0)
+    quiet = _point_source(30.0, 0.0, 4, np.random.default_rng(7)) * 1e-5  # about −100 dBFS
+    assert np.all(_run(src, quiet).confidence < 1e-3)
+
+
+def test_diffuse_noise_has_low_confidence():
+    rng = np.random.default_rng(8)
+    diffuse = np.stack([0.1 * diffuse_noise(WIN, rng) for _ in range(16)])
+    c_diffuse = _run(AmbisonicSource(), diffuse).confidence
+    c_point = _run(AmbisonicSource(), _point_source(60.0, 10.0, 16, rng)).confidence
+    assert c_diffuse.max() < 0.1
+    assert c_point.min() > c_diffuse.max() + 0.5
+
+
+def test_confidence_falls_with_diffuse_to_direct_ratio():
+    rng = np.random.default_rng(9)
+    conf = [
+        _run(AmbisonicSource(), _point_source(0.0, 0.0, 8, rng, noise=k)).confidence.mean()
+        for k in (0.1, 1, 3)
+    ]
+    assert conf[0] > conf[1] > conf[2]
+
+
+def test_reverberant_room_still_steers():
+    """Bursts with four strong early reflections and a 0.5 s diffuse tail: confident frames stay near the
+    source, and enough of them pass the planners' 0.15 confidence threshold to steer."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(15)
+    n = 2 * SR
+    t = np.arange(n) / SR
+    s = 0.1 * rng.standard_normal(n) * (np.sin(2 * np.pi * 4 * t) > 0)
+    x = encode_foa(s, 40.0, 10.0)
+    for yaw, pitch, gain, delay in [
+        (-40, 10, 0.6, 0.006),
+        (40, -40, 0.5, 0.009),
+        (140, 10, 0.4, 0.015),
+        (40, 60, 0.4, 0.012),
+    ]:
+        d = int(delay * SR)
+        x[:, d:] += gain * encode_foa(s[:-d], yaw, pitch)
+    tail_len = SR // 2
+    tail = (
+        diffuse_noise(tail_len, rng, n_directions=64) * np.exp(-6.9 * np.arange(tail_len) / tail_len) * 0.05
+    )
+    for c in range(4):
+        x[c] += fftconvolve(s, tail[c])[:n]
+    ft = np.arange(6, 54) / 30.0
+    out = _run(AmbisonicSource(), _windows(x, ft))
+    confident = out.confidence >= 0.15
+    assert confident.mean() > 0.5
+    errors = [angular_distance(*spherical_mean(m)[:2], 40.0, 10.0) for m in out.maps[confident]]
+    assert np.median(errors) < 10.0 and max(errors) < 15.0, errors
+
+
+def test_tracks_a_moving_source_across_batches_and_the_seam():
+    """45°/s through yaw 180, fed in frame order in batches of 16 as the pipeline does."""
+    rng = np.random.default_rng(10)
+    dur, fps = 4.0, 30.0
+    t = np.arange(int(dur * SR)) / SR
+    yaw_t = 90.0 + 45.0 * t  # 90 → 270, i.e. crosses ±180 at t = 2 s
+    pitch_t = 15.0 * np.sin(2 * np.pi * t / dur)
+    track = encode_foa(0.1 * rng.standard_normal(len(t)), yaw_t, pitch_t)
+    track += 0.02 * diffuse_noise(len(t), rng)
+    src = AmbisonicSource()
+    frame_t = np.arange(int(dur * fps)) / fps
+    errors = []
+    for s in range(0, len(frame_t), 16):
+        ft = frame_t[s : s + 16]
+        out = src.process(FrameBatch(np.arange(s, s + len(ft)), ft, audio=_windows(track, ft)))
+        for m, c, tt in zip(out.maps, out.confidence, ft, strict=True):
+            if tt < 0.1 or tt > dur - 0.1:
+                continue  # the window runs off the track's end
+            cy, cp, _ = spherical_mean(m)
+            errors.append(angular_distance(cy, cp, 90.0 + 45.0 * tt, 15.0 * np.sin(2 * np.pi * tt / dur)))
+            assert c > 0.7
+    assert max(errors) < 5.0, max(errors)
+
+
+def test_two_sources_in_different_bands_give_two_peaks():
+    rng = np.random.default_rng(11)
+    from scipy.signal import butter, sosfilt
+
+    low = sosfilt(butter(4, 800, "low", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
+    high = sosfilt(butter(4, 2500, "high", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
+    x = encode_foa(low / low.std(), -60.0, 0.0) + encode_foa(high / high.std(), 60.0, 0.0)
+    out = _run(AmbisonicSource(), 0.1 * x[None])
+    m = out.maps[0]
+    yaw, pitch = grid_angles(*m.shape)
+    left = m[:, yaw < 0]
+    right = m[:, yaw >= 0]
+    ly, lp = _argmax_dir(np.where(yaw[None, :] < 0, m, 0))
+    ry, rp = _argmax_dir(np.where(yaw[None, :] >= 0, m, 0))
+    assert angular_distance(ly, lp, -60.0, 0.0) < 8.0 and angular_distance(ry, rp, 60.0, 0.0) < 8.0
+    assert min(left.max(), right.max()) > 0.2 * max(left.max(), right.max())
+    assert m[:, np.abs(yaw) < 10].max() < 0.05 * m.max()  # nothing in between
+
+
+def test_noise_floor_learns_room_tone_but_not_a_source():
+    """A steady directional hum is background after a few seconds; a louder source then is not."""
+    rng = np.random.default_rng(12)
+    fps = 30.0
+    src = AmbisonicSource()
+    hum = []
+    for k in range(0, 300, 30):  # 10 s of hum at about −50 dBFS from the right
+        ft = np.arange(k, k + 30) / fps
+        hum.append(
+            src.process(FrameBatch(np.arange(k, k + 30), ft, audio=_point_source(90, 0, 30, rng) * 0.03))
+        )
+    assert hum[0].confidence.min() > 0.5  # before the floor is known, it is treated as a sound
+    assert hum[-1].confidence.max() < 0.05  # by 9 s it is room tone
+    loud = src.process(
+        FrameBatch(np.arange(300, 316), np.arange(300, 316) / fps, audio=_point_source(-90, 0, 16, rng))
+    )
+    assert loud.confidence.min() > 0.7
+
+
+def test_sustained_source_from_the_first_frame_keeps_confidence():
+    rng = np.random.default_rng(13)
+    src = AmbisonicSource()
+    conf = []
+    for k in range(0, 150, 30):
+        ft = np.arange(k, k + 30) / 30.0
+        conf.append(
+            src.process(FrameBatch(np.arange(k, k + 30), ft, audio=_point_source(0, 0, 30, rng))).confidence
+        )
+    assert np.concatenate(conf).min() > 0.7
+
+
+def test_odd_window_lengths_nan_and_empty_batches():
+    rng = np.random.default_rng(14)
+    src = AmbisonicSource(grid=(45, 90))
+    audio = _point_source(-30.0, 20.0, 2, rng)[:, :, :4001]
+    audio[0, 2, 100] = np.nan
+    out = _run(src, audio)
+    assert out.maps.shape == (2, 45, 90) and np.all(np.isfinite(out.maps))
+    cy, cp, _ = spherical_mean(out.maps[1])
+    assert angular_distance(cy, cp, -30.0, 20.0) < 5.0
+    empty = src.process(FrameBatch(np.arange(0), np.zeros(0), audio=np.zeros((0, 4, WIN), np.float32)))
+    assert empty.maps.shape == (0, 45, 90)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"audio_format": "ambi"},
+        {"grid": (64, 100)},
+        {"band": (100, 20000)},
+        {"window": 5.0},
+        {"blob_width": 0},
+    ],
+)
+def test_bad_options_are_user_errors(options):
+    with pytest.raises(OptionError):
+        AmbisonicSource(**options)
+
+
+def test_prepare_resets_the_noise_floor_and_takes_the_frame_rate():
+    class Media:
+        fps = 25.0
+
+    src = AmbisonicSource()
+    _run(src, _point_source(0, 0, 4, np.random.default_rng(16)) * 0.01)
+    assert src._noise_floor_db is not None
+    src.prepare(Media())
+    assert src._noise_floor_db is None and src.fps == 25.0
+
+
+def test_higher_order_ambix_uses_its_first_order_part():
+    rng = np.random.default_rng(17)
+    foa = _point_source(-60.0, 20.0, 2, rng)
+    hoa = np.concatenate([foa, 0.05 * rng.standard_normal((2, 5, WIN))], axis=1)  # ACN 4..8 of 2nd order
+    out = _run(AmbisonicSource(), hoa)
+    cy, cp, _ = spherical_mean(out.maps[0])
+    assert angular_distance(cy, cp, -60.0, 20.0) < 5.0
+
+
+def test_demo_audio_matches_its_truth():
+    """The demo script's audio puts the source where its truth file says (2 s of it, no video)."""
+    import importlib.util
+    from pathlib import Path
+
+    from scipy.signal import resample_poly
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "make_demo.py"
+    spec = importlib.util.spec_from_file_location("make_demo", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    audio = demo.make_audio(2.0, np.random.default_rng(demo.SEED))
+    assert audio.shape == (4, 2 * demo.AUDIO_RATE) and np.abs(audio).max() <= 1.0
+    truth = demo.frame_truth(60)
+    track = resample_poly(audio.astype(np.float64), SR, demo.AUDIO_RATE, axis=1)
+    ft = np.array([r["t"] for r in truth[6:54]])
+    out = _run(AmbisonicSource(), _windows(track, ft), t0=0.0)
+    for m, r in zip(out.maps, truth[6:54], strict=True):
+        cy, cp, _ = spherical_mean(m)
+        assert angular_distance(cy, cp, r["yaw"], r["pitch"]) < 5.0

@@ -1,0 +1,146 @@
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clips import foa_clip
+from pano.errors import InputError, OptionError
+from pano.media.audio import AudioWindows
+from pano.media.probe import probe, require_equirectangular
+from pano.media.spherical import read_spherical_metadata
+from pano.media.video import iter_frames
+from pano.media.writer import VideoWriter, write_video
+from soundloc.audio_io import read_audio
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return foa_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2.0, fps=30, size=(120, 240))
+
+
+def test_encode_decode_preserves_frames_and_audio_duration(clip):
+    info = probe(clip)
+    assert (info.width, info.height, info.frame_count) == (240, 120, 60)
+    assert info.fps == pytest.approx(30.0)
+    assert info.audio_channels == 4 and info.is_foa and info.is_equirectangular
+    frames = list(iter_frames(clip))
+    assert len(frames) == 60
+    assert [round(t * 30) for _, t, _ in frames] == list(range(60))
+    audio = read_audio(clip, 48000, channels=None)
+    assert audio.shape[0] == 4
+    assert audio.shape[1] / 48000 == pytest.approx(2.0, abs=0.05)
+
+
+def test_downscaled_decode(clip):
+    _, _, rgb = next(iter(iter_frames(clip, size=(30, 60))))
+    assert rgb.shape == (30, 60, 3) and rgb.dtype == np.uint8
+
+
+def test_writer_keeps_source_audio(clip, tmp_path):
+    out = tmp_path / "view.mp4"
+    with VideoWriter(out, 64, 36, 30, audio_from=clip) as w:
+        for _ in range(60):
+            w.write(np.zeros((36, 64, 3), np.uint8))
+    info = probe(out)
+    assert info.frame_count == 60 and info.audio_channels == 4
+    kept = read_audio(out, 48000, channels=None)
+    src = read_audio(clip, 48000, channels=None)
+    assert abs(kept.shape[1] - src.shape[1]) < 48000 * 0.05
+    assert np.allclose(kept[:, 5000:6000], src[:, 5000:6000], atol=1e-4)  # stream copy: bit-identical audio
+
+
+def test_writer_failure_leaves_no_file(tmp_path):
+    out = tmp_path / "broken.mp4"
+    with pytest.raises(RuntimeError), VideoWriter(out, 64, 36, 30) as w:
+        w.write(np.zeros((36, 64, 3), np.uint8))
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_audio_windows_are_centred_and_zero_padded(clip):
+    info = probe(clip)
+    whole = read_audio(clip, 24000, channels=None)
+    aw = AudioWindows(info, "foa", 24000, 0.1)
+    times = np.array([0.0, 0.5, 1.0, 1.99])
+    win = aw.windows(times)
+    assert win.shape == (4, 4, 2400)
+    assert np.allclose(win[0, :, :1200], 0)  # before the start: silence
+    s = int(round(0.5 * 24000)) - 1200
+    assert np.allclose(win[1], whole[:, s : s + 2400], atol=1e-6)
+    mono = AudioWindows(info, "mono", 16000, 0.05).windows(np.array([1.0]))
+    assert mono.shape == (1, 1, 800)
+
+
+def test_probe_rejects_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        probe(tmp_path / "missing.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 10)
+    with pytest.raises(InputError, match="not a video FFmpeg can read"):
+        probe(text)
+    flat = write_video(tmp_path / "flat.mp4", [np.zeros((90, 160, 3), np.uint8)] * 3, 30)
+    info = probe(flat)
+    assert info.audio_format == "none"
+    with pytest.raises(InputError, match="not a 2:1 equirectangular"):
+        require_equirectangular(info)
+    with pytest.raises(OptionError):
+        probe(flat, "surround")
+
+
+def test_audio_format_override(clip):
+    assert probe(clip, "fuma").audio_format == "fuma"
+    assert probe(clip, "mono").audio_format == "mono"
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def test_spherical_and_spatial_audio_boxes(tmp_path):
+    sa3d = _box(b"SA3D", struct.pack(">BBIBBI", 0, 0, 1, 0, 0, 4) + bytes(4 * 4))
+    mp4a = _box(b"mp4a", bytes(28) + sa3d)
+    sv3d = _box(b"sv3d", _box(b"proj", _box(b"equi", bytes(20))))
+    avc1 = _box(b"avc1", bytes(78) + sv3d)
+    stsd_v = _box(b"stsd", bytes(8) + avc1)
+    stsd_a = _box(b"stsd", bytes(8) + mp4a)
+    trak = lambda stsd: _box(b"trak", _box(b"mdia", _box(b"minf", _box(b"stbl", stsd))))  # noqa: E731
+    f = tmp_path / "meta.mp4"
+    f.write_bytes(_box(b"ftyp", b"isom") + _box(b"moov", trak(stsd_v) + trak(stsd_a)))
+    meta = read_spherical_metadata(f)
+    assert meta["projection"] == "equirectangular"
+    assert meta["spatial_audio"]["order"] == 1 and meta["spatial_audio"]["channels"] == 4
+
+
+def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
+    """A MKV with PCM audio: MP4 cannot carry PCM, so the writer re-encodes to AAC, same length."""
+    import av
+
+    src = tmp_path / "pcm.mkv"
+    sr = 48000
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 64, 32, "yuv420p"
+        aus = out.add_stream("pcm_s16le", rate=sr, layout="stereo")
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 64, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            for p in vs.encode(frame):
+                out.mux(p)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr) * 32767).astype(np.int16)
+        af = av.AudioFrame.from_ndarray(np.stack([tone, tone]).T.reshape(1, -1).copy(), format="s16", layout="stereo")
+        af.sample_rate, af.pts = sr, 0
+        for p in aus.encode(af):
+            out.mux(p)
+        for s in (vs, aus):
+            for p in s.encode(None):
+                out.mux(p)
+    dst = tmp_path / "out.mp4"
+    with VideoWriter(dst, 64, 32, 30, audio_from=src) as w:
+        for _ in range(30):
+            w.write(np.zeros((32, 64, 3), np.uint8))
+    info = probe(dst)
+    assert info.audio_codec == "aac" and info.audio_channels == 2
+    audio = read_audio(dst, sr, channels=None)
+    assert audio.shape[1] / sr == pytest.approx(1.0, abs=0.06)
+    assert audio[:, 10000:20000].std() == pytest.approx(0.2 / np.sqrt(2), rel=0.1)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from pano.errors import OptionError
+from pano.geometry import grid_vectors
+from pano.render import NFOVRenderer, default_output_size, parse_fov, parse_size
+
+
+@pytest.fixture(scope="module")
+def direction_image():
+    """Equirect image whose colour encodes direction: R = forward (x), G = left (y), B = up (z)."""
+    v = grid_vectors(240, 480)
+    return np.clip((v + 1) * 127.5, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "yaw,pitch,expected",
+    [(0, 0, (1, 0, 0)), (90, 0, (0, -1, 0)), (180, 0, (-1, 0, 0)), (-90, 0, (0, 1, 0)),
+     (-180, 0, (-1, 0, 0)), (0, 60, (0.5, 0, 0.866)), (0, -60, (0.5, 0, -0.866)), (45, 30, None)],
+)
+def test_view_centre_shows_the_direction_looked_at(direction_image, yaw, pitch, expected):
+    r = NFOVRenderer(480, 240, 64, 36, 65.5, 39.8)
+    view = r.render(direction_image, yaw, pitch)
+    centre = view[16:20, 30:34].reshape(-1, 3).mean(axis=0) / 127.5 - 1
+    if expected is None:
+        y, p = np.radians(yaw), np.radians(pitch)
+        expected = (np.cos(p) * np.cos(y), -np.cos(p) * np.sin(y), np.sin(p))
+    assert np.allclose(centre, expected, atol=0.04)
+
+
+def test_view_is_not_mirrored(direction_image):
+    """Looking forward, the right edge of the view shows what is to the right (negative y = less green)."""
+    view = NFOVRenderer(480, 240, 64, 36, 65.5, 39.8).render(direction_image, 0, 0)
+    left_green, right_green = view[:, :4, 1].mean(), view[:, -4:, 1].mean()
+    top_blue, bottom_blue = view[:2, :, 2].mean(), view[-2:, :, 2].mean()
+    assert left_green > right_green + 40 and top_blue > bottom_blue + 40
+
+
+def test_seam_view_has_no_join():
+    """A smooth panorama stays smooth in a view centred on the seam (no row of wrong pixels)."""
+    v = grid_vectors(240, 480)
+    img = np.clip((v[..., :1] * 0 + (v[..., 1:2] + 1) * 127.5), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    view = NFOVRenderer(480, 240, 128, 72, 65.5, 39.8).render(img, 180, 0).astype(int)
+    assert np.abs(np.diff(view[36, :, 0])).max() <= 6
+
+
+def test_default_size_and_parsers():
+    assert default_output_size(3840, 65.5) == (786, 442)
+    w, h = default_output_size(960, 65.5)
+    assert h == 240 and w % 2 == 0 and abs(w / h - 16 / 9) < 0.02
+    assert parse_size("1280x720") == (1280, 720)
+    assert parse_fov("90x60") == (90.0, 60.0) and parse_fov("65.5") == (65.5, None)
+    with pytest.raises(OptionError, match="even"):
+        parse_size("641x360")
+    with pytest.raises(OptionError, match="WIDTHxHEIGHT"):
+        parse_size("big")
+    with pytest.raises(OptionError):
+        parse_fov("200")
