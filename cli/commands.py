@@ -11,7 +11,7 @@ import click
 from cli.progress import make_progress
 from pano.errors import OptionError
 from pano.media.probe import AUDIO_FORMATS, probe
-from pano.pipeline import RunOptions, run
+from pano.pipeline import EXPORTS, RunOptions, run
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size
 
 LOCALIZERS = ("auto", "ambisonic", "network", "synchrony", "fusion")
@@ -54,14 +54,23 @@ def debug_option(f):
               help="NFOV output size [default: the panorama's own resolution, at least 240 lines].")
 @click.option("--max-speed", type=float, default=None, metavar="DEG/S",
               help="Camera's top angular speed [default: the planner's, 60°/s].")
+@click.option("--cuts", is_flag=True, help="autocam: cut instead of panning when a pan would take longer than "
+              "--max-pan-time.")
+@click.option("--max-pan-time", type=float, default=None, metavar="S",
+              help="autocam with --cuts: longest pan before a cut [default: 2 s].")
 @click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
+@click.option("--export", "exports", type=click.Choice(EXPORTS), multiple=True,
+              help="Also write the path as CSV (.trajectory.csv) or as an ffmpeg v360 sendcmd script "
+              "(.sendcmd.txt + .ffmpeg.sh). Repeatable.")
+@click.option("--plot", is_flag=True, help="Also write .plot.png: the yaw × time saliency strip with the path.")
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
-            size: str | None, max_speed: float | None, no_saliency_video: bool, audio_format: str, device: str,
+            size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
+            no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, device: str,
             quiet: bool, debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else None
@@ -71,12 +80,19 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         if not max_speed > 0:
             raise OptionError(f"--max-speed {max_speed}: must be a positive number of degrees per second")
         planner_options["max_speed"] = max_speed
+    if cuts or max_pan_time is not None:
+        if planner != "autocam":
+            raise OptionError("--cuts and --max-pan-time work with --planner autocam only")
+        planner_options["cuts"] = True
+        if max_pan_time is not None:
+            planner_options["max_pan_time"] = max_pan_time
     if checkpoint is not None and not checkpoint.is_file():
         raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
     options = RunOptions(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size,
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
+        exports=tuple(dict.fromkeys(exports)), plot=plot,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()
@@ -88,6 +104,8 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         if result.saliency:
             click.echo(f"wrote {result.saliency}", err=True)
         click.echo(f"wrote {result.trajectory}", err=True)
+        for path in result.extra_outputs:
+            click.echo(f"wrote {path}", err=True)
         click.echo(f"{result.frames} frames in {elapsed:.1f} s ({info_duration / elapsed:.1f}× real time)", err=True)
 
 

@@ -58,6 +58,11 @@ class RunOptions:
     planner_options: dict = field(default_factory=dict)
     crf: int = 20
     preset: str = "veryfast"
+    exports: tuple[str, ...] = ()  # "csv", "ffmpeg"
+    plot: bool = False
+
+
+EXPORTS = ("csv", "ffmpeg")
 
 
 @dataclass
@@ -71,6 +76,7 @@ class RunResult:
     timings: dict = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     media: MediaInfo | None = None
+    extra_outputs: list[Path] = field(default_factory=list)
 
 
 def frame_times(path: str | Path) -> np.ndarray:
@@ -276,7 +282,29 @@ def run(
         del maps_on_disk
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
-    return RunResult(nfov_path, sal_path, traj_path, name, reason, n, timings, list(info.notices), info)
+    extra = write_extras(traj, outdir / stem, info, options, planner.strip() if options.plot else None,
+                         (out_w, out_h))
+    return RunResult(nfov_path, sal_path, traj_path, name, reason, n, timings, list(info.notices), info, extra)
+
+
+def write_extras(traj: Trajectory, prefix: Path, info: MediaInfo, options: RunOptions, strip: np.ndarray | None,
+                 size: tuple[int, int]) -> list[Path]:
+    """The optional exports beside the JSON: CSV, an ffmpeg sendcmd script, the path plot."""
+    from pano.exports import write_csv, write_ffmpeg
+    from pano.plot import write_plot
+
+    written: list[Path] = []
+    for kind in options.exports:
+        if kind == "csv":
+            written.append(write_csv(traj, prefix.with_name(prefix.name + ".trajectory.csv")))
+        elif kind == "ffmpeg":
+            paths = write_ffmpeg(traj, prefix, str(info.path), size=size)
+            written.extend([paths["sendcmd"], paths["script"]])
+        else:
+            raise OptionError(f"--export {kind!r}: choose from {', '.join(EXPORTS)}")
+    if options.plot:
+        written.append(write_plot(prefix.with_name(prefix.name + ".plot.png"), strip, traj))
+    return written
 
 
 def render_trajectory(

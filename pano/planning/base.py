@@ -57,6 +57,10 @@ class Planner(ABC):
         """Parameters recorded in the trajectory JSON's generator.params."""
         return {}
 
+    def strip(self) -> np.ndarray | None:
+        """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""
+        return None
+
 
 PlannerFactory = Callable[..., Planner]
 PLANNERS: dict[str, PlannerFactory] = {}

@@ -1,0 +1,44 @@
+"""``pano-pan compare``: score a camera path against reference paths (human edits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli.commands import debug_option
+from pano.compare import compare as compare_paths
+from pano.compare import format_table
+from pano.trajectory import Trajectory
+
+
+def load_path(path: Path) -> Trajectory:
+    """A trajectory JSON, or a CSV written by ``pano.exports.write_csv``."""
+    if path.suffix.lower() == ".csv":
+        from pano.exports import read_csv
+
+        return read_csv(path)
+    return Trajectory.load(path)
+
+
+@click.command("compare")
+@click.argument("traj_path", metavar="TRAJ.json", type=click.Path(path_type=Path))
+@click.argument("ref_paths", metavar="REF.json...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON instead of a table.")
+@debug_option
+def compare(traj_path: Path, ref_paths: tuple[Path, ...], as_json: bool, debug: bool) -> None:
+    """Compare TRAJ.json with one or more reference trajectories (JSON or CSV).
+
+    Scores per reference: mean cosine similarity of the view directions and mean view overlap (IoU on
+    the sphere) as in Pano2Vid; mean velocity difference (deg/s) as in Deep 360 Pilot; and the fraction
+    of frames whose reference direction is inside TRAJ's view. With several references it also prints
+    their mean and the frame-wise best reference.
+    """
+    traj = load_path(traj_path)
+    refs = [load_path(p) for p in ref_paths]
+    result = compare_paths(traj, refs, names=[str(p) for p in ref_paths])
+    if as_json:
+        click.echo(json.dumps({"trajectory": str(traj_path), **result}, indent=2))
+    else:
+        click.echo(format_table(result))

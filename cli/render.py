@@ -1,0 +1,53 @@
+"""``pano-pan render``: render a given trajectory to an NFOV video, without recomputing saliency.
+
+For paths edited by hand (JSON or CSV) or made by another tool: pass 2 of the pipeline only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.commands import debug_option
+from cli.compare import load_path
+from cli.progress import make_progress
+from pano.errors import InputError, OptionError
+from pano.render import parse_size
+
+
+@click.command("render")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("traj_path", metavar="TRAJ.json", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output video [default: INPUT-stem.nfov.mp4 in the current folder].",
+)
+@click.option(
+    "--size",
+    "size",
+    default=None,
+    metavar="WxH",
+    help="NFOV output size [default: the panorama's own resolution at the view centre].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@debug_option
+def render(
+    input_path: Path, traj_path: Path, output: Path | None, size: str | None, quiet: bool, debug: bool
+) -> None:
+    """Render INPUT through the camera path in TRAJ.json (or a .csv export), keeping the audio."""
+    from pano.pipeline import render_trajectory
+
+    if not input_path.is_file():
+        raise InputError(f"{input_path}: no such video file; check the path")
+    traj = load_path(traj_path)
+    out = output or Path(f"{input_path.stem}.nfov.mp4")
+    if out.resolve() == input_path.resolve():
+        raise OptionError(f"{out}: the output would overwrite the input; choose another name with -o")
+    out_size = parse_size(size) if size else None
+    written = render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet))
+    if not quiet:
+        click.echo(f"wrote {written or out}", err=True)
