@@ -53,3 +53,24 @@ def foa_clip(path: Path, seconds: float = 2.0, fps: float = 30.0, size=(240, 480
         foa = ambix_to_fuma(foa)
     write_video(path, frames, fps, audio=(foa, sample_rate))
     return path
+
+
+def mono_pulse_clip(path: Path, seconds: float = 5.0, fps: float = 30.0, size=(240, 480), yaw: float = 60.0,
+                    pitch: float = 15.0, sample_rate: int = 48000, seed: int = 0) -> Path:
+    """Mono audio; a disk at (yaw, pitch) whose brightness follows the sound's on/off envelope, over a
+    still background with a repetitive grid (the hard case for camera-motion estimation)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    # Irregular on/off envelope (each state lasts 0.2–0.7 s), so no periodic pattern can stand in for it.
+    env = np.zeros(n)
+    i, on = 0, True
+    while i < n:
+        run = int(rng.integers(int(0.2 * fps), int(0.7 * fps)))
+        env[i : i + run] = 1.0 if on else 0.0
+        i, on = i + run, not on
+    frames = [disk_frame(size[0], size[1], yaw, pitch, radius=10, color=(int(70 + 180 * e),) * 3) for e in env]
+    st = np.arange(int(seconds * sample_rate)) / sample_rate
+    env_s = env[np.minimum((st * fps).astype(int), n - 1)]
+    audio = (0.3 * np.sin(2 * np.pi * 300 * st) * env_s + 0.003 * rng.standard_normal(len(st))).astype(np.float32)
+    write_video(path, frames, fps, audio=(audio[None], sample_rate))
+    return path

@@ -1,0 +1,149 @@
+"""The ``network`` saliency source: the trained two-stream localizer run on equirectangular frames.
+
+As in the paper's 360° application (Sec. 6) the frame goes into the fully convolutional network as it
+is, without reprojection, and the sound is the window centred on the frame. The sound side is computed
+once per video in ``prepare``: one streaming conv8 pass over the soundtrack, then each frame's f_s is
+two cumulative-sum look-ups (``soundloc.streaming``), so audio costs almost nothing per frame.
+
+The visual side dominates the cost, so by default only every ``stride``-th frame goes through the
+network and the maps in between are linear blends of their neighbours (sound sources move smoothly at
+30 fps). Batches are a multiple of ``stride`` and the last frame of every batch is computed, so no
+batch ever waits for the next one; the last computed map is carried over to blend the next batch's
+first frames.
+
+Each map is the attention α min–max normalised per frame (α itself is a softmax of cosines in [−1, 1],
+nearly flat in absolute terms); the confidence comes from the cosine map's peak and contrast, so
+ambient sound gives low confidence and the planner holds the camera.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from pano.errors import OptionError
+from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource, register_source
+from soundloc.attention import map_confidence
+from soundloc.audio_io import iter_audio_chunks
+from soundloc.checkpoint import load_checkpoint
+from soundloc.model import preprocess_image, scale_waveform
+from soundloc.streaming import WindowPooler, conv8_track
+
+if TYPE_CHECKING:
+    from pano.media.probe import MediaInfo
+
+
+def _default_threads() -> int:
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+@register_source("network")
+class NetworkSource(SaliencySource):
+    """Sound-conditioned attention of a trained ``SoundLocalizer`` on every frame."""
+
+    name = "network"
+    audio_spec = None  # the source reads the soundtrack itself, once, in prepare()
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        device: str = "cpu",
+        stride: int = 3,
+        inference_height: int = 240,
+        threads: int | None = None,
+        window: float | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        if checkpoint is None:
+            raise OptionError(
+                "the network localizer needs --checkpoint PATH (a file written by soundloc training); "
+                "or choose --localizer synchrony, which needs none"
+            )
+        if stride < 1:
+            raise OptionError(f"--stride must be >= 1, got {stride}")
+        if inference_height < 16 or inference_height % 2:
+            raise OptionError(f"inference height must be an even number >= 16, got {inference_height}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise OptionError(f"--device {device}: CUDA is not available here; use --device cpu")
+        try:
+            self.device = torch.device(device)
+        except RuntimeError:
+            raise OptionError(f"--device {device!r}: use cpu, cuda, cuda:N or auto") from None
+        self.checkpoint = Path(checkpoint)
+        self.stride = int(stride)
+        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
+        cfg = self.model.config
+        self.sample_rate = cfg.sample_rate
+        self.window = float(cfg.audio_window if window is None else window)
+        self.frame_size = (int(inference_height), 2 * int(inference_height))
+        per = max(1, 16 // self.stride) if batch_size is None else max(1, -(-int(batch_size) // self.stride))
+        self.batch_size = self.stride * per
+        self._pooler: WindowPooler | None = None
+        self._carry: tuple[int, np.ndarray, float] | None = None  # (frame index, map, confidence)
+
+    def describe(self) -> dict:
+        cfg = self.model.config
+        return {
+            "checkpoint": str(self.checkpoint),
+            "backbone": cfg.backbone,
+            "attention": cfg.attention,
+            "stride": self.stride,
+            "inference_size": list(self.frame_size),
+            "audio_window": self.window,
+            "device": str(self.device),
+        }
+
+    def prepare(self, media: MediaInfo) -> None:
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        chunks = (scale_waveform(c[0]).numpy() for c in iter_audio_chunks(media.path, self.sample_rate, channels=1))
+        feats = conv8_track(self.model.soundnet, chunks, device=str(self.device))
+        self._pooler = WindowPooler(feats, self.sample_rate, self.window)
+        self._carry = None
+
+    @torch.inference_mode()
+    def _compute(self, frames: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = preprocess_image(frames, self.frame_size).to(self.device)
+        f_s = self._pooler.pooled(times).to(self.device)
+        out = self.model.attend(self.model.visual_features(x), self.model.embed_features(f_s))
+        alpha = out.attention.float()
+        flat = alpha.reshape(alpha.shape[0], -1)
+        lo, hi = flat.min(1).values[:, None, None], flat.max(1).values[:, None, None]
+        maps = (alpha - lo) / (hi - lo).clamp_min(1e-12)
+        return maps.cpu().numpy().astype(np.float32), map_confidence(out.cosine).float().cpu().numpy()
+
+    def process(self, batch: FrameBatch) -> SaliencyBatch:
+        if self._pooler is None:
+            raise RuntimeError("NetworkSource.prepare() must run before process()")
+        if batch.frames is None:
+            raise RuntimeError("NetworkSource needs frames")
+        idx = np.asarray(batch.indices, np.int64)
+        n = len(idx)
+        carry = self._carry if self._carry is not None and self._carry[0] < idx[0] else None
+        anchor = ((idx + 1) % self.stride == 0) | (np.arange(n) == n - 1)
+        if carry is None:
+            anchor[0] = True
+        pos = np.flatnonzero(anchor)
+        maps_a, conf_a = self._compute(batch.frames[pos], np.asarray(batch.times)[pos])
+        # anchor list with the carried map in front: positions, frame indices, maps, confidences
+        a_idx = idx[pos].astype(np.float64)
+        a_maps, a_conf = maps_a, conf_a
+        if carry is not None:
+            a_idx = np.concatenate([[float(carry[0])], a_idx])
+            a_maps = np.concatenate([carry[1][None], a_maps])
+            a_conf = np.concatenate([[carry[2]], a_conf])
+        hi = np.clip(np.searchsorted(a_idx, idx, side="left"), 0, len(a_idx) - 1)
+        lo = np.clip(hi - 1, 0, None)
+        span = np.maximum(a_idx[hi] - a_idx[lo], 1e-9)
+        w = np.where(hi == lo, 1.0, np.clip((idx - a_idx[lo]) / span, 0.0, 1.0)).astype(np.float32)
+        maps = (1 - w)[:, None, None] * a_maps[lo] + w[:, None, None] * a_maps[hi]
+        conf = (1 - w) * a_conf[lo] + w * a_conf[hi]
+        self._carry = (int(idx[-1]), maps[-1].copy(), float(conf[-1]))
+        return SaliencyBatch(maps=maps.astype(np.float32), confidence=np.clip(conf, 0.0, 1.0).astype(np.float32))
