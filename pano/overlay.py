@@ -52,12 +52,13 @@ def draw_saliency_frame(
     if saliency is not None and saliency.size:
         peak = float(saliency.max())
         if peak > 0:
-            norm = cv2.resize((saliency / peak).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-            heat = cv2.applyColorMap(np.clip(norm * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-            gain = np.float32(0.7 * (0.25 + 0.75 * float(np.clip(confidence, 0, 1))))
-            alpha = (np.clip(norm, 0, 1) * gain)[..., None]
-            base = out.astype(np.float32)
-            out = (base + (heat.astype(np.float32) - base) * alpha).astype(np.uint8)
+            norm = cv2.resize(saliency.astype(np.float32) * np.float32(1.0 / peak), (width, height),
+                              interpolation=cv2.INTER_LINEAR)
+            np.clip(norm, 0.0, 1.0, out=norm)
+            heat = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
+            cv2.cvtColor(heat, cv2.COLOR_BGR2RGB, dst=heat)
+            alpha = norm * np.float32(0.7 * (0.25 + 0.75 * float(np.clip(confidence, 0, 1))))
+            out = cv2.blendLinear(heat, out, alpha, 1.0 - alpha)
     thickness = max(1, width // 480)
     for line in view_outline(yaw, pitch, hfov, vfov, width, height):
         cv2.polylines(out, [np.round(line).astype(np.int32)], False, (255, 255, 255), thickness, cv2.LINE_AA)

@@ -10,7 +10,9 @@ therefore bounded by one batch of frames, whatever the video's length.
 from __future__ import annotations
 
 import contextlib
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -182,6 +184,41 @@ def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iter
         yield make(idx_buf, frame_buf)
 
 
+class _Worker:
+    """Runs ``fn(item)`` for queued items on one background thread, so the saliency overlay and its
+    encoder use the second core while the main thread decodes and renders the NFOV view. The queue is
+    short, so memory stays a few frames; an error in the worker is re-raised in the caller."""
+
+    def __init__(self, fn: Callable, depth: int = 4) -> None:
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="pano-pan-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._fn(item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller in put()/close()
+                    self._error = exc
+
+    def put(self, item) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
     """Half the panorama's size (it is a diagnostic view), at most 1920 wide, even."""
     w = min(width // 2, 1920)
@@ -349,9 +386,11 @@ def render_trajectory(
         )
         sal = None
         if saliency_path is not None:
-            sal = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset=preset)
+            sal_writer = stack.enter_context(
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="superfast")
             )
+            sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
+            stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
         advance = stack.enter_context(progress("rendering", info.frame_count or n))
         for index, _t, rgb in iter_frames(info.path):
             i = min(index, n - 1)
@@ -364,6 +403,6 @@ def render_trajectory(
                 if saliency_maps is not None and len(saliency_maps):
                     smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
                 conf = float(trajectory.confidence[i])
-                sal.write(draw_saliency_frame(small, smap, conf, yaw, pitch, hf, vf))
+                sal.put((small, smap, conf, yaw, pitch, hf, vf))
             advance(1)
     return Path(nfov_path)

@@ -61,17 +61,6 @@ def parse_fov(text: str, size: tuple[int, int] | None = None) -> tuple[float, fl
     return parts[0], (parts[1] if len(parts) == 2 else None)
 
 
-def _interp_matrix(n_out: int, knots: np.ndarray) -> np.ndarray:
-    """(n_out, len(knots)) linear interpolation weights from knot positions to every output index."""
-    m = np.zeros((n_out, len(knots)), np.float32)
-    idx = np.arange(n_out)
-    k = np.clip(np.searchsorted(knots, idx, side="right") - 1, 0, len(knots) - 2)
-    frac = (idx - knots[k]) / (knots[k + 1] - knots[k])
-    m[idx, k] = 1 - frac
-    m[idx, k + 1] = frac
-    return m
-
-
 class NFOVRenderer:
     """Renders views of ``src_w × src_h`` panoramas into ``out_w × out_h`` frames.
 
@@ -93,8 +82,14 @@ class NFOVRenderer:
         ky = np.unique(np.append(np.arange(0, self.out_h, step), self.out_h - 1)).astype(np.float64)
         self._coarse_shape = (len(ky), len(kx))
         self._coarse_rays = self._rays(ky, kx)
-        self._ay = _interp_matrix(self.out_h, ky) if len(ky) > 1 else None
-        self._ax_t = _interp_matrix(self.out_w, kx).T.copy() if len(kx) > 1 else None
+        # Fractional lattice index of every output pixel: bilinear upsampling of the coarse lookup is
+        # then itself a cv2.remap (fast, vectorised), exact at the lattice points.
+        self._upsample = None
+        if len(kx) > 1 and len(ky) > 1:
+            gx = np.interp(np.arange(self.out_w), kx, np.arange(len(kx))).astype(np.float32)
+            gy = np.interp(np.arange(self.out_h), ky, np.arange(len(ky))).astype(np.float32)
+            self._upsample = (np.ascontiguousarray(np.broadcast_to(gx[None, :], (self.out_h, self.out_w))),
+                              np.ascontiguousarray(np.broadcast_to(gy[:, None], (self.out_h, self.out_w))))
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -129,17 +124,16 @@ class NFOVRenderer:
         rot = camera_rotation(yaw, pitch, roll)
         contains_pole = abs(pitch) + np.degrees(np.arctan(np.hypot(
             np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)))) >= 89.0
-        if contains_pole or self._ay is None or self._ax_t is None:
+        if contains_pole or self._upsample is None:
             x, y = self._lookup(self._full_rays, rot, yaw)
             mx, my = x.reshape(self.out_h, self.out_w), y.reshape(self.out_h, self.out_w)
         else:
             x, y = self._lookup(self._coarse_rays, rot, yaw)
             cx = x.reshape(self._coarse_shape).astype(np.float32)
             cy = y.reshape(self._coarse_shape).astype(np.float32)
-            # einsum, not BLAS matmul: for these tiny products a threaded BLAS spends more time waking
-            # threads (that compete with FFmpeg's) than computing.
-            mx = np.einsum("ij,jk->ik", np.einsum("ij,jk->ik", self._ay, cx), self._ax_t)
-            my = np.einsum("ij,jk->ik", np.einsum("ij,jk->ik", self._ay, cy), self._ax_t)
+            ux, uy = self._upsample
+            mx = cv2.remap(cx, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            my = cv2.remap(cy, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mx = np.ascontiguousarray(mx, dtype=np.float32)
         my = np.clip(my, 0.0, self.src_h - 1.0).astype(np.float32)
         self._cache_key, self._cache = key, (mx, my)
