@@ -33,6 +33,20 @@ def check_device(device: str) -> str:
     raise OptionError(f"--device {device!r}: use cpu, cuda, cuda:N or auto")
 
 
+def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
+    """``KEY=VALUE`` pairs; values are read as JSON where they parse (numbers, true/false, lists)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"{flag} {item!r}: write it as KEY=VALUE, e.g. {flag} stride=5")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def debug_option(f):
     return click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")(f)
 
@@ -66,16 +80,20 @@ def debug_option(f):
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
+@click.option("--source-option", "source_opts", multiple=True, metavar="KEY=VALUE",
+              help="Pass an option to the localizer, e.g. stride=5 or inference_height=180 (network). Repeatable.")
+@click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
+              help="Pass an option to the planner, e.g. smooth=0.8 or lag=3 (autocam). Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
             size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, device: str,
-            quiet: bool, debug: bool) -> None:
+            source_opts: tuple[str, ...], planner_opts: tuple[str, ...], quiet: bool, debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else None
     hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
-    planner_options = {}
+    planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
         if not max_speed > 0:
             raise OptionError(f"--max-speed {max_speed}: must be a positive number of degrees per second")
@@ -92,6 +110,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size,
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
+        source_options=parse_key_values(source_opts, "--source-option"),
         exports=tuple(dict.fromkeys(exports)), plot=plot,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))

@@ -18,19 +18,14 @@ from soundloc.errors import UserError
 _COMMANDS = [inspect_cmd, run_cmd]
 
 
-def _optional_commands() -> list[click.Command]:
-    """Subcommands whose modules live beside this one."""
-    import importlib
+def _subcommands() -> list[click.Command]:
+    from cli.compare import compare
+    from cli.evaluate import evaluate
+    from cli.localize import localize
+    from cli.render import render
+    from cli.train import train
 
-    found = []
-    for module, name in [("cli.render", "render"), ("cli.compare", "compare"), ("cli.localize", "localize"),
-                         ("cli.train", "train"), ("cli.evaluate", "evaluate")]:
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except ModuleNotFoundError as exc:  # INTEGRATION: make explicit once all modules exist
-            if exc.name != module:
-                raise
-    return found
+    return [render, compare, localize, train, evaluate]
 
 
 class DefaultGroup(click.Group):
@@ -53,7 +48,7 @@ def cli() -> None:
     """Turn a 360° video into a normal-field-of-view video whose camera follows the sound."""
 
 
-for _cmd in _COMMANDS + _optional_commands():
+for _cmd in _COMMANDS + _subcommands():
     cli.add_command(_cmd)
 
 

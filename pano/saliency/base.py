@@ -10,6 +10,7 @@ with the video's duration.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,4 +87,11 @@ def create_source(name: str, **options) -> SaliencySource:
 
     if name not in SOURCES:
         raise OptionError(f"unknown localizer {name!r}; choose one of: {', '.join(sorted(SOURCES))}")
-    return SOURCES[name](**options)
+    factory = SOURCES[name]
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            known = ", ".join(k for k in params if k != "self")
+            raise OptionError(f"localizer {name!r} has no option(s) {', '.join(unknown)}; it accepts: {known}")
+    return factory(**options)

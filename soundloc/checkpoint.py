@@ -1,0 +1,115 @@
+"""Saving and loading trained localizers in the project's one checkpoint format.
+
+A checkpoint is a single ``torch.save`` file ``{"format": "soundloc", "version": 1, "config": {...},
+"state_dict": {...}, "meta": {...}}`` (see ARCHITECTURE.md). It is always read with
+``weights_only=True`` so that a downloaded file cannot run code, written to a temporary name and
+renamed so that an interrupted save never leaves a truncated file, and refused with a CheckpointError
+that says what is wrong with it (missing, not a checkpoint, corrupt, or not matching its config).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+
+from soundloc.errors import CheckpointError
+from soundloc.model import ModelConfig, SoundLocalizer
+
+FORMAT = "soundloc"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, model: SoundLocalizer, meta: dict | None = None) -> Path:
+    """Write ``model`` (config + weights + ``meta``) to ``path`` atomically; returns the path."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read(path: Path, map_location) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file; check the path or train one first")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch.load raises many types for damaged files (KeyError, EOFError, ...)
+        msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        if isinstance(exc, pickle.UnpicklingError) and "weights_only" in str(exc):
+            raise CheckpointError(
+                f"{path}: holds objects other than tensors and plain data, refused for safety; "
+                "re-save it with soundloc.checkpoint.save_checkpoint"
+            ) from None
+        raise CheckpointError(
+            f"{path}: corrupt or not a torch file ({msg}); re-download or re-save the checkpoint"
+        ) from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a soundloc checkpoint (no format='soundloc' header); "
+            "pass a file written by soundloc.checkpoint.save_checkpoint"
+        )
+    if obj.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {obj.get('version')!r} is not supported (this build reads "
+            f"{VERSION}); use a matching pano-pan version"
+        )
+    for key in ("config", "state_dict"):
+        if not isinstance(obj.get(key), dict):
+            raise CheckpointError(f"{path}: checkpoint has no {key!r} dictionary; the file is damaged")
+    return obj
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SoundLocalizer, dict]:
+    """Rebuild the model a checkpoint describes and load its weights; returns ``(model, meta)``.
+
+    The model comes back in eval mode. ImageNet weights are never downloaded here: the checkpoint's
+    own weights replace them.
+    """
+    path = Path(path)
+    obj = _read(path, map_location)
+    try:
+        config = ModelConfig.from_dict(obj["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: checkpoint config is invalid ({exc}); the file is damaged or too new") from None
+    model = SoundLocalizer(config, load_pretrained=False)
+    own = model.state_dict()
+    state = obj["state_dict"]
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(
+        k for k in set(own) & set(state) if not isinstance(state[k], torch.Tensor) or state[k].shape != own[k].shape
+    )
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+                parts.append(f"{label}: {', '.join(keys[:3])}{more}")
+        raise CheckpointError(
+            f"{path}: weights do not match its config (backbone={config.backbone!r}, "
+            f"embed_dim={config.embed_dim}; {'; '.join(parts)}); the checkpoint is damaged or was edited"
+        )
+    model.load_state_dict(state)
+    model.to(map_location)
+    model.eval()
+    meta = obj.get("meta")
+    return model, dict(meta) if isinstance(meta, dict) else {}

@@ -1,0 +1,66 @@
+"""Pieces shared by every dataset: image normalisation, fixed-length audio, the sample dict.
+
+Every dataset yields the same dict so that training and evaluation never care where a sample came from:
+
+``image``  (3,S,S) float32, ImageNet-normalised;
+``audio``  (samples,) float32 in [-1,1] at the model's sample rate, padded/cropped to a fixed length so
+           that batches stack (the training loop scales it with ``scale_waveform``);
+``gt_map`` (G,G) float32 consensus score map g of eq. 9 (zeros when there is no annotation);
+``has_gt`` bool; ``label`` int class id (−1 when unknown or ambient); ``index`` int.
+
+``gt_map`` and ``has_gt`` are always present, so the default collate function works on mixed batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# ImageNet statistics, as torchvision's pretrained backbones expect (the same as soundloc.model uses).
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def normalize_image(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """HWC uint8 RGB (any size) -> (3,size,size) float32 ImageNet-normalised tensor."""
+    import cv2
+
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    if rgb.shape[:2] != (size, size):
+        interp = cv2.INTER_AREA if min(rgb.shape[:2]) > size else cv2.INTER_LINEAR
+        rgb = cv2.resize(rgb, (size, size), interpolation=interp)
+    x = (rgb[:, :, :3].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def denormalize_image(image: torch.Tensor) -> np.ndarray:
+    """Inverse of ``normalize_image``: (3,S,S) tensor -> HWC uint8 RGB, for drawing."""
+    x = image.detach().cpu().numpy().transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
+    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+
+def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
+    """Crop (centre) or zero-pad (end) a mono waveform to exactly ``n`` samples."""
+    wave = np.asarray(wave, np.float32).reshape(-1)
+    if wave.size >= n:
+        start = (wave.size - n) // 2
+        return wave[start : start + n].copy()
+    out = np.zeros(n, np.float32)
+    out[: wave.size] = wave
+    return out
+
+
+def make_sample(image: torch.Tensor, audio: np.ndarray, gt_map: np.ndarray | None, gt_size: int,
+                label: int = -1, index: int = 0) -> dict:
+    """Assemble the sample dict described in the module docstring."""
+    has_gt = gt_map is not None
+    g = np.zeros((gt_size, gt_size), np.float32) if gt_map is None else gt_map.astype(np.float32)
+    return {
+        "image": image,
+        "audio": torch.from_numpy(np.ascontiguousarray(audio, np.float32)),
+        "gt_map": torch.from_numpy(np.ascontiguousarray(g)),
+        "has_gt": torch.tensor(has_gt),
+        "label": torch.tensor(int(label), dtype=torch.long),
+        "index": torch.tensor(int(index), dtype=torch.long),
+    }

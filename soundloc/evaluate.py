@@ -1,0 +1,246 @@
+"""Evaluation loop: localization maps of a trained model scored with cIoU/AUC, baselines, retrieval.
+
+The model is run in batches on a dataset; per sample we keep only the low-resolution response map,
+the score map g and the embeddings, so memory stays small. Scoring (``soundloc.metrics``) follows a
+named protocol (``senocak`` or ``lvs``) because public evaluators differ. Results come back as an
+``EvalReport`` that prints as a table, serialises to JSON, and draws its success curve with OpenCV
+(no matplotlib dependency).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from soundloc import metrics
+from soundloc.errors import UserError
+
+MAP_METHODS = ("attention", "cosine")
+
+
+@dataclass
+class Predictions:
+    """What one pass of the model over a dataset leaves behind."""
+
+    maps: list[np.ndarray]  # (h,w) response per sample
+    gts: list[np.ndarray]  # score maps g
+    has_gt: np.ndarray  # (N,) bool
+    labels: np.ndarray  # (N,) int, −1 unknown
+    f_v: np.ndarray  # (N,D)
+    f_s: np.ndarray  # (N,D) sound embedding h
+
+
+@dataclass
+class EvalReport:
+    """Scores of one evaluation; fractions in [0,1] (the table prints percentages)."""
+
+    protocol: str
+    summary: metrics.Summary
+    cious: list[float]
+    n_total: int
+    n_without_gt: int
+    baselines: dict | None = None
+    retrieval: dict | None = None
+    info: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"protocol": self.protocol, "n_total": self.n_total, "n_evaluated": self.summary.n,
+                "n_without_gt": self.n_without_gt, "thresholds": metrics.CURVE_THRESHOLDS.tolist(),
+                **{k: v for k, v in self.summary.to_dict().items() if k != "n"},
+                "baselines": self.baselines, "retrieval": self.retrieval, "per_sample_ciou": self.cious,
+                "info": self.info}
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
+            device: str | torch.device | None = None, method: str = "attention", num_workers: int = 0,
+            progress: Callable[[int, int], None] | None = None,
+            forward: Callable | None = None) -> Predictions:
+    """Run ``model`` over ``dataset`` and keep maps, score maps, labels and embeddings.
+
+    ``forward(image, scaled_waveform, index)`` replaces ``model(image, waveform)`` when given (the
+    training loop passes its cached-sound-feature forward for validation).
+    """
+    from soundloc.model import scale_waveform
+
+    if method not in MAP_METHODS:
+        raise UserError(f"--method {method}: use one of {', '.join(MAP_METHODS)}")
+    dev = _device(device)
+    was_training = model.training
+    model.eval().to(dev)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    maps, gts, has_gt, labels, fv, fs = [], [], [], [], [], []
+    done = 0
+    try:
+        for batch in loader:
+            image, wave = batch["image"].to(dev), scale_waveform(batch["audio"].to(dev))
+            out = model(image, wave) if forward is None else forward(image, wave, batch.get("index"))
+            resp = out.attention if method == "attention" else out.cosine
+            maps.extend(resp.float().cpu().numpy())
+            gts.extend(batch["gt_map"].numpy())
+            has_gt.extend(batch["has_gt"].numpy().tolist())
+            labels.extend(batch["label"].numpy().tolist())
+            fv.append(out.f_v.float().cpu().numpy())
+            fs.append(out.h.float().cpu().numpy())
+            done += len(batch["image"])
+            if progress:
+                progress(done, len(dataset))
+    finally:
+        model.train(was_training)
+    return Predictions(maps, gts, np.array(has_gt, bool), np.array(labels, int),
+                       np.concatenate(fv), np.concatenate(fs))
+
+
+def score(pred: Predictions, protocol: str = "senocak", with_baselines: bool = True,
+          with_retrieval: bool = False, baseline_repeats: int = 100, seed: int = 0) -> EvalReport:
+    """Score predictions: per-sample cIoU on annotated samples, summary, baselines, retrieval."""
+    if protocol not in metrics.PROTOCOLS:
+        raise UserError(f"--protocol {protocol}: use one of {', '.join(metrics.PROTOCOLS)}")
+    idx = np.flatnonzero(pred.has_gt)
+    cious = [metrics.sample_ciou(pred.maps[i], pred.gts[i], protocol) for i in idx]
+    summary = metrics.summarize(cious)
+    base = None
+    if with_baselines and len(idx):
+        grid = pred.maps[0].shape[0] if pred.maps else 20
+        base = metrics.baselines([pred.gts[i] for i in idx], protocol, baseline_repeats, seed, grid=grid)
+    retr = None
+    if with_retrieval:
+        if not (pred.labels >= 0).any():
+            raise UserError("retrieval needs class labels, and this dataset has none; use synthetic data "
+                            "or a video folder with one sub-folder per class")
+        retr = metrics_retrieval(pred)
+    return EvalReport(protocol, summary, [float(c) for c in cious], len(pred.maps),
+                      int(len(pred.maps) - len(idx)), base, retr)
+
+
+def metrics_retrieval(pred: Predictions) -> dict:
+    """Table 6 retrieval scores of the predictions' embeddings and labels."""
+    from soundloc.retrieval import retrieval_table
+
+    return retrieval_table(pred.f_v, pred.f_s, pred.labels.tolist())
+
+
+def evaluate(model: torch.nn.Module, dataset: Dataset, protocol: str = "senocak", batch_size: int = 16,
+             device: str | torch.device | None = None, with_baselines: bool = True,
+             with_retrieval: bool = False, method: str = "attention", num_workers: int = 0,
+             progress: Callable[[int, int], None] | None = None) -> EvalReport:
+    """Predict and score in one call (see ``predict`` and ``score``)."""
+    pred = predict(model, dataset, batch_size, device, method, num_workers, progress)
+    if not pred.has_gt.any() and not with_retrieval:
+        raise UserError("the evaluation data has no ground-truth boxes; give annotated data (annotation XMLs "
+                        "or synthetic:N) or ask only for --retrieval")
+    report = score(pred, protocol, with_baselines, with_retrieval)
+    report.info["method"] = method
+    return report
+
+
+def format_report(report: EvalReport) -> str:
+    """A readable table in the layout of the paper's Table 1 (percentages)."""
+    s = report.summary
+    pct = 100.0
+    lines = [f"protocol {report.protocol}: {s.n} annotated samples"
+             + (f" ({report.n_without_gt} without ground truth skipped)" if report.n_without_gt else ""),
+             f"{'':34s}{'cIoU@0.5':>18s}{'AUC':>8s}{'mean cIoU':>11s}",
+             f"{'model':34s}{f'{s.success * pct:.1f} [{s.ci_low * pct:.1f}, {s.ci_high * pct:.1f}]':>18s}"
+             f"{s.auc * pct:8.1f}{s.mean_ciou * pct:11.1f}"]
+    if report.baselines:
+        r, c = report.baselines["random"], report.baselines["centre"]
+        rand = f"{r['success'] * pct:.1f} ± {r['success_std'] * pct:.1f}"
+        cen = f"{c['success'] * pct:.1f}"
+        lines.append(f"{'random pattern (mean ± std)':34s}{rand:>18s}{r['auc'] * pct:8.1f}")
+        lines.append(f"{'centre box (half the sides)':34s}{cen:>18s}{c['auc'] * pct:8.1f}"
+                     f"{c['mean_ciou'] * pct:11.1f}")
+    if report.retrieval:
+        rt = report.retrieval
+        lines.append(f"retrieval ({rt['labelled_queries']} labelled queries): top-k success, %")
+        lines.append(f"{'':12s}{'image→audio':>14s}{'audio→image':>14s}{'chance':>10s}")
+        for k in rt["image_to_audio"]:
+            i2a, a2i = rt["image_to_audio"][k] * pct, rt["audio_to_image"][k] * pct
+            lines.append(f"{f'top-{k}':12s}{i2a:14.1f}{a2i:14.1f}{rt['random'][k] * pct:10.1f}")
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"{path}: the folder {parent} does not exist; create it or choose another path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({exc.strerror}); choose a writable path") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(report: EvalReport, path: str | Path) -> Path:
+    """Write ``report.to_dict()`` as JSON (atomically)."""
+    text = json.dumps(report.to_dict(), indent=2)
+    return _atomic_write(Path(path), lambda p: p.write_text(text))
+
+
+def plot_success_curve(curves: dict[str, list[float]], path: str | Path,
+                       thresholds: np.ndarray = metrics.CURVE_THRESHOLDS,
+                       size: tuple[int, int] = (640, 480)) -> Path:
+    """Draw success rate vs cIoU threshold for one or more named curves into a PNG (with OpenCV)."""
+    import cv2
+
+    w, h = size
+    ml, mr, mt, mb = 60, 20, 34, 50
+    img = np.full((h, w, 3), 255, np.uint8)
+    pw, ph = w - ml - mr, h - mt - mb
+
+    def xy(t: float, s: float) -> tuple[int, int]:
+        return int(ml + t * pw), int(mt + (1 - s) * ph)
+
+    font, black = cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0)
+    for v in np.linspace(0, 1, 6):
+        cv2.line(img, xy(v, 0), xy(v, 1), (225, 225, 225), 1)
+        cv2.line(img, xy(0, v), xy(1, v), (225, 225, 225), 1)
+        cv2.putText(img, f"{v:.1f}", (xy(v, 0)[0] - 12, h - mb + 18), font, 0.4, black, 1)
+        cv2.putText(img, f"{v:.1f}", (ml - 32, xy(0, v)[1] + 4), font, 0.4, black, 1)
+    cv2.rectangle(img, xy(0, 1), xy(1, 0), black, 1)
+    cv2.putText(img, "cIoU threshold", (ml + pw // 2 - 50, h - 12), font, 0.5, black, 1)
+    cv2.putText(img, "success rate", (4, 16), font, 0.45, black, 1)
+    palette = [(200, 60, 30), (40, 150, 40), (30, 30, 200), (150, 40, 150), (0, 140, 220), (100, 100, 100)]
+    for n, (name, curve) in enumerate(curves.items()):
+        colour = palette[n % len(palette)]
+        pts = np.array([xy(t, s) for t, s in zip(thresholds, curve, strict=True)], np.int32)
+        cv2.polylines(img, [pts], False, colour, 2, cv2.LINE_AA)
+        cv2.putText(img, name, (w - mr - 200, mt + 18 + 18 * n), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+
+    def write(p: Path) -> None:
+        if not cv2.imwrite(str(p), img):
+            raise OSError(5, "OpenCV could not encode the PNG")
+
+    return _atomic_write(Path(path), write)
+
+
+def report_curves(report: EvalReport) -> dict[str, list[float]]:
+    """The model's and the baselines' success curves, named with their AUC, for ``plot_success_curve``."""
+    curves = {f"model (AUC {report.summary.auc * 100:.1f})": report.summary.curve}
+    if report.baselines:
+        for name in ("centre", "random"):
+            b = report.baselines[name]
+            curves[f"{name} (AUC {b['auc'] * 100:.1f})"] = b["curve"]
+    return curves

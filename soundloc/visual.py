@@ -1,0 +1,114 @@
+"""The visual network's feature extractor: fully convolutional backbones at stride 16.
+
+The paper uses VGG-16 through conv5_3 (before its ReLU), so a 480×960 equirectangular frame gives a
+30×60 grid of 512-D features and a 320×320 training image a 20×20 grid. ``resnet18`` (through layer3,
+stride 16) and ``tiny`` (a few plain convs, for tests and CPU experiments) share the interface, so the
+attention code never cares which one it gets.
+
+ImageNet weights come only through torchvision's weights API and only when asked for; they are cached
+by torch hub (``$TORCH_HOME``). Offline, the download fails within seconds with a UserError instead of
+hanging on a socket.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from soundloc.errors import UserError
+
+DOWNLOAD_TIMEOUT = 20.0  # seconds without data before a weights download is abandoned
+
+
+@dataclass
+class Backbone:
+    module: nn.Module
+    channels: int  # feature dimension D of v
+    stride: int  # input pixels per feature cell
+
+
+BACKBONES: dict[str, Callable[[bool], Backbone]] = {}
+
+
+def register_backbone(name: str) -> Callable[[Callable[[bool], Backbone]], Callable[[bool], Backbone]]:
+    def deco(fn: Callable[[bool], Backbone]) -> Callable[[bool], Backbone]:
+        BACKBONES[name] = fn
+        return fn
+
+    return deco
+
+
+def _imagenet_state(name: str, weights) -> dict:
+    """Download (or read from the torch hub cache) a torchvision weights file, failing fast offline."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except (OSError, RuntimeError, ValueError) as exc:  # URLError, timeouts, truncated/corrupt file
+        hub = torch.hub.get_dir()
+        raise UserError(
+            f"{weights.url}: could not get ImageNet weights for {name} ({exc.__class__.__name__}: {exc}); "
+            f"connect to the internet once, or put the file in {hub}/checkpoints, "
+            "or use pretrained=False / a trained --checkpoint"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+@register_backbone("vgg16")
+def vgg16(pretrained: bool = False) -> Backbone:
+    """VGG-16 ``features[:29]``: conv1_1 … conv5_3 without its final ReLU, 512 channels, stride 16.
+
+    Only the convolutional part is built (the classifier's 120M parameters are never allocated), with
+    torchvision's VGG initialisation; ImageNet weights are the ``features.*`` entries of its file.
+    """
+    from torchvision.models import VGG16_Weights
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["D"], batch_norm=False)
+    for m in features.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    if pretrained:
+        state = _imagenet_state("vgg16", VGG16_Weights.IMAGENET1K_V1)
+        features.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
+    return Backbone(features[:29], 512, 16)
+
+
+@register_backbone("resnet18")
+def resnet18(pretrained: bool = False) -> Backbone:
+    """ResNet-18 through layer3 (256 channels, stride 16)."""
+    from torchvision.models import ResNet18_Weights
+    from torchvision.models import resnet18 as build
+
+    net = build(weights=None)
+    if pretrained:
+        net.load_state_dict(_imagenet_state("resnet18", ResNet18_Weights.IMAGENET1K_V1))
+    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
+    return Backbone(trunk, 256, 16)
+
+
+@register_backbone("tiny")
+def tiny(pretrained: bool = False) -> Backbone:
+    """Four stride-2 conv blocks (64 channels, stride 16): fast enough to train in a unit test on CPU."""
+    if pretrained:
+        raise UserError("backbone 'tiny' has no ImageNet weights; set pretrained=False")
+    chans = [3, 16, 32, 64, 64]
+    layers: list[nn.Module] = []
+    for i, (cin, cout) in enumerate(zip(chans[:-1], chans[1:], strict=True)):
+        layers.append(nn.Conv2d(cin, cout, 3, 2, 1))
+        if i < len(chans) - 2:
+            layers += [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return Backbone(nn.Sequential(*layers), 64, 16)
+
+
+def build_backbone(name: str, pretrained: bool = False) -> Backbone:
+    """Instantiate a registered backbone; unknown names are a UserError listing the choices."""
+    if name not in BACKBONES:
+        raise UserError(f"unknown backbone {name!r}; choose one of: {', '.join(sorted(BACKBONES))}")
+    return BACKBONES[name](pretrained)

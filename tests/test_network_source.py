@@ -1,0 +1,112 @@
+"""The ``network`` saliency source: streaming audio pass, strided frames, interpolation across batches."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from pano.saliency.base import SOURCES, FrameBatch
+from pano.saliency.network import NetworkSource
+from soundloc.checkpoint import save_checkpoint
+from soundloc.errors import CheckpointError, UserError
+from soundloc.model import ModelConfig, SoundLocalizer
+
+FPS = 10.0
+N_FRAMES = 20
+
+
+def _wav(path: Path, seconds: float, sr: int = 22050) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) * 16000).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """The source sets torch's CPU thread budget (a process-wide setting); undo it for later tests."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("net")
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(d / "tiny.pt", SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=32)))
+    audio = _wav(d / "clip.wav", N_FRAMES / FPS)
+    media = SimpleNamespace(path=audio, fps=FPS, frame_count=N_FRAMES, duration=N_FRAMES / FPS)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (N_FRAMES, 64, 128, 3)).astype(np.uint8)
+    for k in range(N_FRAMES):  # a square moving to the right
+        frames[k, 20:40, 5 * k : 5 * k + 20] = (250, 40, 40)
+    return ckpt, media, frames
+
+
+def _run(src: NetworkSource, media, frames) -> tuple[np.ndarray, np.ndarray]:
+    src.prepare(media)
+    maps, conf = [], []
+    for start in range(0, len(frames), src.batch_size):
+        idx = np.arange(start, min(start + src.batch_size, len(frames)))
+        out = src.process(FrameBatch(indices=idx, times=idx / media.fps, frames=frames[idx]))
+        assert out.maps.shape[0] == len(idx) == out.confidence.shape[0]
+        maps.append(out.maps)
+        conf.append(out.confidence)
+    return np.concatenate(maps), np.concatenate(conf)
+
+
+def test_registered_and_needs_checkpoint(tmp_path):
+    assert SOURCES["network"] is NetworkSource
+    with pytest.raises(UserError, match="needs --checkpoint"):
+        NetworkSource()
+    with pytest.raises(UserError, match="--device 'gpu'"):
+        NetworkSource(checkpoint=tmp_path / "missing.pt", device="gpu")
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        NetworkSource(checkpoint=tmp_path / "missing.pt")
+
+
+def test_maps_confidence_and_interpolation(setup):
+    ckpt, media, frames = setup
+    every = NetworkSource(checkpoint=ckpt, stride=1, inference_height=64, threads=1)
+    assert every.frame_size == (64, 128)
+    ref_maps, ref_conf = _run(every, media, frames)
+    assert ref_maps.shape == (N_FRAMES, 4, 8) and ref_maps.dtype == np.float32
+    assert (ref_maps >= 0).all() and np.allclose(ref_maps.max(axis=(1, 2)), 1.0)
+    assert ((ref_conf >= 0) & (ref_conf <= 1)).all()
+
+    strided = NetworkSource(checkpoint=ckpt, stride=3, inference_height=64, threads=1, batch_size=7)
+    assert strided.batch_size % 3 == 0 and strided.batch_size >= 7
+    maps, conf = _run(strided, media, frames)
+    # frames the source computed (every 3rd, the first, the last of each batch) equal the stride-1 run
+    bs = strided.batch_size
+    anchors = sorted({0} | {k for k in range(N_FRAMES) if (k + 1) % 3 == 0 or (k + 1) % bs == 0} | {N_FRAMES - 1})
+    for k in anchors:
+        assert np.allclose(maps[k], ref_maps[k], atol=1e-5), k
+        assert np.isclose(conf[k], ref_conf[k], atol=1e-5)
+    # frames between are linear blends of their neighbouring computed frames, across batch boundaries too
+    for a, b in zip(anchors[:-1], anchors[1:], strict=True):
+        for k in range(a + 1, b):
+            w = (k - a) / (b - a)
+            assert np.allclose(maps[k], (1 - w) * ref_maps[a] + w * ref_maps[b], atol=1e-5), k
+    assert strided.describe()["stride"] == 3
+
+
+def test_prepare_needs_audio(setup, tmp_path):
+    ckpt, media, _ = setup
+    src = NetworkSource(checkpoint=ckpt, inference_height=64)
+    silent = tmp_path / "image.png"
+    silent.write_bytes(b"\x89PNG not really")
+    with pytest.raises(UserError, match="image.png"):
+        src.prepare(SimpleNamespace(path=silent, fps=FPS, frame_count=1, duration=0.1))
+    with pytest.raises(RuntimeError):
+        src.process(FrameBatch(indices=np.arange(1), times=np.zeros(1), frames=np.zeros((1, 64, 128, 3), np.uint8)))
