@@ -1,0 +1,78 @@
+"""``pano-pan evaluate``: score a checkpoint on annotated data (cIoU, AUC, baselines, retrieval)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli.commands import debug_option
+from soundloc.errors import UserError
+
+
+@click.command("evaluate")
+@click.argument("data", metavar="DATA")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
+              help="Trained soundloc checkpoint.")
+@click.option("--protocol", type=click.Choice(["senocak", "lvs"]), default="senocak", show_default=True,
+              help="senocak: paper's τ=0.5 on the min-max map at the annotation size; "
+              "lvs: median at 224×224.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Write all scores here.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None, metavar="OUT.png",
+              help="Success rate vs cIoU threshold, model and baselines.")
+@click.option("--retrieval", is_flag=True, help="Also report cross-modal top-k retrieval (Table 6).")
+@click.option("--no-baselines", is_flag=True, help="Skip the random-pattern and centre-box baselines.")
+@click.option("--method", type=click.Choice(["attention", "cosine"]), default="attention", show_default=True,
+              help="Which map to score: the softmax attention or the pre-softmax cosine map.")
+@click.option("--image-size", type=int, default=None, help="Frame size [default: the checkpoint's].")
+@click.option("--audio-seconds", type=float, default=None,
+              help="Seconds of sound per sample [default: as trained, else 20 (1 for synthetic)].")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic"]), default="auto",
+              show_default=True)
+@click.option("--ids", type=click.Path(path_type=Path), default=None, help="Id-list file (Flickr-SoundNet).")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
+@debug_option
+def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
+             retrieval: bool, no_baselines: bool, method: str, image_size: int | None,
+             audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
+             quiet: bool, debug: bool) -> None:
+    """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
+    from cli.train import audio_seconds_for
+    from soundloc.checkpoint import load_checkpoint
+    from soundloc.data import open_dataset
+    from soundloc.evaluate import evaluate as run_eval
+    from soundloc.evaluate import format_report, plot_success_curve, report_curves, write_json
+    from soundloc.train import resolve_device
+
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be >= 1")
+    model, meta = load_checkpoint(checkpoint)
+    cfg = model.config
+    if audio_seconds is None and meta.get("audio_seconds") and data.startswith("synthetic:") == str(
+            meta.get("data", "")).startswith("synthetic:"):
+        audio_seconds = float(meta["audio_seconds"])
+    seconds = audio_seconds_for(data, audio_seconds, cfg.audio_window)
+    dataset = open_dataset(data, dataset_type, image_size=image_size or cfg.image_size,
+                           sample_rate=cfg.sample_rate, audio_seconds=seconds, ids=ids)
+    live = not quiet and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if live:
+            click.echo(f"\revaluating {done}/{total}\x1b[K", nl=done >= total, err=True)
+
+    report = run_eval(model, dataset, protocol, batch_size, resolve_device(device),
+                      with_baselines=not no_baselines, with_retrieval=retrieval, method=method,
+                      progress=progress)
+    report.info.update({"checkpoint": str(checkpoint), "data": data, "audio_seconds": seconds})
+    if not quiet:
+        click.echo(format_report(report))
+    if json_out is not None:
+        write_json(report, json_out)
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
+        plot_success_curve(report_curves(report), plot)

@@ -1,0 +1,162 @@
+"""Short training runs in every mode, resume, the CLI commands, and DDP under a torchrun-like env."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli.evaluate import evaluate
+from cli.train import train as train_cmd
+from soundloc.checkpoint import load_checkpoint
+from soundloc.data import SyntheticScenes
+from soundloc.errors import UserError
+from soundloc.evaluate import evaluate as run_eval
+from soundloc.model import ModelConfig
+from soundloc.train import Progress, TrainConfig, train
+
+SIZE = 64
+MODEL = dict(backbone="tiny", embed_dim=32, image_size=SIZE)
+
+
+def scenes(n: int, seed: int, **kw) -> SyntheticScenes:
+    return SyntheticScenes(n, seed=seed, image_size=SIZE, audio_seconds=0.5, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("mode", ["unsup", "sup", "semi"])
+def test_short_run_lowers_loss_and_checkpoints(tmp_path, mode):
+    data = scenes(16, 1, labelled_fraction=0.75)
+    events: list[Progress] = []
+    cfg = TrainConfig(mode=mode, epochs=6, batch_size=8, lr=1e-3, freeze_sound=True, seed=0,
+                      deterministic=True, device="cpu")
+    res = train(data, tmp_path, cfg, ModelConfig(**MODEL), val_set=scenes(4, 50), callback=events.append)
+    losses = [h["loss"] for h in res.history]
+    assert len(losses) == 6 and losses[-1] < losses[0], losses
+    assert res.best.is_file() and res.last.is_file() and (tmp_path / "last.state.pt").is_file()
+    steps = [e for e in events if e.kind == "step"]
+    assert steps and steps[0].rate > 0 and steps[0].loss == steps[0].loss
+    assert not torch.are_deterministic_algorithms_enabled()  # the flag does not leak out of train()
+    model, meta = load_checkpoint(res.last)
+    assert meta["mode"] == mode and meta["epoch"] == 6 and "val" in meta["history"][-1]
+    report = run_eval(model, scenes(4, 50), with_baselines=False)
+    assert report.summary.n > 0 and 0 <= report.summary.auc <= 1
+    cli = CliRunner().invoke(evaluate, ["synthetic:4:50", "--checkpoint", str(res.best), "--no-baselines",
+                                        "--audio-seconds", "0.5", "--device", "cpu"])
+    assert cli.exit_code == 0 and "cIoU@0.5" in cli.output, cli.output + repr(cli.exception)
+
+
+def test_full_sound_network_trains_and_resumes(tmp_path):
+    """Without the CPU shortcut every SoundNet weight gets a gradient; resume continues the epochs."""
+    data = scenes(8, 2)
+    cfg = TrainConfig(mode="unsup", epochs=1, batch_size=4, lr=1e-3, device="cpu", max_steps_per_epoch=1)
+    model_cfg = ModelConfig(**MODEL)
+    res = train(data, tmp_path, cfg, model_cfg)
+    before, _ = load_checkpoint(res.last)
+    cfg2 = TrainConfig(mode="unsup", epochs=2, batch_size=4, lr=1e-3, device="cpu", max_steps_per_epoch=1)
+    info: list[str] = []
+    res2 = train(data, tmp_path, cfg2, resume=res.last, callback=lambda p: info.append(p.message))
+    after, meta = load_checkpoint(res2.last)
+    assert meta["epoch"] == 2 and len(meta["history"]) == 2
+    assert any("resuming" in m for m in info) and not any("fresh optimizer" in m for m in info)
+    w0 = before.soundnet.layers[0].weight
+    assert not torch.equal(w0, after.soundnet.layers[0].weight)
+
+
+def test_supervised_mode_needs_annotations(tmp_path):
+    data = scenes(6, 3, labelled_fraction=0.0)
+    with pytest.raises(UserError, match="annotated"):
+        train(data, tmp_path, TrainConfig(mode="sup", epochs=1, batch_size=2, device="cpu"),
+              ModelConfig(**MODEL))
+    with pytest.raises(UserError, match="--mode"):
+        train(data, tmp_path, TrainConfig(mode="bogus"), ModelConfig(**MODEL))
+
+
+def test_cli_train_then_evaluate(tmp_path):
+    out = tmp_path / "run"
+    args = ["synthetic:16:4", "--mode", "semi", "--out", str(out), "--epochs", "2", "--batch-size", "8",
+            "--lr", "1e-3", "--image-size", str(SIZE), "--backbone", "tiny", "--embed-dim", "32",
+            "--freeze-sound", "--val", "synthetic:6:9", "--device", "cpu", "--seed", "1"]
+    result = CliRunner().invoke(train_cmd, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert (out / "best.pt").is_file() and "best:" in result.output
+    js, png = tmp_path / "scores.json", tmp_path / "curve.png"
+    result = CliRunner().invoke(evaluate, ["synthetic:10:5", "--checkpoint", str(out / "best.pt"), "--json",
+                                           str(js), "--plot", str(png), "--retrieval", "--device", "cpu"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "cIoU@0.5" in result.output and "centre box" in result.output and "image→audio" in result.output
+    scores = json.loads(js.read_text())
+    assert scores["protocol"] == "senocak" and 0 <= scores["success"] <= 1 and len(scores["curve"]) == 21
+    assert scores["retrieval"]["image_to_audio"] and scores["info"]["audio_seconds"] == 1.0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    lvs = CliRunner().invoke(evaluate, ["synthetic:6:5", "--checkpoint", str(out / "best.pt"),
+                                        "--protocol", "lvs", "--no-baselines", "-q"])
+    assert lvs.exit_code == 0, lvs.output
+
+
+def test_cli_errors_are_one_line_user_errors(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(2)}, bad)  # a torch file, but not a soundloc checkpoint
+    result = CliRunner().invoke(evaluate, ["synthetic:4", "--checkpoint", str(bad)])
+    assert isinstance(result.exception, UserError) and "bad.pt" in str(result.exception)
+    assert "\n" not in str(result.exception)
+    bad.write_bytes(b"junk")
+    result = CliRunner().invoke(evaluate, ["synthetic:4", "--checkpoint", str(bad)])
+    assert isinstance(result.exception, UserError) and "bad.pt" in str(result.exception)
+    result = CliRunner().invoke(train_cmd, ["synthetic:x", "--out", str(tmp_path / "o")])
+    assert isinstance(result.exception, UserError) and "synthetic:N" in str(result.exception)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    os.environ.update({"WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    torch.set_num_threads(1)
+    cfg = TrainConfig(mode="semi", epochs=1, batch_size=8, lr=1e-3, device="cpu", freeze_sound=True)
+    train(SyntheticScenes(16, seed=5, image_size=SIZE, audio_seconds=0.5), out, cfg, ModelConfig(**MODEL))
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_under_torchrun_environment(tmp_path):
+    """Two gloo processes with torchrun's variables: training runs unchanged and rank 0 saves."""
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    _, meta = load_checkpoint(tmp_path / "last.pt")
+    assert meta["world_size"] == 2 and meta["epoch"] == 1
+
+
+def test_cli_trains_on_a_video_folder(tmp_path):
+    from test_datasets import write_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(2):
+        write_video(videos / f"v{i}.mp4")
+    out = tmp_path / "run"
+    args = [str(videos), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--frames-per-video", "2",
+            "--image-size", "48", "--backbone", "tiny", "--embed-dim", "16", "--audio-seconds", "0.5",
+            "--freeze-sound", "--device", "cpu", "-q"]
+    result = CliRunner().invoke(train_cmd, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    _, meta = load_checkpoint(out / "last.pt")
+    assert meta["samples"] == 4 and meta["data"] == str(videos)
+    result = CliRunner().invoke(train_cmd, [str(videos), "--mode", "sup", "--out", str(out), "--epochs", "1",
+                                            "--backbone", "tiny", "--image-size", "48"])
+    assert isinstance(result.exception, UserError) and "annotat" in str(result.exception)
