@@ -143,11 +143,29 @@ class _MapStore:
         self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
         self.count += len(maps)
 
-    def finish(self) -> np.ndarray | None:
+    def finish(self) -> _MapReader | None:
         self._fh.close()
-        if not self.count:
-            return None
-        return np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.count, *self.shape))
+        return _MapReader(self.path, self.count, self.shape) if self.count else None
+
+
+class _MapReader:
+    """Reads one stored map at a time (seek + read). Not a memmap: mapped pages count as resident
+    memory, which would make a long video's peak memory grow with its duration."""
+
+    def __init__(self, path: Path, count: int, shape: tuple[int, int]) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._count, self._shape = count, shape
+        self._size = int(np.prod(shape))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        self._fh.seek(int(index) * self._size)
+        return np.frombuffer(self._fh.read(self._size), dtype=np.uint8).reshape(self._shape)
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iterator[FrameBatch]:
@@ -312,11 +330,14 @@ def run(
 
         t3 = time.perf_counter()
         maps_on_disk = store.finish() if store is not None else None
-        render_trajectory(
-            info, traj, nfov_path, (out_w, out_h), saliency_path=sal_path, saliency_maps=maps_on_disk,
-            progress=progress, crf=options.crf, preset=options.preset,
-        )
-        del maps_on_disk
+        try:
+            render_trajectory(
+                info, traj, nfov_path, (out_w, out_h), saliency_path=sal_path, saliency_maps=maps_on_disk,
+                progress=progress, crf=options.crf, preset=options.preset,
+            )
+        finally:
+            if maps_on_disk is not None:
+                maps_on_disk.close()
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
     extra = write_extras(traj, outdir / stem, info, options, planner.strip() if options.plot else None,
@@ -350,7 +371,7 @@ def render_trajectory(
     nfov_path: str | Path,
     size: tuple[int, int] | None = None,
     saliency_path: str | Path | None = None,
-    saliency_maps: np.ndarray | None = None,
+    saliency_maps: np.ndarray | _MapReader | None = None,
     progress: ProgressFactory | None = None,
     crf: int = 20,
     preset: str = "veryfast",
@@ -387,7 +408,7 @@ def render_trajectory(
         sal = None
         if saliency_path is not None:
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="superfast")
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast")
             )
             sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
             stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
@@ -398,7 +419,7 @@ def render_trajectory(
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
             nfov.write(renderer(hf, vf).render(rgb, yaw, pitch, roll))
             if sal is not None:
-                small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_AREA)
+                small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_LINEAR)
                 smap = None
                 if saliency_maps is not None and len(saliency_maps):
                     smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
