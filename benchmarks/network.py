@@ -15,6 +15,7 @@ Weights are random (speed does not depend on them). Usage:
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 import time
 import wave
@@ -49,10 +50,14 @@ def _timed(fn, reps: int, device: str) -> float:
     return (time.perf_counter() - t0) / reps
 
 
+_H = inspect.signature(NetworkSource).parameters["inference_height"].default
+DEFAULT_HW = (_H, 2 * _H)  # the network source's default inference size
+
+
 def visual(model: SoundLocalizer, device: str, reps: int) -> dict:
     h = torch.randn(1, model.config.embed_dim, device=device)
     out = {}
-    for hw in ((480, 960), (240, 480)):
+    for hw in ((480, 960), DEFAULT_HW):
         x = torch.randn(1, 3, *hw, device=device)
 
         @torch.inference_mode()
@@ -141,9 +146,10 @@ def main() -> None:
     model = SoundLocalizer(ModelConfig()).to(args.device).eval()
 
     vis = visual(model, args.device, args.reps)
-    full, small = vis[(480, 960)], vis[(240, 480)]
+    full, small = vis[(480, 960)], vis[DEFAULT_HW]
     print(f"visual net + attention, 480x960:  {full * 1e3:8.1f} ms/frame (baseline)")
-    print(f"visual net + attention, 240x480:  {small * 1e3:8.1f} ms/frame  ({full / small:.1f}x faster)")
+    print(f"visual net + attention, {DEFAULT_HW[0]}x{DEFAULT_HW[1]}:  {small * 1e3:8.1f} ms/frame  "
+          f"({full / small:.1f}x faster)")
 
     aud = audio(model, args.seconds, args.device)
     ratio = aud["window_per_frame"] / aud["stream_per_frame"]
