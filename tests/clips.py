@@ -74,3 +74,16 @@ def mono_pulse_clip(path: Path, seconds: float = 5.0, fps: float = 30.0, size=(2
     audio = (0.3 * np.sin(2 * np.pi * 300 * st) * env_s + 0.003 * rng.standard_normal(len(st))).astype(np.float32)
     write_video(path, frames, fps, audio=(audio[None], sample_rate))
     return path
+
+
+def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """16-bit mono WAV of float samples in [-1, 1] (for tests that need a plain audio file)."""
+    import wave
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from clips import write_wav
 from pano.saliency.base import SOURCES, FrameBatch
 from pano.saliency.network import NetworkSource
 from soundloc.checkpoint import save_checkpoint
@@ -22,13 +22,7 @@ N_FRAMES = 20
 
 def _wav(path: Path, seconds: float, sr: int = 22050) -> Path:
     t = np.arange(int(seconds * sr)) / sr
-    pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) * 16000).astype(np.int16)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(pcm.tobytes())
-    return path
+    return write_wav(path, 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) * 16000 / 32767, sr)
 
 
 @pytest.fixture(autouse=True)

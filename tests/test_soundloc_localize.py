@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import cv2
@@ -12,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from cli.localize import localize
+from clips import write_wav
 from soundloc.checkpoint import save_checkpoint
 from soundloc.errors import CheckpointError, UserError
 from soundloc.model import ModelConfig, SoundLocalizer
@@ -19,13 +19,7 @@ from soundloc.model import ModelConfig, SoundLocalizer
 
 def _wav(path: Path, seconds: float, freq: float, sr: int = 16000) -> Path:
     t = np.arange(int(seconds * sr)) / sr
-    pcm = (0.4 * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(pcm.tobytes())
-    return path
+    return write_wav(path, 0.4 * np.sin(2 * np.pi * freq * t), sr)
 
 
 @pytest.fixture(scope="module")
