@@ -11,7 +11,7 @@ import click
 from cli.progress import make_progress
 from pano.errors import OptionError
 from pano.media.probe import AUDIO_FORMATS, probe
-from pano.pipeline import EXPORTS, RunOptions, run
+from pano.pipeline import EXPORTS, NFOV_AUDIO, RunOptions, run
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size
 
 LOCALIZERS = ("auto", "ambisonic", "network", "synchrony", "fusion")
@@ -79,6 +79,9 @@ def debug_option(f):
 @click.option("--plot", is_flag=True, help="Also write .plot.png: the yaw × time saliency strip with the path.")
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
+@click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
+              help="Sound of the flat video: auto = stereo turned with the camera for FOA sources, else keep; "
+              "keep = the source's track unchanged; view = the FOA stereo decode.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
 @click.option("--source-option", "source_opts", multiple=True, metavar="KEY=VALUE",
               help="Pass an option to the localizer, e.g. stride=5 or inference_height=180 (network). Repeatable.")
@@ -88,7 +91,8 @@ def debug_option(f):
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
             size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
-            no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, device: str,
+            no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
+            device: str,
             source_opts: tuple[str, ...], planner_opts: tuple[str, ...], quiet: bool, debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else None
@@ -111,7 +115,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         source_options=parse_key_values(source_opts, "--source-option"),
-        exports=tuple(dict.fromkeys(exports)), plot=plot,
+        exports=tuple(dict.fromkeys(exports)), plot=plot, nfov_audio=nfov_audio,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()

@@ -13,6 +13,7 @@ from cli.commands import debug_option
 from cli.compare import load_path
 from cli.progress import make_progress
 from pano.errors import InputError, OptionError
+from pano.pipeline import NFOV_AUDIO
 from pano.render import parse_size
 
 
@@ -33,12 +34,15 @@ from pano.render import parse_size
     metavar="WxH",
     help="NFOV output size [default: the panorama's own resolution at the view centre].",
 )
+@click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
+              help="auto = stereo turned with the camera for FOA sources, else the source's track.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def render(
-    input_path: Path, traj_path: Path, output: Path | None, size: str | None, quiet: bool, debug: bool
+    input_path: Path, traj_path: Path, output: Path | None, size: str | None, nfov_audio: str, quiet: bool,
+    debug: bool,
 ) -> None:
-    """Render INPUT through the camera path in TRAJ.json (or a .csv export), keeping the audio."""
+    """Render INPUT through the camera path in TRAJ.json (or a .csv export), with its sound."""
     from pano.pipeline import render_trajectory
 
     if not input_path.is_file():
@@ -48,6 +52,7 @@ def render(
     if out.resolve() == input_path.resolve():
         raise OptionError(f"{out}: the output would overwrite the input; choose another name with -o")
     out_size = parse_size(size) if size else None
-    written = render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet))
+    written = render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet),
+                                audio_mode=nfov_audio)
     if not quiet:
         click.echo(f"wrote {written or out}", err=True)

@@ -35,6 +35,7 @@ from pano.planning.base import Observation, create_planner
 from pano.render import DEFAULT_HFOV, NFOVRenderer, default_output_size
 from pano.saliency.base import FrameBatch, SaliencySource, create_source
 from pano.trajectory import Trajectory
+from pano.view_audio import view_stereo_chunks
 
 # (pass name, total frames) -> context manager yielding an "advance by n frames" callable
 ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
@@ -62,9 +63,13 @@ class RunOptions:
     preset: str = "veryfast"
     exports: tuple[str, ...] = ()  # "csv", "ffmpeg"
     plot: bool = False
+    nfov_audio: str = "auto"  # see NFOV_AUDIO
 
 
 EXPORTS = ("csv", "ffmpeg")
+# auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
+# can hold it); view: stereo from the FOA track, turned with the camera (pano.view_audio).
+NFOV_AUDIO = ("auto", "keep", "view")
 
 
 @dataclass
@@ -333,7 +338,7 @@ def run(
         try:
             render_trajectory(
                 info, traj, nfov_path, (out_w, out_h), saliency_path=sal_path, saliency_maps=maps_on_disk,
-                progress=progress, crf=options.crf, preset=options.preset,
+                progress=progress, crf=options.crf, preset=options.preset, audio_mode=options.nfov_audio,
             )
         finally:
             if maps_on_disk is not None:
@@ -375,8 +380,9 @@ def render_trajectory(
     progress: ProgressFactory | None = None,
     crf: int = 20,
     preset: str = "veryfast",
+    audio_mode: str = "auto",
 ) -> Path:
-    """Pass 2: decode once, render the view of each trajectory sample, keep the source audio.
+    """Pass 2: decode once, render the view of each trajectory sample, with the sound (see NFOV_AUDIO).
 
     Frames beyond the trajectory hold its last sample. With ``saliency_path`` the overlay video is
     written from the same decoded frames (maps optional: without them only the view is drawn).
@@ -399,11 +405,20 @@ def render_trajectory(
             renderers[key] = NFOVRenderer(info.width, info.height, out_w, out_h, hf, vf)
         return renderers[key]
 
-    audio = info.path if info.has_audio else None
+    if audio_mode not in NFOV_AUDIO:
+        raise OptionError(f"--nfov-audio {audio_mode!r}: choose from {', '.join(NFOV_AUDIO)}")
+    if audio_mode == "view" and not info.is_foa:
+        raise InputError(
+            f"{info.path}: --nfov-audio view needs first-order ambisonic audio; use --nfov-audio keep"
+        )
+    view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
+    audio = info.path if info.has_audio and not view_audio else None
+    stereo = view_stereo_chunks(info, trajectory.t, trajectory.yaw, VIEW_AUDIO_RATE) if view_audio else None
     sal_w, sal_h = saliency_video_size(info.width, info.height)
     with contextlib.ExitStack() as stack:
         nfov = stack.enter_context(
-            VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset)
+            VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
+                        audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None)
         )
         sal = None
         if saliency_path is not None:
@@ -418,6 +433,8 @@ def render_trajectory(
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
             nfov.write(renderer(hf, vf).render(rgb, yaw, pitch, roll))
+            if stereo is not None:
+                _feed_audio(nfov, stereo, until=_t + 0.5)
             if sal is not None:
                 small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_LINEAR)
                 smap = None
@@ -426,4 +443,18 @@ def render_trajectory(
                 conf = float(trajectory.confidence[i])
                 sal.put((small, smap, conf, yaw, pitch, hf, vf))
             advance(1)
+        if stereo is not None:
+            _feed_audio(nfov, stereo, until=None)
     return Path(nfov_path)
+
+
+VIEW_AUDIO_RATE = 48000
+
+
+def _feed_audio(writer: VideoWriter, chunks: Iterator[np.ndarray], until: float | None) -> None:
+    """Write generated audio up to ``until`` seconds (all of it for None), keeping A/V interleaved."""
+    while until is None or writer.audio_time < until:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return
+        writer.write_audio(chunk)

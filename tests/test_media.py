@@ -144,3 +144,27 @@ def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
     audio = read_audio(dst, sr, channels=None)
     assert audio.shape[1] / sr == pytest.approx(1.0, abs=0.06)
     assert audio[:, 10000:20000].std() == pytest.approx(0.2 / np.sqrt(2), rel=0.1)
+
+
+def test_nfov_sound_turns_with_the_camera(tmp_path):
+    """FOA source at yaw +90 (right): louder in the right channel looking forward, in the left looking back."""
+    from pano.pipeline import render_trajectory
+    from pano.trajectory import Trajectory
+
+    clip = foa_clip(tmp_path / "right.mp4", seconds=1.0, size=(60, 120), yaw=90.0, noise=0.0)
+    n = 30
+    levels = {}
+    for look in (0.0, 180.0):
+        traj = Trajectory(t=np.arange(n) / 30, yaw=np.full(n, look), pitch=np.zeros(n), hfov=65.5, vfov=39.8)
+        out = render_trajectory(clip, traj, tmp_path / f"look{int(look)}.mp4", size=(64, 36))
+        info = probe(out)
+        assert info.audio_channels == 2 and info.audio_codec == "aac"
+        stereo = read_audio(out, 48000, channels=None)
+        assert stereo.shape[1] / 48000 == pytest.approx(1.0, abs=0.06)
+        levels[look] = np.sqrt((stereo[:, 4800:-4800] ** 2).mean(axis=1))
+    left, right = levels[0.0]
+    assert right > 5 * left
+    left, right = levels[180.0]
+    assert left > 5 * right
+    kept = render_trajectory(clip, traj, tmp_path / "kept.mp4", size=(64, 36), audio_mode="keep")
+    assert probe(kept).audio_channels == 4

@@ -106,7 +106,8 @@ class VideoWriter:
     """Context manager: ``with VideoWriter(path, w, h, fps, audio_from=src) as w: w.write(rgb)``.
 
     ``audio_from`` keeps that file's audio; ``audio=(samples (C, S) float32, rate)`` encodes given
-    samples to AAC instead (used to make test and demo clips). The output appears at ``path`` only if the
+    samples to AAC instead (used to make test and demo clips); ``audio_stream=(channels, rate)`` opens an
+    AAC track fed piece by piece with :meth:`write_audio`. The output appears at ``path`` only if the
     block finishes without an exception.
     """
 
@@ -118,6 +119,7 @@ class VideoWriter:
         fps: float | Fraction,
         audio_from: str | Path | None = None,
         audio: tuple[np.ndarray, int] | None = None,
+        audio_stream: tuple[int, int] | None = None,
         crf: int = 20,
         preset: str = "veryfast",
         threads: int = 0,
@@ -129,6 +131,10 @@ class VideoWriter:
         self.rate = _as_rate(fps)
         self.audio_from = Path(audio_from) if audio_from else None
         self.audio = audio
+        if audio is not None:
+            audio_stream = (audio[0].shape[0], int(audio[1]))
+        self.audio_stream = audio_stream
+        self._audio_pts = 0
         self.crf, self.preset, self.threads = crf, preset, threads
         self.frames_written = 0
         self._stack = contextlib.ExitStack()
@@ -151,13 +157,13 @@ class VideoWriter:
         self.vstream = vs
         self._copier = _AudioCopier(self.output, self.audio_from) if self.audio_from else None
         self._astream = None
-        if self.audio is not None:
-            samples, rate = self.audio
-            layout = _AAC_LAYOUTS.get(samples.shape[0])
-            if layout is None:
-                raise OutputError(f"{self.path}: cannot encode {samples.shape[0]} audio channels to AAC")
-            self._astream = self.output.add_stream("aac", rate=int(rate), layout=layout)
-            self._astream.bit_rate = 64000 * min(samples.shape[0], 6)
+        if self.audio_stream is not None:
+            channels, rate = self.audio_stream
+            self._alayout = _AAC_LAYOUTS.get(channels)
+            if self._alayout is None:
+                raise OutputError(f"{self.path}: cannot encode {channels} audio channels to AAC")
+            self._astream = self.output.add_stream("aac", rate=int(rate), layout=self._alayout)
+            self._astream.bit_rate = 64000 * min(channels, 6)
         return self
 
     def write(self, rgb: np.ndarray) -> None:
@@ -171,23 +177,26 @@ class VideoWriter:
         if self._copier is not None:
             self._copier.advance(self.frames_written / float(self.rate) + 0.5)
 
-    def _encode_given_audio(self) -> None:
+    @property
+    def audio_time(self) -> float:
+        """Seconds of audio written so far through :meth:`write_audio`."""
+        return self._audio_pts / self.audio_stream[1] if self.audio_stream else 0.0
+
+    def write_audio(self, samples: np.ndarray) -> None:
+        """Append float32 ``(C, n)`` samples to the AAC track opened with ``audio_stream``/``audio``."""
         import av
 
-        samples, rate = self.audio
-        samples = np.ascontiguousarray(samples, dtype=np.float32)
-        layout = _AAC_LAYOUTS[samples.shape[0]]
+        samples = np.asarray(samples, dtype=np.float32)
         step = 1024 * 16
         for start in range(0, samples.shape[1], step):
             frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + step]), format="fltp", layout=layout
+                np.ascontiguousarray(samples[:, start : start + step]), format="fltp", layout=self._alayout
             )
-            frame.sample_rate = int(rate)
-            frame.pts = start
+            frame.sample_rate = int(self.audio_stream[1])
+            frame.pts = self._audio_pts
+            self._audio_pts += frame.samples
             for packet in self._astream.encode(frame):
                 self.output.mux(packet)
-        for packet in self._astream.encode(None):
-            self.output.mux(packet)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -196,8 +205,11 @@ class VideoWriter:
                     self.output.mux(packet)
                 if self._copier is not None:
                     self._copier.close()
+                if self.audio is not None:
+                    self.write_audio(self.audio[0])
                 if self._astream is not None:
-                    self._encode_given_audio()
+                    for packet in self._astream.encode(None):
+                        self.output.mux(packet)
             elif self._copier is not None:
                 self._copier.input.close()
         finally:
