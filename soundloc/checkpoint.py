@@ -54,13 +54,18 @@ def _read(path: Path, map_location) -> dict:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch.load raises many types for damaged files (KeyError, EOFError, ...)
         msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        if isinstance(exc, pickle.UnpicklingError) and "weights_only" in str(exc):
+        # "Unsupported global": a real pickle that names classes; anything else (a JPEG's bytes read as
+        # pickle opcodes, a truncated zip) is simply not a checkpoint.
+        if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
             raise CheckpointError(
                 f"{path}: holds objects other than tensors and plain data, refused for safety; "
                 "re-save it with soundloc.checkpoint.save_checkpoint"
             ) from None
+        if isinstance(exc, pickle.UnpicklingError):
+            msg = "not a PyTorch file"  # torch's own text suggests weights_only=False, which we never do
         raise CheckpointError(
-            f"{path}: corrupt or not a torch file ({msg}); re-download or re-save the checkpoint"
+            f"{path}: corrupt or not a torch file ({msg}); pass a checkpoint written by 'pano-pan train', "
+            "or re-download it"
         ) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(
