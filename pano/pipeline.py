@@ -236,10 +236,12 @@ class _Worker:
         self._queue.put(item)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
         if self._error is not None:
-            raise self._error
+            error, self._error = self._error, None
+            raise error
 
 
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
@@ -427,14 +429,20 @@ def render_trajectory(
             )
             sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
             stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
+        def encode_view(item: tuple[np.ndarray, float]) -> None:
+            view, t = item
+            nfov.write(view)
+            if stereo is not None:
+                _feed_audio(nfov, stereo, until=t + 0.5)
+
+        nfov_worker = _Worker(encode_view)
+        stack.callback(nfov_worker.close)
         advance = stack.enter_context(progress("rendering", info.frame_count or n))
         for index, _t, rgb in iter_frames(info.path):
             i = min(index, n - 1)
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
-            nfov.write(renderer(hf, vf).render(rgb, yaw, pitch, roll))
-            if stereo is not None:
-                _feed_audio(nfov, stereo, until=_t + 0.5)
+            nfov_worker.put((renderer(hf, vf).render(rgb, yaw, pitch, roll), _t))
             if sal is not None:
                 small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_LINEAR)
                 smap = None
@@ -443,6 +451,7 @@ def render_trajectory(
                 conf = float(trajectory.confidence[i])
                 sal.put((small, smap, conf, yaw, pitch, hf, vf))
             advance(1)
+        nfov_worker.close()  # every view encoded before the rest of the sound is written
         if stereo is not None:
             _feed_audio(nfov, stereo, until=None)
     return Path(nfov_path)
