@@ -69,6 +69,7 @@ class SaliencySource(ABC):
 
 SourceFactory = Callable[..., SaliencySource]
 SOURCES: dict[str, SourceFactory] = {}
+LAZY_SOURCES = {"network": "pano.saliency.network"}  # registered on first use: importing torch is slow
 
 
 def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
@@ -83,10 +84,16 @@ def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
 
 def create_source(name: str, **options) -> SaliencySource:
     """Instantiate a registered source; options a source does not know are an error in the source."""
+    import importlib
+
     import pano.saliency  # noqa: F401 - registers the built-in sources
 
+    if name not in SOURCES and name in LAZY_SOURCES:
+        importlib.import_module(LAZY_SOURCES[name])
     if name not in SOURCES:
-        raise OptionError(f"unknown localizer {name!r}; choose one of: {', '.join(sorted(SOURCES))}")
+        raise OptionError(
+            f"unknown localizer {name!r}; choose one of: {', '.join(sorted(set(SOURCES) | set(LAZY_SOURCES)))}"
+        )
     factory = SOURCES[name]
     params = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
