@@ -53,38 +53,51 @@ class Trajectory:
     def __len__(self) -> int:
         return len(self.t)
 
-    def to_dict(self) -> dict[str, Any]:
+    def sample(self, i: int) -> dict[str, Any]:
+        """Sample ``i`` as it appears in the JSON (with any extra keys it was read with)."""
+        s = dict(self.sample_extra[i]) if self.sample_extra else {}
+        s.update(
+            frame=int(self.frame[i]),
+            t=round(float(self.t[i]), 6),
+            yaw=round(float(self.yaw[i]), 4),
+            pitch=round(float(self.pitch[i]), 4),
+            roll=round(float(self.roll[i]), 4),
+            hfov=round(float(self.hfov[i]), 4),
+            vfov=round(float(self.vfov[i]), 4),
+            confidence=round(float(self.confidence[i]), 4),
+        )
+        return s
+
+    def _header(self) -> dict[str, Any]:
         hfov0 = float(self.hfov[0]) if len(self) else 0.0
         vfov0 = float(self.vfov[0]) if len(self) else 0.0
-        samples = []
-        for i in range(len(self)):
-            s = dict(self.sample_extra[i]) if self.sample_extra else {}
-            s.update(
-                frame=int(self.frame[i]),
-                t=round(float(self.t[i]), 6),
-                yaw=round(float(self.yaw[i]), 4),
-                pitch=round(float(self.pitch[i]), 4),
-                roll=round(float(self.roll[i]), 4),
-                hfov=round(float(self.hfov[i]), 4),
-                vfov=round(float(self.vfov[i]), 4),
-                confidence=round(float(self.confidence[i]), 4),
-            )
-            samples.append(s)
         out = dict(self.extra)
         out.update(
             schema=SCHEMA,
             generator=self.generator,
             source=self.source,
             fov={"horizontal": round(hfov0, 4), "vertical": round(vfov0, 4)},
-            samples=samples,
         )
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        return self._header() | {"samples": [self.sample(i) for i in range(len(self))]}
+
     def save(self, path: str | Path) -> Path:
-        """Write the JSON atomically: a reader never sees a half-written file."""
+        """Write the JSON atomically, one sample per line.
+
+        Samples are streamed rather than built as one document, so a long video's trajectory never
+        exists twice in memory, and a line per frame keeps hand edits and diffs readable.
+        """
         path = Path(path)
-        with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        with atomic_output(path) as tmp, open(tmp, "w") as fh:
+            fh.write("{\n")
+            for key, value in self._header().items():
+                fh.write(f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)},\n")
+            fh.write(' "samples": [')
+            for i in range(len(self)):
+                fh.write(("\n  " if i == 0 else ",\n  ") + json.dumps(self.sample(i), allow_nan=False))
+            fh.write("\n ]\n}\n")
         return path
 
     @classmethod

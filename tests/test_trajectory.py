@@ -1,0 +1,41 @@
+"""The trajectory JSON contract: what players and editors read and write back."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pano.errors import InputError
+from pano.trajectory import SCHEMA, Trajectory
+
+
+def test_round_trip_keeps_unknown_keys(tmp_path):
+    path = tmp_path / "edited.json"
+    doc = {
+        "schema": SCHEMA, "editor": {"name": "someone's player"},
+        "generator": {"name": "pano-pan"}, "source": {"path": "in.mp4", "fps": 30.0},
+        "fov": {"horizontal": 65.5, "vertical": 39.8},
+        "samples": [{"frame": i, "t": i / 30, "yaw": 10.0 * i, "pitch": 1.0, "note": f"k{i}"} for i in range(4)],
+    }
+    path.write_text(json.dumps(doc))
+    traj = Trajectory.load(path)
+    assert np.allclose(traj.yaw, [0, 10, 20, 30]) and np.allclose(traj.hfov, 65.5)
+    traj.save(tmp_path / "again.json")
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["editor"] == {"name": "someone's player"}
+    assert [s["note"] for s in again["samples"]] == ["k0", "k1", "k2", "k3"]
+    assert set(again["samples"][0]) >= {"frame", "t", "yaw", "pitch", "roll", "hfov", "vfov", "confidence"}
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("not json", "not valid JSON"),
+    (json.dumps({"schema": "other"}), "not a pano-pan trajectory"),
+    (json.dumps({"schema": SCHEMA, "samples": []}), "no samples"),
+    (json.dumps({"schema": SCHEMA, "samples": [{"t": 0, "yaw": "left"}]}), "sample 0"),
+])
+def test_bad_files_are_refused_with_the_file_named(tmp_path, text, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=fragment) as err:
+        Trajectory.load(path)
+    assert "bad.json" in str(err.value)
