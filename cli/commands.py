@@ -19,18 +19,10 @@ PLANNERS = ("autocam", "centroid")
 
 
 def check_device(device: str) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available)."""
-    import torch
+    """The ``--device`` word resolved and checked (CUDA asked for but absent is an error)."""
+    from soundloc.device import resolve_device  # imported here: torch is slow to import
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return device
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise OptionError(f"--device {device}: no CUDA GPU is visible to PyTorch here; use --device cpu")
-        return device
-    raise OptionError(f"--device {device!r}: use cpu, cuda, cuda:N or auto")
+    return str(resolve_device(device))
 
 
 def parse_key_values(items: tuple[str, ...], flag: str) -> dict:

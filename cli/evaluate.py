@@ -44,9 +44,9 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
     from cli.train import audio_seconds_for
     from soundloc.checkpoint import load_checkpoint
     from soundloc.data import open_dataset
+    from soundloc.device import resolve_device
     from soundloc.evaluate import evaluate as run_eval
     from soundloc.evaluate import format_report, plot_success_curve, report_curves, write_json
-    from soundloc.train import resolve_device
 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")

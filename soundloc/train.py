@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 
+from soundloc.device import resolve_device
 from soundloc.errors import UserError
 from soundloc.losses import MODES, LossWeights, combined_loss
 
@@ -128,20 +129,6 @@ def _dist_env() -> tuple[int, int, int]:
     if world <= 1:
         return 1, 0, 0
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device when there is one, else CPU; refuses CUDA without a GPU."""
-    if device in ("auto", "", None):
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
-    if device == "cuda":
-        return torch.device(f"cuda:{local_rank}")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device}: not a device name; use auto, cpu, cuda or cuda:N") from None
 
 
 def _seed_worker(base: int, worker_id: int) -> None:

@@ -33,6 +33,7 @@ from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource, regist
 from soundloc.attention import map_confidence
 from soundloc.audio_io import iter_audio_chunks
 from soundloc.checkpoint import load_checkpoint
+from soundloc.device import resolve_device
 from soundloc.model import preprocess_image, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
 
@@ -72,14 +73,7 @@ class NetworkSource(SaliencySource):
             raise OptionError(f"--stride must be >= 1, got {stride}")
         if inference_height < 16 or inference_height % 2:
             raise OptionError(f"inference height must be an even number >= 16, got {inference_height}")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise OptionError(f"--device {device}: CUDA is not available here; use --device cpu")
-        try:
-            self.device = torch.device(device)
-        except RuntimeError:
-            raise OptionError(f"--device {device!r}: use cpu, cuda, cuda:N or auto") from None
+        self.device = resolve_device(device)
         self.checkpoint = Path(checkpoint)
         self.stride = int(stride)
         self.threads = _default_threads() if threads is None else max(1, int(threads))
