@@ -6,14 +6,13 @@ the original, so the same image can be asked about different sounds.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 import numpy as np
 
 from cli.commands import check_device, debug_option
+from soundloc.atomic import atomic_path
 from soundloc.errors import UserError
 
 METHODS = ("attention", "gradient", "guided", "combined")
@@ -62,15 +61,10 @@ def _write_atomic(path: Path, image: np.ndarray) -> None:
         raise UserError(f"{path}: could not encode the image; use a .png output name")
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.tobytes())
     except OSError as exc:
         raise UserError(f"{path}: cannot write in {folder} ({exc.strerror}); choose another output path") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def localize_images(

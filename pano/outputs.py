@@ -1,18 +1,19 @@
-"""Outputs appear under their final names only when complete.
+"""Output folders checked before long work starts, and atomic writes into them.
 
-Every file is written to a hidden temporary name in the destination folder (same filesystem, so the
-final rename is atomic) and renamed on success; an exception or Ctrl-C removes the temporary file.
+The atomic write itself is :func:`soundloc.atomic.atomic_path`, shared with checkpoints, reports and
+downloads; this module adds the up-front "is the folder writable?" check with a message that says
+to pick another folder with ``-o``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from pano.errors import OutputError
+from soundloc.atomic import atomic_path
 
 
 def ensure_writable_dir(folder: str | Path) -> Path:
@@ -37,21 +38,10 @@ def ensure_writable_dir(folder: str | Path) -> Path:
     return folder
 
 
-def temp_path_for(final: Path) -> Path:
-    """Hidden sibling of ``final`` that keeps its suffix, so muxers pick the same container."""
-    return final.with_name(f".{final.stem}.part-{secrets.token_hex(4)}{final.suffix}")
-
-
 @contextlib.contextmanager
 def atomic_output(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it otherwise."""
+    """:func:`soundloc.atomic.atomic_path`, after proving the folder is writable (a clear error first)."""
     final = Path(final)
     ensure_writable_dir(final.parent if str(final.parent) else Path("."))
-    tmp = temp_path_for(final)
-    try:
+    with atomic_path(final) as tmp:
         yield tmp
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from soundloc.atomic import atomic_path
 from soundloc.errors import DownloadError
 
 DEFAULT_TIMEOUT = 30.0  # seconds without data before giving up
@@ -49,32 +49,33 @@ def fetch(url: str, sha256: str, cache_dir: str | Path | None = None, timeout: f
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        with atomic_path(target) as tmp:
+            _download_verified(url, want, tmp, target, timeout)
     except OSError as exc:
         raise DownloadError(f"{folder}: cannot write the download cache ({exc}); set PANO_PAN_CACHE") from None
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:
-                    while block := resp.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                raise DownloadError(
-                    f"{url}: download failed ({reason}); check the connection, or download it by hand to {target}"
-                ) from None
-        got = digest.hexdigest()
-        if got != want:
-            raise DownloadError(
-                f"{url}: SHA-256 mismatch (expected {want[:12]}…, got {got[:12]}…); the file changed on the "
-                "server or was damaged in transit, so it was not used"
-            )
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _download_verified(url: str, want: str, tmp: Path, target: Path, timeout: float) -> None:
+    """Stream ``url`` into ``tmp`` and refuse it unless its SHA-256 is ``want``."""
+    digest = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                while block := resp.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DownloadError(
+                f"{url}: download failed ({reason}); check the connection, or download it by hand to {target}"
+            ) from None
+    got = digest.hexdigest()
+    if got != want:
+        raise DownloadError(
+            f"{url}: SHA-256 mismatch (expected {want[:12]}…, got {got[:12]}…); the file changed on the "
+            "server or was damaged in transit, so it was not used"
+        )
 
 
 def _cache_folder(cache: str | Path | None) -> Path:

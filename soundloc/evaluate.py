@@ -10,8 +10,6 @@ named protocol (``senocak`` or ``lvs``) because public evaluators differ. Result
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from soundloc import metrics
+from soundloc.atomic import atomic_path
 from soundloc.errors import UserError
 
 MAP_METHODS = ("attention", "cosine")
@@ -179,17 +178,11 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"{path}: the folder {parent} does not exist; create it or choose another path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
-    os.close(fd)
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(tmp)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror}); choose a writable path") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 
+from soundloc.atomic import atomic_path
 from soundloc.device import resolve_device
 from soundloc.errors import UserError
 from soundloc.losses import MODES, LossWeights, combined_loss
@@ -213,9 +214,8 @@ def _better(score: list[float], best: list[float] | None) -> bool:
 
 
 def _save_state(path: Path, optimizer: torch.optim.Optimizer, epoch: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state()}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state()}, tmp)
 
 
 def train(train_set: Dataset, out_dir: str | Path, config: TrainConfig | None = None,
