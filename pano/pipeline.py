@@ -34,6 +34,7 @@ from pano.overlay import draw_saliency_frame
 from pano.planning.base import Observation, create_planner
 from pano.render import DEFAULT_HFOV, NFOVRenderer, default_output_size
 from pano.saliency.base import FrameBatch, SaliencySource, create_source
+from pano.saliency.select import choose_localizer
 from pano.trajectory import Trajectory
 from pano.view_audio import view_stereo_chunks
 
@@ -102,15 +103,7 @@ def resolve_localizer(info: MediaInfo, options: RunOptions) -> tuple[str, str]:
     """The localizer to use and a one-line reason, applying ``auto``."""
     if options.localizer != "auto":
         return options.localizer, "as requested"
-    try:
-        from pano.saliency.select import choose_localizer
-    except ImportError:  # pragma: no cover - select ships with the package
-        choose_localizer = None
-    if choose_localizer is not None:
-        return choose_localizer(info, options.checkpoint, info.audio_format)
-    if info.is_foa:
-        return "ambisonic", f"the audio is first-order ambisonics ({info.audio_format})"
-    raise InputError(f"{info.path}: the audio is not ambisonic; pass --localizer network --checkpoint FILE")
+    return choose_localizer(info, options.checkpoint, info.audio_format)
 
 
 def build_source(name: str, info: MediaInfo, options: RunOptions) -> SaliencySource:

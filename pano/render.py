@@ -50,7 +50,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def parse_fov(text: str, size: tuple[int, int] | None = None) -> tuple[float, float | None]:
+def parse_fov(text: str) -> tuple[float, float | None]:
     """``"H"`` or ``"HxV"`` in degrees; V is derived from the output aspect when omitted."""
     try:
         parts = [float(v) for v in text.lower().replace("×", "x").split("x")]

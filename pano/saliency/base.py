@@ -82,8 +82,8 @@ def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
     return deco
 
 
-def create_source(name: str, **options) -> SaliencySource:
-    """Instantiate a registered source; options a source does not know are an error in the source."""
+def source_factory(name: str) -> SourceFactory:
+    """The registered factory for ``name``, importing a lazily registered source on first use."""
     import importlib
 
     import pano.saliency  # noqa: F401 - registers the built-in sources
@@ -94,7 +94,12 @@ def create_source(name: str, **options) -> SaliencySource:
         raise OptionError(
             f"unknown localizer {name!r}; choose one of: {', '.join(sorted(set(SOURCES) | set(LAZY_SOURCES)))}"
         )
-    factory = SOURCES[name]
+    return SOURCES[name]
+
+
+def create_source(name: str, **options) -> SaliencySource:
+    """Instantiate a registered source; options a source does not know are an error in the source."""
+    factory = source_factory(name)
     params = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))

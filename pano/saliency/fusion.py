@@ -19,8 +19,6 @@ first and last few samples of each; children cannot ask for stereo or other layo
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import inspect
 from collections.abc import Mapping, Sequence
 from math import gcd
@@ -121,21 +119,13 @@ def derive_audio(audio: np.ndarray, have: AudioSpec, want: AudioSpec) -> np.ndar
 def _create(name: str, options: Mapping[str, Any], shared: Mapping[str, Any]) -> SaliencySource:
     """``create_source`` with the run-wide ``shared`` options (checkpoint, device, audio format) added
     where the child's constructor takes them and the child's own options do not already say."""
-    from pano.saliency.base import SOURCES, create_source
+    from pano.saliency.base import create_source, source_factory
 
     opts = dict(options)
-    if name not in SOURCES and name.isidentifier():  # a built-in the package has not imported yet
-        with contextlib.suppress(ImportError):  # create_source below names the choices
-            importlib.import_module(f"pano.saliency.{name}")
-    factory = SOURCES.get(name)
-    if factory is not None:
-        try:
-            accepted = set(inspect.signature(factory).parameters)
-        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-            accepted = set()
-        for key, value in shared.items():
-            if value is not None and key in accepted:
-                opts.setdefault(key, value)
+    accepted = set(inspect.signature(source_factory(name)).parameters)
+    for key, value in shared.items():
+        if value is not None and key in accepted:
+            opts.setdefault(key, value)
     return create_source(name, **opts)
 
 
