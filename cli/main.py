@@ -13,7 +13,7 @@ import sys
 import click
 
 from cli.commands import inspect_cmd, run_cmd
-from soundloc.errors import UserError
+from common.errors import UserError
 
 _COMMANDS = [inspect_cmd, run_cmd]
 

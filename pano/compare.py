@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.trajectory import Trajectory
 
 _SAMPLES = 24  # per axis: 24×24 solid-angle-weighted samples inside each view

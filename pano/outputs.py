@@ -1,6 +1,6 @@
 """Output folders checked before long work starts, and atomic writes into them.
 
-The atomic write itself is :func:`soundloc.atomic.atomic_path`, shared with checkpoints, reports and
+The atomic write itself is :func:`common.atomic.atomic_path`, shared with checkpoints, reports and
 downloads; this module adds the up-front "is the folder writable?" check with a message that says
 to pick another folder with ``-o``.
 """
@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from pano.errors import OutputError
-from soundloc.atomic import atomic_path
+from common.atomic import atomic_path
+from common.errors import OutputError
 
 
 def ensure_writable_dir(folder: str | Path) -> Path:
@@ -40,7 +40,7 @@ def ensure_writable_dir(folder: str | Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(final: str | Path) -> Iterator[Path]:
-    """:func:`soundloc.atomic.atomic_path`, after proving the folder is writable (a clear error first)."""
+    """:func:`common.atomic.atomic_path`, after proving the folder is writable (a clear error first)."""
     final = Path(final)
     ensure_writable_dir(final.parent if str(final.parent) else Path("."))
     with atomic_path(final) as tmp:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 import pano
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.geometry import vertical_fov
 from pano.importance import batch_centroids
 from pano.media.audio import AudioWindows

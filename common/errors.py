@@ -20,3 +20,15 @@ class CheckpointError(UserError):
 
 class DownloadError(UserError):
     """A remote file that could not be fetched or failed its checksum."""
+
+
+class InputError(UserError):
+    """The input file is missing, unreadable, or not a usable 360° video."""
+
+
+class OutputError(UserError):
+    """An output cannot be written where the user asked."""
+
+
+class OptionError(UserError):
+    """An option value that cannot work (bad size, unknown localizer, out-of-range plugin option, ...)."""
