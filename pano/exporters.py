@@ -54,4 +54,4 @@ EXPORTERS: Registry[Exporter] = Registry("exporter", {
     "csv": "pano.exports:CsvExporter",
     "ffmpeg": "pano.exports:FfmpegExporter",
     "plot": "pano.plot:PlotExporter",
-}, flag="--export")
+}, flag="--export", entry_point_group="pano_pan.exporters")

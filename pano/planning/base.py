@@ -75,7 +75,7 @@ class Planner(Plugin, ABC):
 PLANNERS: Registry[Planner] = Registry("planner", {
     "autocam": "pano.planning.autocam:AutoCamPlanner",
     "centroid": "pano.planning.centroid:CentroidPlanner",
-})
+}, entry_point_group="pano_pan.planners")
 
 
 def create_planner(name: str, ctx: RunContext | None = None, options: dict | None = None) -> Planner:

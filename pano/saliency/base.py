@@ -88,7 +88,7 @@ LOCALIZERS: Registry[SaliencySource] = Registry("localizer", {
     "network": "pano.saliency.network:NetworkSource",
     "synchrony": "pano.saliency.synchrony:SynchronySource",
     "fusion": "pano.saliency.fusion:FusionSource",
-})
+}, entry_point_group="pano_pan.localizers")
 
 
 def create_source(name: str, ctx: RunContext | None = None, options: dict | None = None) -> SaliencySource:
