@@ -1,127 +1,209 @@
-"""Pipeline speed and memory against the floor this design cannot beat, measured in one process.
+"""The whole pano-pan process against stock ffmpeg rendering a fixed view, in the same run.
 
-(a) decode only; (b) decode → render → encode at a fixed view (the floor: pass 2 alone, audio kept);
-(c) the full pipeline with the ambisonic source, with and without the saliency video. Prints c/b
-(goal ≤ 1.5) and clip-duration / c (goal ≥ 5× real time). Then peak resident memory of the full
-pipeline, each run in a fresh subprocess, on a 1-minute and a 10-minute clip (goal: 10-minute peak
-within 1.2× of the 1-minute one).
+The yardstick users have is the ffmpeg CLI: ``ffmpeg -i IN -vf v360=e:flat:... -c:v libx264 -preset
+veryfast -crf 20 -c:a aac OUT`` at the same output size. For each clip (960×480, 3840×1920 and
+5760×2880, H.264 and HEVC, 4-channel AmbiX AAC) this script runs, each as its own process: that
+command, ``pano-pan IN`` (the default run, saliency video on) and ``pano-pan IN --no-saliency-video``,
+and prints CPU time (user + system, all threads), wall time and peak resident memory, with the
+ratios pano-pan / ffmpeg. Goals (issue 9): default run ≤ 1.5× ffmpeg's CPU time at every
+resolution, wall ratio no worse, peak memory ≤ 2× ffmpeg's at 4K. Then ``pano-pan missing.mp4``
+(goal ≤ 1 s: no heavy imports before the first check) and peak memory on a short and a long clip
+(goal: flat in duration, ratio ≤ 1.2).
 
-    python benchmarks/pipeline.py            # 60 s clip + memory on 1 and 10 minutes
-    python benchmarks/pipeline.py --quick    # 20 s clip, memory on 20 s and 2 minutes
+Without ffmpeg on PATH the yardstick is skipped with a message and only pano-pan's figures print.
+This parent process stays small (no numpy, no PyAV): Linux reports a child's peak memory as at least
+the parent's when the child is started by vfork, so clips are made in a child process too.
+
+    python benchmarks/pipeline.py                  # every clip, 3 paired runs each (median)
+    python benchmarks/pipeline.py --quick          # short clips, one run each
+    python benchmarks/pipeline.py --cases 4k-h264  # some clips only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# name: (width, height, codec, seconds, quick seconds)
+CASES = {
+    "960-h264": (960, 480, "libx264", 60, 20),
+    "4k-h264": (3840, 1920, "libx264", 20, 6),
+    "4k-hevc": (3840, 1920, "libx265", 20, 6),
+    "5.7k-hevc": (5760, 2880, "libx265", 5, 3),
+}
+FPS = 30
+HFOV = 65.5
 
-from pano.ambisonics import encode_foa  # noqa: E402
-from pano.geometry import angular_distance, grid_angles  # noqa: E402
-from pano.media.video import iter_frames  # noqa: E402
-from pano.media.writer import write_video  # noqa: E402
-from pano.pipeline import RunOptions, render_trajectory, run  # noqa: E402
-from pano.trajectory import Trajectory  # noqa: E402
 
+def make_clip(path: Path, width: int, height: int, codec: str, seconds: float) -> None:
+    """A textured panorama panning slowly, a sounding disk circling the camera, 4-ch AmbiX AAC."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
 
-def make_clip(path: Path, seconds: float, fps: int = 30, size=(480, 960), seed: int = 0) -> Path:
-    """A moving sounding disk over a textured panorama with AmbiX FOA audio (frames cycle every 4 s)."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    yaws, pitches = grid_angles(h, w)
-    base = rng.integers(40, 200, (h // 8, w // 8, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
-    cycle = 4 * fps
-    src_yaw = lambda t: 90.0 * np.sin(2 * np.pi * np.asarray(t) / 20.0)  # noqa: E731
-    sprites = []
-    for i in range(cycle):
-        f = base.copy()
-        d = angular_distance(yaws[None, :], pitches[:, None], float(src_yaw(i / fps)), 10.0)
-        f[d < 10] = (255, 40, 40)
-        sprites.append(f)
-    n = int(seconds * fps)
+    from pano.ambisonics import encode_foa
+    from pano.media.writer import VideoWriter
+
+    rng = np.random.default_rng(0)
+    # Coarse blocks with fine grain on top: real footage's bit rate, so decoding costs what it would.
+    base = rng.integers(30, 200, (height // 16, width // 16, 3), dtype=np.uint8).repeat(16, 0).repeat(16, 1)
+    base = np.clip(base.astype(np.int16) + rng.integers(-12, 12, base.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+    n = int(seconds * FPS)
     sr = 48000
     t = np.arange(int(seconds * sr)) / sr
+    yaw = lambda s: ((np.asarray(s) * 36.0 + 180.0) % 360.0) - 180.0  # noqa: E731
     sig = (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
-    foa = encode_foa(sig, src_yaw(t), 10.0).astype(np.float32)
-    foa += 0.01 * rng.standard_normal(foa.shape).astype(np.float32)
-    write_video(path, (sprites[i % cycle] for i in range(n)), fps, audio=(foa, sr), crf=23, preset="ultrafast")
-    return path
+    foa = encode_foa(sig, yaw(t), 10.0).astype(np.float32) + 0.01 * rng.standard_normal((4, len(t))).astype(
+        np.float32)
+    r = max(4, height // 24)
+    with VideoWriter(path, width, height, FPS, audio=(foa, sr), codec=codec, crf=23, preset="ultrafast") as w:
+        for i in range(n):
+            frame = np.roll(base, 2 * i, axis=1)
+            x = int((yaw(i / FPS) / 360.0 + 0.5) * width)
+            y = int(height * (0.5 - 10.0 / 180.0))
+            frame[y - r : y + r, max(0, x - r) : x + r] = (255, 60, 40)
+            w.write(frame)
 
 
-def timed(fn) -> float:
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of one child process."""
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+            "rc": proc.returncode, "stderr": err}
 
 
-def peak_memory_mb(clip: Path, outdir: Path) -> float:
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from pano.pipeline import run, RunOptions\n"
-        f"run({str(clip)!r}, {str(outdir)!r}, RunOptions(localizer='ambisonic'))\n"
-        # VmHWM, not ru_maxrss: Linux carries a parent's high-water mark into a vfork()ed child's rusage,
-        # and the parent here has just built the whole clip in memory.
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+def output_size(path: Path) -> tuple[int, int]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height", "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    w, h = out.stdout.strip().split(",")[:2]
+    return int(w), int(h)
+
+
+def pano_pan(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def env_with_root() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "peak_mb")}
+
+
+def run_case(name: str, clip: Path, tmp: Path, repeat: int, have_ffmpeg: bool, env: dict) -> dict:
+    rows: dict[str, list[dict]] = {"ffmpeg": [], "default": [], "no_saliency_video": []}
+    size = None
+    for k in range(repeat):
+        default = measure(pano_pan([str(clip), "-o", str(tmp / f"{name}-d{k}"), "-q"]), env)
+        if default["rc"] != 0:
+            raise SystemExit(f"pano-pan failed on {clip}: {default['stderr'].strip()}")
+        rows["default"].append(default)
+        lean = measure(pano_pan([str(clip), "-o", str(tmp / f"{name}-l{k}"), "-q", "--no-saliency-video"]), env)
+        rows["no_saliency_video"].append(lean)
+        if have_ffmpeg:
+            if size is None:
+                size = output_size(tmp / f"{name}-d{k}" / f"{clip.stem}.nfov.mp4")
+            vfov = math.degrees(2 * math.atan(math.tan(math.radians(HFOV) / 2) * size[1] / size[0]))
+            vf = f"v360=e:flat:h_fov={HFOV}:v_fov={vfov:.4f}:w={size[0]}:h={size[1]}"
+            cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
+                   "-preset", "veryfast", "-crf", "20", "-c:a", "aac", str(tmp / f"{name}-ffmpeg.mp4")]
+            rows["ffmpeg"].append(measure(cmd))
+        for sub in (f"{name}-d{k}", f"{name}-l{k}"):
+            shutil.rmtree(tmp / sub, ignore_errors=True)
+    return {key: median_of(runs) for key, runs in rows.items() if runs} | {"size": size}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="shorter clips (for a smoke run)")
-    ap.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    ap.add_argument("--quick", action="store_true", help="short clips, one run each")
+    ap.add_argument("--repeat", type=int, default=None, help="paired runs per clip (median) [3; 1 with --quick]")
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    ap.add_argument("--no-memory", action="store_true", help="skip the short-vs-long memory runs")
+    ap.add_argument("--make-clip", nargs=5, metavar=("PATH", "W", "H", "CODEC", "SECONDS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    speed_s, mem_short, mem_long = (20, 20, 120) if args.quick else (60, 60, 600)
+    if args.make_clip:
+        path, w, h, codec, seconds = args.make_clip
+        make_clip(Path(path), int(w), int(h), codec, float(seconds))
+        return
+    repeat = args.repeat or (1 if args.quick else 3)
+    have_ffmpeg = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+    if not have_ffmpeg:
+        print("ffmpeg/ffprobe not on PATH: the stock-ffmpeg yardstick is skipped (apt-get install ffmpeg)")
+    env = env_with_root()
+    results: dict = {"cpu_count": os.cpu_count(), "repeat": repeat}
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        t = timed(lambda: make_clip(tmp / "speed.mp4", speed_s))
-        print(f"made {speed_s} s 960×480 30 fps FOA clip in {t:.1f} s")
-        clip = tmp / "speed.mp4"
-        n = int(speed_s * 30)
+    def clip_for(tmp: Path, w: int, h: int, codec: str, seconds: float, tag: str) -> Path:
+        clip = tmp / f"{tag}.mp4"
+        start = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--make-clip", str(clip), str(w), str(h), codec, str(seconds)],
+                       check=True, env=env)
+        print(f"made {tag}: {seconds:g} s {w}×{h} {codec} in {time.perf_counter() - start:.0f} s", flush=True)
+        return clip
 
-        a = timed(lambda: sum(1 for _ in iter_frames(clip)))
-        fixed = Trajectory(t=np.arange(n) / 30, yaw=np.zeros(n), pitch=np.zeros(n), hfov=65.5, vfov=39.8)
-        b = timed(lambda: render_trajectory(clip, fixed, tmp / "fixed.mp4"))
-        c = timed(lambda: run(clip, tmp / "full", RunOptions(localizer="ambisonic")))
-        c2 = timed(lambda: run(clip, tmp / "lean", RunOptions(localizer="ambisonic", saliency_video=False)))
-        results = {
-            "clip_seconds": speed_s,
-            "a_decode_s": a,
-            "b_floor_s": b,
-            "c_full_s": c,
-            "c_no_saliency_video_s": c2,
-            "c_over_b": c / b,
-            "c_no_saliency_over_b": c2 / b,
-            "realtime_factor": speed_s / c,
-            "realtime_factor_no_saliency_video": speed_s / c2,
-            "decode_fps": n / a,
-        }
-        print(f"(a) decode only            {a:7.2f} s  ({n / a:6.1f} fps)")
-        print(f"(b) decode→render→encode   {b:7.2f} s  ({n / b:6.1f} fps)  floor")
-        print(f"(c) full pipeline          {c:7.2f} s  c/b = {c / b:.2f} (goal ≤ 1.5)  {speed_s / c:.1f}× real time")
-        print(f"(c') without saliency video {c2:6.2f} s  c'/b = {c2 / b:.2f}  {speed_s / c2:.1f}× real time")
+    with tempfile.TemporaryDirectory(prefix="pano-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        missing = measure(pano_pan([str(tmp / "missing.mp4")]), env)
+        results["missing_file_s"] = missing["wall"]
+        print(f"pano-pan missing.mp4: {missing['wall']:.2f} s wall (goal ≤ 1 s), exit {missing['rc']}: "
+              f"{missing['stderr'].strip().splitlines()[-1] if missing['stderr'].strip() else ''}", flush=True)
+
+        header = (f"{'clip':<22} {'run':<20} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} "
+                  f"{'CPU ratio':>9} {'wall ratio':>10} {'mem ratio':>9}")
+        table = []
+        for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
+            w, h, codec, seconds, quick_seconds = CASES[name]
+            seconds = quick_seconds if args.quick else seconds
+            clip = clip_for(tmp, w, h, codec, seconds, name)
+            res = run_case(name, clip, tmp, repeat, have_ffmpeg, env)
+            clip.unlink()
+            results[name] = res | {"seconds": seconds}
+            base = res.get("ffmpeg")
+            label = f"{seconds:g} s {w}×{h} {'H.264' if codec == 'libx264' else 'HEVC'}"
+            for key in ("ffmpeg", "default", "no_saliency_video"):
+                if key not in res:
+                    continue
+                r = res[key]
+                ratios = (f"{r['cpu'] / base['cpu']:9.2f} {r['wall'] / base['wall']:10.2f} "
+                          f"{r['peak_mb'] / base['peak_mb']:9.2f}") if base else f"{'—':>9} {'—':>10} {'—':>9}"
+                run_name = {"ffmpeg": "ffmpeg fixed view", "default": "pano-pan default",
+                            "no_saliency_video": "--no-saliency-video"}[key]
+                table.append(f"{label:<22} {run_name:<20} {r['wall']:7.1f} {r['cpu']:7.1f} {r['peak_mb']:8.0f} "
+                             + ratios)
+            if res.get("size"):
+                table.append(f"{'':<22} (output {res['size'][0]}×{res['size'][1]}; "
+                             f"{seconds / res['default']['wall']:.2f}× real time)")
+            print("\n".join([header, *table]), flush=True)
+            table.append("")
 
         if not args.no_memory:
-            make_clip(tmp / "short.mp4", mem_short)
-            m1 = peak_memory_mb(tmp / "short.mp4", tmp / "m1")
-            (tmp / "short.mp4").unlink()
-            make_clip(tmp / "long.mp4", mem_long)
-            m2 = peak_memory_mb(tmp / "long.mp4", tmp / "m2")
-            results.update(peak_mb_short=m1, peak_mb_long=m2, memory_ratio=m2 / m1)
-            print(f"peak memory: {mem_short} s clip {m1:.0f} MB, {mem_long} s clip {m2:.0f} MB, "
-                  f"ratio {m2 / m1:.2f} (goal ≤ 1.2)")
-        print(json.dumps(results))
+            short_s, long_s = (20, 120) if args.quick else (60, 600)
+            peaks = []
+            for seconds in (short_s, long_s):
+                clip = clip_for(tmp, 960, 480, "libx264", seconds, f"mem{seconds}")
+                peaks.append(measure(pano_pan([str(clip), "-o", str(tmp / f"m{seconds}"), "-q"]), env)["peak_mb"])
+                clip.unlink()
+            results.update(peak_mb_short=peaks[0], peak_mb_long=peaks[1], memory_ratio=peaks[1] / peaks[0])
+            print(f"peak memory, default run: {short_s} s clip {peaks[0]:.0f} MB, {long_s} s clip {peaks[1]:.0f} MB, "
+                  f"ratio {peaks[1] / peaks[0]:.2f} (goal ≤ 1.2)")
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import click
 from cli.progress import make_progress
 from common.errors import OptionError
 from pano.exporters import EXPORTERS
-from pano.media.probe import AUDIO_FORMATS, probe
+from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.pipeline import NFOV_AUDIO, RunOptions, run
 from pano.planning.base import PLANNERS
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size
@@ -50,8 +50,15 @@ def debug_option(f):
               help="Trained soundloc checkpoint for --localizer network/fusion.")
 @click.option("--fov", "fov", default=None, metavar="H[xV]",
               help=f"Field of view in degrees [default: {DEFAULT_HFOV}, vertical from the output aspect].")
-@click.option("--size", "size", default=None, metavar="WxH",
-              help="NFOV output size [default: the panorama's own resolution, at least 240 lines].")
+@click.option("--size", "size", default=None, metavar="WxH|native",
+              help="NFOV output size [default: 1280x720, or 1920x1080 when the panorama is sharp enough]; "
+              "native = the panorama's own angular resolution (at least 240 lines).")
+@click.option("--projection", type=click.Choice(PROJECTIONS), default="auto", show_default=True,
+              help="auto: the file's 360° metadata, else a 2:1 frame is equirectangular; equirect: treat the "
+              "frames as a full-sphere equirectangular panorama whatever their shape (e.g. 16:9 without metadata).")
+@click.option("--stereo", type=click.Choice(STEREO_MODES), default="auto", show_default=True,
+              help="3D 360° video: which half of the frame is one eye (auto: from the file's metadata). One eye "
+              "is analysed and rendered.")
 @click.option("--max-speed", type=float, default=None, metavar="DEG/S",
               help="Camera's top angular speed [default: the planner's, 60°/s].")
 @click.option("--cuts", is_flag=True, help="autocam: cut instead of panning when a pan would take longer than "
@@ -78,12 +85,13 @@ def debug_option(f):
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
-            size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
+            size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: bool,
+            max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
             localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], quiet: bool, debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
-    out_size = parse_size(size) if size else None
+    out_size = parse_size(size) if size else "standard"
     hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
     planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
@@ -99,7 +107,8 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
     if checkpoint is not None and not checkpoint.is_file():
         raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
     options = RunOptions(
-        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size,
+        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size, projection=projection,
+        stereo=stereo,
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
@@ -123,19 +132,36 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
 @click.command("inspect")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True)
+@click.option("--projection", type=click.Choice(PROJECTIONS), default="auto", show_default=True)
+@click.option("--stereo", type=click.Choice(STEREO_MODES), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the probe result as JSON.")
 @debug_option
-def inspect_cmd(input_path: Path, audio_format: str, as_json: bool, debug: bool) -> None:
-    """Show what pano-pan sees in a video: projection, streams, audio layout, FOA or not."""
-    info = probe(input_path, audio_format)
+def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: str, as_json: bool,
+                debug: bool) -> None:
+    """Show what pano-pan sees in a video: projection and stereo (and where they come from), streams,
+    audio layout, FOA or not."""
+    from common.errors import InputError
+    from pano.media.probe import require_equirectangular
+    from pano.render import default_output_size
+
+    info = probe(input_path, audio_format, projection, stereo)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, default=str))
         return
     foa = {"ambix": "yes (AmbiX: W, Y, Z, X, SN3D)", "fuma": "yes (FuMa, converted to AmbiX on read)"}
+    pano_w, pano_h = info.pano_size
+    try:
+        require_equirectangular(info)
+        out_w, out_h = default_output_size(pano_w, DEFAULT_HFOV, pano_height=pano_h)
+        usable = f"yes: a {pano_w}×{pano_h} panorama per eye; default output {out_w}×{out_h}"
+    except InputError as exc:  # inspect reports it rather than failing
+        usable = f"no: {exc}"
+    eye = {"top-bottom": "top eye", "left-right": "left eye"}.get(info.stereo, "whole frame")
     rows = [
         ("file", str(info.path)),
-        ("projection", info.projection + ("" if info.spherical.get("projection") else " (from the 2:1 frame shape)"
-                                          if info.projection == "equirectangular" else "")),
+        ("projection", f"{info.projection} (from {info.projection_source or 'nothing: no metadata, not 2:1'})"),
+        ("stereo", f"{info.stereo} (from {info.stereo_source}); pano-pan uses the {eye}"),
+        ("360° input", usable),
         ("video", f"{info.video_codec} {info.width}×{info.height} {info.pix_fmt}, {info.fps:.3f} fps, "
                   f"{info.frame_count} frames"),
         ("duration", f"{info.duration:.2f} s"),

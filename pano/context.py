@@ -41,14 +41,16 @@ class OutputGeometry:
 
 
 def output_geometry(src_width: int, hfov: float = DEFAULT_HFOV, vfov: float | None = None,
-                    size: tuple[int, int] | None = None) -> OutputGeometry:
+                    size: tuple[int, int] | str | None = None, src_height: int | None = None) -> OutputGeometry:
     """The one rule for the view's size and vertical fov: a given size fixes the aspect (and so vfov
-    when not given); otherwise a 16:9 view at :func:`pano.render.default_output_size`."""
-    if size is not None:
+    when not given); otherwise a 16:9 view sized by the rule ``size`` names (``standard``, the
+    default, or ``native``: see :func:`pano.render.default_output_size`) from the panorama of one eye,
+    ``src_width × src_height`` as stored (2:1 when the height is not given)."""
+    if isinstance(size, tuple):
         vf = float(vfov) if vfov is not None else vertical_fov(hfov, *size)
         return OutputGeometry(float(hfov), vf, int(size[0]), int(size[1]))
     vf = float(vfov) if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
-    w, h = default_output_size(src_width, hfov, vf)
+    w, h = default_output_size(src_width, hfov, vf, pano_height=src_height, rule=size or "standard")
     return OutputGeometry(float(hfov), vf, w, h)
 
 
@@ -77,7 +79,7 @@ class RunContext:
             checkpoint=str(checkpoint) if checkpoint else None,
             device=device,
             fps=float(media.fps),
-            geometry=geometry or output_geometry(media.width),
+            geometry=geometry or output_geometry(*media.pano_size[:1], src_height=media.pano_size[1]),
             notify=notify or _quiet,
         )
 

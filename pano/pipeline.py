@@ -3,8 +3,13 @@
 Pass 1 computes each frame's saliency map (decoding pixels only if the source needs them, at the
 source's small analysis size) and feeds the planner small per-frame numbers; the maps go to a
 temporary file as bytes, never into memory. The planner then fixes the whole path, and pass 2 decodes
-full-resolution frames once, rendering the NFOV view and the saliency overlay from each. Memory is
-therefore bounded by one batch of frames, whatever the video's length.
+full-resolution frames once, rendering the NFOV view from the decoder's YUV planes and the saliency
+overlay from a small copy of them. Memory is therefore bounded by one batch of frames, whatever the
+video's length.
+
+The file is probed once: the :class:`MediaInfo` it returns travels through both passes and hands out
+the readers (frame times, frames, planes, audio), so every stage sees the same projection, stereo eye
+and audio decision.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import pano
@@ -27,9 +31,10 @@ from pano.context import RunContext, output_geometry
 from pano.exporters import EXPORTERS, ExportJob
 from pano.importance import batch_centroids
 from pano.media.audio import AudioWindows
+from pano.media.boxes import MetadataBoxes
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
-from pano.media.video import iter_frames
-from pano.media.writer import VideoWriter
+from pano.media.video import planes_to_rgb
+from pano.media.writer import VideoWriter, yuv_buffer
 from pano.outputs import ensure_writable_dir
 from pano.overlay import draw_saliency_frame
 from pano.planning.base import Observation, create_planner
@@ -54,7 +59,9 @@ class RunOptions:
     planner: str = "autocam"
     hfov: float = DEFAULT_HFOV
     vfov: float | None = None
-    size: tuple[int, int] | None = None  # output (width, height)
+    size: tuple[int, int] | str = "standard"  # output (width, height), or the rule: "standard" / "native"
+    projection: str = "auto"  # auto | equirect (see pano.media.probe)
+    stereo: str = "auto"  # auto | mono | top-bottom | left-right
     saliency_video: bool = True
     audio_format: str = "auto"
     device: str = "cpu"
@@ -85,21 +92,10 @@ class RunResult:
     extra_outputs: list[Path] = field(default_factory=list)
 
 
-def frame_times(path: str | Path) -> np.ndarray:
-    """Presentation times of every video frame, from packets alone (no decoding), sorted."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
-        tb = float(stream.time_base)
-    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - start
-
-
 def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], None] | None = None) -> RunContext:
     """Every run-wide decision for ``info`` under ``options``, made once (see ``pano.context``)."""
-    geometry = output_geometry(info.width, options.hfov, options.vfov, options.size)
+    geometry = output_geometry(info.pano_size[0], options.hfov, options.vfov, options.size,
+                               src_height=info.pano_size[1])
     return RunContext.for_media(info, checkpoint=options.checkpoint, device=options.device, geometry=geometry,
                                 notify=notify)
 
@@ -175,7 +171,7 @@ def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iter
         return
     idx_buf: list[int] = []
     frame_buf: list[np.ndarray] = []
-    for index, _t, rgb in iter_frames(info.path, size=source.frame_size):
+    for index, _t, rgb in info.frames(size=source.frame_size):
         if index >= len(times):
             break
         idx_buf.append(index)
@@ -224,11 +220,15 @@ class _Worker:
             raise error
 
 
+SALIENCY_VIDEO_MAX_WIDTH = 960
+
+
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
-    """Half the panorama's size (it is a diagnostic view), at most 1920 wide, even."""
-    w = min(width // 2, 1920)
+    """2:1, half the panorama's width and at most 960 wide: it is a diagnostic view, and a full-size
+    one would cost more than the flat video itself at 4K."""
+    w = min(width // 2, SALIENCY_VIDEO_MAX_WIDTH)
     w -= w % 4
-    return max(w, 2), max(w // 2, 2)
+    return max(w, 4), max(w // 2, 2)
 
 
 def run(
@@ -244,12 +244,16 @@ def run(
     notify = notify or (lambda _m: None)
     timings: dict[str, float] = {}
     input_path = Path(input_path)
-    info = probe(input_path, options.audio_format)
+    info = probe(input_path, options.audio_format, options.projection, options.stereo)
     require_equirectangular(info)
     require_audio(info)
     outdir = ensure_writable_dir(outdir)
     for line in info.notices:
         notify(f"note: {line}")
+    if info.stereo != "mono":
+        eye = "top" if info.stereo == "top-bottom" else "left"
+        notify(f"stereo {info.stereo} ({info.stereo_source}): analysing and rendering the {eye} eye, "
+               f"{info.pano_size[0]}×{info.pano_size[1]}")
     stem = input_path.stem
     nfov_path = outdir / f"{stem}.nfov.mp4"
     sal_path = outdir / f"{stem}.saliency.mp4" if options.saliency_video else None
@@ -265,7 +269,7 @@ def run(
     exporters = [EXPORTERS.create(kind, ctx) for kind in dict.fromkeys(options.exports)]
 
     t0 = time.perf_counter()
-    times = frame_times(info.path)
+    times = info.frame_times()
     if len(times) == 0:
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
     source.prepare(info)
@@ -328,7 +332,7 @@ def render_trajectory(
     input_path: str | Path | MediaInfo,
     trajectory: Trajectory,
     nfov_path: str | Path,
-    size: tuple[int, int] | None = None,
+    size: tuple[int, int] | str | None = None,
     saliency_path: str | Path | None = None,
     saliency_maps: np.ndarray | _MapReader | None = None,
     progress: ProgressFactory | None = None,
@@ -347,7 +351,9 @@ def render_trajectory(
     n = len(trajectory)
     if n == 0:
         raise InputError(f"{info.path}: the trajectory is empty")
-    out_w, out_h = size or output_geometry(info.width, float(trajectory.hfov[0]), float(trajectory.vfov[0])).size
+    hfov0, vfov0 = float(trajectory.hfov[0]), float(trajectory.vfov[0])
+    pano_w, pano_h = info.pano_size
+    out_w, out_h = output_geometry(pano_w, hfov0, vfov0, size, src_height=pano_h).size
     renderers: dict[tuple[float, float], NFOVRenderer] = {}
 
     def renderer(hf: float, vf: float) -> NFOVRenderer:
@@ -355,7 +361,7 @@ def render_trajectory(
         if key not in renderers:
             if len(renderers) > 64:
                 renderers.clear()
-            renderers[key] = NFOVRenderer(info.width, info.height, out_w, out_h, hf, vf)
+            renderers[key] = NFOVRenderer(pano_w, pano_h, out_w, out_h, hf, vf)
         return renderers[key]
 
     if audio_mode not in NFOV_AUDIO:
@@ -367,35 +373,40 @@ def render_trajectory(
     view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
     audio = info.path if info.has_audio and not view_audio else None
     stereo = view_stereo_chunks(info, trajectory.t, trajectory.yaw, VIEW_AUDIO_RATE) if view_audio else None
-    sal_w, sal_h = saliency_video_size(info.width, info.height)
+    sal_w, sal_h = saliency_video_size(pano_w, pano_h)
+    full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
     with contextlib.ExitStack() as stack:
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
-                        audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None)
+                        audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None, color_range=full_range)
         )
         sal = None
         if saliency_path is not None:
+            # An equirectangular panorama: declared as one, so 360° players show it as 360°.
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast")
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
+                            boxes=MetadataBoxes(equirectangular=True))
             )
             sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
             stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
-            nfov.write(view)
+            nfov.write_yuv(view)
             if stereo is not None:
                 _feed_audio(nfov, stereo, until=t + 0.5)
 
         nfov_worker = _Worker(encode_view)
         stack.callback(nfov_worker.close)
         advance = stack.enter_context(progress("rendering", info.frame_count or n))
-        for index, _t, rgb in iter_frames(info.path):
+        for index, _t, (planes, shift) in info.yuv_frames():
             i = min(index, n - 1)
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
-            nfov_worker.put((renderer(hf, vf).render(rgb, yaw, pitch, roll), _t))
+            view, *out_planes = yuv_buffer(out_w, out_h)
+            renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
+            nfov_worker.put((view, _t))
             if sal is not None:
-                small = cv2.resize(rgb, (sal_w, sal_h), interpolation=cv2.INTER_LINEAR)
+                small = planes_to_rgb(planes, shift, sal_w, sal_h)
                 smap = None
                 if saliency_maps is not None and len(saliency_maps):
                     smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)

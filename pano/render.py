@@ -1,8 +1,13 @@
 """Rectilinear (NFOV) views of an equirectangular frame.
 
-Each output pixel's ray is rotated into the world and looked up in the panorama with bilinear
-interpolation; horizontal lookups wrap around the ±180° seam (``BORDER_WRAP``) so a view straddling it
-has no visible join, and vertical lookups clamp at the poles.
+Each output pixel's ray is rotated into the world and looked up in the panorama with bicubic
+interpolation (bilinear for the half-resolution chroma planes); horizontal lookups wrap around the
+±180° seam (``BORDER_WRAP``) so a view straddling it has no visible join, and vertical lookups clamp
+at the poles. Column and row map to yaw and pitch as fractions of the panorama's width and height, so
+a full sphere stored stretched (16:9 equirectangular) renders undistorted.
+
+Views are rendered straight from the decoder's Y, U, V planes into the encoder's (``render_yuv``):
+no colour conversion at either end, and the chroma planes cost a quarter of the luma's lookups.
 """
 
 from __future__ import annotations
@@ -12,37 +17,61 @@ import numpy as np
 
 from common.errors import OptionError
 from pano.geometry import camera_rotation, vertical_fov
+from pano.media.video import to_8bit
 
 DEFAULT_HFOV = 65.5  # AutoCam's horizontal field of view
 DEFAULT_ASPECT = (16, 9)
 MIN_OUTPUT_HEIGHT = 240
+STANDARD_HEIGHTS = (720, 1080)  # 16:9 sizes editors expect: 1280×720, 1920×1080
 
 
 def _even(x: float) -> int:
     return max(2, int(round(x / 2.0)) * 2)
 
 
-def default_output_size(src_width: int, hfov: float, vfov: float | None = None) -> tuple[int, int]:
-    """Output (width, height) at the panorama's own angular resolution at the view centre.
+def native_output_size(pano_width: int, pano_height: int, hfov: float, vfov: float) -> tuple[float, float]:
+    """(width, height) at which a view shows the panorama's own angular resolution at its centre.
 
-    No pointless upscaling: a 3840-wide panorama gives a 65.5° view about 786 px wide (442 lines); but
-    very small sources are not rendered below 240 lines, where a view stops being watchable.
+    Pixels per radian are ``W / 2π`` across and ``H / π`` down; a stretched (non-2:1) panorama is as
+    sharp as its coarser direction.
+    """
+    focal = min(pano_width / (2 * np.pi), pano_height / np.pi)
+    return 2 * focal * np.tan(np.radians(hfov) / 2), 2 * focal * np.tan(np.radians(vfov) / 2)
+
+
+def default_output_size(
+    pano_width: int, hfov: float, vfov: float | None = None, pano_height: int | None = None, rule: str = "standard"
+) -> tuple[int, int]:
+    """Output (width, height) for a view of ``hfov × vfov`` degrees.
+
+    ``standard`` (the default): 1280×720, or 1920×1080 when the panorama's native angular resolution
+    reaches 1080 lines; other fields of view keep their aspect at that height. A 240-line video looks
+    broken in an editor's timeline, so even small sources get a standard size (rendered bicubic).
+    ``native``: the panorama's own angular resolution at the view centre (a 3840×1920 source gives a
+    65.5° view 786×442), but never below 240 lines.
     """
     vfov = vfov if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
-    focal = src_width / (2 * np.pi)  # px per radian at the equator
-    width = 2 * focal * np.tan(np.radians(hfov) / 2)
-    height = 2 * focal * np.tan(np.radians(vfov) / 2)
-    if height < MIN_OUTPUT_HEIGHT:
-        width, height = width * MIN_OUTPUT_HEIGHT / height, MIN_OUTPUT_HEIGHT
-    return _even(width), _even(height)
+    pano_height = pano_height if pano_height is not None else pano_width // 2
+    width, height = native_output_size(pano_width, pano_height, hfov, vfov)
+    if rule == "native":
+        if height < MIN_OUTPUT_HEIGHT:
+            width, height = width * MIN_OUTPUT_HEIGHT / height, MIN_OUTPUT_HEIGHT
+        return _even(width), _even(height)
+    if rule != "standard":
+        raise OptionError(f"output size rule {rule!r}: use standard or native")
+    lines = STANDARD_HEIGHTS[1] if height >= STANDARD_HEIGHTS[1] else STANDARD_HEIGHTS[0]
+    aspect = np.tan(np.radians(hfov) / 2) / np.tan(np.radians(vfov) / 2)
+    return _even(lines * aspect), lines
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` → (W, H), even and positive."""
+def parse_size(text: str) -> tuple[int, int] | str:
+    """``"WxH"`` → (W, H), even and positive; ``"native"`` → the native-resolution rule."""
+    if text.strip().lower() == "native":
+        return "native"
     try:
         w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
     except ValueError:
-        raise OptionError(f"--size {text!r}: write it as WIDTHxHEIGHT, e.g. --size 1280x720") from None
+        raise OptionError(f"--size {text!r}: write it as WIDTHxHEIGHT (e.g. --size 1280x720) or native") from None
     if w < 16 or h < 16 or w > 8192 or h > 8192:
         raise OptionError(f"--size {text!r}: width and height must be between 16 and 8192 pixels")
     if w % 2 or h % 2:
@@ -72,8 +101,9 @@ class NFOVRenderer:
 
     def __init__(
         self, src_width: int, src_height: int, out_width: int, out_height: int, hfov: float, vfov: float,
-        step: int = 8,
+        step: int = 8, interpolation: int = cv2.INTER_CUBIC,
     ):
+        self.interpolation = interpolation
         self.src_w, self.src_h = int(src_width), int(src_height)
         self.out_w, self.out_h = int(out_width), int(out_height)
         self.hfov, self.vfov = float(hfov), float(vfov)
@@ -92,6 +122,8 @@ class NFOVRenderer:
                               np.ascontiguousarray(np.broadcast_to(gy[:, None], (self.out_h, self.out_w))))
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._chroma_key: tuple | None = None
+        self._chroma: tuple[np.ndarray, np.ndarray] | None = None
 
     def _rays(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         tx, ty = np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)
@@ -135,7 +167,10 @@ class NFOVRenderer:
             mx = cv2.remap(cx, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             my = cv2.remap(cy, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mx = np.ascontiguousarray(mx, dtype=np.float32)
-        my = np.clip(my, 0.0, self.src_h - 1.0).astype(np.float32)
+        # BORDER_WRAP is right across the seam but wrong at the poles: keep every tap of the kernel
+        # (bicubic reaches one row further) inside the panorama vertically.
+        margin = 1.0 if self.interpolation == cv2.INTER_CUBIC and self.src_h > 4 else 0.0
+        my = np.clip(my, margin, self.src_h - 1.0 - margin).astype(np.float32)
         self._cache_key, self._cache = key, (mx, my)
         return mx, my
 
@@ -143,4 +178,34 @@ class NFOVRenderer:
         if frame.shape[0] != self.src_h or frame.shape[1] != self.src_w:
             raise ValueError(f"frame is {frame.shape[1]}×{frame.shape[0]}, renderer expects {self.src_w}×{self.src_h}")
         mx, my = self.maps(yaw, pitch, roll)
-        return cv2.remap(frame, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        return cv2.remap(frame, mx, my, interpolation=self.interpolation, borderMode=cv2.BORDER_WRAP)
+
+    def chroma_maps(self, yaw: float, pitch: float, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Lookups for 4:2:0 chroma planes: each chroma output pixel is the centre of 2×2 luma pixels,
+        and each chroma source sample the centre of 2×2 source luma samples."""
+        key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
+        if key != self._chroma_key or self._chroma is None:
+            mx, my = self.maps(yaw, pitch, roll)
+            size = (self.out_w // 2, self.out_h // 2)
+            cx = cv2.resize(mx, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
+            cy = cv2.resize(my, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
+            np.clip(cy, 0.0, self.src_h // 2 - 1.0, out=cy)
+            self._chroma_key, self._chroma = key, (cx, cy)
+        return self._chroma
+
+    def render_yuv(self, planes: tuple[np.ndarray, ...], shift: int, yaw: float, pitch: float, roll: float,
+                   out: tuple[np.ndarray, ...]) -> None:
+        """Render 4:2:0 ``planes`` (uint8, or uint16 with ``shift`` bits above 8) into the uint8 planes
+        ``out`` (out_h × out_w, then two out_h/2 × out_w/2)."""
+        y = planes[0]
+        if y.shape[0] != self.src_h or y.shape[1] != self.src_w:
+            raise ValueError(f"frame is {y.shape[1]}×{y.shape[0]}, renderer expects {self.src_w}×{self.src_h}")
+        mx, my = self.maps(yaw, pitch, roll)
+        cx, cy = self.chroma_maps(yaw, pitch, roll)
+        jobs = ((planes[0], mx, my, self.interpolation, out[0]), (planes[1], cx, cy, cv2.INTER_LINEAR, out[1]),
+                (planes[2], cx, cy, cv2.INTER_LINEAR, out[2]))
+        for src, px, py, interp, dst in jobs:
+            if shift:
+                dst[:] = to_8bit(cv2.remap(src, px, py, interpolation=interp, borderMode=cv2.BORDER_WRAP), shift)
+            else:
+                cv2.remap(src, px, py, dst=dst, interpolation=interp, borderMode=cv2.BORDER_WRAP)

@@ -36,7 +36,7 @@ def view_stereo_chunks(
     t = np.asarray(times, dtype=np.float64)
     track = unwrap_yaw(np.asarray(yaw, dtype=np.float64))
     start = 0
-    for chunk in iter_audio_chunks(info.path, sample_rate, channels=None, chunk_seconds=chunk_seconds):
+    for chunk in info.audio_chunks(sample_rate, channels=None, chunk_seconds=chunk_seconds):
         foa = chunk[:4]
         if info.audio_format == "fuma":
             foa = fuma_to_ambix(foa)

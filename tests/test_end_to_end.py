@@ -62,7 +62,7 @@ def test_interrupted_run_leaves_nothing_under_final_names(tmp_path, monkeypatch,
     import pano.render
 
     calls = {"n": 0}
-    original = pano.render.NFOVRenderer.render
+    original = pano.render.NFOVRenderer.render_yuv
 
     def flaky(self, *a, **k):
         calls["n"] += 1
@@ -70,7 +70,7 @@ def test_interrupted_run_leaves_nothing_under_final_names(tmp_path, monkeypatch,
             raise KeyboardInterrupt
         return original(self, *a, **k)
 
-    monkeypatch.setattr(pano.render.NFOVRenderer, "render", flaky)
+    monkeypatch.setattr(pano.render.NFOVRenderer, "render_yuv", flaky)
     code = main([str(DEMO), "-o", str(tmp_path)])
     assert code == 130
     assert "interrupted" in capsys.readouterr().err

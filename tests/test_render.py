@@ -44,10 +44,20 @@ def test_seam_view_has_no_join():
     assert np.abs(np.diff(view[36, :, 0])).max() <= 6
 
 
-def test_default_size_and_parsers():
-    assert default_output_size(3840, 65.5) == (786, 442)
-    w, h = default_output_size(960, 65.5)
+def test_default_size_is_a_standard_size_and_native_keeps_the_old_rule():
+    # Default: an editor-friendly 16:9 size, 1080p only once the panorama is sharp enough for it.
+    assert default_output_size(960, 65.5) == (1280, 720)
+    assert default_output_size(5760, 65.5) == (1280, 720)  # 5.7K at 65.5° is about 664 native lines
+    assert default_output_size(5760, 120.0) == (1920, 1080)  # a wide view of it reaches 1080
+    assert default_output_size(1920, 65.5, pano_height=1080) == (1280, 720)  # stretched 16:9 equirect
+    # native: the panorama's own angular resolution, never below 240 lines.
+    assert default_output_size(3840, 65.5, rule="native") == (786, 442)
+    w, h = default_output_size(960, 65.5, rule="native")
     assert h == 240 and w % 2 == 0 and abs(w / h - 16 / 9) < 0.02
+    assert parse_size("native") == "native"
+
+
+def test_parsers():
     assert parse_size("1280x720") == (1280, 720)
     assert parse_fov("90x60") == (90.0, 60.0) and parse_fov("65.5") == (65.5, None)
     with pytest.raises(OptionError, match="even"):

@@ -18,17 +18,17 @@ from pano.media.probe import MediaInfo
 
 def _chunks_for(info: MediaInfo, layout: str, sample_rate: int, chunk_seconds: float) -> Iterator[np.ndarray]:
     if layout == "foa":
-        for chunk in iter_audio_chunks(info.path, sample_rate, channels=None, chunk_seconds=chunk_seconds):
+        for chunk in info.audio_chunks(sample_rate, channels=None, chunk_seconds=chunk_seconds):
             if chunk.shape[0] < 4:
                 raise ValueError("FOA audio needs 4 channels")
             yield chunk[:4]
     elif layout == "mono":
         if info.is_foa:
             # W is the omnidirectional pressure signal; a matrix downmix of W,Y,Z,X would be meaningless.
-            for chunk in iter_audio_chunks(info.path, sample_rate, channels=None, chunk_seconds=chunk_seconds):
+            for chunk in info.audio_chunks(sample_rate, channels=None, chunk_seconds=chunk_seconds):
                 yield chunk[:1]
         else:
-            yield from iter_audio_chunks(info.path, sample_rate, channels=1, chunk_seconds=chunk_seconds)
+            yield from info.audio_chunks(sample_rate, channels=1, chunk_seconds=chunk_seconds)
     else:
         raise ValueError(f"unknown audio layout {layout!r}")
 

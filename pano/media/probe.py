@@ -1,8 +1,14 @@
-"""What is in a video file, found before any long work starts.
+"""What is in a video file, found before any long work starts, and the one object the pipeline holds.
 
-The probe decides two things later stages depend on: whether the frames are equirectangular (2:1, or
-spherical metadata says so) and how to read the audio (AmbiX FOA, FuMa FOA, or mono). Everything a user
-could get wrong is reported here as an ``InputError`` naming the file and the fix.
+The probe decides what later stages depend on: the projection (metadata first — MP4 boxes, Matroska
+elements, FFmpeg's side data — then the frame shape, or ``--projection equirect``), the stereo layout
+and so the eye that is analysed and rendered, and how to read the audio (AmbiX FOA, FuMa FOA, or mono).
+The 360° decision comes first and everything that hangs on it follows it: a 16:9 frame that the file
+declares equirectangular is a full sphere stretched, and its 4-channel audio is FOA like a 2:1 one's.
+
+:class:`MediaInfo` is then what travels through the pipeline instead of the path: it hands out the
+stream readers (frame times, frames of the eye, YUV planes, audio chunks) so the file is probed once.
+Everything a user could get wrong is reported here as an ``InputError`` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -11,10 +17,18 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from common.errors import InputError, OptionError
 from pano.media.spherical import read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")
+PROJECTIONS = ("auto", "equirect")
+STEREO_MODES = ("auto", "mono", "top-bottom", "left-right")
+NEAR = 0.01  # relative tolerance on "2:1" (961×481 is an equirectangular frame with an odd size)
+_FFMPEG_PROJECTIONS = {0: "equirectangular", 1: "cubemap", 2: "equirectangular (tiled)"}
+_FFMPEG_STEREO = {0: "mono", 1: "left-right", 2: "top-bottom"}
+_WHERE = {"mp4": "MP4 spherical-video box", "matroska": "Matroska Projection element"}
 
 
 @dataclass
@@ -32,10 +46,14 @@ class MediaInfo:
     audio_layout: str = ""
     audio_codec: str = ""
     audio_duration: float = 0.0
-    projection: str = "unknown"  # "equirectangular" when 2:1 or when metadata says so
+    projection: str = "unknown"  # "equirectangular" when metadata says so, or 2:1 (per eye), or forced
+    projection_source: str = ""  # where the projection came from, in words (for inspect)
+    stereo: str = "mono"  # "mono", "top-bottom", "left-right": which part of the frame is one eye
+    stereo_source: str = ""
     spherical: dict = field(default_factory=dict)
     audio_format: str = "none"  # "ambix", "fuma", "mono" (downmix of whatever is there), "none"
     notices: list[str] = field(default_factory=list)
+    _times: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_audio(self) -> bool:
@@ -49,9 +67,26 @@ class MediaInfo:
     def is_equirectangular(self) -> bool:
         return self.projection == "equirectangular"
 
+    @property
+    def eye(self) -> tuple[int, int, int, int]:
+        """``(x, y, width, height)`` of the frame region analysed and rendered: the first eye of a
+        stereo frame (top or left), or the whole frame; even sizes so the chroma planes line up."""
+        if self.stereo == "top-bottom":
+            return 0, 0, self.width & ~1, (self.height // 2) & ~1
+        if self.stereo == "left-right":
+            return 0, 0, (self.width // 2) & ~1, self.height & ~1
+        return 0, 0, self.width & ~1, self.height & ~1
+
+    @property
+    def pano_size(self) -> tuple[int, int]:
+        """(width, height) of one eye's equirectangular panorama as stored (2:1, or stretched)."""
+        return self.eye[2], self.eye[3]
+
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("_times")
         d["path"] = str(self.path)
+        d["eye"] = list(self.eye)
         return d
 
     def source_record(self) -> dict:
@@ -64,7 +99,35 @@ class MediaInfo:
             "frame_count": self.frame_count,
             "duration": round(self.duration, 6),
             "projection": self.projection,
-        }
+        } | ({"stereo": self.stereo} if self.stereo != "mono" else {})
+
+    # --- the stream readers this media object hands out ---------------------------------------------
+
+    def frame_times(self) -> np.ndarray:
+        """Presentation times of every video frame (seconds from the stream start), read once."""
+        if self._times is None:
+            from pano.media.video import read_frame_times
+
+            self._times = read_frame_times(self.path)
+        return self._times
+
+    def frames(self, size: tuple[int, int] | None = None):
+        """``(index, t, rgb)`` of the eye, resized to ``size=(H, W)`` (a 2:1 analysis grid) if given."""
+        from pano.media.video import iter_frames
+
+        return iter_frames(self, size=size)
+
+    def yuv_frames(self):
+        """``(index, t, planes)``: the eye's Y, U, V planes at full resolution (see ``iter_yuv``)."""
+        from pano.media.video import iter_yuv
+
+        return iter_yuv(self)
+
+    def audio_chunks(self, sample_rate: int, channels: int | None = None, chunk_seconds: float = 2.0):
+        """Float32 ``(C, n)`` audio chunks (``channels=None``: as stored, no remixing)."""
+        from common.audio_io import iter_audio_chunks
+
+        return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds)
 
 
 def _open(path: Path):
@@ -104,7 +167,7 @@ def _decide_audio_format(info: MediaInfo, requested: str) -> None:
     declared = (sa3d and sa3d.get("order") == 1) or "ambisonic" in info.audio_layout.lower()
     if declared and info.audio_channels >= 4:
         info.audio_format = "ambix"
-    elif info.audio_channels == 4 and info.is_equirectangular:
+    elif info.audio_channels == 4 and info.is_equirectangular:  # follows the same 360° decision
         info.audio_format = "ambix"
         info.notices.append(
             f"{info.path.name}: 4-channel audio without spatial-audio metadata; treating it as AmbiX FOA "
@@ -114,8 +177,16 @@ def _decide_audio_format(info: MediaInfo, requested: str) -> None:
         info.audio_format = "mono"
 
 
-def probe(path: str | Path, audio_format: str = "auto") -> MediaInfo:
-    """Read stream facts and metadata; raise ``InputError`` for files that cannot be a 360° input."""
+def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto", stereo: str = "auto") -> MediaInfo:
+    """Read stream facts and metadata; raise ``InputError`` for files that cannot be a 360° input.
+
+    ``projection="equirect"`` and a ``stereo`` other than ``auto`` override what the file says (for
+    files without metadata, or with wrong metadata).
+    """
+    if projection not in PROJECTIONS:
+        raise OptionError(f"--projection {projection!r}: choose from {', '.join(PROJECTIONS)}")
+    if stereo not in STEREO_MODES:
+        raise OptionError(f"--stereo {stereo!r}: choose from {', '.join(STEREO_MODES)}")
     path = Path(path)
     container = _open(path)
     try:
@@ -157,30 +228,124 @@ def probe(path: str | Path, audio_format: str = "auto") -> MediaInfo:
                 info.audio_duration = float(aus.duration * aus.time_base)
             else:
                 info.audio_duration = info.duration
+        info.spherical = read_spherical_metadata(path)
+        if "projection" not in info.spherical and info.spherical.get("container") not in _WHERE:
+            _ffmpeg_side_data(container, info.spherical)
     finally:
         container.close()
-    info.spherical = read_spherical_metadata(path)
-    if info.spherical.get("projection"):
-        info.projection = info.spherical["projection"]
-    elif info.width == 2 * info.height:
-        info.projection = "equirectangular"
+    _decide_projection(info, projection, stereo)
     _decide_audio_format(info, audio_format)
     return info
 
 
-def require_equirectangular(info: MediaInfo) -> None:
-    """Refuse inputs whose frames cannot be read as an equirectangular panorama."""
-    if info.projection == "equirectangular" and abs(info.width - 2 * info.height) <= 2:
+def _ffmpeg_side_data(container, found: dict) -> None:
+    """What FFmpeg's demuxer attached to the first decoded frame, for containers not parsed here.
+
+    PyAV exposes no stream side data, but the decoder copies the stream's spherical and stereo side
+    data onto every frame; the first ``int32`` of each is FFmpeg's projection / stereo-type code.
+    """
+    import av
+    from av.sidedata.sidedata import Type
+
+    try:
+        for frame in container.decode(video=0):
+            for sd in frame.side_data:
+                code = int.from_bytes(bytes(sd)[:4], "little")
+                if sd.type == Type.SPHERICAL:
+                    found["projection"] = _FFMPEG_PROJECTIONS.get(code, f"unknown ({code})")
+                    found["source"] = "FFmpeg side data"
+                elif sd.type == Type.STEREO3D:
+                    found["stereo_mode"] = _FFMPEG_STEREO.get(code, f"unsupported ({code})")
+                    found["source"] = "FFmpeg side data"
+            return
+    except (av.error.FFmpegError, ValueError):
         return
-    if info.projection not in ("equirectangular", "unknown"):
+
+
+def _near(ratio: float, target: float) -> bool:
+    return abs(ratio / target - 1.0) <= NEAR
+
+
+def _decide_projection(info: MediaInfo, projection: str, stereo: str) -> None:
+    """Projection and stereo layout: the user's word, else the file's metadata, else the frame shape."""
+    meta = info.spherical
+    where = meta.get("source") or _WHERE.get(meta.get("container", ""), "metadata")
+    if meta.get("spherical_v1"):
+        where = "MP4 spherical-video V1 XML"
+    aspect = info.width / info.height
+    if stereo != "auto":
+        info.stereo, info.stereo_source = stereo, f"--stereo {stereo}"
+    elif meta.get("stereo_mode") in ("mono", "top-bottom", "left-right"):
+        info.stereo, info.stereo_source = meta["stereo_mode"], where
+    elif "stereo_mode" in meta:
+        raise InputError(f"{info.path}: stereo layout {meta['stereo_mode']} is not supported; convert it to "
+                         "top-bottom or left-right, or pass --stereo mono to use the whole frame")
+    if projection == "equirect":
+        info.projection, info.projection_source = "equirectangular", "--projection equirect"
+    elif meta.get("projection"):
+        info.projection, info.projection_source = meta["projection"], where
+    if info.projection == "equirectangular" and not info.stereo_source:
+        # Declared (or forced) equirectangular with no stereo word: a square frame is two 2:1 eyes
+        # stacked (the usual 3D 360° delivery), a 4:1 one two side by side.
+        for mode, target in (("top-bottom", 1.0), ("left-right", 4.0)):
+            if _near(aspect, target):
+                info.stereo, info.stereo_source = mode, f"the {target:g}:1 frame shape"
+                info.notices.append(f"{info.path.name}: {info.width}×{info.height} equirectangular frames: reading "
+                                    f"them as {mode} stereo (pass --stereo mono if they are not)")
+    eye_w, eye_h = info.pano_size
+    if info.projection == "unknown" and _near(eye_w / eye_h, 2.0):
+        info.projection, info.projection_source = "equirectangular", f"the {eye_w}×{eye_h} frame shape (2:1)"
+    if not info.stereo_source:
+        info.stereo_source = "default"
+
+
+def _convert_command(info: MediaInfo, filt: str) -> str:
+    return f"ffmpeg -i {info.path.name} -vf v360={filt}:e -c:a copy {info.path.stem}.equirect.mp4"
+
+
+def _cubemap_filter(info: MediaInfo) -> str:
+    if info.projection == "mesh":
+        return "eac"  # YouTube's equi-angular cubemap is declared as a mesh projection
+    aspect = info.width / info.height
+    return "c6x1" if _near(aspect, 6.0) else "c1x6" if _near(aspect, 1 / 6) else "c3x2"
+
+
+def require_equirectangular(info: MediaInfo) -> None:
+    """Refuse inputs whose frames cannot be read as a full-sphere equirectangular panorama, saying how
+    to convert them (cubemaps are not rendered directly: one ffmpeg command turns them into one)."""
+    if info.projection == "equirectangular":
+        bounds = info.spherical.get("bounds")
+        if bounds:
+            raise InputError(
+                f"{info.path}: the equirectangular frame covers only part of the sphere (cropped "
+                f"{', '.join(f'{k} {v:.0%}' for k, v in bounds.items() if v)}); pano-pan needs the full sphere: "
+                f"{_convert_command(info, 'hequirect')}"
+            )
+        return
+    if info.projection in ("cubemap", "mesh"):
+        kind = "YouTube equi-angular cubemap" if info.projection == "mesh" else "cubemap"
         raise InputError(
-            f"{info.path}: the video is in {info.projection} projection; convert it to equirectangular "
-            "first (e.g. ffmpeg -vf v360=c3x2:e)"
+            f"{info.path}: the video is a {kind} ({info.width}×{info.height}); convert it to equirectangular "
+            f"first: {_convert_command(info, _cubemap_filter(info))}"
+        )
+    if info.projection != "unknown":
+        raise InputError(
+            f"{info.path}: the video is in {info.projection} projection, not a 360° equirectangular panorama; "
+            "pass a 360° video"
         )
     ratio = Fraction(info.width, info.height).limit_denominator(100)
+    shape = f"{ratio.numerator}:{ratio.denominator}"
+    aspect = info.width / info.height
+    if _near(aspect, 1.5) or _near(aspect, 6.0):
+        hint = (f"if it is a {'3×2' if _near(aspect, 1.5) else '6×1'} cubemap, convert it: "
+                f"{_convert_command(info, 'c3x2' if _near(aspect, 1.5) else 'c6x1')}")
+    elif _near(aspect, 1.0):
+        hint = "if it is top-bottom stereo 360° video, pass --stereo top-bottom"
+    else:
+        hint = "if it is an equirectangular 360° video without metadata, pass --projection equirect"
     raise InputError(
-        f"{info.path}: frames are {info.width}×{info.height} ({ratio.numerator}:{ratio.denominator}), not a "
-        "2:1 equirectangular panorama; pass a 360° video (e.g. 3840×1920) or convert it to equirectangular"
+        f"{info.path}: frames are {info.width}×{info.height} ({shape}) with no 360° metadata, not a 2:1 "
+        f"equirectangular panorama; {hint}"
     )
 
 

@@ -1,50 +1,140 @@
 """Streaming frame decode: one frame in memory at a time, FFmpeg threads doing the work.
 
-Downscaling happens in swscale during the RGB conversion, so a pass that only needs a small analysis
-grid never materialises full-resolution RGB frames.
+Frames are read as the decoder's own YUV planes (numpy views, no copy) and cropped to the eye that is
+analysed and rendered (the top or left half of a stereo frame). Pass 2 renders straight from those
+planes; pass 1 and the saliency video shrink them first and convert only the small result to RGB, so
+no full-resolution RGB frame is ever made. Decoder formats other than 8- and 10/12-bit 4:2:0 are
+converted to yuv420p by swscale first (the slow path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from common.errors import InputError
 
+if TYPE_CHECKING:
+    from pano.media.probe import MediaInfo
 
-def iter_frames(
-    path: str | Path, size: tuple[int, int] | None = None, threads: int = 0
-) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield ``(index, time_seconds, rgb)`` for every frame; ``size=(H, W)`` resizes in swscale.
+_PLANAR_420 = {"yuv420p": 0, "yuvj420p": 0, "yuv420p10le": 2, "yuv420p12le": 4}  # format: bits above 8
 
-    ``threads=0`` lets FFmpeg pick (frame + slice threading). Times are presentation times from the
-    stream (variable frame rate is kept), falling back to ``index / fps`` when a frame has no pts.
-    """
+
+def read_frame_times(path: str | Path) -> np.ndarray:
+    """Presentation times of every video frame, from packets alone (no decoding), sorted."""
     import av
 
-    path = Path(path)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
+        tb = float(stream.time_base)
+    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - start
+
+
+def _plane(frame, i: int, dtype) -> np.ndarray:
+    p = frame.planes[i]
+    item = np.dtype(dtype).itemsize
+    return np.frombuffer(p, dtype).reshape(p.height, p.line_size // item)[:, : p.width]
+
+
+def frame_planes(frame, eye: tuple[int, int, int, int] | None = None) -> tuple[tuple[np.ndarray, ...], int]:
+    """``((Y, U, V), shift)``: views of a decoded frame's 4:2:0 planes, cropped to ``eye``
+    ``(x, y, w, h)`` (default: the whole frame, trimmed to even); ``shift`` is the bits above 8
+    (samples are uint16 when it is not 0)."""
+    fmt = frame.format.name
+    if fmt not in _PLANAR_420:
+        frame = frame.reformat(format="yuv420p")
+        fmt = "yuv420p"
+    shift = _PLANAR_420[fmt]
+    dtype = np.uint16 if shift else np.uint8
+    y, u, v = (_plane(frame, i, dtype) for i in range(3))
+    x0, y0, w, h = eye if eye is not None else (0, 0, frame.width & ~1, frame.height & ~1)
+    if (x0, y0, w, h) != (0, 0, y.shape[1], y.shape[0]):
+        y = y[y0 : y0 + h, x0 : x0 + w]
+        u = u[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2]
+        v = v[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2]
+    return (y, u, v), shift
+
+
+def to_8bit(plane: np.ndarray, shift: int) -> np.ndarray:
+    """Round high-bit-depth samples to 8 bits (a no-op for 8-bit planes)."""
+    if not shift:
+        return plane
+    return np.minimum((plane.astype(np.uint16) + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
+
+
+def planes_to_rgb(planes: tuple[np.ndarray, ...], shift: int, width: int, height: int) -> np.ndarray:
+    """RGB ``(height, width, 3)`` of 4:2:0 planes resized to ``width × height`` (even) before converting."""
+    y, u, v = planes
+    out_w, out_h = width, height
+    width, height = width + width % 2, height + height % 2  # I420 needs even sizes; cropped back below
+    interp = cv2.INTER_AREA if y.shape[1] > width else cv2.INTER_LINEAR
+    buf = np.empty((height * 3 // 2, width), np.uint8)
+    flat = buf.reshape(-1)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    for plane, dst, (w, h) in ((y, flat[:luma], (width, height)),
+                               (u, flat[luma : luma + chroma], (width // 2, height // 2)),
+                               (v, flat[luma + chroma :], (width // 2, height // 2))):
+        dst.reshape(h, w)[:] = to_8bit(cv2.resize(plane, (w, h), interpolation=interp), shift)
+    rgb = cv2.cvtColor(buf, cv2.COLOR_YUV2RGB_I420)
+    return rgb if (out_w, out_h) == (width, height) else np.ascontiguousarray(rgb[:out_h, :out_w])
+
+
+def _open_video(path: Path):
+    import av
+
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: cannot open the video ({exc}); check the file") from None
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = 0
+    return container, stream
+
+
+def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
+    """``(index, time, av.VideoFrame)``; times are presentation times from the stream start (variable
+    frame rate is kept), falling back to ``index / fps`` when a frame has no pts."""
+    import av
+
+    container, stream = _open_video(path)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = threads
         rate = stream.average_rate or stream.guessed_rate or 30
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        kw = {"format": "rgb24"}
-        if size is not None:
-            kw.update(height=int(size[0]), width=int(size[1]), interpolation="AREA")
         index = 0
         try:
             for frame in container.decode(stream):
                 t = float(frame.pts * stream.time_base) - start if frame.pts is not None else index / float(rate)
-                yield index, t, frame.to_ndarray(**kw)
+                yield index, t, frame
                 index += 1
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the video stream is damaged at frame {index} ({exc}); re-encode it") from None
     finally:
         container.close()
+
+
+def iter_yuv(media: MediaInfo) -> Iterator[tuple[int, float, tuple[tuple[np.ndarray, ...], int]]]:
+    """``(index, t, ((Y, U, V), shift))`` of the eye at full resolution; the views are valid until the
+    next frame is read."""
+    for index, t, frame in _decoded(media.path):
+        yield index, t, frame_planes(frame, media.eye)
+
+
+def iter_frames(
+    media: MediaInfo | str | Path, size: tuple[int, int] | None = None
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(index, time_seconds, rgb)`` for every frame of the eye (the whole frame for a path);
+    ``size=(H, W)`` resizes the planes before the colour conversion, so a small analysis grid never
+    costs a full-resolution RGB frame."""
+    path = Path(getattr(media, "path", media))
+    eye = getattr(media, "eye", None)
+    for index, t, frame in _decoded(path):
+        planes, shift = frame_planes(frame, eye)
+        h, w = size if size is not None else planes[0].shape[:2]
+        yield index, t, planes_to_rgb(planes, shift, int(w), int(h))

@@ -3,7 +3,12 @@
 Video is encoded with libx264 (yuv420p, so every player opens it) with exact frame-count pts. Audio is
 stream-copied from the source when MP4 can hold its codec (no generation loss, no cost) and re-encoded
 to AAC otherwise; audio packets are interleaved as the video advances so the muxer never buffers a
-whole track. The file is written under a temporary name and renamed only when complete.
+whole track. The file is written under a temporary name and renamed only when complete; spherical and
+spatial-audio boxes (``pano.media.boxes``) are added to it just before the rename.
+
+Frames go in as RGB (:meth:`VideoWriter.write`) or, on the fast path, as the encoder's own yuv420p
+planes (:meth:`VideoWriter.write_yuv`), which skips a colour conversion per frame. Other codecs and
+containers (HEVC, VP9 in WebM, Matroska) are there to make test and benchmark clips.
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError, OutputError
+from pano.media.boxes import MetadataBoxes, add_boxes
 from pano.outputs import atomic_output
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+# Per-codec encoder options beyond crf (x265 is chatty on stderr; VP9 needs constant-quality mode).
+_CODEC_OPTIONS = {
+    "libx265": lambda crf, preset: {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"},
+    "libvpx-vp9": lambda crf, preset: {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"},
+}
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
@@ -123,6 +135,9 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         threads: int = 0,
+        codec: str = "libx264",
+        boxes: MetadataBoxes | None = None,
+        color_range: int | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
@@ -136,6 +151,8 @@ class VideoWriter:
         self.audio_stream = audio_stream
         self._audio_pts = 0
         self.crf, self.preset, self.threads = crf, preset, threads
+        self.codec, self.boxes, self.color_range = codec, boxes, color_range
+        self.format = _FORMATS.get(self.path.suffix.lower(), "mp4")
         self.frames_written = 0
         self._stack = contextlib.ExitStack()
 
@@ -143,15 +160,20 @@ class VideoWriter:
         import av
 
         tmp = self._stack.enter_context(atomic_output(self.path))
+        self._tmp = tmp
+        options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
         try:
-            self.output = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+            self.output = av.open(str(tmp), "w", format=self.format, options=options)
         except av.error.FFmpegError as exc:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
-        vs = self.output.add_stream("libx264", rate=self.rate)
+        vs = self.output.add_stream(self.codec, rate=self.rate)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
-        vs.options = {"crf": str(self.crf), "preset": self.preset}
+        make_options = _CODEC_OPTIONS.get(self.codec, lambda crf, preset: {"crf": str(crf), "preset": preset})
+        vs.options = make_options(self.crf, self.preset)
+        if self.color_range is not None:
+            vs.codec_context.color_range = self.color_range
         vs.codec_context.thread_count = self.threads
         vs.thread_type = "AUTO"
         self.vstream = vs
@@ -162,14 +184,23 @@ class VideoWriter:
             self._alayout = _AAC_LAYOUTS.get(channels)
             if self._alayout is None:
                 raise OutputError(f"{self.path}: cannot encode {channels} audio channels to AAC")
-            self._astream = self.output.add_stream("aac", rate=int(rate), layout=self._alayout)
+            acodec = "libopus" if self.format == "webm" else "aac"
+            self._astream = self.output.add_stream(acodec, rate=int(rate), layout=self._alayout)
             self._astream.bit_rate = 64000 * min(channels, 6)
         return self
 
     def write(self, rgb: np.ndarray) -> None:
         import av
 
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        self._encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))
+
+    def write_yuv(self, planes: np.ndarray) -> None:
+        """One frame as a yuv420p buffer ``(H·3/2, W)`` uint8: Y rows, then U, then V (see :func:`yuv_buffer`)."""
+        import av
+
+        self._encode(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+
+    def _encode(self, frame) -> None:
         frame.pts = self.frames_written
         for packet in self.vstream.encode(frame):
             self.output.mux(packet)
@@ -210,6 +241,9 @@ class VideoWriter:
                 if self._astream is not None:
                     for packet in self._astream.encode(None):
                         self.output.mux(packet)
+                if self.boxes:
+                    self.output.close()
+                    add_boxes(self._tmp, self.boxes)
             elif self._copier is not None:
                 self._copier.input.close()
         finally:
@@ -223,13 +257,25 @@ def write_video(
     audio: tuple[np.ndarray, int] | None = None,
     crf: int = 20,
     preset: str = "veryfast",
+    codec: str = "libx264",
+    boxes: MetadataBoxes | None = None,
 ) -> Path:
-    """Encode an iterable of RGB frames (and optional raw audio) to an MP4; for tests and demos."""
+    """Encode an iterable of RGB frames (and optional raw audio) to a video file; for tests and demos."""
     it = iter(frames)
     first = next(it)
     h, w = first.shape[:2]
-    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset) as writer:
+    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, codec=codec, boxes=boxes) as writer:
         writer.write(first)
         for frame in it:
             writer.write(frame)
     return Path(path)
+
+
+def yuv_buffer(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An empty yuv420p frame buffer for :meth:`VideoWriter.write_yuv` and views of its Y, U, V planes."""
+    flat = np.empty(width * height * 3 // 2, np.uint8)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    y = flat[:luma].reshape(height, width)
+    u = flat[luma : luma + chroma].reshape(height // 2, width // 2)
+    v = flat[luma + chroma :].reshape(height // 2, width // 2)
+    return flat.reshape(height * 3 // 2, width), y, u, v
