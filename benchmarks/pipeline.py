@@ -17,6 +17,7 @@ the parent's when the child is started by vfork, so clips are made in a child pr
     python benchmarks/pipeline.py                  # every clip, 3 paired runs each (median)
     python benchmarks/pipeline.py --quick          # short clips, one run each
     python benchmarks/pipeline.py --cases 4k-h264  # some clips only
+    python benchmarks/pipeline.py --code ../old    # time another checkout on the same clips and yardstick
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # name: (width, height, codec, seconds, quick seconds)
 CASES = {
-    "960-h264": (960, 480, "libx264", 60, 20),
-    "4k-h264": (3840, 1920, "libx264", 20, 6),
-    "4k-hevc": (3840, 1920, "libx265", 20, 6),
-    "5.7k-hevc": (5760, 2880, "libx265", 5, 3),
+    "960-h264": (960, 480, "libx264", 30, 10),
+    "4k-h264": (3840, 1920, "libx264", 10, 4),
+    "4k-hevc": (3840, 1920, "libx265", 10, 4),
+    "5.7k-hevc": (5760, 2880, "libx265", 5, 2),
 }
 FPS = 30
 HFOV = 65.5
@@ -98,9 +99,9 @@ def pano_pan(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
 
-def env_with_root() -> dict:
+def env_with_root(root: Path = ROOT) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(root)
     return env
 
 
@@ -137,6 +138,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=None, help="paired runs per clip (median) [3; 1 with --quick]")
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     ap.add_argument("--no-memory", action="store_true", help="skip the short-vs-long memory runs")
+    ap.add_argument("--code", type=Path, default=ROOT, help="the pano-pan checkout to time [this one]")
     ap.add_argument("--make-clip", nargs=5, metavar=("PATH", "W", "H", "CODEC", "SECONDS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make_clip:
@@ -147,14 +149,15 @@ def main() -> None:
     have_ffmpeg = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
     if not have_ffmpeg:
         print("ffmpeg/ffprobe not on PATH: the stock-ffmpeg yardstick is skipped (apt-get install ffmpeg)")
-    env = env_with_root()
-    results: dict = {"cpu_count": os.cpu_count(), "repeat": repeat}
+    env = env_with_root(args.code.resolve())
+    clip_env = env_with_root()
+    results: dict = {"cpu_count": os.cpu_count(), "repeat": repeat, "code": str(args.code.resolve())}
 
     def clip_for(tmp: Path, w: int, h: int, codec: str, seconds: float, tag: str) -> Path:
         clip = tmp / f"{tag}.mp4"
         start = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--make-clip", str(clip), str(w), str(h), codec, str(seconds)],
-                       check=True, env=env)
+                       check=True, env=clip_env)
         print(f"made {tag}: {seconds:g} s {w}×{h} {codec} in {time.perf_counter() - start:.0f} s", flush=True)
         return clip
 

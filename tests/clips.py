@@ -87,3 +87,22 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
         w.setframerate(sample_rate)
         w.writeframes(pcm.tobytes())
     return path
+
+
+def remux(src: Path, dst: Path) -> Path:
+    """Copy every stream of ``src`` into ``dst`` (container from the suffix) without re-encoding.
+
+    FFmpeg's MP4 demuxer turns ``sv3d``/``st3d`` boxes into stream side data and its Matroska muxer
+    writes that side data as ``Projection``/``StereoMode`` elements, so an MP4 made with spherical
+    boxes becomes an MKV/WebM with Matroska projection metadata.
+    """
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux(*[s for s in inp.streams if s.index in streams]):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst

@@ -28,11 +28,13 @@ STEREO_CODES = {"mono": 0, "top-bottom": 1, "left-right": 2}
 
 @dataclass(frozen=True)
 class MetadataBoxes:
-    """What to declare: an equirectangular full sphere (with its stereo layout) and/or AmbiX audio."""
+    """What to declare: the projection (a full-sphere equirectangular frame, or a 3×2 cubemap), its
+    stereo layout (None: no ``st3d`` box), and/or AmbiX audio."""
 
     equirectangular: bool = False
-    stereo: str = "mono"  # mono | top-bottom | left-right
+    stereo: str | None = "mono"  # mono | top-bottom | left-right | None
     ambisonic_channels: int = 0  # 4 = first-order AmbiX (ACN, SN3D); 0 = no SA3D box
+    projection: str = "equirectangular"  # or "cubemap" (layout 0: the RFC's 3×2), when declaring one
 
     def __bool__(self) -> bool:
         return self.equirectangular or self.ambisonic_channels > 0
@@ -47,12 +49,15 @@ def _full_box(kind: bytes, payload: bytes, version: int = 0, flags: int = 0) -> 
 
 
 def video_boxes(meta: MetadataBoxes) -> bytes:
-    """``st3d`` + ``sv3d`` for a full-sphere equirectangular frame (no cropping, no pose change)."""
-    st3d = _full_box(b"st3d", bytes([STEREO_CODES[meta.stereo]]))
+    """``st3d`` + ``sv3d`` for a full-sphere frame (no cropping, no pose change)."""
+    st3d = _full_box(b"st3d", bytes([STEREO_CODES[meta.stereo]])) if meta.stereo else b""
     svhd = _full_box(b"svhd", b"pano-pan\0")
     prhd = _full_box(b"prhd", struct.pack(">iii", 0, 0, 0))
-    equi = _full_box(b"equi", struct.pack(">IIII", 0, 0, 0, 0))
-    return st3d + _box(b"sv3d", svhd + _box(b"proj", prhd + equi))
+    if meta.projection == "cubemap":
+        shape = _full_box(b"cbmp", struct.pack(">II", 0, 0))
+    else:
+        shape = _full_box(b"equi", struct.pack(">IIII", 0, 0, 0, 0))
+    return st3d + _box(b"sv3d", svhd + _box(b"proj", prhd + shape))
 
 
 def audio_boxes(meta: MetadataBoxes) -> bytes:

@@ -138,6 +138,8 @@ class VideoWriter:
         codec: str = "libx264",
         boxes: MetadataBoxes | None = None,
         color_range: int | None = None,
+        pix_fmt: str = "yuv420p",
+        audio_codec: str | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
@@ -151,7 +153,8 @@ class VideoWriter:
         self.audio_stream = audio_stream
         self._audio_pts = 0
         self.crf, self.preset, self.threads = crf, preset, threads
-        self.codec, self.boxes, self.color_range = codec, boxes, color_range
+        self.codec, self.boxes, self.color_range, self.pix_fmt = codec, boxes, color_range, pix_fmt
+        self.audio_codec = audio_codec
         self.format = _FORMATS.get(self.path.suffix.lower(), "mp4")
         self.frames_written = 0
         self._stack = contextlib.ExitStack()
@@ -169,7 +172,7 @@ class VideoWriter:
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
         vs = self.output.add_stream(self.codec, rate=self.rate)
-        vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = self.width, self.height, self.pix_fmt
         make_options = _CODEC_OPTIONS.get(self.codec, lambda crf, preset: {"crf": str(crf), "preset": preset})
         vs.options = make_options(self.crf, self.preset)
         if self.color_range is not None:
@@ -184,7 +187,7 @@ class VideoWriter:
             self._alayout = _AAC_LAYOUTS.get(channels)
             if self._alayout is None:
                 raise OutputError(f"{self.path}: cannot encode {channels} audio channels to AAC")
-            acodec = "libopus" if self.format == "webm" else "aac"
+            acodec = self.audio_codec or ("libopus" if self.format == "webm" else "aac")
             self._astream = self.output.add_stream(acodec, rate=int(rate), layout=self._alayout)
             self._astream.bit_rate = 64000 * min(channels, 6)
         return self
@@ -257,14 +260,14 @@ def write_video(
     audio: tuple[np.ndarray, int] | None = None,
     crf: int = 20,
     preset: str = "veryfast",
-    codec: str = "libx264",
-    boxes: MetadataBoxes | None = None,
+    **writer_options,
 ) -> Path:
-    """Encode an iterable of RGB frames (and optional raw audio) to a video file; for tests and demos."""
+    """Encode an iterable of RGB frames (and optional raw audio) to a video file; for tests and demos.
+    ``writer_options`` go to :class:`VideoWriter` (codec, pix_fmt, audio_codec, boxes)."""
     it = iter(frames)
     first = next(it)
     h, w = first.shape[:2]
-    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, codec=codec, boxes=boxes) as writer:
+    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, **writer_options) as writer:
         writer.write(first)
         for frame in it:
             writer.write(frame)
