@@ -78,7 +78,8 @@ def make_clip(path: Path, width: int, height: int, codec: str, seconds: float) -
 def measure(cmd: list[str], env: dict | None = None) -> dict:
     """Wall seconds, CPU seconds (user + system) and peak resident MB of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    cwd = env["PYTHONPATH"] if env else None  # `python -m` puts the working folder first on sys.path
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")

@@ -1,7 +1,9 @@
 """Make the project's demo 360° clip and its ground truth, deterministically.
 
 ``python examples/make_demo.py`` writes ``examples/demo360.mp4`` (960×480, 30 fps, 10 s, H.264 yuv420p,
-AmbiX FOA as 4-channel AAC "quad" at 48 kHz) and ``examples/demo360.truth.json``:
+AmbiX FOA as 4-channel AAC "quad" at 48 kHz, declared as such by a Spatial Audio ``SA3D`` box, and the
+frames declared equirectangular by a Spherical Video V2 ``sv3d`` box, as a 360° camera would) and
+``examples/demo360.truth.json``:
 
 * a sky/ground panorama with a 30° × 15° grid and compass marks, so camera motion is visible;
 * an orange **sound source** that moves right at 28°/s, crossing the ±180° seam at about 2.9 s, bobbing in
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 
 from pano.ambisonics import diffuse_noise, encode_foa  # noqa: E402
 from pano.geometry import grid_angles, grid_vectors, wrap_yaw, yaw_to_x  # noqa: E402
+from pano.media.boxes import MetadataBoxes  # noqa: E402
 from pano.media.writer import VideoWriter  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 960, 480, 30
@@ -249,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     # One encoder thread: x264's multi-threaded output varied from run to run here, and the demo file
     # should be byte-for-byte reproducible.
     with VideoWriter(
-        args.out, WIDTH, HEIGHT, FPS, audio=(audio, AUDIO_RATE), crf=args.crf, preset="medium", threads=1
+        args.out, WIDTH, HEIGHT, FPS, audio=(audio, AUDIO_RATE), crf=args.crf, preset="medium", threads=1,
+        boxes=MetadataBoxes(equirectangular=True, ambisonic_channels=4),
     ) as writer:
         for img in frames(n_frames, background):
             writer.write(img)
@@ -265,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             "channels": 4,
             "codec": "aac",
             "layout": "quad",
+            "metadata": "SA3D (order 1, ACN, SN3D)",
         },
         "gap": list(GAP),
         "frames": truth,

@@ -1,5 +1,7 @@
 """The README's main command on the bundled demo clip, judged against the clip's ground truth."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -19,7 +21,10 @@ TRUTH = DEMO.with_suffix(".truth.json")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main([str(DEMO), "-o", str(out), "-q"]) == 0
+    messages = io.StringIO()
+    with contextlib.redirect_stderr(messages):
+        assert main([str(DEMO), "-o", str(out)]) == 0
+    (out.parent / "demo-messages.txt").write_text(messages.getvalue())
     return out
 
 
@@ -35,6 +40,17 @@ def test_three_outputs_exist_and_decode(demo_run):
     assert np.abs(audio).max() > 0.01
     names = {p.name for p in demo_run.iterdir()}
     assert names == {"demo360.nfov.mp4", "demo360.saliency.mp4", "demo360.trajectory.json"}
+    assert (nfov.width, nfov.height) == (1280, 720)  # the default: a standard 16:9 size
+
+
+def test_demo_declares_its_spatial_audio_and_a_first_run_prints_no_note(demo_run):
+    """The demo carries SA3D, so the newcomer's first run does not warn about unlabelled 4-channel audio;
+    the saliency video is declared equirectangular so 360° players show it as 360°."""
+    src = probe(DEMO)
+    assert src.spherical["spatial_audio"]["order"] == 1 and src.is_foa and not src.notices
+    err = (demo_run.parent / "demo-messages.txt").read_text()
+    assert "localizer ambisonic" in err and "note:" not in err and "spatial-audio metadata" not in err
+    assert probe(demo_run / "demo360.saliency.mp4").spherical["projection"] == "equirectangular"
 
 
 def test_camera_finds_the_sound_and_moves_calmly(demo_run):
