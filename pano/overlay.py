@@ -47,18 +47,22 @@ def draw_saliency_frame(
     vfov: float,
 ) -> np.ndarray:
     """RGB frame with the heat map blended in and the view drawn; ``saliency`` is any-size (h, w) ≥ 0."""
+    height, width = frame.shape[:2]
     out = frame.copy()
-    height, width = out.shape[:2]
     if saliency is not None and saliency.size:
         peak = float(saliency.max())
         if peak > 0:
-            norm = cv2.resize(saliency.astype(np.float32) * np.float32(1.0 / peak), (width, height),
-                              interpolation=cv2.INTER_LINEAR)
-            np.clip(norm, 0.0, 1.0, out=norm)
+            # Colour and weight the heat at the map's own (analysis) size, premultiplied, then scale the
+            # two small images up: the full-size work is two uint8 resizes and one multiply-add.
+            norm = np.clip(saliency.astype(np.float32) * np.float32(1.0 / peak), 0.0, 1.0)
             heat = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
             cv2.cvtColor(heat, cv2.COLOR_BGR2RGB, dst=heat)
             alpha = norm * np.float32(0.7 * (0.25 + 0.75 * float(np.clip(confidence, 0, 1))))
-            out = cv2.blendLinear(heat, out, alpha, 1.0 - alpha)
+            tinted = (heat * alpha[..., None]).astype(np.uint8)
+            keep = np.repeat(((1.0 - alpha) * 255)[..., None], 3, axis=2).astype(np.uint8)
+            tinted = cv2.resize(tinted, (width, height), interpolation=cv2.INTER_LINEAR)
+            keep = cv2.resize(keep, (width, height), interpolation=cv2.INTER_LINEAR)
+            out = cv2.add(cv2.multiply(frame, keep, scale=1.0 / 255), tinted)
     thickness = max(1, width // 480)
     for line in view_outline(yaw, pitch, hfov, vfov, width, height):
         cv2.polylines(out, [np.round(line).astype(np.int32)], False, (255, 255, 255), thickness, cv2.LINE_AA)

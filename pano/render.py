@@ -96,7 +96,8 @@ class NFOVRenderer:
     The source-pixel lookup of a view is a smooth function of the output pixel, so it is computed
     exactly on a coarse lattice (every ``step`` pixels) and interpolated bilinearly, which costs about
     1/step² of the trigonometry; views that contain a pole, where longitude is not smooth, are computed
-    at every pixel. Lookups for a repeated view (a camera holding still) are reused.
+    at every pixel. Lookups for a repeated view (a camera holding still) are reused, and a pan in yaw
+    reuses the lookup of its pitch (see ``_shift``).
     """
 
     def __init__(
@@ -124,6 +125,8 @@ class NFOVRenderer:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._chroma_key: tuple | None = None
         self._chroma: tuple[np.ndarray, np.ndarray] | None = None
+        self._base_key: tuple | None = None
+        self._base_maps: tuple[np.ndarray, ...] | None = None
 
     def _rays(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         tx, ty = np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)
@@ -151,16 +154,29 @@ class NFOVRenderer:
         x may fall outside [0, W): ``cv2.remap`` with ``BORDER_WRAP`` wraps it across the seam.
         """
         key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
-        if key == self._cache_key and self._cache is not None:
-            return self._cache
-        rot = camera_rotation(yaw, pitch, roll)
+        if key != self._cache_key or self._cache is None:
+            mx0, my, _, _ = self._base(pitch, roll)
+            self._cache_key, self._cache = key, (cv2.add(mx0, self._shift(yaw)), my)
+        return self._cache
+
+    def _shift(self, yaw: float) -> float:
+        """Turning the camera in yaw only shifts the panorama horizontally: the lookup of any view is
+        the one at yaw 0 plus ``yaw/360·W`` in x, so a panning camera costs an addition per frame."""
+        return float(yaw) / 360.0 * self.src_w
+
+    def _base(self, pitch: float, roll: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Luma and chroma lookups of the view at yaw 0 (x unwrapped around the view centre)."""
+        key = (round(pitch, 3), round(roll, 3))
+        if key == self._base_key and self._base_maps is not None:
+            return self._base_maps
+        rot = camera_rotation(0.0, pitch, roll)
         contains_pole = abs(pitch) + np.degrees(np.arctan(np.hypot(
             np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)))) >= 89.0
         if contains_pole or self._upsample is None:
-            x, y = self._lookup(self._full_rays, rot, yaw)
+            x, y = self._lookup(self._full_rays, rot, 0.0)
             mx, my = x.reshape(self.out_h, self.out_w), y.reshape(self.out_h, self.out_w)
         else:
-            x, y = self._lookup(self._coarse_rays, rot, yaw)
+            x, y = self._lookup(self._coarse_rays, rot, 0.0)
             cx = x.reshape(self._coarse_shape).astype(np.float32)
             cy = y.reshape(self._coarse_shape).astype(np.float32)
             ux, uy = self._upsample
@@ -171,8 +187,14 @@ class NFOVRenderer:
         # (bicubic reaches one row further) inside the panorama vertically.
         margin = 1.0 if self.interpolation == cv2.INTER_CUBIC and self.src_h > 4 else 0.0
         my = np.clip(my, margin, self.src_h - 1.0 - margin).astype(np.float32)
-        self._cache_key, self._cache = key, (mx, my)
-        return mx, my
+        # Chroma (4:2:0): each chroma output pixel is the centre of 2×2 luma pixels, and each chroma
+        # source sample the centre of 2×2 source luma samples.
+        size = (self.out_w // 2, self.out_h // 2)
+        cx = cv2.resize(mx, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
+        cy = cv2.resize(my, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
+        np.clip(cy, 0.0, self.src_h // 2 - 1.0, out=cy)
+        self._base_key, self._base_maps = key, (mx, my, cx, cy)
+        return self._base_maps
 
     def render(self, frame: np.ndarray, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
         if frame.shape[0] != self.src_h or frame.shape[1] != self.src_w:
@@ -181,16 +203,11 @@ class NFOVRenderer:
         return cv2.remap(frame, mx, my, interpolation=self.interpolation, borderMode=cv2.BORDER_WRAP)
 
     def chroma_maps(self, yaw: float, pitch: float, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Lookups for 4:2:0 chroma planes: each chroma output pixel is the centre of 2×2 luma pixels,
-        and each chroma source sample the centre of 2×2 source luma samples."""
+        """Lookups for the half-resolution chroma planes of 4:2:0 frames."""
         key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
         if key != self._chroma_key or self._chroma is None:
-            mx, my = self.maps(yaw, pitch, roll)
-            size = (self.out_w // 2, self.out_h // 2)
-            cx = cv2.resize(mx, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
-            cy = cv2.resize(my, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
-            np.clip(cy, 0.0, self.src_h // 2 - 1.0, out=cy)
-            self._chroma_key, self._chroma = key, (cx, cy)
+            _, _, cx0, cy = self._base(pitch, roll)
+            self._chroma_key, self._chroma = key, (cv2.add(cx0, self._shift(yaw) / 2), cy)
         return self._chroma
 
     def render_yuv(self, planes: tuple[np.ndarray, ...], shift: int, yaw: float, pitch: float, roll: float,
