@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from common.audio_io import iter_audio_chunks
 from pano.ambisonics import beam_weights, fuma_to_ambix
 from pano.geometry import unwrap_yaw
 from pano.media.probe import MediaInfo

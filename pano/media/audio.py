@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from common.audio_io import iter_audio_chunks
 from pano.media.probe import MediaInfo
 
 
