@@ -16,8 +16,8 @@ import pytest
 
 from cli.main import main
 from clips import disk_frame, remux
+from common.errors import InputError
 from pano.ambisonics import encode_foa
-from pano.errors import InputError
 from pano.media.boxes import MetadataBoxes, add_boxes
 from pano.media.probe import probe, require_equirectangular
 from pano.media.spherical import read_spherical_metadata
