@@ -31,8 +31,9 @@ from pano.trajectory import Trajectory
     "--size",
     "size",
     default=None,
-    metavar="WxH",
-    help="NFOV output size [default: the panorama's own resolution at the view centre].",
+    metavar="WxH|native",
+    help="NFOV output size [default: 1280x720, or 1920x1080 when the panorama is sharp enough]; native = the "
+    "panorama's own angular resolution at the view centre.",
 )
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
               help="auto = stereo turned with the camera for FOA sources, else the source's track.")

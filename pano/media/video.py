@@ -68,19 +68,27 @@ def to_8bit(plane: np.ndarray, shift: int) -> np.ndarray:
     return np.minimum((plane.astype(np.uint16) + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
 
 
+def shrink(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a plane to ``width × height``, averaging when it shrinks: exact halvings first (bilinear at
+    scale ½ is the 2×2 mean, and cheap), then one area-weighted step for the rest."""
+    while plane.shape[1] >= 2 * width and plane.shape[0] >= 2 * height:
+        plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+    interp = cv2.INTER_AREA if plane.shape[1] > width else cv2.INTER_LINEAR
+    return cv2.resize(plane, (width, height), interpolation=interp)
+
+
 def planes_to_rgb(planes: tuple[np.ndarray, ...], shift: int, width: int, height: int) -> np.ndarray:
     """RGB ``(height, width, 3)`` of 4:2:0 planes resized to ``width × height`` (even) before converting."""
     y, u, v = planes
     out_w, out_h = width, height
     width, height = width + width % 2, height + height % 2  # I420 needs even sizes; cropped back below
-    interp = cv2.INTER_AREA if y.shape[1] > width else cv2.INTER_LINEAR
     buf = np.empty((height * 3 // 2, width), np.uint8)
     flat = buf.reshape(-1)
     luma, chroma = width * height, (width // 2) * (height // 2)
     for plane, dst, (w, h) in ((y, flat[:luma], (width, height)),
                                (u, flat[luma : luma + chroma], (width // 2, height // 2)),
                                (v, flat[luma + chroma :], (width // 2, height // 2))):
-        dst.reshape(h, w)[:] = to_8bit(cv2.resize(plane, (w, h), interpolation=interp), shift)
+        dst.reshape(h, w)[:] = to_8bit(shrink(plane, w, h), shift)
     rgb = cv2.cvtColor(buf, cv2.COLOR_YUV2RGB_I420)
     return rgb if (out_w, out_h) == (width, height) else np.ascontiguousarray(rgb[:out_h, :out_w])
 
