@@ -94,9 +94,10 @@ class NFOVRenderer:
     """Renders views of ``src_w × src_h`` panoramas into ``out_w × out_h`` frames.
 
     The source-pixel lookup of a view is a smooth function of the output pixel, so it is computed
-    exactly on a coarse lattice (every ``step`` pixels) and interpolated bilinearly, which costs about
-    1/step² of the trigonometry; views that contain a pole, where longitude is not smooth, are computed
-    at every pixel. Lookups for a repeated view (a camera holding still) are reused, and a pan in yaw
+    exactly on a coarse lattice (every ``step`` pixels, reaching a little past the borders) and
+    interpolated bilinearly by an exact ``step``× ``cv2.resize`` (luma) or ``step/2``× (chroma), which
+    costs about 1/step² of the trigonometry; views that contain a pole, where longitude is not smooth,
+    are computed at every pixel. Lookups for a repeated view (a camera holding still) are reused, and a pan in yaw
     reuses the lookup of its pitch (see ``_shift``).
     """
 
@@ -108,19 +109,17 @@ class NFOVRenderer:
         self.src_w, self.src_h = int(src_width), int(src_height)
         self.out_w, self.out_h = int(out_width), int(out_height)
         self.hfov, self.vfov = float(hfov), float(vfov)
-        self._full_rays = self._rays(np.arange(self.out_h, dtype=np.float64), np.arange(self.out_w, dtype=np.float64))
-        kx = np.unique(np.append(np.arange(0, self.out_w, step), self.out_w - 1)).astype(np.float64)
-        ky = np.unique(np.append(np.arange(0, self.out_h, step), self.out_h - 1)).astype(np.float64)
-        self._coarse_shape = (len(ky), len(kx))
+        self._full_rays: np.ndarray | None = None  # made on first use: only views containing a pole need it
+        # Lattice points at step·k − step/2 − 0.5: resizing the lattice by exactly ``step`` (cv2 maps
+        # output x to input (x + 0.5)/step − 0.5) then puts output pixel x at index x + step, so the
+        # crop [step : step + size] is bilinear interpolation with no clamping at the borders.
+        self.step = max(2, int(step) & ~1)
+        nx, ny = self.out_w // self.step + 3, self.out_h // self.step + 3
+        offset = -self.step / 2 - 0.5
+        kx = self.step * np.arange(nx, dtype=np.float64) + offset
+        ky = self.step * np.arange(ny, dtype=np.float64) + offset
+        self._coarse_shape = (ny, nx)
         self._coarse_rays = self._rays(ky, kx)
-        # Fractional lattice index of every output pixel: bilinear upsampling of the coarse lookup is
-        # then itself a cv2.remap (fast, vectorised), exact at the lattice points.
-        self._upsample = None
-        if len(kx) > 1 and len(ky) > 1:
-            gx = np.interp(np.arange(self.out_w), kx, np.arange(len(kx))).astype(np.float32)
-            gy = np.interp(np.arange(self.out_h), ky, np.arange(len(ky))).astype(np.float32)
-            self._upsample = (np.ascontiguousarray(np.broadcast_to(gx[None, :], (self.out_h, self.out_w))),
-                              np.ascontiguousarray(np.broadcast_to(gy[:, None], (self.out_h, self.out_w))))
         self._cache_key: tuple | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
         self._chroma_key: tuple | None = None
@@ -172,27 +171,36 @@ class NFOVRenderer:
         rot = camera_rotation(0.0, pitch, roll)
         contains_pole = abs(pitch) + np.degrees(np.arctan(np.hypot(
             np.tan(np.radians(self.hfov) / 2), np.tan(np.radians(self.vfov) / 2)))) >= 89.0
-        if contains_pole or self._upsample is None:
+        # Chroma (4:2:0): each chroma output pixel is the centre of 2×2 luma pixels, and each chroma
+        # source sample the centre of 2×2 source luma samples.
+        cw, ch = self.out_w // 2, self.out_h // 2
+        if contains_pole:
+            if self._full_rays is None:
+                self._full_rays = self._rays(np.arange(self.out_h, dtype=np.float64),
+                                             np.arange(self.out_w, dtype=np.float64))
             x, y = self._lookup(self._full_rays, rot, 0.0)
-            mx, my = x.reshape(self.out_h, self.out_w), y.reshape(self.out_h, self.out_w)
+            mx = x.reshape(self.out_h, self.out_w).astype(np.float32)
+            my = y.reshape(self.out_h, self.out_w).astype(np.float32)
+            cx = cv2.resize(mx, (cw, ch), interpolation=cv2.INTER_AREA)
+            cy = cv2.resize(my, (cw, ch), interpolation=cv2.INTER_AREA)
         else:
             x, y = self._lookup(self._coarse_rays, rot, 0.0)
-            cx = x.reshape(self._coarse_shape).astype(np.float32)
-            cy = y.reshape(self._coarse_shape).astype(np.float32)
-            ux, uy = self._upsample
-            mx = cv2.remap(cx, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            my = cv2.remap(cy, ux, uy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        mx = np.ascontiguousarray(mx, dtype=np.float32)
+            lx = x.reshape(self._coarse_shape).astype(np.float32)
+            ly = y.reshape(self._coarse_shape).astype(np.float32)
+            s, (ny, nx) = self.step, self._coarse_shape
+            mx, my = (cv2.resize(m, (nx * s, ny * s), interpolation=cv2.INTER_LINEAR)[s : s + self.out_h,
+                                                                                      s : s + self.out_w]
+                      for m in (lx, ly))
+            h = s // 2
+            cx, cy = (cv2.resize(m, (nx * h, ny * h), interpolation=cv2.INTER_LINEAR)[h : h + ch, h : h + cw]
+                      for m in (lx, ly))
         # BORDER_WRAP is right across the seam but wrong at the poles: keep every tap of the kernel
         # (bicubic reaches one row further) inside the panorama vertically.
         margin = 1.0 if self.interpolation == cv2.INTER_CUBIC and self.src_h > 4 else 0.0
-        my = np.clip(my, margin, self.src_h - 1.0 - margin).astype(np.float32)
-        # Chroma (4:2:0): each chroma output pixel is the centre of 2×2 luma pixels, and each chroma
-        # source sample the centre of 2×2 source luma samples.
-        size = (self.out_w // 2, self.out_h // 2)
-        cx = cv2.resize(mx, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
-        cy = cv2.resize(my, size, interpolation=cv2.INTER_AREA) * np.float32(0.5) - np.float32(0.25)
-        np.clip(cy, 0.0, self.src_h // 2 - 1.0, out=cy)
+        mx = np.ascontiguousarray(mx)
+        my = np.clip(my, margin, self.src_h - 1.0 - margin)
+        cx = cv2.subtract(cv2.multiply(np.ascontiguousarray(cx), 0.5), 0.25)
+        cy = np.clip(cv2.subtract(cv2.multiply(np.ascontiguousarray(cy), 0.5), 0.25), 0.0, self.src_h // 2 - 1.0)
         self._base_key, self._base_maps = key, (mx, my, cx, cy)
         return self._base_maps
 
