@@ -288,3 +288,37 @@ def test_an_ambisonic_run_never_imports_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.split() == ["0", "False"], out.stderr
+
+
+def _ebml(eid: int, payload: bytes) -> bytes:
+    """One EBML element (id bytes as written, 8-byte size)."""
+    ident = eid.to_bytes((eid.bit_length() + 7) // 8, "big")
+    return ident + (0x01 << 56 | len(payload)).to_bytes(8, "big") + payload
+
+
+def test_matroska_tracks_after_the_clusters_are_found_through_the_seekhead(tmp_path):
+    # Tracks → TrackEntry(type video, Video(StereoMode 1 = side by side, Projection(type 1)))
+    video = _ebml(0xE0, _ebml(0x53B8, b"\x01") + _ebml(0x7670, _ebml(0x7671, b"\x01")))
+    tracks = _ebml(0x1654AE6B, _ebml(0xAE, _ebml(0x83, b"\x01") + video))
+    cluster = _ebml(0x1F43B675, bytes(2 << 20))  # 2 MB of "media" before the tracks
+    seek_size = len(_ebml(0x114D9B74, _ebml(0x4DBB, _ebml(0x53AB, b"\x16\x54\xae\x6b") + _ebml(0x53AC, bytes(8)))))
+    pos = (seek_size + len(cluster)).to_bytes(8, "big")
+    seekhead = _ebml(0x114D9B74, _ebml(0x4DBB, _ebml(0x53AB, b"\x16\x54\xae\x6b") + _ebml(0x53AC, pos)))
+    segment = _ebml(0x18538067, seekhead + cluster + tracks)
+    f = tmp_path / "late.mkv"
+    f.write_bytes(_ebml(0x1A45DFA3, _ebml(0x4282, b"matroska")) + segment)
+    meta = read_spherical_metadata(f)
+    assert meta == {"container": "matroska", "stereo_mode": "left-right", "projection": "equirectangular"}
+
+
+def test_youtube_equi_angular_cubemap_is_refused_with_the_eac_command(webm_16x9, tmp_path):
+    """YouTube declares EAC as a mesh projection (Matroska ProjectionType 3)."""
+    data = webm_16x9.read_bytes()
+    marker = b"\x76\x71\x81\x01"  # ProjectionType, size 1, equirectangular
+    assert data.count(marker) == 1
+    eac = tmp_path / "yt.webm"
+    eac.write_bytes(data.replace(marker, b"\x76\x71\x81\x03"))
+    info = probe(eac)
+    assert info.projection == "mesh"
+    with pytest.raises(InputError, match="equi-angular cubemap.*ffmpeg -i yt.webm -vf v360=eac:e"):
+        require_equirectangular(info)
