@@ -153,7 +153,8 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
     try:
         require_equirectangular(info)
         out_w, out_h = default_output_size(pano_w, DEFAULT_HFOV, pano_height=pano_h)
-        usable = f"yes: a {pano_w}×{pano_h} panorama per eye; default output {out_w}×{out_h}"
+        per_eye = " per eye" if info.stereo != "mono" else ""
+        usable = f"yes: a {pano_w}×{pano_h} panorama{per_eye}; default output {out_w}×{out_h}"
     except InputError as exc:  # inspect reports it rather than failing
         usable = f"no: {exc}"
     eye = {"top-bottom": "top eye", "left-right": "left eye"}.get(info.stereo, "whole frame")
@@ -167,7 +168,8 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
         ("duration", f"{info.duration:.2f} s"),
         ("audio", f"{info.audio_codec} {info.audio_channels} ch ({info.audio_layout}), {info.audio_sample_rate} Hz"
          if info.has_audio else "none"),
-        ("FOA", foa.get(info.audio_format, "no" if info.has_audio else "no audio")),
+        ("FOA", foa.get(info.audio_format, "no" if info.has_audio else "no audio")
+         + (" from the SA3D box" if info.is_foa and info.spherical.get("spatial_audio") else "")),
     ]
     if info.spherical:
         rows.append(("metadata", json.dumps(info.spherical)))

@@ -359,7 +359,7 @@ def render_trajectory(
     def renderer(hf: float, vf: float) -> NFOVRenderer:
         key = (round(hf, 3), round(vf, 3))
         if key not in renderers:
-            if len(renderers) > 64:
+            if len(renderers) >= 4:  # each holds full-size lookups (~15 MB at 720p): a zoom makes many
                 renderers.clear()
             renderers[key] = NFOVRenderer(pano_w, pano_h, out_w, out_h, hf, vf)
         return renderers[key]
