@@ -384,7 +384,7 @@ def render_trajectory(
         if saliency_path is not None:
             # An equirectangular panorama: declared as one, so 360° players show it as 360°.
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast", threads=1,
                             boxes=MetadataBoxes(equirectangular=True))
             )
             sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
