@@ -177,6 +177,7 @@ def main() -> None:
             seconds = quick_seconds if args.quick else seconds
             clip = clip_for(tmp, w, h, codec, seconds, name)
             res = run_case(name, clip, tmp, repeat, have_ffmpeg, env)
+            first_row = len(table)
             clip.unlink()
             results[name] = res | {"seconds": seconds}
             base = res.get("ffmpeg")
@@ -194,9 +195,11 @@ def main() -> None:
             if res.get("size"):
                 table.append(f"{'':<22} (output {res['size'][0]}×{res['size'][1]}; "
                              f"{seconds / res['default']['wall']:.2f}× real time)")
-            print("\n".join([header, *table]), flush=True)
+            print("\n".join([header, *table[first_row:]]), flush=True)
             table.append("")
 
+        if table:
+            print("\nall clips:\n" + "\n".join([header, *table]), flush=True)
         if not args.no_memory:
             short_s, long_s = (20, 120) if args.quick else (60, 600)
             peaks = []

@@ -220,12 +220,13 @@ class _Worker:
             raise error
 
 
-SALIENCY_VIDEO_MAX_WIDTH = 960
+SALIENCY_VIDEO_MAX_WIDTH = 640
 
 
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
-    """2:1, half the panorama's width and at most 960 wide: it is a diagnostic view, and a full-size
-    one would cost more than the flat video itself at 4K."""
+    """2:1, half the panorama's width and at most 640 wide: it is a diagnostic view (where was the
+    sound, where did the camera look), and at 960 wide it alone cost a third of stock ffmpeg's whole
+    fixed-view render of a 4K source (benchmarks/pipeline.py)."""
     w = min(width // 2, SALIENCY_VIDEO_MAX_WIDTH)
     w -= w % 4
     return max(w, 4), max(w // 2, 2)
@@ -384,8 +385,8 @@ def render_trajectory(
         if saliency_path is not None:
             # An equirectangular panorama: declared as one, so 360° players show it as 360°.
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast", threads=1,
-                            boxes=MetadataBoxes(equirectangular=True))
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
+                            threads=1, boxes=MetadataBoxes(equirectangular=True))
             )
             sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
             stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
