@@ -39,6 +39,13 @@ def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
     return out
 
 
+def overwrite_option(f):
+    return click.option(
+        "--overwrite", is_flag=True,
+        help="Replace existing files of the same names even if pano-pan did not write them (never an input).",
+    )(f)
+
+
 def debug_option(f):
     return click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")(f)
 
@@ -79,13 +86,15 @@ def debug_option(f):
               help="Pass an option to the localizer, e.g. stride=5 or inference_height=180 (network). Repeatable.")
 @click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
               help="Pass an option to the planner, e.g. smooth=0.8 or lag=3 (autocam). Repeatable.")
+@overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
             size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
-            source_opts: tuple[str, ...], planner_opts: tuple[str, ...], quiet: bool, debug: bool) -> None:
+            source_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
+            debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else None
     hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
@@ -107,7 +116,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         source_options=parse_key_values(source_opts, "--source-option"),
-        exports=tuple(dict.fromkeys(exports)), plot=plot, nfov_audio=nfov_audio,
+        exports=tuple(dict.fromkeys(exports)), plot=plot, nfov_audio=nfov_audio, overwrite=overwrite,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()

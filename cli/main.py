@@ -7,13 +7,16 @@ noise and for a developer it is the first thing needed.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from cli.commands import inspect_cmd, run_cmd
 from soundloc.errors import UserError
+from soundloc.interrupt import Interrupted, handle_signals
 
 _COMMANDS = [inspect_cmd, run_cmd]
 
@@ -33,8 +36,20 @@ class DefaultGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            self._refuse_misspelled_command(args[0])
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def _refuse_misspelled_command(self, word: str) -> None:
+        """``pano-pan inpsect x.mp4``: a word that is no file but close to a command is a typo, not an INPUT."""
+        if word.startswith("-") or Path(word).exists():
+            return
+        close = difflib.get_close_matches(word.lower(), list(self.commands), n=1, cutoff=0.6)
+        if close:
+            raise UserError(
+                f"{word!r} is not a pano-pan command (nor a file); did you mean 'pano-pan {close[0]}'? "
+                "'pano-pan --help' lists the commands"
+            )
 
 
 @click.group(
@@ -56,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("PANO_PAN_DEBUG") == "1"
     try:
-        cli.main(args=argv, prog_name="pano-pan", standalone_mode=False)
+        with handle_signals():  # SIGTERM/SIGHUP clean up like Ctrl-C (soundloc.interrupt)
+            cli.main(args=argv, prog_name="pano-pan", standalone_mode=False)
+    except Interrupted as err:
+        click.echo(f"pano-pan: interrupted ({err}); no partial output was kept", err=True)
+        return err.exit_code
     except UserError as err:
         if debug:
             raise

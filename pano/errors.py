@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from soundloc.errors import CheckpointError, DownloadError, UserError
+from soundloc.errors import CheckpointError, DownloadError, OutputError, UserError
 
 __all__ = ["UserError", "CheckpointError", "DownloadError", "InputError", "OutputError", "OptionError"]
 
 
 class InputError(UserError):
     """The input file is missing, unreadable, or not a usable 360° video."""
-
-
-class OutputError(UserError):
-    """An output cannot be written where the user asked."""
 
 
 class OptionError(UserError):

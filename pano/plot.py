@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from pano.errors import OptionError
-from pano.outputs import atomic_output
+from pano.outputs import atomic_output, png_with_mark
 from pano.trajectory import Trajectory
 
 _MARGIN_L, _MARGIN_R, _MARGIN_T, _GAP, _MARGIN_B = 56, 12, 12, 26, 28
@@ -106,5 +106,5 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR image
         raise OptionError(f"{path}: could not encode the plot as PNG")
     with atomic_output(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
+        tmp.write_bytes(png_with_mark(buf.tobytes()))
     return path

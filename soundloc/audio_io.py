@@ -38,6 +38,11 @@ def iter_audio_chunks(
 
     ``channels=None`` keeps the file's channels untouched (no remixing, so ambisonic channels keep their
     meaning); ``channels=1`` downmixes to mono. Memory stays bounded by one chunk whatever the length.
+
+    Sample ``k`` is at ``k / sample_rate`` seconds on the file's own clock: a track that starts late
+    (``ffmpeg -itsoffset``, a camera that starts recording sound after the picture) is preceded by
+    silence, and one that starts before zero loses its leading samples, so audio times and video frame
+    times (their presentation timestamps) are the same numbers.
     """
     import av
 
@@ -57,6 +62,11 @@ def iter_audio_chunks(
         target = max(1, int(chunk_seconds * sample_rate))
         pending: list[np.ndarray] = []
         have = 0
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        lead = int(round(start * sample_rate))
+        for offset in range(0, max(lead, 0), target):
+            yield np.zeros((n_out, min(target, lead - offset)), np.float32)
+        skip = max(-lead, 0)
 
         def resampled(frame):
             for out in resampler.resample(frame):
@@ -67,6 +77,9 @@ def iter_audio_chunks(
                 for frame in packet.decode():
                     frame.pts = None  # let the resampler count samples; some files have gaps in pts
                     for arr in resampled(frame):
+                        if skip:
+                            cut = min(skip, arr.shape[1])
+                            arr, skip = arr[:, cut:], skip - cut
                         pending.append(arr)
                         have += arr.shape[1]
                         if have >= target:

@@ -20,3 +20,7 @@ class CheckpointError(UserError):
 
 class DownloadError(UserError):
     """A remote file that could not be fetched or failed its checksum."""
+
+
+class OutputError(UserError):
+    """An output cannot be written where the user asked (folder not writable, disk full, name taken)."""

@@ -19,8 +19,9 @@ def iter_frames(
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield ``(index, time_seconds, rgb)`` for every frame; ``size=(H, W)`` resizes in swscale.
 
-    ``threads=0`` lets FFmpeg pick (frame + slice threading). Times are presentation times from the
-    stream (variable frame rate is kept), falling back to ``index / fps`` when a frame has no pts.
+    ``threads=0`` lets FFmpeg pick (frame + slice threading). Times are the frames' presentation times
+    on the file's clock (variable frame rate and a late start are kept: a stream made with
+    ``-itsoffset 1`` starts at 1.0), falling back to evenly spaced times when a frame has no pts.
     """
     import av
 
@@ -41,7 +42,7 @@ def iter_frames(
         index = 0
         try:
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) - start if frame.pts is not None else index / float(rate)
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else start + index / float(rate)
                 yield index, t, frame.to_ndarray(**kw)
                 index += 1
         except av.error.FFmpegError as exc:

@@ -1,6 +1,8 @@
 """H.264 MP4 writer that keeps the source's sound.
 
-Video is encoded with libx264 (yuv420p, so every player opens it) with exact frame-count pts. Audio is
+Video is encoded with libx264 (yuv420p, so every player opens it). Each frame keeps the presentation
+time it is given (a 90 kHz clock), so a variable-frame-rate or late-starting source keeps its timing and
+the video stays in step with its sound and its trajectory; without a time, frames are evenly spaced. Audio is
 stream-copied from the source when MP4 can hold its codec (no generation loss, no cost) and re-encoded
 to AAC otherwise; audio packets are interleaved as the video advances so the muxer never buffers a
 whole track. The file is written under a temporary name and renamed only when complete.
@@ -14,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+import pano
 from pano.errors import InputError, OutputError
 from pano.outputs import atomic_output
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
+CLOCK = 90000  # video time base: 1/90000 s, exact for every common frame rate and fine enough for VFR
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
@@ -137,6 +141,8 @@ class VideoWriter:
         self._audio_pts = 0
         self.crf, self.preset, self.threads = crf, preset, threads
         self.frames_written = 0
+        self._last_pts: int | None = None
+        self._last_time = 0.0
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> VideoWriter:
@@ -149,7 +155,9 @@ class VideoWriter:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
+        self.output.metadata["comment"] = f"pano-pan {pano.__version__}"  # see pano.outputs.written_by_pano_pan
         vs = self.output.add_stream("libx264", rate=self.rate)
+        vs.codec_context.time_base = Fraction(1, CLOCK)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
         vs.options = {"crf": str(self.crf), "preset": self.preset}
         vs.codec_context.thread_count = self.threads
@@ -166,16 +174,24 @@ class VideoWriter:
             self._astream.bit_rate = 64000 * min(channels, 6)
         return self
 
-    def write(self, rgb: np.ndarray) -> None:
+    def write(self, rgb: np.ndarray, t: float | None = None) -> None:
+        """Encode one frame shown at ``t`` seconds (the source frame's time); None: the next even slot."""
         import av
 
+        if t is None:
+            t = (self._last_time + 1 / float(self.rate)) if self._last_pts is not None else 0.0
+        pts = int(round(t * CLOCK))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # times must increase; a repeated time moves by one tick
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts = self.frames_written
+        frame.pts = pts
+        frame.time_base = Fraction(1, CLOCK)
         for packet in self.vstream.encode(frame):
             self.output.mux(packet)
+        self._last_pts, self._last_time = pts, t
         self.frames_written += 1
         if self._copier is not None:
-            self._copier.advance(self.frames_written / float(self.rate) + 0.5)
+            self._copier.advance(t + 1 / float(self.rate) + 0.5)
 
     @property
     def audio_time(self) -> float:
