@@ -55,8 +55,10 @@ class _AudioCopier:
             self.rate = cc.sample_rate
             self.out_stream = output.add_stream("aac", rate=cc.sample_rate, layout=self.layout)
             self.out_stream.bit_rate = 64000 * min(self.channels, 6)
-            # Same layout and rate: only the sample format changes, so no channel is remixed.
-            self.to_float = av.AudioResampler(format="fltp")
+            # Same layout and rate: only the sample format changes, so no channel is remixed. More than 8
+            # planes crash PyAV's to_ndarray, so such tracks (higher-order ambisonics) are read interleaved.
+            self.in_channels = cc.channels
+            self.to_float = av.AudioResampler(format="flt" if cc.channels > 8 else "fltp")
         self.output = output
         self.packets = self.input.demux(self.in_stream)
         self.pending = None
@@ -74,7 +76,10 @@ class _AudioCopier:
         for frame in packet.decode():
             frame.pts = None
             for flt in self.to_float.resample(frame):
-                arr = np.ascontiguousarray(flt.to_ndarray()[: self.channels])
+                arr = flt.to_ndarray()
+                if self.in_channels > 8:
+                    arr = arr.reshape(-1, self.in_channels).T
+                arr = np.ascontiguousarray(arr[: self.channels])
                 out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
                 out.sample_rate = self.rate
                 for pkt in self.out_stream.encode(out):
