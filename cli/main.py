@@ -71,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("PANO_PAN_DEBUG") == "1"
     try:
-        with handle_signals():  # SIGTERM/SIGHUP clean up like Ctrl-C (soundloc.interrupt)
-            cli.main(args=argv, prog_name="pano-pan", standalone_mode=False)
+        # SIGTERM/SIGHUP clean up like Ctrl-C (soundloc.interrupt). make_context + invoke rather than
+        # cli.main: click's main turns an interrupt into Abort, losing which signal it was.
+        with handle_signals(), cli.make_context("pano-pan", argv) as ctx:
+            cli.invoke(ctx)
     except Interrupted as err:
         click.echo(f"pano-pan: interrupted ({err}); no partial output was kept", err=True)
         return err.exit_code

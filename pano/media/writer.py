@@ -132,6 +132,7 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         threads: int = 0,
+        mark: bool = True,
     ) -> None:
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
@@ -145,6 +146,7 @@ class VideoWriter:
         self.audio_stream = audio_stream
         self._audio_pts = 0
         self.crf, self.preset, self.threads = crf, preset, threads
+        self.mark = mark
         self.frames_written = 0
         self._last_pts: int | None = None
         self._last_time = 0.0
@@ -160,7 +162,8 @@ class VideoWriter:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
-        self.output.metadata["comment"] = f"pano-pan {pano.__version__}"  # see pano.outputs.written_by_pano_pan
+        if self.mark:  # pano-pan's outputs may be replaced by a later run (pano.outputs.written_by_pano_pan)
+            self.output.metadata["comment"] = f"pano-pan {pano.__version__}"
         vs = self.output.add_stream("libx264", rate=self.rate)
         vs.codec_context.time_base = Fraction(1, CLOCK)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
@@ -245,11 +248,12 @@ def write_video(
     crf: int = 20,
     preset: str = "veryfast",
 ) -> Path:
-    """Encode an iterable of RGB frames (and optional raw audio) to an MP4; for tests and demos."""
+    """Encode an iterable of RGB frames (and optional raw audio) to an MP4; for tests and demos (inputs,
+    so without the mark that lets a later run replace pano-pan's outputs)."""
     it = iter(frames)
     first = next(it)
     h, w = first.shape[:2]
-    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset) as writer:
+    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, mark=False) as writer:
         writer.write(first)
         for frame in it:
             writer.write(frame)
