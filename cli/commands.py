@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cli.progress import make_progress
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.media.probe import AUDIO_FORMATS, probe
 from pano.pipeline import EXPORTS, NFOV_AUDIO, RunOptions, run
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.commands import debug_option
-from soundloc.errors import UserError
+from common.errors import UserError
 
 
 @click.command("evaluate")

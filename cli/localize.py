@@ -12,8 +12,8 @@ import click
 import numpy as np
 
 from cli.commands import check_device, debug_option
-from soundloc.atomic import atomic_path
-from soundloc.errors import UserError
+from common.atomic import atomic_path
+from common.errors import UserError
 
 METHODS = ("attention", "gradient", "guided", "combined")
 
@@ -74,7 +74,7 @@ def localize_images(
     import cv2
     import torch
 
-    from soundloc.audio_io import read_audio
+    from common.audio_io import read_audio
     from soundloc.checkpoint import load_checkpoint
     from soundloc.gradients import localization_map
     from soundloc.model import preprocess_image, scale_waveform

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from cli.commands import inspect_cmd, run_cmd
-from soundloc.errors import UserError
-from soundloc.interrupt import Interrupted, handle_signals
+from common.errors import UserError
+from common.interrupt import Interrupted, handle_signals
 
 _COMMANDS = [inspect_cmd, run_cmd]
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("PANO_PAN_DEBUG") == "1"
     try:
-        # SIGTERM/SIGHUP clean up like Ctrl-C (soundloc.interrupt). make_context + invoke rather than
+        # SIGTERM/SIGHUP clean up like Ctrl-C (common.interrupt). make_context + invoke rather than
         # cli.main: click's main turns an interrupt into Abort, losing which signal it was.
         with handle_signals(), cli.make_context("pano-pan", argv) as ctx:
             cli.invoke(ctx)

@@ -12,7 +12,7 @@ import click
 from cli.commands import debug_option, overwrite_option
 from cli.compare import load_path
 from cli.progress import make_progress
-from pano.errors import InputError
+from common.errors import InputError
 from pano.pipeline import NFOV_AUDIO
 from pano.render import parse_size
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.commands import debug_option
-from soundloc.errors import UserError
+from common.errors import UserError
 
 DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:seed]"
 

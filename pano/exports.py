@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.outputs import atomic_output
 from pano.plot import write_plot
 from pano.trajectory import SAMPLE_KEYS, Trajectory

@@ -1,6 +1,6 @@
 """Output folders checked before long work starts, atomic writes into them, and pano-pan's own files.
 
-The atomic write itself is :func:`soundloc.atomic.atomic_path` (and :class:`soundloc.atomic.OutputSet`
+The atomic write itself is :func:`common.atomic.atomic_path` (and :class:`common.atomic.OutputSet`
 for a run's several outputs), shared with checkpoints, reports and downloads; this module adds the
 up-front "is the folder writable?" check with a message that says to pick another folder with ``-o``,
 and :func:`written_by_pano_pan`, which recognises the files pano-pan may replace without
@@ -18,8 +18,8 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pano.errors import OutputError
-from soundloc.atomic import OutputSet, atomic_path
+from common.atomic import OutputSet, atomic_path
+from common.errors import OutputError
 
 MARK = "pano-pan"  # value of the MP4 comment tag / PNG Software chunk, first word of script comments
 CSV_HEADER = "frame,t,yaw,pitch,roll,hfov,vfov,confidence"
@@ -49,7 +49,7 @@ def ensure_writable_dir(folder: str | Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_output(final: str | Path) -> Iterator[Path]:
-    """:func:`soundloc.atomic.atomic_path`, after proving the folder is writable (a clear error first)."""
+    """:func:`common.atomic.atomic_path`, after proving the folder is writable (a clear error first)."""
     final = Path(final)
     ensure_writable_dir(final.parent if str(final.parent) else Path("."))
     with atomic_path(final) as tmp:
@@ -57,7 +57,7 @@ def atomic_output(final: str | Path) -> Iterator[Path]:
 
 
 def output_set(inputs: Iterable[str | Path | None], overwrite: bool = False) -> OutputSet:
-    """An :class:`~soundloc.atomic.OutputSet` that may replace files pano-pan wrote, and no input."""
+    """An :class:`~common.atomic.OutputSet` that may replace files pano-pan wrote, and no input."""
     return OutputSet(inputs, overwrite=overwrite, recognise=written_by_pano_pan)
 
 

@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 
 import pano
-from pano.errors import InputError, OptionError
+from common import interrupt
+from common.errors import InputError, OptionError
+from common.interrupt import POLL_SECONDS
 from pano.geometry import vertical_fov
 from pano.importance import batch_centroids
 from pano.media.audio import AudioWindows
@@ -37,8 +39,6 @@ from pano.saliency.base import FrameBatch, SaliencySource, create_source
 from pano.saliency.select import choose_localizer
 from pano.trajectory import Trajectory, nearest_samples, validate_views
 from pano.view_audio import view_stereo_chunks
-from soundloc import interrupt
-from soundloc.interrupt import POLL_SECONDS
 
 # (pass name, total frames) -> context manager yielding an "advance by n frames" callable
 ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
@@ -212,7 +212,7 @@ class _Worker:
     short, so memory stays a few frames; an error in the worker is re-raised in the caller.
 
     No wait blocks for long: every ``put``/``get``/``join`` polls with a short timeout, looking at the
-    other side (a failed worker, a stop request) and at pending signals (``soundloc.interrupt``), so
+    other side (a failed worker, a stop request) and at pending signals (``common.interrupt``), so
     an error or Ctrl-C on either side stops both, and :meth:`close` with ``abort`` returns at once
     after the item in hand.
     """

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.outputs import atomic_output, png_with_mark
 from pano.trajectory import Trajectory
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import camera_rotation, vertical_fov
 
 DEFAULT_HFOV = 65.5  # AutoCam's horizontal field of view

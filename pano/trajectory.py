@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.outputs import atomic_output
 
 SCHEMA = "pano-pan/trajectory@1"

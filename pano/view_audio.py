@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from common.audio_io import iter_audio_chunks
 from pano.ambisonics import beam_weights, fuma_to_ambix
 from pano.geometry import unwrap_yaw
 from pano.media.probe import MediaInfo
-from soundloc.audio_io import iter_audio_chunks
 
 
 def view_stereo_chunks(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from soundloc.atomic import atomic_path
-from soundloc.errors import CheckpointError
+from common.atomic import atomic_path
+from common.errors import CheckpointError
 from soundloc.model import ModelConfig, SoundLocalizer
 
 FORMAT = "soundloc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from soundloc.errors import UserError
+from common.errors import UserError
 
 
 def resolve_device(device: str | None, local_rank: int = 0) -> torch.device:

@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from soundloc.atomic import atomic_path
-from soundloc.errors import DownloadError
+from common.atomic import atomic_path
+from common.errors import DownloadError
 
 DEFAULT_TIMEOUT = 30.0  # seconds without data before giving up
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from common.atomic import atomic_path
+from common.errors import UserError
 from soundloc import metrics
-from soundloc.atomic import atomic_path
-from soundloc.errors import UserError
 
 MAP_METHODS = ("attention", "cosine")
 

@@ -36,9 +36,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 
-from soundloc.atomic import atomic_path
+from common.atomic import atomic_path
+from common.errors import UserError
 from soundloc.device import resolve_device
-from soundloc.errors import UserError
 from soundloc.losses import MODES, LossWeights, combined_loss
 
 

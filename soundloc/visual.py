@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from soundloc.errors import UserError
+from common.errors import UserError
 
 DOWNLOAD_TIMEOUT = 20.0  # seconds without data before a weights download is abandoned
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.errors import OptionError
 from pano.ambisonics import (
     BEAM_PATTERNS,
     ambix_to_fuma,
@@ -16,7 +17,6 @@ from pano.ambisonics import (
     log_band_edges,
     steer_beam,
 )
-from pano.errors import OptionError
 from pano.geometry import angular_distance, grid_angles, spherical_mean, yaw_pitch_to_vec
 from pano.saliency.ambisonic import AmbisonicSource
 from pano.saliency.base import SOURCES, FrameBatch

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from common.errors import InputError
 from pano.compare import angular_velocity, compare, format_table, view_overlap, view_solid_angle
-from pano.errors import InputError
 from pano.trajectory import Trajectory
 
 

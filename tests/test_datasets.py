@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from common.errors import UserError
 from soundloc.data import (
     FlickrSoundNet,
     SyntheticScenes,
@@ -19,7 +20,6 @@ from soundloc.data import (
     parse_synthetic_spec,
     read_id_list,
 )
-from soundloc.errors import UserError
 
 SR = 22050
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from cli.main import main
+from common.errors import UserError
 from soundloc.device import resolve_device
-from soundloc.errors import UserError
 
 
 def test_device_words():

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from common.audio_io import read_audio
 from pano.geometry import angular_distance, in_view
 from pano.media.probe import probe
 from pano.media.video import iter_frames
-from soundloc.audio_io import read_audio
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo360.mp4"
 TRUTH = DEMO.with_suffix(".truth.json")

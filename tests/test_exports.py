@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.exports import ffmpeg_filter_escape, nfov_size, read_csv, write_csv, write_ffmpeg, write_plot
 from pano.trajectory import Trajectory
 

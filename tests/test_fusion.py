@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import angular_distance, grid_angles, spherical_mean
 from pano.saliency.base import SOURCES, AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
 from pano.saliency.fusion import FusionSource, derive_audio, resize_equirect, union_audio_spec

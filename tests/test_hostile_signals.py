@@ -18,9 +18,9 @@ import pytest
 from test_hostile_inputs import ROOT, listing
 
 from clips import foa_clip
+from common.interrupt import Interrupted, handle_signals
 from pano.pipeline import frame_times, render_trajectory
 from pano.trajectory import Trajectory
-from soundloc.interrupt import Interrupted, handle_signals
 
 
 @pytest.fixture(scope="module")

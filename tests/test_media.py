@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from clips import foa_clip
-from pano.errors import InputError, OptionError
+from common.audio_io import read_audio
+from common.errors import InputError, OptionError
 from pano.media.audio import AudioWindows
 from pano.media.probe import probe, require_equirectangular
 from pano.media.spherical import read_spherical_metadata
 from pano.media.video import iter_frames
 from pano.media.writer import VideoWriter, write_video
-from soundloc.audio_io import read_audio
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from clips import write_wav
+from common.errors import CheckpointError, UserError
 from pano.saliency.base import SOURCES, FrameBatch
 from pano.saliency.network import NetworkSource
 from soundloc.checkpoint import save_checkpoint
-from soundloc.errors import CheckpointError, UserError
 from soundloc.model import ModelConfig, SoundLocalizer
 
 FPS = 10.0

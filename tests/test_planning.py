@@ -232,7 +232,7 @@ def test_strip_shape(name):
 
 
 def test_unknown_option_refused():
-    from pano.errors import OptionError
+    from common.errors import OptionError
 
     with pytest.raises(OptionError, match="max_sped"):
         create_planner("autocam", FPS, HFOV, VFOV, max_sped=3)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import grid_vectors
 from pano.render import NFOVRenderer, default_output_size, parse_fov, parse_size
 

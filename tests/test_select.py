@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.saliency.select import choose_localizer
 
 

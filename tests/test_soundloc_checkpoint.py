@@ -10,9 +10,9 @@ import threading
 import pytest
 import torch
 
+from common.errors import CheckpointError, DownloadError
 from soundloc.checkpoint import load_checkpoint, save_checkpoint
 from soundloc.download import fetch
-from soundloc.errors import CheckpointError, DownloadError
 from soundloc.model import ModelConfig, SoundLocalizer
 
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from cli.localize import localize
 from clips import write_wav
+from common.errors import CheckpointError, UserError
 from soundloc.checkpoint import save_checkpoint
-from soundloc.errors import CheckpointError, UserError
 from soundloc.model import ModelConfig, SoundLocalizer
 
 

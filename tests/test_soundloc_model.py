@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from common.errors import UserError
 from soundloc.attention import attention_scores, cosine_map, map_confidence, softmax_map
-from soundloc.errors import UserError
 from soundloc.model import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.geometry import angular_distance, grid_angles, spherical_mean
 from pano.saliency.base import FrameBatch
 from pano.saliency.synchrony import SynchronySource, blur_equirect, estimate_yaw_shift, luminance

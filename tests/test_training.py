@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from cli.evaluate import evaluate
 from cli.train import train as train_cmd
+from common.errors import UserError
 from soundloc.checkpoint import load_checkpoint
 from soundloc.data import SyntheticScenes
-from soundloc.errors import UserError
 from soundloc.evaluate import evaluate as run_eval
 from soundloc.model import ModelConfig
 from soundloc.train import Progress, TrainConfig, train

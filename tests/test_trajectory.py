@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.trajectory import SCHEMA, Trajectory
 
 

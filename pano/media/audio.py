@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from common.audio_io import iter_audio_chunks
 from pano.media.probe import MediaInfo
-from soundloc.audio_io import iter_audio_chunks
 
 
 def _chunks_for(info: MediaInfo, layout: str, sample_rate: int, chunk_seconds: float) -> Iterator[np.ndarray]:

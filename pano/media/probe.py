@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.media.spherical import read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pano.errors import InputError
+from common.errors import InputError
 
 
 def iter_frames(

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import pano
-from pano.errors import InputError, OutputError
+from common.errors import InputError, OutputError
 from pano.outputs import atomic_output
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}

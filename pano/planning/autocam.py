@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import scipy.sparse as sp
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
 from pano.planning.base import Observation, PlannedPath, Planner, register_planner
 from pano.planning.centroid import check_options, positive

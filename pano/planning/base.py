@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 
 
 @dataclass

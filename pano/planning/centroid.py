@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import area_weights
 from pano.planning.base import Observation, PlannedPath, Planner, register_planner
 from pano.planning.smoothing import calm_path, hold_direction

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.errors import OptionError
 from pano.ambisonics import band_intensity, fuma_to_ambix, log_band_edges
-from pano.errors import OptionError
 from pano.geometry import grid_vectors
 from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import area_weights
 from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
 

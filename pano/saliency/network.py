@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from pano.errors import OptionError
+from common.audio_io import iter_audio_chunks
+from common.errors import OptionError
 from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource, register_source
 from soundloc.attention import map_confidence
-from soundloc.audio_io import iter_audio_chunks
 from soundloc.checkpoint import load_checkpoint
 from soundloc.device import resolve_device
 from soundloc.model import preprocess_image, scale_waveform

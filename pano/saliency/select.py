@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 
 FOA_FORMATS = ("ambix", "fuma")
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono", "none")  # the user's request or probe's decision

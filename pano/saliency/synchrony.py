@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.geometry import area_weights, grid_angles
 from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
 

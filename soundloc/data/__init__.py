@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import UserError
 from soundloc.data.common import IMAGENET_MEAN, IMAGENET_STD, denormalize_image, normalize_image
 from soundloc.data.flickr import FlickrSoundNet, parse_annotation, read_id_list
 from soundloc.data.synthetic import SyntheticScenes
 from soundloc.data.videos import VIDEO_EXTS, VideoFolder
-from soundloc.errors import UserError
 
 DATASET_TYPES = ("auto", "flickr", "videos", "synthetic")
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from soundloc.audio_io import read_audio
+from common.audio_io import read_audio
+from common.errors import UserError
 from soundloc.data.common import fit_length, make_sample, normalize_image
-from soundloc.errors import UserError
 from soundloc.metrics import Box, consensus_map
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from soundloc.errors import OutputError
+from common.errors import OutputError
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 _ACTIVE: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("pano_pan_output_set", default=None)

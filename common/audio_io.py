@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundloc.errors import UserError
+from common.errors import UserError
 
 _LAYOUTS = {1: "mono", 2: "stereo", 4: "4.0"}
 

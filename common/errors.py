@@ -22,5 +22,13 @@ class DownloadError(UserError):
     """A remote file that could not be fetched or failed its checksum."""
 
 
+class InputError(UserError):
+    """The input file is missing, unreadable, or not a usable 360° video."""
+
+
 class OutputError(UserError):
     """An output cannot be written where the user asked (folder not writable, disk full, name taken)."""
+
+
+class OptionError(UserError):
+    """An option value that cannot work (bad size, unknown localizer, out-of-range plugin option, ...)."""
