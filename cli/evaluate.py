@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.commands import debug_option
+from common.atomic import OutputSet
 from common.errors import UserError
 
 
@@ -50,6 +51,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
+    # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
+    outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=True,
+                        rename_hint="choose another name for --json/--plot")
+    outputs.reserve(json_out, plot)
     model, meta = load_checkpoint(checkpoint)
     cfg = model.config
     if audio_seconds is None and meta.get("audio_seconds") and data.startswith("synthetic:") == str(
@@ -70,9 +75,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
     report.info.update({"checkpoint": str(checkpoint), "data": data, "audio_seconds": seconds})
     if not quiet:
         click.echo(format_report(report))
-    if json_out is not None:
-        write_json(report, json_out)
-    if plot is not None:
-        if plot.suffix.lower() != ".png":
-            raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
-        plot_success_curve(report_curves(report), plot)
+    with outputs:
+        if json_out is not None:
+            write_json(report, json_out)
+        if plot is not None:
+            if plot.suffix.lower() != ".png":
+                raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
+            plot_success_curve(report_curves(report), plot)

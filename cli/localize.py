@@ -12,7 +12,7 @@ import click
 import numpy as np
 
 from cli.commands import check_device, debug_option
-from common.atomic import atomic_path
+from common.atomic import OutputSet, atomic_path
 from common.errors import UserError
 
 METHODS = ("attention", "gradient", "guided", "combined")
@@ -132,6 +132,7 @@ def localize(
     """Show where in IMAGE each AUDIO file's sound comes from, as heat maps side by side."""
     device = check_device(device)
     _suffix(output)
+    OutputSet([image, checkpoint, *audio], overwrite=True, rename_hint="choose another name with -o").check(output)
     picture = localize_images(image, list(audio), checkpoint, method, device)
     _write_atomic(output, picture)
     click.echo(f"wrote {output} ({len(audio)} sound{'s' if len(audio) != 1 else ''}, method {method})")

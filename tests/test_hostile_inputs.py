@@ -256,3 +256,27 @@ def test_subprocess_error_is_one_line():
                           text=True, env=env, cwd=ROOT)
     assert done.returncode == 2
     one_error_line(done.stderr.strip().splitlines(), "inspect")
+
+
+def test_localize_and_evaluate_never_replace_their_inputs(tmp_path, capsys):
+    import cv2
+
+    from clips import write_wav
+    from soundloc.checkpoint import save_checkpoint
+    from soundloc.model import ModelConfig, SoundLocalizer
+
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=32,
+                                                                             image_size=96)))
+    cv2.imwrite(str(tmp_path / "scene.png"), np.full((90, 120, 3), 120, np.uint8))
+    write_wav(tmp_path / "a.wav", 0.3 * np.sin(np.arange(16000) / 5.0), 16000)
+    before = {name: (tmp_path / name).read_bytes() for name in listing(tmp_path)}
+    (tmp_path / "sub").mkdir()
+    code, err = pano(capsys, "localize", tmp_path / "scene.png", tmp_path / "a.wav", "-c", ckpt,
+                     "-o", tmp_path / "sub" / ".." / "scene.png")
+    assert code == 2
+    one_error_line(err, "would replace the input")
+    code, err = pano(capsys, "evaluate", "synthetic:4", "--checkpoint", ckpt, "--json", ckpt, "-q")
+    assert code == 2
+    one_error_line(err, "would replace the input", "--json")
+    assert {name: (tmp_path / name).read_bytes() for name in listing(tmp_path) if name != "sub"} == before
+    assert listing(tmp_path) == ["a.wav", "scene.png", "sub", "tiny.pt"]
