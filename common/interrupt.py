@@ -75,6 +75,10 @@ def deferred() -> Iterator[None]:
     _defer_depth += 1
     try:
         yield
+    except BaseException:
+        if _defer_depth == 1:
+            _pending = None  # the block is already leaving with an exception; the signal is answered
+        raise
     finally:
         _defer_depth -= 1
         if swapped is not None:

@@ -495,6 +495,9 @@ def render_trajectory(
     sal_w, sal_h = saliency_video_size(info.width, info.height)
     decoded = 0
     with contextlib.ExitStack() as stack:
+        # Entered first, left last: while threads run, a signal waits for a safe point (common.interrupt),
+        # and one that comes while the writers finish is raised after they have closed.
+        stack.enter_context(interrupt.deferred())
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
                         audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None)
@@ -514,7 +517,6 @@ def render_trajectory(
 
         nfov_worker = stack.enter_context(_Worker(encode_view))
         advance = stack.enter_context(progress("rendering", len(times)))
-        stack.enter_context(interrupt.deferred())  # leaves first: a late signal is raised before the writers close
         for index, t, rgb in iter_frames(info.path):
             interrupt.check()
             slot = min(int(np.searchsorted(times, t - 0.5 * step)), len(times) - 1)  # this frame in times

@@ -114,3 +114,38 @@ def test_a_failing_writer_stops_the_render(tmp_path, monkeypatch):
     assert len(calls) < len(t)  # stopped early, not after decoding everything
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.mp4"]
     assert writer_threads() == []
+
+
+def test_an_interrupted_render_does_not_finish_the_queued_work(tmp_path, monkeypatch):
+    """After Ctrl-C the writer threads stop after the item in hand instead of draining their queues."""
+    import pano.pipeline as pipeline
+
+    clip = foa_clip(tmp_path / "short.mp4", seconds=2.0, size=(120, 240))
+    t = frame_times(clip)
+    traj = Trajectory(t=t, yaw=np.zeros(len(t)), pitch=np.zeros(len(t)), hfov=65.5, vfov=39.8)
+    signalled = threading.Event()
+    after_signal = []
+    real_draw = pipeline.draw_saliency_frame
+
+    def slow_draw(*args):
+        if signalled.is_set():
+            after_signal.append(1)
+        time.sleep(0.1)  # a slow overlay: its queue is full when the signal comes
+        return real_draw(*args)
+
+    def interrupt_now():
+        signalled.set()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(pipeline, "draw_saliency_frame", slow_draw)
+    timer = threading.Timer(0.6, interrupt_now)
+    with handle_signals(), pytest.raises(KeyboardInterrupt):
+        timer.start()
+        try:
+            render_trajectory(clip, traj, tmp_path / "v.mp4", size=(64, 36), saliency_path=tmp_path / "s.mp4")
+        finally:
+            timer.cancel()
+    assert signalled.is_set()
+    assert len(after_signal) <= 2  # the one in hand (and one begun before the main thread saw the signal)
+    assert writer_threads() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.mp4"]
