@@ -23,7 +23,8 @@ import numpy as np
 
 import pano
 from common import interrupt
-from common.errors import InputError, OptionError
+from common.atomic import is_disk_full
+from common.errors import InputError, OptionError, OutputError
 from common.interrupt import POLL_SECONDS
 from pano.geometry import vertical_fov
 from pano.importance import batch_centroids
@@ -141,11 +142,26 @@ class _MapStore:
             self.shape = maps.shape[1:]
         peak = maps.reshape(len(maps), -1).max(axis=1)
         scale = np.where(peak > 0, 255.0 / np.maximum(peak, 1e-30), 0.0)
-        self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
+        try:
+            self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
+        except OSError as exc:
+            raise self._full(exc) from None
         self.count += len(maps)
 
+    def _full(self, exc: OSError) -> BaseException:
+        """A full temporary folder is named as such (not the output folder)."""
+        if not is_disk_full(exc):
+            return exc
+        return OutputError(
+            f"{self.path.parent.parent}: the disk is full (no space left on device) while keeping the saliency "
+            "maps between the passes; free space there, point TMPDIR elsewhere, or use --no-saliency-video"
+        )
+
     def finish(self) -> _MapReader | None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise self._full(exc) from None
         return _MapReader(self.path, self.count, self.shape) if self.count else None
 
 

@@ -172,6 +172,17 @@ def test_full_disk_gives_one_line_and_no_partial_outputs(tiny_disk, tmp_path, ca
     assert listing(tiny_disk) == []
 
 
+def test_full_temporary_folder_is_named_as_such(tiny_disk, tmp_path, clip, capsys, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tiny_disk))  # where the maps wait between the passes
+    out = tmp_path / "out"
+    code, err = pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36")
+    assert code == 2
+    one_error_line(err, str(tiny_disk), "disk is full", "saliency maps", "TMPDIR")
+    assert listing(out) == [] and listing(tiny_disk) == []
+
+
 def test_room_for_the_video_but_not_the_json_leaves_nothing(tmp_path, clip, capsys, monkeypatch):
     import pano.trajectory as trajectory_module
 
