@@ -25,6 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from pano.context import RunContext
 from pano.saliency.base import FrameBatch
 from pano.saliency.network import NetworkSource
 from soundloc.checkpoint import save_checkpoint
@@ -108,7 +109,7 @@ def source_fps(device: str, frames: int, seconds: float) -> dict:
             w.setsampwidth(2)
             w.setframerate(SR)
             w.writeframes(pcm.tobytes())
-        src = NetworkSource(checkpoint=ckpt, device=device)
+        src = NetworkSource.build(RunContext(checkpoint=str(ckpt), device=device, fps=FPS))
         media = SimpleNamespace(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds)
         t0 = time.perf_counter()
         src.prepare(media)

@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pano.context import RunContext  # noqa: E402
 from pano.geometry import angular_distance, grid_angles  # noqa: E402
 from pano.saliency.base import FrameBatch  # noqa: E402
 from pano.saliency.synchrony import SynchronySource  # noqa: E402
@@ -113,7 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "bench960x480.mp4"
         n = write_clip(clip, args.seconds, int(fps))
-        syn = SynchronySource()
+        syn = SynchronySource.build(RunContext(fps=fps))
         syn_grid = syn.frame_size
         bare = best(time_decode(clip, None)[0] for _ in range(args.repeats))
         small_runs = [time_decode(clip, syn_grid) for _ in range(args.repeats)]
@@ -125,10 +126,11 @@ def main() -> None:
         ("bare decode 960x480", bare),
         (f"decode + downsize to {syn_grid[0]}x{syn_grid[1]} RGB", small),
     ]
-    syn_t = best(time_source(SynchronySource, frames, mono, fps) for _ in range(args.repeats))
+    ctx = RunContext(fps=fps)
+    syn_t = best(time_source(lambda: SynchronySource.build(ctx), frames, mono, fps) for _ in range(args.repeats))
     rows.append(("synchrony process", syn_t))
     no_track = best(
-        time_source(lambda: SynchronySource(track_yaw=False), frames, mono, fps) for _ in range(args.repeats)
+        time_source(lambda: SynchronySource.build(ctx, track_yaw=False), frames, mono, fps) for _ in range(args.repeats)
     )
     rows.append(("synchrony process, track_yaw=False", no_track))
     amb_t = None
@@ -137,9 +139,10 @@ def main() -> None:
     except ImportError:
         AmbisonicSource = None  # noqa: N806 - the optional class
     if AmbisonicSource is not None:
-        amb = AmbisonicSource()
+        foa_ctx = RunContext(fps=fps, audio_format="ambix")
+        amb = AmbisonicSource.build(foa_ctx)
         foa = audio_windows(n, fps, amb.audio_spec.sample_rate, amb.audio_spec.window, 4)
-        amb_t = best(time_source(AmbisonicSource, None, foa, fps) for _ in range(args.repeats))
+        amb_t = best(time_source(lambda: AmbisonicSource.build(foa_ctx), None, foa, fps) for _ in range(args.repeats))
         rows.append(("ambisonic process", amb_t))
 
     print(f"{n} frames, 960x480 @ {fps:g} fps, libx264; best of {args.repeats}; CPU time (wall time)")

@@ -10,19 +10,13 @@ import click
 
 from cli.progress import make_progress
 from common.errors import OptionError
+from pano.exporters import EXPORTERS
 from pano.media.probe import AUDIO_FORMATS, probe
-from pano.pipeline import EXPORTS, NFOV_AUDIO, RunOptions, run
+from pano.pipeline import NFOV_AUDIO, RunOptions, run
+from pano.planning.base import PLANNERS
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size
-
-LOCALIZERS = ("auto", "ambisonic", "network", "synchrony", "fusion")
-PLANNERS = ("autocam", "centroid")
-
-
-def check_device(device: str) -> str:
-    """The ``--device`` word resolved and checked (CUDA asked for but absent is an error)."""
-    from soundloc.device import resolve_device  # imported here: torch is slow to import
-
-    return str(resolve_device(device))
+from pano.saliency.base import LOCALIZERS
+from soundloc.device import check_device_word
 
 
 def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
@@ -54,10 +48,10 @@ def debug_option(f):
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for INPUT-stem.nfov.mp4, .saliency.mp4 and .trajectory.json.")
-@click.option("--localizer", type=click.Choice(LOCALIZERS), default="auto", show_default=True,
+@click.option("--localizer", type=click.Choice(["auto", *LOCALIZERS.names()]), default="auto", show_default=True,
               help="Where saliency comes from: auto picks ambisonic for FOA audio, network with a checkpoint, "
               "else synchrony.")
-@click.option("--planner", type=click.Choice(PLANNERS), default="autocam", show_default=True,
+@click.option("--planner", type=click.Choice(PLANNERS.names()), default="autocam", show_default=True,
               help="Camera path planner.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
               help="Trained soundloc checkpoint for --localizer network/fusion.")
@@ -72,20 +66,22 @@ def debug_option(f):
 @click.option("--max-pan-time", type=float, default=None, metavar="S",
               help="autocam with --cuts: longest pan before a cut [default: 2 s].")
 @click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
-@click.option("--export", "exports", type=click.Choice(EXPORTS), multiple=True,
-              help="Also write the path as CSV (.trajectory.csv) or as an ffmpeg v360 sendcmd script "
-              "(.sendcmd.txt + .ffmpeg.sh). Repeatable.")
-@click.option("--plot", is_flag=True, help="Also write .plot.png: the yaw × time saliency strip with the path.")
+@click.option("--export", "exports", type=click.Choice(EXPORTERS.names()), multiple=True,
+              help="Also write the path for other tools: csv (.trajectory.csv), ffmpeg (.sendcmd.txt + "
+              ".ffmpeg.sh for stock ffmpeg's v360), plot (.plot.png). Repeatable.")
+@click.option("--plot", is_flag=True, help="Same as --export plot.")
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
               help="Sound of the flat video: auto = stereo turned with the camera for FOA sources, else keep; "
               "keep = the source's track unchanged; view = the FOA stereo decode.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
-@click.option("--source-option", "source_opts", multiple=True, metavar="KEY=VALUE",
-              help="Pass an option to the localizer, e.g. stride=5 or inference_height=180 (network). Repeatable.")
+@click.option("--localizer-option", "--source-option", "localizer_opts", multiple=True, metavar="KEY=VALUE",
+              help="An option of the localizer, e.g. stride=5 (network); 'pano-pan plugins localizer' lists "
+              "them with defaults and ranges. Repeatable.")
 @click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
-              help="Pass an option to the planner, e.g. smooth=0.8 or lag=3 (autocam). Repeatable.")
+              help="An option of the planner, e.g. smooth=0.8 (autocam); 'pano-pan plugins planner' lists "
+              "them. Repeatable.")
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
@@ -93,7 +89,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             size: str | None, max_speed: float | None, cuts: bool, max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
-            source_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
+            localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
             debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else None
@@ -113,17 +109,18 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
     options = RunOptions(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size,
-        saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device(device),
+        saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
-        source_options=parse_key_values(source_opts, "--source-option"),
-        exports=tuple(dict.fromkeys(exports)), plot=plot, nfov_audio=nfov_audio, overwrite=overwrite,
+        localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
+        exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
+        overwrite=overwrite,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()
     result = run(input_path, outdir, options, progress=make_progress(not quiet), notify=say)
     elapsed = time.perf_counter() - start
     if not quiet:
-        info_duration = result.media.duration if result.media else result.frames / 30.0
+        info_duration = result.media.duration
         click.echo(f"wrote {result.nfov}", err=True)
         if result.saliency:
             click.echo(f"wrote {result.saliency}", err=True)

@@ -13,15 +13,6 @@ from pano.compare import format_table
 from pano.trajectory import Trajectory
 
 
-def load_path(path: Path) -> Trajectory:
-    """A trajectory JSON, or a CSV written by ``pano.exports.write_csv``."""
-    if path.suffix.lower() == ".csv":
-        from pano.exports import read_csv
-
-        return read_csv(path)
-    return Trajectory.load(path)
-
-
 @click.command("compare")
 @click.argument("traj_path", metavar="TRAJ.json", type=click.Path(path_type=Path))
 @click.argument("ref_paths", metavar="REF.json...", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -38,8 +29,8 @@ def compare(traj_path: Path, ref_paths: tuple[Path, ...], as_json: bool, force: 
     their mean and the frame-wise best reference. Samples are matched by time; paths made for
     different videos are refused unless --force.
     """
-    traj = load_path(traj_path)
-    refs = [load_path(p) for p in ref_paths]
+    traj = Trajectory.load(traj_path)
+    refs = [Trajectory.load(p) for p in ref_paths]
     result = compare_paths(traj, refs, names=[str(p) for p in ref_paths], force=force)
     if as_json:
         click.echo(json.dumps({"trajectory": str(traj_path), **result}, indent=2))

@@ -25,10 +25,11 @@ def _subcommands() -> list[click.Command]:
     from cli.compare import compare
     from cli.evaluate import evaluate
     from cli.localize import localize
+    from cli.plugins import plugins
     from cli.render import render
     from cli.train import train
 
-    return [render, compare, localize, train, evaluate]
+    return [render, compare, localize, train, evaluate, plugins]
 
 
 class DefaultGroup(click.Group):

@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 
 from cli.commands import debug_option, overwrite_option
-from cli.compare import load_path
 from cli.progress import make_progress
 from common.errors import InputError
 from pano.pipeline import NFOV_AUDIO
 from pano.render import parse_size
+from pano.trajectory import Trajectory
 
 
 @click.command("render")
@@ -52,7 +52,7 @@ def render(
 
     if not input_path.is_file():
         raise InputError(f"{input_path}: no such video file; check the path")
-    traj = load_path(traj_path)
+    traj = Trajectory.load(traj_path)
     out = output or Path(f"{input_path.stem}.nfov.mp4")
     out_size = parse_size(size) if size else None
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))

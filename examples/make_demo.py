@@ -193,6 +193,7 @@ def verify(path: Path, truth: list[dict]) -> dict:
     import av
     from scipy.signal import resample_poly
 
+    from pano.context import RunContext
     from pano.geometry import angular_distance, spherical_mean
     from pano.saliency.ambisonic import AmbisonicSource
     from pano.saliency.base import FrameBatch
@@ -201,7 +202,7 @@ def verify(path: Path, truth: list[dict]) -> dict:
         stream = container.streams.audio[0]
         layout = stream.codec_context.layout.name
         audio = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(RunContext(audio_format="ambix", fps=FPS))
     rate, win = src.audio_spec.sample_rate, int(round(src.audio_spec.window * src.audio_spec.sample_rate))
     track = resample_poly(audio.astype(np.float64), rate, AUDIO_RATE, axis=1).astype(np.float32)
     errors, gap_conf, conf = [], [], []

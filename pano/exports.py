@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
+from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output
-from pano.plot import write_plot
 from pano.trajectory import SAMPLE_KEYS, Trajectory
 
-__all__ = ["write_csv", "read_csv", "write_ffmpeg", "write_plot", "ffmpeg_filter_escape", "nfov_size"]
+__all__ = ["write_csv", "read_csv", "write_ffmpeg", "ffmpeg_filter_escape", "CsvExporter", "FfmpegExporter"]
 
 
 # --------------------------------------------------------------------- CSV
@@ -88,12 +88,6 @@ def ffmpeg_filter_escape(value: str) -> str:
     return "".join(out)
 
 
-def nfov_size(hfov: float, vfov: float, width: int = 1280) -> tuple[int, int]:
-    """Output size whose aspect matches the field of view (rectilinear), height rounded to even."""
-    h = width * math.tan(math.radians(vfov) / 2) / math.tan(math.radians(hfov) / 2)
-    return int(width), max(2, int(round(h / 2)) * 2)
-
-
 def write_ffmpeg(
     traj: Trajectory,
     path_prefix: str | Path,
@@ -133,7 +127,12 @@ def write_ffmpeg(
         t = max(0.0, float(traj.t[i]) - half)
         cmds = ", ".join(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
         lines.append(f"{t:.6f} {cmds};")
-    w, h = size or nfov_size(float(traj.hfov[0]), float(traj.vfov[0]))
+    if size is None:
+        from pano.context import output_geometry
+
+        src_width = int(traj.source.get("width") or 3840)
+        size = output_geometry(src_width, float(traj.hfov[0]), float(traj.vfov[0])).size
+    w, h = size
     v360 = (
         f"v360=e:flat:yaw={traj.yaw[0]:.3f}:pitch={traj.pitch[0]:.3f}:roll={traj.roll[0]:.3f}"
         f":h_fov={traj.hfov[0]:.3f}:v_fov={traj.vfov[0]:.3f}:w={int(w)}:h={int(h)}:reset_rot=1"
@@ -160,3 +159,27 @@ def _median_fps(t: np.ndarray) -> float:
     d = np.diff(np.asarray(t, dtype=np.float64))
     d = d[d > 0]
     return float(1.0 / np.median(d)) if len(d) else 30.0
+
+
+class CsvExporter(Exporter):
+    """``<stem>.trajectory.csv``: one row per frame, for spreadsheets and editors."""
+
+    name = "csv"
+    suffixes = (".trajectory.csv",)
+
+    def write(self, job: ExportJob) -> list[Path]:
+        return [write_csv(job.trajectory, job.path(self.suffixes[0]))]
+
+
+class FfmpegExporter(Exporter):
+    """``<stem>.sendcmd.txt`` + ``<stem>.ffmpeg.sh``: the same path rendered by stock ffmpeg's v360."""
+
+    name = "ffmpeg"
+    suffixes = (".sendcmd.txt", ".ffmpeg.sh")
+
+    def write(self, job: ExportJob) -> list[Path]:
+        media = self.ctx.media
+        if media is None:
+            raise InputError("the ffmpeg export needs the input video; export from a run")
+        paths = write_ffmpeg(job.trajectory, job.prefix, str(media.path), size=self.ctx.geometry.size)
+        return [paths["sendcmd"], paths["script"]]

@@ -100,21 +100,6 @@ def spherical_mean(weight_map: np.ndarray) -> tuple[float, float, float]:
     return float(yaw), float(pitch), min(norm, 1.0)
 
 
-def mean_direction(vectors: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float]:
-    """Weighted spherical mean of unit vectors (N, 3): ``(yaw, pitch, resultant)``."""
-    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)
-    w = np.ones(len(v)) if weights is None else np.clip(np.asarray(weights, dtype=np.float64).ravel(), 0, None)
-    total = w.sum()
-    if total <= 0:
-        return 0.0, 0.0, 0.0
-    vec = (w[:, None] * v).sum(axis=0) / total
-    norm = float(np.linalg.norm(vec))
-    if norm < 1e-12:
-        return 0.0, 0.0, 0.0
-    yaw, pitch = vec_to_yaw_pitch(vec)
-    return float(yaw), float(pitch), min(norm, 1.0)
-
-
 def angular_distance(yaw1: ArrayLike, pitch1: ArrayLike, yaw2: ArrayLike, pitch2: ArrayLike) -> ArrayLike:
     """Great-circle angle in degrees between two directions (broadcasting)."""
     a = yaw_pitch_to_vec(yaw1, pitch1)
@@ -124,11 +109,6 @@ def angular_distance(yaw1: ArrayLike, pitch1: ArrayLike, yaw2: ArrayLike, pitch2
     dot = np.sum(a * b, axis=-1)
     out = np.degrees(np.arctan2(cross, dot))
     return float(out) if np.ndim(out) == 0 else out
-
-
-def yaw_difference(yaw_to: ArrayLike, yaw_from: ArrayLike) -> ArrayLike:
-    """Signed shortest yaw step from ``yaw_from`` to ``yaw_to`` in [-180, 180)."""
-    return wrap_yaw(np.asarray(yaw_to, dtype=np.float64) - np.asarray(yaw_from, dtype=np.float64))
 
 
 def unwrap_yaw(yaw: np.ndarray) -> np.ndarray:

@@ -26,7 +26,8 @@ from common import interrupt
 from common.atomic import is_disk_full
 from common.errors import InputError, OptionError, OutputError
 from common.interrupt import POLL_SECONDS
-from pano.geometry import vertical_fov
+from pano.context import RunContext, output_geometry
+from pano.exporters import EXPORTERS, ExportJob
 from pano.importance import batch_centroids
 from pano.media.audio import AudioWindows
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
@@ -34,8 +35,8 @@ from pano.media.video import iter_frames
 from pano.media.writer import VideoWriter
 from pano.outputs import ensure_writable_dir, output_set
 from pano.overlay import draw_saliency_frame
-from pano.planning.base import Observation, create_planner
-from pano.render import DEFAULT_HFOV, NFOVRenderer, default_output_size
+from pano.planning.base import Observation, Planner, create_planner
+from pano.render import DEFAULT_HFOV, NFOVRenderer
 from pano.saliency.base import FrameBatch, SaliencySource, create_source
 from pano.saliency.select import choose_localizer
 from pano.trajectory import Trajectory, nearest_samples, validate_views
@@ -61,17 +62,14 @@ class RunOptions:
     audio_format: str = "auto"
     device: str = "cpu"
     checkpoint: str | None = None
-    source_options: dict = field(default_factory=dict)
+    localizer_options: dict = field(default_factory=dict)
     planner_options: dict = field(default_factory=dict)
     crf: int = 20
     preset: str = "veryfast"
-    exports: tuple[str, ...] = ()  # "csv", "ffmpeg"
-    plot: bool = False
+    exports: tuple[str, ...] = ()  # names in pano.exporters.EXPORTERS: "csv", "ffmpeg", "plot"
     nfov_audio: str = "auto"  # see NFOV_AUDIO
     overwrite: bool = False  # replace existing files pano-pan did not write (never an input)
 
-
-EXPORTS = ("csv", "ffmpeg")
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
 # can hold it); view: stereo from the FOA track, turned with the camera (pano.view_audio).
 NFOV_AUDIO = ("auto", "keep", "view")
@@ -85,9 +83,9 @@ class RunResult:
     localizer: str
     reason: str
     frames: int
+    media: MediaInfo
     timings: dict = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
-    media: MediaInfo | None = None
     extra_outputs: list[Path] = field(default_factory=list)
 
 
@@ -103,29 +101,18 @@ def frame_times(path: str | Path) -> np.ndarray:
     return np.sort(np.asarray([float(p * tb) for p in pts], dtype=np.float64))
 
 
-def resolve_localizer(info: MediaInfo, options: RunOptions) -> tuple[str, str]:
+def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], None] | None = None) -> RunContext:
+    """Every run-wide decision for ``info`` under ``options``, made once (see ``pano.context``)."""
+    geometry = output_geometry(info.width, options.hfov, options.vfov, options.size)
+    return RunContext.for_media(info, checkpoint=options.checkpoint, device=options.device, geometry=geometry,
+                                notify=notify)
+
+
+def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
     """The localizer to use and a one-line reason, applying ``auto``."""
-    if options.localizer != "auto":
-        return options.localizer, "as requested"
-    return choose_localizer(info, options.checkpoint, info.audio_format)
-
-
-def build_source(name: str, info: MediaInfo, options: RunOptions) -> SaliencySource:
-    extra = dict(options.source_options)
-    if name == "ambisonic":
-        if not info.is_foa:
-            raise InputError(
-                f"{info.path}: the ambisonic localizer needs first-order ambisonic audio (4 channels), this file "
-                f"has {info.audio_channels} channel(s); use --localizer auto, or --audio-format ambix if it is FOA"
-            )
-        return create_source(name, audio_format=info.audio_format, **extra)
-    if name == "network":
-        return create_source(name, checkpoint=options.checkpoint, device=options.device, **extra)
-    if name == "fusion":
-        extra.setdefault("checkpoint", options.checkpoint)
-        extra.setdefault("device", options.device)
-        extra.setdefault("audio_format", info.audio_format)
-    return create_source(name, **extra)
+    if requested != "auto":
+        return requested, "as requested"
+    return choose_localizer(ctx)
 
 
 class _MapStore:
@@ -333,49 +320,48 @@ def run(
     nfov_path = outdir / f"{stem}.nfov.mp4"
     sal_path = outdir / f"{stem}.saliency.mp4" if options.saliency_video else None
     traj_path = outdir / f"{stem}.trajectory.json"
+
+    ctx = run_context(info, options, notify)
+    name, reason = resolve_localizer(ctx, options.localizer)
+    notify(f"localizer {name}: {reason}")
+    source = create_source(name, ctx, options.localizer_options)
+    planner = create_planner(options.planner, ctx, options.planner_options)
+    exporters = [EXPORTERS.create(kind, ctx) for kind in dict.fromkeys(options.exports)]
+    prefix = outdir / stem
     # All outputs are written under hidden names and renamed together at the end; none may replace an
     # input or a file pano-pan did not write (checked now, before the long work).
     outputs = output_set([input_path, options.checkpoint], overwrite=options.overwrite)
-    outputs.reserve(nfov_path, sal_path, traj_path, *extra_names(outdir / stem, options))
+    outputs.reserve(nfov_path, sal_path, traj_path,
+                    *(prefix.with_name(prefix.name + sfx) for e in exporters for sfx in e.suffixes))
     with outputs:
-        return _run(info, outdir / stem, nfov_path, sal_path, traj_path, options, progress, notify)
+        return _run(info, ctx, name, reason, source, planner, exporters, prefix, options, progress, notify)
 
 
-def _run(info: MediaInfo, prefix: Path, nfov_path: Path, sal_path: Path | None, traj_path: Path,
-         options: RunOptions, progress: ProgressFactory, notify: Callable[[str], None]) -> RunResult:
+def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: SaliencySource, planner: Planner,
+         exporters: list, prefix: Path, options: RunOptions, progress: ProgressFactory,
+         notify: Callable[[str], None]) -> RunResult:
+    """The two passes and the writes, inside the run's output set."""
     timings: dict[str, float] = {}
-    hfov = float(options.hfov)
-    if options.size is not None:
-        out_w, out_h = options.size
-        vfov = float(options.vfov) if options.vfov is not None else vertical_fov(hfov, out_w, out_h)
-    else:
-        vfov = float(options.vfov) if options.vfov is not None else vertical_fov(hfov, 16, 9)
-        out_w, out_h = default_output_size(info.width, hfov, vfov)
-
-    name, reason = resolve_localizer(info, options)
-    notify(f"localizer {name}: {reason}")
-    source = build_source(name, info, options)
-
+    nfov_path = prefix.with_name(prefix.name + ".nfov.mp4")
+    sal_path = prefix.with_name(prefix.name + ".saliency.mp4") if options.saliency_video else None
+    traj_path = prefix.with_name(prefix.name + ".trajectory.json")
     t0 = time.perf_counter()
     times = frame_times(info.path)
     if len(times) == 0:
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
     warn_if_short(info, len(times), notify)
-    planner = create_planner(options.planner, fps=info.fps, hfov=hfov, vfov=vfov, **options.planner_options)
     source.prepare(info)
     timings["prepare"] = time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory(prefix="pano-pan-") as tmp:
         store = _MapStore(Path(tmp)) if sal_path else None
-        confidences = np.zeros(len(times))
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
             for batch in _batches(info, source, times):
                 result = source.process(batch)
-                maps = np.asarray(result.maps, dtype=np.float32)
+                maps = result.maps
                 yaw, pitch, resultant = batch_centroids(maps)
-                conf = np.clip(np.asarray(result.confidence, dtype=np.float64), 0, 1) * resultant
-                confidences[batch.indices] = conf
+                conf = result.confidence * resultant
                 planner.observe(Observation(batch.times, maps, yaw, pitch, conf))
                 if store is not None:
                     store.append(maps)
@@ -389,8 +375,8 @@ def _run(info: MediaInfo, prefix: Path, nfov_path: Path, sal_path: Path | None, 
             t=times[:n],
             yaw=path.yaw,
             pitch=path.pitch,
-            hfov=path.hfov if path.hfov is not None else np.full(n, hfov),
-            vfov=path.vfov if path.vfov is not None else np.full(n, vfov),
+            hfov=path.hfov if path.hfov is not None else np.full(n, ctx.hfov),
+            vfov=path.vfov if path.vfov is not None else np.full(n, ctx.vfov),
             confidence=path.confidence,
             source=info.source_record() | {"frame_count": n},
             generator={
@@ -407,7 +393,7 @@ def _run(info: MediaInfo, prefix: Path, nfov_path: Path, sal_path: Path | None, 
         maps_on_disk = store.finish() if store is not None else None
         try:
             render_trajectory(
-                info, traj, nfov_path, (out_w, out_h), saliency_path=sal_path, saliency_maps=maps_on_disk,
+                info, traj, nfov_path, ctx.geometry.size, saliency_path=sal_path, saliency_maps=maps_on_disk,
                 progress=progress, crf=options.crf, preset=options.preset, audio_mode=options.nfov_audio,
                 times=times[:n],
             )
@@ -416,36 +402,9 @@ def _run(info: MediaInfo, prefix: Path, nfov_path: Path, sal_path: Path | None, 
                 maps_on_disk.close()
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
-    extra = write_extras(traj, prefix, info, options, planner.strip() if options.plot else None, (out_w, out_h))
-    return RunResult(nfov_path, sal_path, traj_path, name, reason, n, timings, list(info.notices), info, extra)
-
-
-def extra_names(prefix: Path, options: RunOptions) -> list[Path]:
-    """The file names of the optional exports, in the order :func:`write_extras` writes them."""
-    suffixes = {"csv": [".trajectory.csv"], "ffmpeg": [".sendcmd.txt", ".ffmpeg.sh"]}
-    names = [s for kind in options.exports for s in suffixes.get(kind, [])]
-    names += [".plot.png"] if options.plot else []
-    return [prefix.with_name(prefix.name + s) for s in names]
-
-
-def write_extras(traj: Trajectory, prefix: Path, info: MediaInfo, options: RunOptions, strip: np.ndarray | None,
-                 size: tuple[int, int]) -> list[Path]:
-    """The optional exports beside the JSON: CSV, an ffmpeg sendcmd script, the path plot."""
-    from pano.exports import write_csv, write_ffmpeg
-    from pano.plot import write_plot
-
-    written: list[Path] = []
-    for kind in options.exports:
-        if kind == "csv":
-            written.append(write_csv(traj, extra_names(prefix, RunOptions(exports=("csv",)))[0]))
-        elif kind == "ffmpeg":
-            paths = write_ffmpeg(traj, prefix, str(info.path), size=size)
-            written.extend([paths["sendcmd"], paths["script"]])
-        else:
-            raise OptionError(f"--export {kind!r}: choose from {', '.join(EXPORTS)}")
-    if options.plot:
-        written.append(write_plot(extra_names(prefix, RunOptions(plot=True))[0], strip, traj))
-    return written
+    job = ExportJob(traj, prefix, planner.yaw_strip() if "plot" in options.exports else None)
+    extra = [path for exporter in exporters for path in exporter.write(job)]
+    return RunResult(nfov_path, sal_path, traj_path, name, reason, n, info, timings, list(info.notices), extra)
 
 
 def render_trajectory(
@@ -485,8 +444,7 @@ def render_trajectory(
     _check_coverage(trajectory, times, info, origin, notify)
     sample_of_frame, _ = nearest_samples(trajectory.t, times)
     step = 1.0 / info.fps
-    hfov0, vfov0 = float(trajectory.hfov[0]), float(trajectory.vfov[0])
-    out_w, out_h = size or default_output_size(info.width, hfov0, vfov0)
+    out_w, out_h = size or output_geometry(info.width, float(trajectory.hfov[0]), float(trajectory.vfov[0])).size
     renderers: dict[tuple[float, float], NFOVRenderer] = {}
 
     def renderer(hf: float, vf: float) -> NFOVRenderer:

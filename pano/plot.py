@@ -1,7 +1,7 @@
 """A one-glance PNG of a camera path: the yaw × time saliency strip with the path over it, pitch below.
 
 Drawn with OpenCV only (no matplotlib dependency). The strip is whatever per-frame yaw profile the
-planner exposes (``planner.strip()``): autocam's best candidate score per yaw, or the centroid
+planner exposes (``planner.yaw_strip()``): autocam's best candidate score per yaw, or the centroid
 planner's saliency distribution over yaw.
 """
 
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from common.errors import OptionError
+from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output, png_with_mark
 from pano.trajectory import Trajectory
 
@@ -108,3 +109,13 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
     with atomic_output(path) as tmp:
         tmp.write_bytes(png_with_mark(buf.tobytes()))
     return path
+
+
+class PlotExporter(Exporter):
+    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below."""
+
+    name = "plot"
+    suffixes = (".plot.png",)
+
+    def write(self, job: ExportJob) -> list[Path]:
+        return [write_plot(job.path(self.suffixes[0]), job.yaw_strip, job.trajectory)]

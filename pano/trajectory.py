@@ -148,7 +148,12 @@ class Trajectory:
 
     @classmethod
     def load(cls, path: str | Path) -> Trajectory:
+        """A trajectory JSON, or a CSV written by ``pano.exports.write_csv`` (told apart by suffix)."""
         path = Path(path)
+        if path.suffix.lower() == ".csv":
+            from pano.exports import read_csv
+
+            return read_csv(path)
         if not path.is_file():
             raise InputError(f"{path}: no such trajectory file; check the path")
         try:

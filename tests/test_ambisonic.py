@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import OptionError
+from common.errors import InputError, OptionError
 from pano.ambisonics import (
     BEAM_PATTERNS,
     ambix_to_fuma,
@@ -17,9 +17,12 @@ from pano.ambisonics import (
     log_band_edges,
     steer_beam,
 )
+from pano.context import RunContext
 from pano.geometry import angular_distance, grid_angles, spherical_mean, yaw_pitch_to_vec
 from pano.saliency.ambisonic import AmbisonicSource
-from pano.saliency.base import SOURCES, FrameBatch
+from pano.saliency.base import FrameBatch, create_source
+
+FOA = RunContext(audio_format="ambix")
 
 SR = 24000
 WIN = 4800  # 0.2 s, the source's default window
@@ -145,7 +148,7 @@ DIRECTIONS = [
 
 
 def test_registered_and_needs_no_pixels():
-    src = SOURCES["ambisonic"]()
+    src = create_source("ambisonic", RunContext(audio_format="ambix"))
     assert isinstance(src, AmbisonicSource)
     assert src.frame_size is None
     assert src.audio_spec.layout == "foa" and src.audio_spec.sample_rate == SR
@@ -159,7 +162,7 @@ def test_localises_a_point_source(yaw, pitch, audio_format):
     audio = _point_source(yaw, pitch, 4, rng)
     if audio_format == "fuma":
         audio = ambix_to_fuma(audio)
-    out = _run(AmbisonicSource(audio_format=audio_format), audio)
+    out = _run(AmbisonicSource.build(RunContext(audio_format=audio_format)), audio)
     assert out.maps.shape == (4, 64, 128) and out.maps.dtype == np.float32
     assert np.all(out.maps >= 0)
     for m, c in zip(out.maps, out.confidence, strict=True):
@@ -173,13 +176,13 @@ def test_localises_a_point_source(yaw, pitch, audio_format):
 def test_fuma_read_as_ambix_goes_wrong():
     """The audio_format option matters: FuMa channels read as AmbiX point somewhere else."""
     audio = ambix_to_fuma(_point_source(90.0, 0.0, 2, np.random.default_rng(6)))
-    out = _run(AmbisonicSource(audio_format="ambix"), audio)
+    out = _run(AmbisonicSource.build(RunContext(audio_format="ambix")), audio)
     cy, cp, _ = spherical_mean(out.maps[0])
     assert angular_distance(cy, cp, 90.0, 0.0) > 30.0
 
 
 def test_silence_has_no_confidence():
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(FOA)
     out = _run(src, np.zeros((8, 4, WIN), np.float32))
     assert np.all(out.confidence == 0.0) and np.all(out.maps == 0.0)
     quiet = _point_source(30.0, 0.0, 4, np.random.default_rng(7)) * 1e-5  # about −100 dBFS
@@ -189,8 +192,8 @@ def test_silence_has_no_confidence():
 def test_diffuse_noise_has_low_confidence():
     rng = np.random.default_rng(8)
     diffuse = np.stack([0.1 * diffuse_noise(WIN, rng) for _ in range(16)])
-    c_diffuse = _run(AmbisonicSource(), diffuse).confidence
-    c_point = _run(AmbisonicSource(), _point_source(60.0, 10.0, 16, rng)).confidence
+    c_diffuse = _run(AmbisonicSource.build(FOA), diffuse).confidence
+    c_point = _run(AmbisonicSource.build(FOA), _point_source(60.0, 10.0, 16, rng)).confidence
     assert c_diffuse.max() < 0.1
     assert c_point.min() > c_diffuse.max() + 0.5
 
@@ -198,7 +201,7 @@ def test_diffuse_noise_has_low_confidence():
 def test_confidence_falls_with_diffuse_to_direct_ratio():
     rng = np.random.default_rng(9)
     conf = [
-        _run(AmbisonicSource(), _point_source(0.0, 0.0, 8, rng, noise=k)).confidence.mean()
+        _run(AmbisonicSource.build(FOA), _point_source(0.0, 0.0, 8, rng, noise=k)).confidence.mean()
         for k in (0.1, 1, 3)
     ]
     assert conf[0] > conf[1] > conf[2]
@@ -229,7 +232,7 @@ def test_reverberant_room_still_steers():
     for c in range(4):
         x[c] += fftconvolve(s, tail[c])[:n]
     ft = np.arange(6, 54) / 30.0
-    out = _run(AmbisonicSource(), _windows(x, ft))
+    out = _run(AmbisonicSource.build(FOA), _windows(x, ft))
     confident = out.confidence >= 0.15
     assert confident.mean() > 0.5
     errors = [angular_distance(*spherical_mean(m)[:2], 40.0, 10.0) for m in out.maps[confident]]
@@ -245,7 +248,7 @@ def test_tracks_a_moving_source_across_batches_and_the_seam():
     pitch_t = 15.0 * np.sin(2 * np.pi * t / dur)
     track = encode_foa(0.1 * rng.standard_normal(len(t)), yaw_t, pitch_t)
     track += 0.02 * diffuse_noise(len(t), rng)
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(FOA)
     frame_t = np.arange(int(dur * fps)) / fps
     errors = []
     for s in range(0, len(frame_t), 16):
@@ -267,7 +270,7 @@ def test_two_sources_in_different_bands_give_two_peaks():
     low = sosfilt(butter(4, 800, "low", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
     high = sosfilt(butter(4, 2500, "high", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
     x = encode_foa(low / low.std(), -60.0, 0.0) + encode_foa(high / high.std(), 60.0, 0.0)
-    out = _run(AmbisonicSource(), 0.1 * x[None])
+    out = _run(AmbisonicSource.build(FOA), 0.1 * x[None])
     m = out.maps[0]
     yaw, pitch = grid_angles(*m.shape)
     left = m[:, yaw < 0]
@@ -283,7 +286,7 @@ def test_noise_floor_learns_room_tone_but_not_a_source():
     """A steady directional hum is background after a few seconds; a louder source then is not."""
     rng = np.random.default_rng(12)
     fps = 30.0
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(FOA)
     hum = []
     for k in range(0, 300, 30):  # 10 s of hum at about −50 dBFS from the right
         ft = np.arange(k, k + 30) / fps
@@ -300,7 +303,7 @@ def test_noise_floor_learns_room_tone_but_not_a_source():
 
 def test_sustained_source_from_the_first_frame_keeps_confidence():
     rng = np.random.default_rng(13)
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(FOA)
     conf = []
     for k in range(0, 150, 30):
         ft = np.arange(k, k + 30) / 30.0
@@ -312,7 +315,7 @@ def test_sustained_source_from_the_first_frame_keeps_confidence():
 
 def test_odd_window_lengths_nan_and_empty_batches():
     rng = np.random.default_rng(14)
-    src = AmbisonicSource(grid=(45, 90))
+    src = AmbisonicSource.build(FOA, grid=(45, 90))
     audio = _point_source(-30.0, 20.0, 2, rng)[:, :, :4001]
     audio[0, 2, 100] = np.nan
     out = _run(src, audio)
@@ -326,23 +329,31 @@ def test_odd_window_lengths_nan_and_empty_batches():
 @pytest.mark.parametrize(
     "options",
     [
-        {"audio_format": "ambi"},
         {"grid": (64, 100)},
         {"band": (100, 20000)},
-        {"window": 5.0},
+        {"audio_window": 5.0},
+        {"audio_window": float("nan")},
         {"blob_width": 0},
+        {"blob_width": 1e9},
+        {"grid": 0},
+        {"windw": 0.2},
     ],
 )
 def test_bad_options_are_user_errors(options):
-    with pytest.raises(OptionError):
-        AmbisonicSource(**options)
+    with pytest.raises(OptionError, match="localizer 'ambisonic'"):
+        AmbisonicSource.build(RunContext(audio_format="ambix"), **options)
 
 
-def test_prepare_resets_the_noise_floor_and_takes_the_frame_rate():
+def test_needs_foa_audio_from_the_run():
+    with pytest.raises(InputError, match="first-order ambisonic"):
+        AmbisonicSource.build(RunContext(audio_format="mono"))
+
+
+def test_prepare_resets_the_noise_floor_and_the_frame_rate_comes_from_the_run():
     class Media:
         fps = 25.0
 
-    src = AmbisonicSource()
+    src = AmbisonicSource.build(FOA.with_(fps=25.0))
     _run(src, _point_source(0, 0, 4, np.random.default_rng(16)) * 0.01)
     assert src._noise_floor_db is not None
     src.prepare(Media())
@@ -353,7 +364,7 @@ def test_higher_order_ambix_uses_its_first_order_part():
     rng = np.random.default_rng(17)
     foa = _point_source(-60.0, 20.0, 2, rng)
     hoa = np.concatenate([foa, 0.05 * rng.standard_normal((2, 5, WIN))], axis=1)  # ACN 4..8 of 2nd order
-    out = _run(AmbisonicSource(), hoa)
+    out = _run(AmbisonicSource.build(FOA), hoa)
     cy, cp, _ = spherical_mean(out.maps[0])
     assert angular_distance(cy, cp, -60.0, 20.0) < 5.0
 
@@ -374,7 +385,7 @@ def test_demo_audio_matches_its_truth():
     truth = demo.frame_truth(60)
     track = resample_poly(audio.astype(np.float64), SR, demo.AUDIO_RATE, axis=1)
     ft = np.array([r["t"] for r in truth[6:54]])
-    out = _run(AmbisonicSource(), _windows(track, ft), t0=0.0)
+    out = _run(AmbisonicSource.build(FOA), _windows(track, ft), t0=0.0)
     for m, r in zip(out.maps, truth[6:54], strict=True):
         cy, cp, _ = spherical_mean(m)
         assert angular_distance(cy, cp, r["yaw"], r["pitch"]) < 5.0

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from common.errors import InputError, OptionError
-from pano.exports import ffmpeg_filter_escape, nfov_size, read_csv, write_csv, write_ffmpeg, write_plot
+from pano.context import output_geometry
+from pano.exports import ffmpeg_filter_escape, read_csv, write_csv, write_ffmpeg
+from pano.plot import write_plot
 from pano.trajectory import Trajectory
 
 
@@ -97,7 +99,7 @@ def test_sendcmd_script_parses(tmp_path, zoom):
     assert script.startswith("#!/bin/sh")
     assert "v360=e:flat:" in script and "reset_rot=1" in script
     assert shlex.quote(os.path.abspath("in put.mp4")) in script  # absolute: the script runs from anywhere
-    w, h = nfov_size(65.5, 39.8)
+    w, h = output_geometry(int(traj.source.get("width") or 3840), 65.5, 39.8).size
     assert f":w={w}:h={h}:" in script
 
 

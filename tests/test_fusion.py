@@ -3,33 +3,41 @@ wrap-aware, and each child gets frames and audio in the form it asked for."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from common.errors import OptionError
+from common.options import PluginOptions, option
+from pano.context import RunContext
 from pano.geometry import angular_distance, grid_angles, spherical_mean
-from pano.saliency.base import SOURCES, AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
+from pano.saliency.base import LOCALIZERS, AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
 from pano.saliency.fusion import FusionSource, derive_audio, resize_equirect, union_audio_spec
+
+
+@dataclass(frozen=True)
+class FakeOptions(PluginOptions):
+    yaw: float = option(0.0, "peak yaw")
+    pitch: float = option(0.0, "peak pitch")
+    grid: tuple[int, int] = option((30, 60), "map grid")
+    confidence: float = option(1.0, "confidence of every frame")
+    scale: float = option(1.0, "map scale")
+    frame_size: tuple[int, int] | None = option(None, "frames it asks for")
 
 
 class FakeSource(SaliencySource):
     """A map with one Gaussian peak at a fixed direction; records what it was given."""
 
     name = "fake"
+    Options = FakeOptions
 
-    def __init__(
-        self,
-        yaw: float = 0.0,
-        pitch: float = 0.0,
-        grid: tuple[int, int] = (30, 60),
-        confidence: float = 1.0,
-        scale: float = 1.0,
-        frame_size: tuple[int, int] | None = None,
-        audio_spec: AudioSpec | None = None,
-    ) -> None:
-        self.yaw, self.pitch, self.grid, self.conf, self.scale = yaw, pitch, grid, confidence, scale
-        self.frame_size = frame_size
-        self.audio_spec = audio_spec
+    def __init__(self, ctx=None, options=None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        self.yaw, self.pitch, self.grid, self.conf, self.scale = o.yaw, o.pitch, o.grid, o.confidence, o.scale
+        self.frame_size = o.frame_size
+        self.audio_spec = None
         self.seen: list[FrameBatch] = []
         self.prepared = False
 
@@ -45,14 +53,22 @@ class FakeSource(SaliencySource):
         return SaliencyBatch(np.repeat(m[None], b, axis=0), np.full(b, self.conf))
 
 
+def fake(audio_spec: AudioSpec | None = None, **options) -> FakeSource:
+    src = FakeSource.build(None, **options)
+    src.audio_spec = audio_spec
+    return src
+
+
+def fusion_of(sources, ctx=None, **options) -> FusionSource:
+    return FusionSource.build(ctx, sources=sources, **options)
+
+
 @pytest.fixture(autouse=True, scope="module")
-def _fake_sources_registered():
-    """Register the fakes for this module only, so other tests' registry listings stay clean."""
-    register_source("test-fake")(FakeSource)
-    register_source("test-shared")(SharedSource)
+def _fake_source_registered():
+    """Register the fake for this module only, so other tests' registry listings stay clean."""
+    LOCALIZERS.register("test-fake", FakeSource)
     yield
-    SOURCES.pop("test-fake", None)
-    SOURCES.pop("test-shared", None)
+    LOCALIZERS.unregister("test-fake")
 
 
 def batch(n: int = 3, frames: np.ndarray | None = None, audio: np.ndarray | None = None) -> FrameBatch:
@@ -67,14 +83,14 @@ def centroid(fusion: FusionSource) -> tuple[float, float]:
 
 
 def test_registered_under_fusion():
-    assert SOURCES["fusion"] is FusionSource
+    assert LOCALIZERS.load("fusion") is FusionSource
 
 
 def test_centroid_moves_toward_heavier_source():
     def fused_yaw(weights):
-        a = FakeSource(yaw=-60.0, grid=(30, 60), scale=50.0)  # a different scale must not matter
-        b = FakeSource(yaw=60.0, grid=(60, 120))
-        return centroid(FusionSource([a, b], weights=weights))[0]
+        a = fake(yaw=-60.0, grid=(30, 60), scale=50.0)  # a different scale must not matter
+        b = fake(yaw=60.0, grid=(60, 120))
+        return centroid(fusion_of([a, b], weights=weights))[0]
 
     equal, heavy_b, heavy_a = fused_yaw([1, 1]), fused_yaw([1, 3]), fused_yaw([3, 1])
     assert abs(equal) < 3.0
@@ -84,21 +100,21 @@ def test_centroid_moves_toward_heavier_source():
 
 
 def test_confidence_weighting():
-    a = FakeSource(yaw=-60.0, confidence=0.9)
-    b = FakeSource(yaw=60.0, confidence=0.1)
-    fusion = FusionSource([a, b])
+    a = fake(yaw=-60.0, confidence=0.9)
+    b = fake(yaw=60.0, confidence=0.1)
+    fusion = fusion_of([a, b])
     out = fusion.process(batch())
     assert spherical_mean(out.maps[0])[0] < -15.0
     assert out.confidence == pytest.approx(np.full(3, 0.5))
-    plain = FusionSource(
-        [FakeSource(yaw=-60.0, confidence=0.9), FakeSource(yaw=60.0, confidence=0.1)],
+    plain = fusion_of(
+        [fake(yaw=-60.0, confidence=0.9), fake(yaw=60.0, confidence=0.1)],
         confidence_weighted=False,
     )
     assert abs(centroid(plain)[0]) < 3.0
 
 
 def test_children_by_name_and_mapping_with_weights():
-    fusion = FusionSource(
+    fusion = fusion_of(
         [
             ("test-fake", {"yaw": -60.0}),
             {"name": "test-fake", "options": {"yaw": 60.0, "grid": (60, 120)}, "weight": 3.0},
@@ -111,10 +127,10 @@ def test_children_by_name_and_mapping_with_weights():
 
 
 def test_union_of_frame_sizes_and_resized_frames():
-    small = FakeSource(frame_size=(30, 60))
-    large = FakeSource(frame_size=(60, 120))
-    none = FakeSource()
-    fusion = FusionSource([small, large, none])
+    small = fake(frame_size=(30, 60))
+    large = fake(frame_size=(60, 120))
+    none = fake()
+    fusion = fusion_of([small, large, none])
     assert fusion.frame_size == (60, 120)
     fusion.prepare(object())
     assert small.prepared and large.prepared
@@ -133,8 +149,8 @@ def test_audio_union_and_derivation():
     with pytest.raises(OptionError):
         union_audio_spec([AudioSpec(16000, "stereo", 0.1)])
 
-    a, b = FakeSource(audio_spec=mono), FakeSource(audio_spec=foa)
-    fusion = FusionSource([a, b])
+    a, b = fake(audio_spec=mono), fake(audio_spec=foa)
+    fusion = fusion_of([a, b])
     assert fusion.audio_spec == AudioSpec(48000, "foa", 0.2)
     t = np.arange(int(0.2 * 48000)) / 48000
     audio = np.zeros((2, 4, len(t)), np.float32)
@@ -165,43 +181,33 @@ def test_resize_wraps_at_seam():
     assert abs(abs(spherical_mean(down)[0]) - 180.0) < 3.0
 
 
-class SharedSource(FakeSource):
-    """Takes the run-wide options the pipeline hands a fusion, to see them forwarded."""
-
-    def __init__(self, checkpoint=None, device="cpu", yaw: float = 0.0) -> None:
-        super().__init__(yaw=yaw)
-        self.checkpoint, self.device = checkpoint, device
-
-
-def test_run_wide_options_reach_children_that_take_them():
-    fusion = FusionSource(
-        ["test-fake", ("test-shared", {"device": "cuda:1"})],
-        checkpoint="m.pt",
-        device="cpu",
-        audio_format="mono",
-    )
-    fake, shared = fusion.children
-    assert shared.checkpoint == "m.pt" and shared.device == "cuda:1"  # the child's own option wins
-    assert not hasattr(fake, "checkpoint")
+def test_children_built_by_name_share_the_run_context():
+    ctx = RunContext(checkpoint="m.pt", device="cuda:1", audio_format="mono")
+    fusion = fusion_of(["test-fake", ["test-fake", {"yaw": 30}]], ctx)
+    assert all(child.ctx is ctx for child in fusion.children)
+    assert fusion.children[1].yaw == 30.0
+    with pytest.raises(OptionError, match="localizer 'test-fake' has no option 'yw'"):
+        fusion_of([["test-fake", {"yw": 30}]])
 
 
 def test_default_children_follow_the_input():
     from pano.saliency.fusion import default_children
 
-    assert default_children(None, "mono") == ["synchrony"]
-    assert default_children("m.pt", "mono") == ["network", "synchrony"]
-    assert default_children("m.pt", "ambix") == ["network", "ambisonic", "synchrony"]
+    assert default_children(RunContext(audio_format="mono")) == ["synchrony"]
+    assert default_children(RunContext(checkpoint="m.pt", audio_format="mono")) == ["network", "synchrony"]
+    assert default_children(RunContext(checkpoint="m.pt", audio_format="ambix")) == [
+        "network", "ambisonic", "synchrony"]
 
 
 def test_bad_options():
     with pytest.raises(OptionError):
-        FusionSource([])
+        fusion_of([])
     with pytest.raises(OptionError):
-        FusionSource([FakeSource()], weights=[1.0, 2.0])
+        fusion_of([fake()], weights=[1.0, 2.0])
     with pytest.raises(OptionError):
-        FusionSource([FakeSource()], weights=[-1.0])
+        fusion_of([fake()], weights=[-1.0])
     with pytest.raises(OptionError):
-        FusionSource([42])
+        fusion_of([42])
 
 
 def test_fusion_feeds_synchrony_derived_frames_and_audio():
@@ -220,11 +226,11 @@ def test_fusion_feeds_synchrony_derived_frames_and_audio():
     audio = np.zeros((n, 4, s), np.float32)
     audio[:, 0] = env[:, None] * rng.standard_normal((n, s)) * 0.2  # W carries the sound
 
-    syn = SynchronySource(frame_size=(30, 60))
-    other = FakeSource(
+    syn = SynchronySource.build(None, frame_size=(30, 60))
+    other = fake(
         yaw=-90.0, grid=(60, 120), confidence=0.3, frame_size=(60, 120), audio_spec=AudioSpec(sr, "foa", 0.2)
     )
-    fusion = FusionSource([syn, other])
+    fusion = fusion_of([syn, other])
 
     class Media:
         fps, audio_channels, path = 30.0, 4, "x.mp4"

@@ -11,7 +11,8 @@ import torch
 
 from clips import write_wav
 from common.errors import CheckpointError, UserError
-from pano.saliency.base import SOURCES, FrameBatch
+from pano.context import RunContext
+from pano.saliency.base import LOCALIZERS, FrameBatch
 from pano.saliency.network import NetworkSource
 from soundloc.checkpoint import save_checkpoint
 from soundloc.model import ModelConfig, SoundLocalizer
@@ -60,25 +61,26 @@ def _run(src: NetworkSource, media, frames) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_registered_and_needs_checkpoint(tmp_path):
-    assert SOURCES["network"] is NetworkSource
+    assert LOCALIZERS.load("network") is NetworkSource
     with pytest.raises(UserError, match="needs --checkpoint"):
-        NetworkSource()
+        NetworkSource.build(RunContext())
     with pytest.raises(UserError, match="--device 'gpu'"):
-        NetworkSource(checkpoint=tmp_path / "missing.pt", device="gpu")
+        NetworkSource.build(RunContext(checkpoint=str(tmp_path / "missing.pt"), device="gpu"))
     with pytest.raises(CheckpointError, match="missing.pt"):
-        NetworkSource(checkpoint=tmp_path / "missing.pt")
+        NetworkSource.build(RunContext(checkpoint=str(tmp_path / "missing.pt")))
 
 
 def test_maps_confidence_and_interpolation(setup):
     ckpt, media, frames = setup
-    every = NetworkSource(checkpoint=ckpt, stride=1, inference_height=64, threads=1)
+    every = NetworkSource.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1)
     assert every.frame_size == (64, 128)
     ref_maps, ref_conf = _run(every, media, frames)
     assert ref_maps.shape == (N_FRAMES, 4, 8) and ref_maps.dtype == np.float32
     assert (ref_maps >= 0).all() and np.allclose(ref_maps.max(axis=(1, 2)), 1.0)
     assert ((ref_conf >= 0) & (ref_conf <= 1)).all()
 
-    strided = NetworkSource(checkpoint=ckpt, stride=3, inference_height=64, threads=1, batch_size=7)
+    ctx = RunContext(checkpoint=str(ckpt))
+    strided = NetworkSource.build(ctx, stride=3, inference_height=64, threads=1, batch_size=7)
     assert strided.batch_size % 3 == 0 and strided.batch_size >= 7
     maps, conf = _run(strided, media, frames)
     # frames the source computed (every 3rd, the first, the last of each batch) equal the stride-1 run
@@ -97,7 +99,7 @@ def test_maps_confidence_and_interpolation(setup):
 
 def test_prepare_needs_audio(setup, tmp_path):
     ckpt, media, _ = setup
-    src = NetworkSource(checkpoint=ckpt, inference_height=64)
+    src = NetworkSource.build(RunContext(checkpoint=str(ckpt)), inference_height=64)
     silent = tmp_path / "image.png"
     silent.write_bytes(b"\x89PNG not really")
     with pytest.raises(UserError, match="image.png"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pano.context import OutputGeometry, RunContext
 from pano.geometry import (
     angular_distance,
     grid_vectors,
@@ -23,6 +24,7 @@ from pano.planning.smoothing import calm_path, hold_direction, limit_speed_vecto
 
 FPS = 30.0
 HFOV, VFOV = 65.5, 39.8
+CTX = RunContext(fps=FPS, geometry=OutputGeometry(HFOV, VFOV, 1280, 720))
 H, W = 32, 64
 GRID = grid_vectors(H, W)
 KAPPA = 40.0  # ~9° blob
@@ -52,7 +54,7 @@ def feed(planner, source_fn, n: int, batch: int = 37) -> np.ndarray:
 
 
 def run(name: str, source_fn, seconds: float, **opts):
-    planner = create_planner(name, FPS, HFOV, VFOV, **opts)
+    planner = create_planner(name, CTX, opts)
     times = feed(planner, source_fn, int(round(seconds * FPS)))
     path = planner.plan()
     assert len(path.yaw) == len(times)
@@ -187,7 +189,7 @@ def test_autocam_cuts_when_pan_too_long():
 
 
 def test_autocam_lag_mode_streams_and_matches_limits():
-    planner = create_planner("autocam", FPS, HFOV, VFOV, lag=2.0)
+    planner = create_planner("autocam", CTX, {"lag": 2.0})
     n = int(16 * FPS)
     times = np.arange(n) / FPS
     got, streamed = 0, []
@@ -224,7 +226,7 @@ def test_autocam_all_silent_looks_forward():
 @pytest.mark.parametrize("name", PLANNERS)
 def test_strip_shape(name):
     times, path, planner = run(name, static, 2)
-    strip = planner.strip()
+    strip = planner.yaw_strip()
     assert strip.shape[0] == len(times) and strip.shape[1] >= 36
     # the strip peaks at the source's yaw
     col = np.argmax(strip.mean(axis=0))
@@ -235,9 +237,9 @@ def test_unknown_option_refused():
     from common.errors import OptionError
 
     with pytest.raises(OptionError, match="max_sped"):
-        create_planner("autocam", FPS, HFOV, VFOV, max_sped=3)
+        create_planner("autocam", CTX, {"max_sped": 3})
     with pytest.raises(OptionError, match="max_speed"):
-        create_planner("centroid", FPS, HFOV, VFOV, max_speed=-1)
+        create_planner("centroid", CTX, {"max_speed": -1})
 
 
 def test_hold_and_limit_helpers():
@@ -269,7 +271,7 @@ def test_autocam_pools_large_maps():
 
     aims = []
     for h, w in [(32, 64), (96, 192), (90, 180)]:
-        p = create_planner("autocam", FPS, HFOV, VFOV)
+        p = create_planner("autocam", CTX)
         n = 20
         maps = np.repeat(blob(h, w)[None], n, axis=0)
         p.observe(Observation(np.arange(n) / FPS, maps, np.full(n, -120.0), np.full(n, 25.0), np.ones(n)))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from common.errors import InputError, OptionError
+from common.errors import InputError
+from pano.context import RunContext
 from pano.saliency.select import choose_localizer
 
 
@@ -24,26 +25,30 @@ class Media:
         return self.audio_format in ("ambix", "fuma")
 
 
+def choose(media: Media, checkpoint: str | None = None) -> tuple[str, str]:
+    return choose_localizer(RunContext(media=media, audio_format=media.audio_format, checkpoint=checkpoint))
+
+
 @pytest.mark.parametrize("checkpoint", [None, "model.pt"])
 def test_foa_picks_ambisonic(checkpoint):
-    name, reason = choose_localizer(Media(4, "ambix"), checkpoint, "auto")
+    name, reason = choose(Media(4, "ambix"), checkpoint)
     assert name == "ambisonic" and "ambisonic" in reason
     assert "\n" not in reason
     if checkpoint:
         assert "checkpoint" in reason
 
 
-def test_explicit_foa_format_picks_ambisonic():
-    assert choose_localizer(Media(4, "mono"), None, "fuma")[0] == "ambisonic"
+def test_fuma_picks_ambisonic():
+    assert choose(Media(4, "fuma"))[0] == "ambisonic"
 
 
 def test_mono_with_checkpoint_picks_network():
-    name, reason = choose_localizer(Media(1, "mono"), "model.pt", "auto")
+    name, reason = choose(Media(1, "mono"), "model.pt")
     assert name == "network" and "checkpoint" in reason
 
 
 def test_mono_without_checkpoint_picks_synchrony():
-    name, reason = choose_localizer(Media(2, "mono"), None, "auto")
+    name, reason = choose(Media(2, "mono"))
     assert name == "synchrony" and "no checkpoint" in reason and "2-channel" in reason
 
 
@@ -56,19 +61,18 @@ def test_mono_without_checkpoint_picks_synchrony():
         (1, "mono", None, "synchrony"),
     ],
 )
-def test_with_probes_decided_format(channels, decided, checkpoint, expected):
-    """The pipeline passes ``MediaInfo.audio_format`` (probe's decision), not the raw request."""
-    assert choose_localizer(Media(channels, decided), checkpoint, decided)[0] == expected
+def test_follows_the_probes_decided_format(channels, decided, checkpoint, expected):
+    """The run context carries ``MediaInfo.audio_format`` (the probe's one decision)."""
+    assert choose(Media(channels, decided), checkpoint)[0] == expected
 
 
 def test_forced_mono_overrides_foa_track():
-    assert choose_localizer(Media(4, "ambix"), None, "mono")[0] == "synchrony"
+    name, reason = choose(Media(4, "mono"))
+    assert name == "synchrony" and "downmixed to mono" in reason
 
 
-def test_no_audio_and_bad_format_are_refused():
+def test_no_audio_is_refused():
     with pytest.raises(InputError, match="clip.mp4"):
-        choose_localizer(Media(0, "none"), None, "auto")
+        choose(Media(0, "none"))
     with pytest.raises(InputError, match="no audio"):
-        choose_localizer(Media(0, "none"), "m.pt", "none")
-    with pytest.raises(OptionError):
-        choose_localizer(Media(), None, "stereo")
+        choose(Media(0, "none"), "m.pt")

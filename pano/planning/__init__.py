@@ -1,6 +1,5 @@
-"""Trajectory planners; importing this package registers the built-in ones."""
+"""Trajectory planners; ``PLANNERS`` lists them (imported lazily)."""
 
-from pano.planning import autocam, centroid  # noqa: F401 - registers "autocam" and "centroid"
-from pano.planning.base import PLANNERS, Observation, PlannedPath, Planner, create_planner, register_planner
+from pano.planning.base import PLANNERS, Observation, PlannedPath, Planner, create_planner
 
-__all__ = ["PLANNERS", "Observation", "PlannedPath", "Planner", "create_planner", "register_planner"]
+__all__ = ["PLANNERS", "Observation", "PlannedPath", "Planner", "create_planner"]

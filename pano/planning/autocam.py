@@ -27,16 +27,16 @@ Memory per block of ``k`` frames: C scores + 3·C moments (float32), C back-poin
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import scipy.sparse as sp
 
-from common.errors import OptionError
+from common.options import PluginOptions, option
 from pano.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
-from pano.planning.base import Observation, PlannedPath, Planner, register_planner
-from pano.planning.centroid import check_options, positive
+from pano.planning.base import Observation, PlannedPath, Planner
 from pano.planning.smoothing import (
     frame_steps,
     limit_speed_vectors,
@@ -44,6 +44,9 @@ from pano.planning.smoothing import (
     smooth_vectors,
     track_vectors,
 )
+
+if TYPE_CHECKING:
+    from pano.context import RunContext
 
 
 def candidate_grid(yaw_step: float, pitch_step: float, pitch_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -160,55 +163,45 @@ class _Calmer:
         return out
 
 
-@register_planner("autocam")
-class AutoCamPlanner(Planner):
-    """AutoCam-style planner (see module docstring). All angles in degrees, times in seconds.
+@dataclass(frozen=True)
+class AutoCamOptions(PluginOptions):
+    max_speed: float = option(60.0, "top angular speed (deg/s)", lo=0.1, hi=3600.0)
+    yaw_step: float = option(10.0, "candidate spacing in yaw (degrees)", lo=1.0, hi=90.0)
+    pitch_step: float = option(20.0, "candidate spacing in pitch (degrees)", lo=1.0, hi=90.0)
+    pitch_max: float = option(60.0, "highest candidate pitch (degrees)", lo=0.0, hi=89.0)
+    motion_cost: float = option(0.002, "score-seconds per degree moved", lo=0.0, hi=10.0)
+    min_confidence: float = option(0.15, "frames below it do not vote and the aim is held", lo=0.0, hi=1.0)
+    smooth: float = option(0.4, "Gaussian smoothing sigma of the refined path (s)", lo=0.0, hi=60.0)
+    max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
+    cuts: bool = option(False, "cut instead of panning when a pan would take longer than max_pan_time")
+    max_pan_time: float = option(2.0, "longest pan before a cut (s)", lo=0.1, hi=60.0)
+    cut_cost: float = option(0.5, "score-seconds a cut costs", lo=0.0, hi=100.0)
+    lag: float | None = option(None, "seconds of look-ahead for streaming (none = offline)", lo=0.0, hi=3600.0)
+    score_grid: int = option(32, "maps are pooled to at most this many rows", lo=4, hi=512)
 
-    Options: ``max_speed`` (60 deg/s), ``max_accel`` (120 deg/s²; 0 = plain speed limit),
-    ``yaw_step`` (10), ``pitch_step`` (20), ``pitch_max`` (60), ``motion_cost`` (0.002 score-seconds
-    per degree), ``min_confidence`` (0.15: frames below it do not vote and the aim is held),
-    ``smooth`` (0.4 s Gaussian sigma), ``cuts`` (False), ``max_pan_time`` (2 s), ``cut_cost``
-    (0.5 score-seconds), ``lag`` (None = offline; seconds of look-ahead for streaming),
-    ``score_grid`` (32: maps are pooled to at most this many rows).
-    """
+
+class AutoCamPlanner(Planner):
+    """AutoCam-style planner (see module docstring). All angles in degrees, times in seconds."""
 
     name = "autocam"
-    OPTIONS = {
-        "max_speed",
-        "yaw_step",
-        "pitch_step",
-        "pitch_max",
-        "motion_cost",
-        "min_confidence",
-        "smooth",
-        "max_accel",
-        "cuts",
-        "max_pan_time",
-        "cut_cost",
-        "lag",
-        "score_grid",
-    }
+    Options = AutoCamOptions
 
-    def __init__(self, fps: float, hfov: float, vfov: float, **options: Any) -> None:
-        super().__init__(fps, hfov, vfov)
-        check_options(self.name, options, self.OPTIONS)
-        if not (self.fps > 0):
-            raise OptionError(f"planner needs a positive frame rate, got {fps!r}")
-        g = options.get
-        self.max_speed = positive("max_speed", g("max_speed", 60.0))
-        self.yaw_step = positive("yaw_step", g("yaw_step", 10.0))
-        self.pitch_step = positive("pitch_step", g("pitch_step", 20.0))
-        self.pitch_max = min(positive("pitch_max", g("pitch_max", 60.0), allow_zero=True), 89.0)
-        self.motion_cost = positive("motion_cost", g("motion_cost", 0.002), allow_zero=True)
-        self.min_confidence = float(g("min_confidence", 0.15))
-        self.smooth = positive("smooth", g("smooth", 0.4), allow_zero=True)
-        self.max_accel = positive("max_accel", g("max_accel", 120.0), allow_zero=True)
-        self.cuts = bool(g("cuts", False))
-        self.max_pan_time = positive("max_pan_time", g("max_pan_time", 2.0))
-        self.cut_cost = positive("cut_cost", g("cut_cost", 0.5), allow_zero=True)
-        lag = g("lag", None)
-        self.lag = None if lag is None else positive("lag", lag, allow_zero=True)
-        self.score_grid = int(positive("score_grid", g("score_grid", 32)))
+    def __init__(self, ctx: RunContext | None = None, options: AutoCamOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        self.max_speed = o.max_speed
+        self.yaw_step = o.yaw_step
+        self.pitch_step = o.pitch_step
+        self.pitch_max = o.pitch_max
+        self.motion_cost = o.motion_cost
+        self.min_confidence = o.min_confidence
+        self.smooth = o.smooth
+        self.max_accel = o.max_accel
+        self.cuts = o.cuts
+        self.max_pan_time = o.max_pan_time
+        self.cut_cost = o.cut_cost
+        self.lag = o.lag
+        self.score_grid = o.score_grid
 
         self.cand_yaw, self.cand_pitch = candidate_grid(self.yaw_step, self.pitch_step, self.pitch_max)
         self.cand_vec = yaw_pitch_to_vec(self.cand_yaw, self.cand_pitch)
@@ -476,7 +469,7 @@ class AutoCamPlanner(Planner):
         self._advance(final=True)
         return self._path(0)
 
-    def strip(self) -> np.ndarray | None:
+    def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw candidates) best captured fraction over pitch per yaw, block-constant, for plots."""
         if not self._blk_score:
             return None
@@ -487,18 +480,4 @@ class AutoCamPlanner(Planner):
         return np.repeat(s, self.k, axis=0)[: self._n]
 
     def describe(self) -> dict:
-        return {
-            "max_speed": self.max_speed,
-            "yaw_step": self.yaw_step,
-            "pitch_step": self.pitch_step,
-            "pitch_max": self.pitch_max,
-            "motion_cost": self.motion_cost,
-            "min_confidence": self.min_confidence,
-            "smooth": self.smooth,
-            "max_accel": self.max_accel,
-            "cuts": self.cuts,
-            "max_pan_time": self.max_pan_time,
-            "cut_cost": self.cut_cost,
-            "lag": self.lag,
-            "dp_block_frames": self.k,
-        }
+        return super().describe() | {"dp_block_frames": self.k}

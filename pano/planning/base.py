@@ -8,13 +8,18 @@ that memory stays O(frames × small) whatever the video's length.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from common.errors import OptionError
+from common.options import PluginOptions
+from common.plugin import Plugin
+from common.registry import Registry
+
+if TYPE_CHECKING:
+    from pano.context import RunContext
 
 
 @dataclass
@@ -37,13 +42,21 @@ class PlannedPath:
     vfov: np.ndarray | None = None
 
 
-class Planner(ABC):
-    name: ClassVar[str] = ""
+class Planner(Plugin, ABC):
+    """Base class; created as ``cls(ctx, options)``: the frame rate and the view's field of view come
+    from the run context, everything else from the planner's ``Options``."""
 
-    def __init__(self, fps: float, hfov: float, vfov: float) -> None:
-        self.fps = float(fps)
-        self.hfov = float(hfov)
-        self.vfov = float(vfov)
+    family: ClassVar[str] = "planner"
+
+    def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
+        from pano.context import RunContext
+
+        super().__init__(ctx if ctx is not None else RunContext(), options)
+        self.fps = float(self.ctx.fps)
+        self.hfov = float(self.ctx.hfov)
+        self.vfov = float(self.ctx.vfov)
+        if not self.fps > 0:
+            raise OptionError(f"{self.owner()} needs a positive frame rate, got {self.fps!r}")
 
     @abstractmethod
     def observe(self, obs: Observation) -> None:
@@ -53,30 +66,20 @@ class Planner(ABC):
     def plan(self) -> PlannedPath:
         """The path for every observed frame."""
 
-    def describe(self) -> dict:
-        """Parameters recorded in the trajectory JSON's generator.params."""
-        return {}
-
-    def strip(self) -> np.ndarray | None:
+    def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""
         return None
 
 
-PlannerFactory = Callable[..., Planner]
-PLANNERS: dict[str, PlannerFactory] = {}
+# The planner family: one line per planner, imported on first use.
+PLANNERS: Registry[Planner] = Registry("planner", {
+    "autocam": "pano.planning.autocam:AutoCamPlanner",
+    "centroid": "pano.planning.centroid:CentroidPlanner",
+}, entry_point_group="pano_pan.planners")
 
 
-def register_planner(name: str) -> Callable[[PlannerFactory], PlannerFactory]:
-    def deco(factory: PlannerFactory) -> PlannerFactory:
-        PLANNERS[name] = factory
-        return factory
+def create_planner(name: str, ctx: RunContext | None = None, options: dict | None = None) -> Planner:
+    """Instantiate a registered planner with validated options."""
+    from pano.context import RunContext
 
-    return deco
-
-
-def create_planner(name: str, fps: float, hfov: float, vfov: float, **options) -> Planner:
-    import pano.planning  # noqa: F401 - registers the built-in planners
-
-    if name not in PLANNERS:
-        raise OptionError(f"unknown planner {name!r}; choose one of: {', '.join(sorted(PLANNERS))}")
-    return PLANNERS[name](fps=fps, hfov=hfov, vfov=vfov, **options)
+    return PLANNERS.create(name, ctx if ctx is not None else RunContext(), options)

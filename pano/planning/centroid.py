@@ -7,14 +7,18 @@ of numbers per frame (centroid, confidence, a coarse yaw profile for the plot), 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from common.errors import OptionError
+from common.options import PluginOptions, option
 from pano.geometry import area_weights
-from pano.planning.base import Observation, PlannedPath, Planner, register_planner
+from pano.planning.base import Observation, PlannedPath, Planner
 from pano.planning.smoothing import calm_path, hold_direction
+
+if TYPE_CHECKING:
+    from pano.context import RunContext
 
 
 def yaw_profile(maps: np.ndarray, bins: int = 72) -> np.ndarray:
@@ -34,51 +38,30 @@ def yaw_profile(maps: np.ndarray, bins: int = 72) -> np.ndarray:
     return np.divide(prof, tot, out=np.zeros_like(prof), where=tot > 0)
 
 
-def check_options(name: str, options: dict[str, Any], allowed: set[str]) -> None:
-    """Refuse misspelled options instead of silently ignoring them."""
-    unknown = set(options) - allowed
-    if unknown:
-        raise OptionError(
-            f"planner {name!r} has no option(s) {', '.join(sorted(unknown))}; "
-            f"it accepts: {', '.join(sorted(allowed))}"
-        )
+@dataclass(frozen=True)
+class CentroidOptions(PluginOptions):
+    min_confidence: float = option(0.15, "below it a frame's centroid is ignored and the last direction held",
+                                   lo=0.0, hi=1.0)
+    max_speed: float = option(60.0, "top great-circle speed (deg/s)", lo=0.1, hi=3600.0)
+    max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
+    smooth: float = option(0.5, "Gaussian smoothing sigma (s)", lo=0.0, hi=60.0)
+    strip_bins: int = option(72, "yaw bins of the plot strip (0 keeps none)", lo=0, hi=3600)
 
 
-def positive(name: str, value: float, allow_zero: bool = False) -> float:
-    """Parse a planner option that must be a (non-negative when ``allow_zero``) finite number."""
-    kind = "non-negative" if allow_zero else "positive"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise OptionError(f"planner option {name}={value!r} must be a {kind} number")
-    return v
-
-
-@register_planner("centroid")
 class CentroidPlanner(Planner):
-    """Hold → smooth → speed/acceleration-limit the per-frame centroid.
-
-    Options: ``min_confidence`` (below it a frame's centroid is ignored and the last confident
-    direction held, default 0.15), ``max_speed`` (great-circle deg/s, default 60), ``max_accel``
-    (deg/s², default 120; 0 = plain speed limit), ``smooth`` (Gaussian sigma in seconds, default 0.5),
-    ``strip_bins`` (yaw bins of the plot strip, default 72; 0 keeps none).
-    """
+    """Hold → smooth → speed/acceleration-limit the per-frame centroid."""
 
     name = "centroid"
-    OPTIONS = {"min_confidence", "max_speed", "max_accel", "smooth", "strip_bins"}
+    Options = CentroidOptions
 
-    def __init__(self, fps: float, hfov: float, vfov: float, **options: Any) -> None:
-        super().__init__(fps, hfov, vfov)
-        check_options(self.name, options, self.OPTIONS)
-        self.min_confidence = float(options.get("min_confidence", 0.15))
-        self.max_speed = positive("max_speed", options.get("max_speed", 60.0))
-        self.max_accel = positive("max_accel", options.get("max_accel", 120.0), allow_zero=True)
-        self.smooth = positive("smooth", options.get("smooth", 0.5), allow_zero=True)
-        self.strip_bins = int(options.get("strip_bins", 72))
-        if self.fps <= 0:
-            raise OptionError(f"planner needs a positive frame rate, got {fps!r}")
+    def __init__(self, ctx: RunContext | None = None, options: CentroidOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        self.min_confidence = o.min_confidence
+        self.max_speed = o.max_speed
+        self.max_accel = o.max_accel
+        self.smooth = o.smooth
+        self.strip_bins = o.strip_bins
         self._t: list[np.ndarray] = []
         self._yaw: list[np.ndarray] = []
         self._pitch: list[np.ndarray] = []
@@ -105,16 +88,8 @@ class CentroidPlanner(Planner):
         yaw, pitch = calm_path(
             yaw, pitch, t, self.fps, self.max_speed, self.smooth, active=ok, max_accel=self.max_accel
         )
-        return PlannedPath(yaw=yaw, pitch=pitch, confidence=np.clip(conf, 0.0, 1.0))
+        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf)
 
-    def strip(self) -> np.ndarray | None:
+    def yaw_strip(self) -> np.ndarray | None:
         """(N, bins) confidence-weighted yaw profile of every observed frame, for ``write_plot``."""
         return np.concatenate(self._strip) if self._strip else None
-
-    def describe(self) -> dict:
-        return {
-            "min_confidence": self.min_confidence,
-            "max_speed": self.max_speed,
-            "max_accel": self.max_accel,
-            "smooth": self.smooth,
-        }

@@ -18,12 +18,19 @@ is localisable.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from common.errors import OptionError
+from common.errors import InputError
+from common.options import PluginOptions, option
 from pano.ambisonics import band_intensity, fuma_to_ambix, log_band_edges
 from pano.geometry import grid_vectors
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
+from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
+
+if TYPE_CHECKING:
+    from pano.context import RunContext
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -31,102 +38,87 @@ def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-@register_source("ambisonic")
+@dataclass(frozen=True)
+class AmbisonicOptions(PluginOptions):
+    grid: tuple[int, int] = option((64, 128), "(H, W) of the output map, W = 2H", lo=4, hi=1024)
+    audio_window: float = option(0.2, "seconds of audio per frame", lo=0.02, hi=2.0)
+    sample_rate: int = option(24000, "analysis sample rate (Hz)", lo=8000, hi=192000)
+    band: tuple[float, float] = option((200.0, 8000.0), "(low, high) Hz analysed", lo=1.0, hi=96000.0)
+    n_bands: int = option(8, "log-spaced bands, each a blob at its own direction", lo=1, hi=64)
+    blob_width: float = option(12.0, "half-width at half maximum of each band's blob (degrees)", lo=0.5, hi=90.0)
+    abs_floor_db: float = option(-70.0, "absolute level gate (dBFS of W)", lo=-160.0, hi=0.0)
+    floor_rise_db_per_s: float = option(3.0, "how fast the running noise floor may rise (dB/s)", lo=0.0, hi=100.0)
+    diffuse_floor: float | None = option(
+        None, "directness a diffuse field reads at this window (mapped to 0); default scales with 1/√window",
+        lo=0.0, hi=1.0)
+    full_directness: float = option(0.6, "directness from which confidence is full", lo=0.0, hi=1.0)
+
+    def check(self) -> None:
+        h, w = self.grid
+        if w != 2 * h:
+            self.fail(f"grid must be (H, 2H), got {list(self.grid)}")
+        low, high = self.band
+        if not low < high < self.sample_rate / 2:
+            self.fail(f"band must satisfy low < high < {self.sample_rate / 2:g} Hz, got {list(self.band)}")
+        if self.diffuse_floor is not None and not self.diffuse_floor < self.full_directness:
+            self.fail(f"need diffuse_floor < full_directness, got {self.diffuse_floor} and {self.full_directness}")
+
+
 class AmbisonicSource(SaliencySource):
     """Direction map from first-order ambisonics by a band-wise intensity-vector histogram.
 
-    Options: ``audio_format`` "ambix" or "fuma" (FuMa windows are converted on the fly); ``grid``
-    (H, W) of the output map; ``window`` seconds of audio per frame; ``band`` (low, high) Hz and
-    ``n_bands``; ``blob_width`` half-width at half maximum (degrees) of each band's blob; level gates
-    ``abs_floor_db`` (dBFS of W) and ``floor_rise_db_per_s`` for the running noise floor;
-    ``diffuse_floor``, the directness a diffuse field reads at this window length (mapped to 0;
-    default scales with ``1/√window``) and ``full_directness``, the directness from which it is 1: a
-    talker in a room often reads only 0.3–0.5 (direct-to-reverberant ratio around 0 dB) and should still
-    steer the camera. ``fps`` only sets the noise-floor step before ``prepare``.
+    The FOA convention (AmbiX or FuMa, converted on the fly) comes from the run context. Level gates:
+    ``abs_floor_db`` and a running noise floor; ``diffuse_floor`` is the directness a diffuse field
+    reads at this window length (mapped to 0) and ``full_directness`` the directness from which it is
+    1: a talker in a room often reads only 0.3–0.5 (direct-to-reverberant ratio around 0 dB) and should
+    still steer the camera.
     """
 
     name = "ambisonic"
+    Options = AmbisonicOptions
     frame_size = None
     batch_size = 32
 
-    def __init__(
-        self,
-        audio_format: str = "ambix",
-        grid: tuple[int, int] = (64, 128),
-        window: float = 0.2,
-        sample_rate: int = 24000,
-        band: tuple[float, float] = (200.0, 8000.0),
-        n_bands: int = 8,
-        blob_width: float = 12.0,
-        abs_floor_db: float = -70.0,
-        floor_rise_db_per_s: float = 3.0,
-        diffuse_floor: float | None = None,
-        full_directness: float = 0.6,
-        fps: float = 30.0,
-    ) -> None:
-        if audio_format not in ("ambix", "fuma"):
-            raise OptionError(f"ambisonic: audio_format must be 'ambix' or 'fuma', got {audio_format!r}")
-        h, w = (int(v) for v in grid)
-        if h < 4 or w != 2 * h:
-            raise OptionError(f"ambisonic: grid must be (H, 2H) with H ≥ 4, got {grid!r}")
-        low, high = (float(v) for v in band)
-        if not 0 < low < high < sample_rate / 2:
-            raise OptionError(
-                f"ambisonic: band must satisfy 0 < low < high < {sample_rate / 2:g} Hz, got {band!r}"
+    def __init__(self, ctx: RunContext | None = None, options: AmbisonicOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        if not self.ctx.is_foa:
+            path = self.ctx.media.path if self.ctx.media is not None else "the input"
+            channels = self.ctx.media.audio_channels if self.ctx.media is not None else 0
+            raise InputError(
+                f"{path}: the ambisonic localizer needs first-order ambisonic audio (4 channels), this file "
+                f"has {channels} channel(s); use --localizer auto, or --audio-format ambix if it is FOA"
             )
-        if not 0.02 <= window <= 2.0:
-            raise OptionError(f"ambisonic: window must be 0.02–2 s, got {window!r}")
-        if not 0.5 <= blob_width <= 90:
-            raise OptionError(f"ambisonic: blob_width must be 0.5–90 degrees, got {blob_width!r}")
+        diffuse_floor = o.diffuse_floor
         if diffuse_floor is None:
             # A finite window sees a diffuse field as slightly directional (the intensity's random
             # residue shrinks as 1/√bins): 0.2 at 0.2 s covers white to brown noise, scaled for others.
-            diffuse_floor = min(0.45, 0.2 * float(np.sqrt(0.2 / window)))
-        if not 0 <= diffuse_floor < full_directness <= 1:
-            raise OptionError(
-                "ambisonic: need 0 ≤ diffuse_floor < full_directness ≤ 1, got "
-                f"{diffuse_floor!r} and {full_directness!r}"
-            )
-        self.audio_format = audio_format
-        self.grid = (h, w)
-        self.band = (low, high)
-        self.n_bands = int(n_bands)
-        self.blob_width = float(blob_width)
-        self.abs_floor_db = float(abs_floor_db)
-        self.floor_rise_db_per_s = float(floor_rise_db_per_s)
+            diffuse_floor = min(0.45, 0.2 * float(np.sqrt(0.2 / o.audio_window)), o.full_directness * 0.75)
+        self.audio_format = self.ctx.audio_format
+        self.grid = o.grid
+        self.band = o.band
+        self.n_bands = o.n_bands
+        self.blob_width = o.blob_width
+        self.abs_floor_db = o.abs_floor_db
+        self.floor_rise_db_per_s = o.floor_rise_db_per_s
         self.diffuse_floor = float(diffuse_floor)
-        self.full_directness = float(full_directness)
-        self.fps = float(fps)
-        self.audio_spec = AudioSpec(sample_rate=int(sample_rate), layout="foa", window=float(window))
-        self._edges = log_band_edges(low, high, self.n_bands)
+        self.full_directness = o.full_directness
+        self.fps = float(self.ctx.fps)
+        self.audio_spec = AudioSpec(sample_rate=o.sample_rate, layout="foa", window=o.audio_window)
+        self._edges = log_band_edges(o.band[0], o.band[1], self.n_bands)
         # vMF concentration for the requested half-width: exp(κ(cos θ − 1)) = 1/2 at θ = blob_width.
         self._kappa = np.float32(np.log(2.0) / (1.0 - np.cos(np.radians(self.blob_width))))
-        self._grid_vec = grid_vectors(h, w).reshape(-1, 3).T.astype(np.float32)  # (3, G)
+        self._grid_vec = grid_vectors(*self.grid).reshape(-1, 3).T.astype(np.float32)  # (3, G)
         self._noise_floor_db: float | None = None
         self._last_time: float | None = None
 
     def prepare(self, media) -> None:
-        """Take the frame rate (for the noise-floor rise) and reset state for a new track."""
-        fps = getattr(media, "fps", None)
-        if fps:
-            self.fps = float(fps)
+        """Reset state for a new track."""
         self._noise_floor_db = None
         self._last_time = None
 
     def describe(self) -> dict:
-        return {
-            "audio_format": self.audio_format,
-            "grid": list(self.grid),
-            "window": self.audio_spec.window,
-            "sample_rate": self.audio_spec.sample_rate,
-            "band": list(self.band),
-            "n_bands": self.n_bands,
-            "blob_width": self.blob_width,
-            "abs_floor_db": self.abs_floor_db,
-            "floor_rise_db_per_s": self.floor_rise_db_per_s,
-            "diffuse_floor": self.diffuse_floor,
-            "full_directness": self.full_directness,
-        }
+        return super().describe() | {"audio_format": self.audio_format, "diffuse_floor": self.diffuse_floor}
 
     def _level_gate(self, level_db: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Relative gate against a noise floor that falls at once and rises slowly, frame by frame.

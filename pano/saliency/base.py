@@ -10,17 +10,18 @@ with the video's duration.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from common.errors import OptionError
+from common.options import PluginOptions
+from common.plugin import Plugin
+from common.registry import Registry
 
 if TYPE_CHECKING:
+    from pano.context import RunContext
     from pano.media.probe import MediaInfo
 
 
@@ -43,17 +44,34 @@ class FrameBatch:
 
 @dataclass
 class SaliencyBatch:
+    """What a source returns; made float32 maps ≥ 0 and confidences in [0, 1] here, the one place
+    that clips, so every consumer (planner, fusion, the saliency video) can rely on it."""
+
     maps: np.ndarray  # (B, h, w) float32 ≥ 0 on an equirectangular grid
     confidence: np.ndarray  # (B,) float in [0, 1]
 
+    def __post_init__(self) -> None:
+        self.maps = np.maximum(np.asarray(self.maps, dtype=np.float32), 0.0)
+        conf = np.nan_to_num(np.asarray(self.confidence, dtype=np.float64), nan=0.0)
+        self.confidence = np.clip(conf, 0.0, 1.0)
 
-class SaliencySource(ABC):
-    """Base class; subclasses set ``name`` and the class attributes they need."""
 
-    name: ClassVar[str] = ""
+class SaliencySource(Plugin, ABC):
+    """Base class; subclasses set ``name``, ``Options`` and the class attributes they need.
+
+    Created as ``cls(ctx, options)``; ``ctx`` is the run's :class:`pano.context.RunContext` (a default
+    one when None: a library caller outside a run).
+    """
+
+    family: ClassVar[str] = "localizer"
     audio_spec: AudioSpec | None = None  # None: the source takes no audio windows
     frame_size: tuple[int, int] | None = None  # (H, W) of frames it wants; None: no frames (no decode)
     batch_size: int = 16
+
+    def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
+        from pano.context import RunContext
+
+        super().__init__(ctx if ctx is not None else RunContext(), options)
 
     def prepare(self, media: MediaInfo) -> None:  # noqa: B027 - optional hook
         """Optional whole-track pre-pass before the first batch (e.g. an audio embedding over the track)."""
@@ -62,48 +80,19 @@ class SaliencySource(ABC):
     def process(self, batch: FrameBatch) -> SaliencyBatch:
         """Maps and confidences for one batch, in frame order."""
 
-    def describe(self) -> dict:
-        """Parameters recorded in the trajectory JSON's generator.params."""
-        return {}
+
+# The localizer family: one line per localizer. Modules are imported on first use, so a run that does
+# not use the network never imports PyTorch.
+LOCALIZERS: Registry[SaliencySource] = Registry("localizer", {
+    "ambisonic": "pano.saliency.ambisonic:AmbisonicSource",
+    "network": "pano.saliency.network:NetworkSource",
+    "synchrony": "pano.saliency.synchrony:SynchronySource",
+    "fusion": "pano.saliency.fusion:FusionSource",
+}, entry_point_group="pano_pan.localizers")
 
 
-SourceFactory = Callable[..., SaliencySource]
-SOURCES: dict[str, SourceFactory] = {}
-LAZY_SOURCES = {"network": "pano.saliency.network"}  # registered on first use: importing torch is slow
+def create_source(name: str, ctx: RunContext | None = None, options: dict | None = None) -> SaliencySource:
+    """Instantiate a registered localizer with validated options."""
+    from pano.context import RunContext
 
-
-def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
-    """Class decorator: make a source available as ``--localizer NAME``."""
-
-    def deco(factory: SourceFactory) -> SourceFactory:
-        SOURCES[name] = factory
-        return factory
-
-    return deco
-
-
-def source_factory(name: str) -> SourceFactory:
-    """The registered factory for ``name``, importing a lazily registered source on first use."""
-    import importlib
-
-    import pano.saliency  # noqa: F401 - registers the built-in sources
-
-    if name not in SOURCES and name in LAZY_SOURCES:
-        importlib.import_module(LAZY_SOURCES[name])
-    if name not in SOURCES:
-        raise OptionError(
-            f"unknown localizer {name!r}; choose one of: {', '.join(sorted(set(SOURCES) | set(LAZY_SOURCES)))}"
-        )
-    return SOURCES[name]
-
-
-def create_source(name: str, **options) -> SaliencySource:
-    """Instantiate a registered source; options a source does not know are an error in the source."""
-    factory = source_factory(name)
-    params = inspect.signature(factory).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(options) - set(params))
-        if unknown:
-            known = ", ".join(k for k in params if k != "self")
-            raise OptionError(f"localizer {name!r} has no option(s) {', '.join(unknown)}; it accepts: {known}")
-    return factory(**options)
+    return LOCALIZERS.create(name, ctx if ctx is not None else RunContext(), options)

@@ -19,8 +19,8 @@ first and last few samples of each; children cannot ask for stereo or other layo
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from math import gcd
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +28,12 @@ import cv2
 import numpy as np
 
 from common.errors import OptionError
+from common.options import PluginOptions, option
 from pano.geometry import area_weights
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
+from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
 
 if TYPE_CHECKING:
+    from pano.context import RunContext
     from pano.media.probe import MediaInfo
 
 ChildSpec = SaliencySource | str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
@@ -116,87 +118,68 @@ def derive_audio(audio: np.ndarray, have: AudioSpec, want: AudioSpec) -> np.ndar
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _create(name: str, options: Mapping[str, Any], shared: Mapping[str, Any]) -> SaliencySource:
-    """``create_source`` with the run-wide ``shared`` options (checkpoint, device, audio format) added
-    where the child's constructor takes them and the child's own options do not already say."""
-    from pano.saliency.base import create_source, source_factory
-
-    opts = dict(options)
-    accepted = set(inspect.signature(source_factory(name)).parameters)
-    for key, value in shared.items():
-        if value is not None and key in accepted:
-            opts.setdefault(key, value)
-    return create_source(name, **opts)
-
-
-def _build_child(spec: ChildSpec, shared: Mapping[str, Any]) -> tuple[SaliencySource, float | None]:
+def _build_child(spec: ChildSpec, ctx: RunContext) -> tuple[SaliencySource, float | None]:
     """A constructed source and the weight its spec carries (None: use ``weights`` or 1)."""
+    from pano.saliency.base import create_source
+
     if isinstance(spec, SaliencySource):
         return spec, None
     if isinstance(spec, str):
-        return _create(spec, {}, shared), None
+        return create_source(spec, ctx), None
     if isinstance(spec, Mapping):
         if "name" not in spec:
             raise OptionError(f"fusion source {dict(spec)!r} needs a 'name'")
-        return _create(spec["name"], spec.get("options", {}), shared), spec.get("weight")
+        return create_source(spec["name"], ctx, spec.get("options", {})), spec.get("weight")
     if isinstance(spec, tuple | list) and len(spec) == 2 and isinstance(spec[0], str):
-        return _create(spec[0], spec[1], shared), None
+        return create_source(spec[0], ctx, spec[1]), None
     raise OptionError(f"fusion source {spec!r} is not a source, a name, (name, options) or a mapping")
 
 
-def default_children(checkpoint: str | None, audio_format: str | None) -> list[str]:
+def default_children(ctx: RunContext) -> list[str]:
     """What ``fusion`` combines when not told: every source the input supports."""
-    names = ["network"] if checkpoint else []
-    if audio_format in ("ambix", "fuma"):
+    names = ["network"] if ctx.checkpoint else []
+    if ctx.is_foa:
         names.append("ambisonic")
     return [*names, "synchrony"]
 
 
-@register_source("fusion")
+@dataclass(frozen=True)
+class FusionOptions(PluginOptions):
+    sources: Any = option(None, "children: names, [name, {options}] pairs or {name, options, weight} mappings; "
+                          "default: every source the input supports")
+    weights: tuple[float, ...] | None = option(None, "one weight per child (default: a mapping's weight, else 1)",
+                                               lo=0.0, hi=1e6)
+    grid: tuple[int, int] | None = option(None, "(H, W) of the fused map; default: the largest child grid",
+                                          lo=1, hi=2048)
+    confidence_weighted: bool = option(True, "multiply each child's weight by its per-frame confidence")
+
+
 class FusionSource(SaliencySource):
     """Weighted, confidence-aware combination of other sources on one equirectangular grid.
 
-    Options:
-      sources: the children: constructed sources, names, ``(name, options)`` pairs, or mappings
-        ``{"name": ..., "options": {...}, "weight": ...}``. Default: every source the input supports
-        (``network`` with a checkpoint, ``ambisonic`` with FOA audio, always ``synchrony``).
-      weights: one weight ≥ 0 per child (default: a mapping's ``weight``, else 1).
-      grid: (H, W) of the fused map; default: the largest child map grid, fixed at the first batch.
-      confidence_weighted: multiply each child's weight by its per-frame confidence.
-      checkpoint, device, audio_format: run-wide settings handed to children built by name whose
-        constructors take them (the pipeline sets them), unless the child's own options say otherwise.
+    Children built by name get the fusion's own run context (checkpoint, device, audio format), so the
+    run's decisions reach them unchanged. Library callers may also pass constructed sources.
     """
 
     name = "fusion"
+    Options = FusionOptions
 
-    def __init__(
-        self,
-        sources: Sequence[ChildSpec] | None = None,
-        weights: Sequence[float] | None = None,
-        grid: tuple[int, int] | None = None,
-        confidence_weighted: bool = True,
-        checkpoint: str | None = None,
-        device: str | None = None,
-        audio_format: str | None = None,
-    ) -> None:
-        if sources is None:
-            sources = default_children(checkpoint, audio_format)
-        if not sources:
-            raise OptionError("fusion needs sources, e.g. sources=['network', 'synchrony']")
-        shared = {"checkpoint": checkpoint, "device": device, "audio_format": audio_format}
-        built = [_build_child(s, shared) for s in sources]
+    def __init__(self, ctx: RunContext | None = None, options: FusionOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        sources = o.sources if o.sources is not None else default_children(self.ctx)
+        if isinstance(sources, str | SaliencySource) or not sources:
+            raise OptionError("fusion needs a list of sources, e.g. sources=['network', 'synchrony']")
+        built = [_build_child(s, self.ctx) for s in sources]
         self.children = [child for child, _ in built]
-        if weights is None:
-            weights = [1.0 if w is None else w for _, w in built]
+        weights = o.weights if o.weights is not None else [1.0 if w is None else w for _, w in built]
         if len(weights) != len(self.children):
             raise OptionError(f"fusion got {len(weights)} weights for {len(self.children)} sources")
         self.weights = np.asarray([float(w) for w in weights])
         if np.any(self.weights < 0) or not np.isfinite(self.weights).all() or self.weights.sum() <= 0:
             raise OptionError(f"fusion weights must be ≥ 0 with a positive sum, got {list(weights)}")
-        if grid is not None and (len(grid) != 2 or min(grid) < 1):
-            raise OptionError(f"fusion grid must be (H, W), got {grid}")
-        self.grid = None if grid is None else (int(grid[0]), int(grid[1]))
-        self.confidence_weighted = bool(confidence_weighted)
+        self.grid = o.grid
+        self.confidence_weighted = o.confidence_weighted
         self._update_requests()
 
     def _update_requests(self) -> None:
@@ -245,12 +228,12 @@ class FusionSource(SaliencySource):
         fused = np.zeros((len(batch.indices), h, w), np.float32)
         total_conf = np.zeros(len(batch.indices))
         for out, weight in zip(outs, self.weights, strict=True):
-            maps = resize_equirect(np.maximum(out.maps, 0.0), (h, w))
+            maps = resize_equirect(out.maps, (h, w))
             mass = (maps * cos).sum(axis=(1, 2))
             dist = maps / np.where(mass > 0, mass, 1.0)[:, None, None]
-            conf = np.clip(np.asarray(out.confidence, dtype=np.float64), 0.0, 1.0)
+            conf = out.confidence
             k = weight * (conf if self.confidence_weighted else np.ones_like(conf))
             fused += (k[:, None, None] * dist).astype(np.float32)
             total_conf += weight * conf
         norm = float(self.weights.sum())
-        return SaliencyBatch(maps=fused / norm, confidence=np.clip(total_conf / norm, 0.0, 1.0))
+        return SaliencyBatch(maps=fused / norm, confidence=total_conf / norm)

@@ -22,6 +22,7 @@ ambient sound gives low confidence and the planner holds the camera.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,8 @@ import torch
 
 from common.audio_io import iter_audio_chunks
 from common.errors import OptionError
-from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource, register_source
+from common.options import PluginOptions, option
+from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource
 from soundloc.attention import map_confidence
 from soundloc.checkpoint import load_checkpoint
 from soundloc.device import resolve_device
@@ -38,6 +40,7 @@ from soundloc.model import preprocess_image, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
 
 if TYPE_CHECKING:
+    from pano.context import RunContext
     from pano.media.probe import MediaInfo
 
 
@@ -47,42 +50,42 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-@register_source("network")
+@dataclass(frozen=True)
+class NetworkOptions(PluginOptions):
+    stride: int = option(10, "run the network on every N-th frame; blend the maps in between", lo=1, hi=1000)
+    inference_height: int = option(160, "frame height fed to the network (width = 2×)", lo=16, hi=2160, even=True)
+    threads: int | None = option(None, "CPU threads for PyTorch; default: all cores", lo=1, hi=1024)
+    audio_window: float | None = option(None, "seconds of sound per frame; default: the checkpoint's",
+                                        lo=0.5, hi=120.0)
+    batch_size: int | None = option(None, "frames per batch (rounded up to a multiple of stride)", lo=1, hi=4096)
+
+
 class NetworkSource(SaliencySource):
-    """Sound-conditioned attention of a trained ``SoundLocalizer`` on every frame."""
+    """Sound-conditioned attention of a trained ``SoundLocalizer`` on every frame; the checkpoint and
+    device come from the run context."""
 
     name = "network"
+    Options = NetworkOptions
     audio_spec = None  # the source reads the soundtrack itself, once, in prepare()
 
-    def __init__(
-        self,
-        checkpoint: str | Path | None = None,
-        device: str = "cpu",
-        stride: int = 10,
-        inference_height: int = 160,
-        threads: int | None = None,
-        window: float | None = None,
-        batch_size: int | None = None,
-    ) -> None:
-        if checkpoint is None:
+    def __init__(self, ctx: RunContext | None = None, options: NetworkOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        if self.ctx.checkpoint is None:
             raise OptionError(
                 "the network localizer needs --checkpoint PATH (a file written by soundloc training); "
                 "or choose --localizer synchrony, which needs none"
             )
-        if stride < 1:
-            raise OptionError(f"--stride must be >= 1, got {stride}")
-        if inference_height < 16 or inference_height % 2:
-            raise OptionError(f"inference height must be an even number >= 16, got {inference_height}")
-        self.device = resolve_device(device)
-        self.checkpoint = Path(checkpoint)
-        self.stride = int(stride)
-        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.device = resolve_device(self.ctx.device)
+        self.checkpoint = Path(self.ctx.checkpoint)
+        self.stride = o.stride
+        self.threads = _default_threads() if o.threads is None else o.threads
         self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
         cfg = self.model.config
         self.sample_rate = cfg.sample_rate
-        self.window = float(cfg.audio_window if window is None else window)
-        self.frame_size = (int(inference_height), 2 * int(inference_height))
-        per = max(1, 16 // self.stride) if batch_size is None else max(1, -(-int(batch_size) // self.stride))
+        self.window = float(cfg.audio_window if o.audio_window is None else o.audio_window)
+        self.frame_size = (o.inference_height, 2 * o.inference_height)
+        per = max(1, 16 // self.stride) if o.batch_size is None else max(1, -(-o.batch_size // self.stride))
         self.batch_size = self.stride * per
         self._pooler: WindowPooler | None = None
         self._carry: tuple[int, np.ndarray, float] | None = None  # (frame index, map, confidence)

@@ -13,43 +13,38 @@ network alone) while it costs a second source's work per frame. Users can ask fo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from common.errors import InputError, OptionError
+from common.errors import InputError
 
-FOA_FORMATS = ("ambix", "fuma")
-AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono", "none")  # the user's request or probe's decision
+if TYPE_CHECKING:
+    from pano.context import RunContext
 
 
-def choose_localizer(media: Any, checkpoint: str | None, audio_format: str = "auto") -> tuple[str, str]:
-    """``(name, reason)`` for ``--localizer auto``.
+def choose_localizer(ctx: RunContext) -> tuple[str, str]:
+    """``(name, reason)`` for ``--localizer auto``, from the run's decided audio format and checkpoint.
 
-    ``media`` is a ``MediaInfo`` (or anything with its ``is_foa``/``audio_channels``/``path``);
-    ``audio_format`` is the user's ``--audio-format`` or the format probe decided
-    (``MediaInfo.audio_format``): "ambix"/"fuma" means FOA, "mono" means the track is treated as mono
-    even if it has four channels, "auto" defers to ``media.is_foa``. A video without audio is refused:
-    every localizer follows the sound.
+    A video without audio is refused: every localizer follows the sound.
     """
-    path = getattr(media, "path", "input")
-    channels = getattr(media, "audio_channels", None)
-    if (channels is not None and channels <= 0) or audio_format == "none":
+    media = ctx.media
+    path = media.path if media is not None else "input"
+    channels = media.audio_channels if media is not None else None
+    if ctx.audio_format == "none" or (channels is not None and channels <= 0):
         raise InputError(
             f"{path}: has no audio stream, and pano-pan follows the sound; pass a video with its audio"
         )
-    if audio_format not in AUDIO_FORMATS:
-        raise OptionError(f"--audio-format {audio_format!r} is not one of {', '.join(AUDIO_FORMATS[:-1])}")
-
-    is_foa = audio_format in FOA_FORMATS or (audio_format == "auto" and bool(getattr(media, "is_foa", False)))
-    if is_foa:
-        fmt = audio_format if audio_format in FOA_FORMATS else getattr(media, "audio_format", "ambix")
-        reason = f"first-order ambisonic audio ({fmt}) gives the sound's direction directly"
-        if checkpoint:
+    if ctx.is_foa:
+        reason = f"first-order ambisonic audio ({ctx.audio_format}) gives the sound's direction directly"
+        if ctx.checkpoint:
             reason += "; the checkpoint is not needed (use --localizer network to use it instead)"
         return "ambisonic", reason
-    layout = "mono" if channels in (None, 1) or audio_format == "mono" else f"{channels}-channel, downmixed"
-    if channels not in (None, 1) and audio_format == "mono":
+    if channels in (None, 1):
+        layout = "mono"
+    elif media is not None and media.audio_format == "mono" and channels == 4:
         layout = f"{channels}-channel downmixed to mono"
-    if checkpoint:
+    else:
+        layout = f"{channels}-channel, downmixed"
+    if ctx.checkpoint:
         return "network", f"{layout} audio and a checkpoint: the trained audio-visual network"
     return "synchrony", (
         f"{layout} audio and no checkpoint: audio-visual synchrony (needs no training; "

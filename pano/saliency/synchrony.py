@@ -39,16 +39,19 @@ a talker whose face is a pixel at this grid) cannot be found and yields low conf
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from common.errors import InputError, OptionError
+from common.options import PluginOptions, option
 from pano.geometry import area_weights, grid_angles
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource, register_source
+from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
 
 if TYPE_CHECKING:
+    from pano.context import RunContext
     from pano.media.probe import MediaInfo
 
 PAIRS = ("activity", "comodulation", "onset")
@@ -164,99 +167,87 @@ def _chi2_1_tail_max(cells: float) -> float:
     return float(max(2.0 * np.log(k) - np.log(np.log(k)) - np.log(np.pi), 1.0))
 
 
-@register_source("synchrony")
+@dataclass(frozen=True)
+class SynchronyOptions(PluginOptions):
+    frame_size: tuple[int, int] = option((60, 120), "(H, W = 2H) grid decoded for it; the map has the same size",
+                                         lo=4, hi=1024)
+    evidence_window: float = option(3.0, "seconds, time constant of the exponential evidence window",
+                                    lo=0.1, hi=60.0)
+    blur_deg: float = option(3.0, "pooling of the change features, degrees of arc", lo=0.0, hi=30.0)
+    prefilter_deg: float = option(0.0, "luminance blur before differencing, degrees (0: none)", lo=0.0, hi=30.0)
+    track_yaw: bool = option(True, "follow camera yaw rotation so a panning camera does not smear evidence")
+    max_yaw_speed: float = option(720.0, "degrees per second beyond which a frame-to-frame shift is not believed",
+                                  lo=0.0, hi=10000.0)
+    noise_floor: float = option(0.25, "|Δ luminance| below this (0..255) counts as no change", lo=0.0, hi=255.0)
+    band: tuple[float, float] | None = option((100.0, 6000.0), "audio band (Hz) for loudness; none = full band",
+                                              lo=0.0, hi=96000.0)
+    loudness_exponent: float = option(0.3, "power applied to band energy", lo=0.01, hi=4.0)
+    pairs: tuple[str, ...] = option(PAIRS, "feature pairs used", choices=PAIRS)
+    map_floor: float = option(9.0, "chance-normalised statistic subtracted from the map (χ²₁ units)",
+                              lo=0.0, hi=1000.0)
+    min_seconds: float = option(0.5, "evidence needed before a frame gets a map", lo=0.0, hi=60.0)
+    sample_rate: int = option(16000, "audio analysis rate (Hz)", lo=4000, hi=96000)
+    audio_window: float | None = option(None, "seconds of audio per frame; default 2.5 frame periods",
+                                        lo=0.005, hi=2.0)
+    batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
+
+    def check(self) -> None:
+        h, w = self.frame_size
+        if w != 2 * h:
+            self.fail(f"frame_size must be (H, 2H), got {list(self.frame_size)}")
+        if not self.pairs:
+            self.fail(f"pairs must be a non-empty subset of {', '.join(PAIRS)}")
+        if self.band is not None and not self.band[0] < self.band[1]:
+            self.fail(f"band must be (low, high) Hz with low < high, got {list(self.band)}")
+
+
 class SynchronySource(SaliencySource):
     """Per-pixel audio-visual synchrony over a sliding window; see the module docstring for why.
 
-    Options (all have defaults):
-      frame_size: (H, W) equirectangular grid decoded for it; the map has the same size.
-      window: seconds, time constant of the exponential window (the "few seconds" of evidence).
-      blur_deg: pooling of the change features, degrees of arc (compression noise, misalignment).
-      prefilter_deg: optional luminance blur before differencing (0: none; the decoder's downsizing
-        to ``frame_size`` already averages out most sensor and compression noise).
-      noise_floor: |Δ luminance| below this (0..255 units) counts as no change.
-      track_yaw: follow camera yaw rotation (phase correlation between frames) and keep the
-        statistics attached to the scene, so a panning camera does not smear the evidence.
-      max_yaw_speed: degrees per second beyond which a frame-to-frame shift is not believed.
-      band: audio band in Hz used for loudness, or None for the full band.
-      loudness_exponent: power applied to band energy.
-      pairs: which feature pairs to use, a subset of ``PAIRS``.
-      map_floor: chance-normalised statistic subtracted from the map (χ²₁ units; 9 ≈ p 0.003).
-      min_seconds: evidence needed before a frame gets a map (earlier frames: empty map, confidence 0).
-      audio_window: seconds of audio per frame, centred on it; default 2.5/fps once fps is known.
+    Frames before ``min_seconds`` of evidence get an empty map and confidence 0; ``map_floor`` of 9 χ²₁
+    units is p ≈ 0.003. The frame rate comes from the run context (the windows are in seconds).
     """
 
     name = "synchrony"
+    Options = SynchronyOptions
 
-    def __init__(
-        self,
-        frame_size: tuple[int, int] = (60, 120),
-        window: float = 3.0,
-        blur_deg: float = 3.0,
-        prefilter_deg: float = 0.0,
-        track_yaw: bool = True,
-        max_yaw_speed: float = 720.0,
-        noise_floor: float = 0.25,
-        band: tuple[float, float] | None = (100.0, 6000.0),
-        loudness_exponent: float = 0.3,
-        pairs: tuple[str, ...] = PAIRS,
-        map_floor: float = 9.0,
-        min_seconds: float = 0.5,
-        sample_rate: int = 16000,
-        audio_window: float | None = None,
-        fps: float = 30.0,
-        batch_size: int = 32,
-    ) -> None:
-        h, w = (int(v) for v in frame_size)
-        if h < 4 or w != 2 * h:
-            raise OptionError(f"synchrony frame_size must be (H, 2H) with H ≥ 4, got {tuple(frame_size)}")
-        if window <= 0 or fps <= 0:
-            raise OptionError("synchrony window and fps must be > 0")
-        unknown = set(pairs) - set(PAIRS)
-        if unknown or not pairs:
-            raise OptionError(f"synchrony pairs must be a non-empty subset of {PAIRS}, got {tuple(pairs)}")
-        if band is not None and not (0 <= band[0] < band[1]):
-            raise OptionError(f"synchrony band must be (low, high) Hz with low < high, got {band}")
-        self.frame_size = (h, w)
-        self.window = float(window)
-        self.blur_deg = float(blur_deg)
-        self.prefilter_deg = float(prefilter_deg)
-        self.track_yaw = bool(track_yaw)
-        self.max_yaw_speed = float(max_yaw_speed)
-        self.noise_floor = float(noise_floor)
-        self.band = None if band is None else (float(band[0]), float(band[1]))
-        self.loudness_exponent = float(loudness_exponent)
-        self.pairs = tuple(p for p in PAIRS if p in pairs)
-        self.map_floor = float(map_floor)
-        self.min_seconds = float(min_seconds)
-        self.batch_size = int(batch_size)
-        self._audio_window_option = audio_window
-        self.audio_spec = AudioSpec(sample_rate=int(sample_rate), layout="mono", window=self._audio_win(fps))
-        self._set_fps(fps)
+    def __init__(self, ctx: RunContext | None = None, options: SynchronyOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        self.frame_size = o.frame_size
+        self.window = o.evidence_window
+        self.blur_deg = o.blur_deg
+        self.prefilter_deg = o.prefilter_deg
+        self.track_yaw = o.track_yaw
+        self.max_yaw_speed = o.max_yaw_speed
+        self.noise_floor = o.noise_floor
+        self.band = o.band
+        self.loudness_exponent = o.loudness_exponent
+        self.pairs = tuple(p for p in PAIRS if p in o.pairs)
+        self.map_floor = o.map_floor
+        self.min_seconds = o.min_seconds
+        self.batch_size = o.batch_size
+        self._set_fps(self.ctx.fps)
         self.reset()
 
     # -- setup -------------------------------------------------------------------------------------
-    def _audio_win(self, fps: float) -> float:
-        # 2.5 frame periods: the Hann-weighted window's effective length is about one frame period.
-        return float(self._audio_window_option) if self._audio_window_option else 2.5 / fps
-
     def _set_fps(self, fps: float) -> None:
+        if not fps > 0:
+            raise OptionError(f"synchrony needs a positive frame rate, got {fps!r}")
         self.fps = float(fps)
         self._lam = float(np.exp(-1.0 / (self.window * self.fps)))
+        # 2.5 frame periods: the Hann-weighted window's effective length is about one frame period.
+        win = self.options.audio_window or 2.5 / self.fps
+        self.audio_spec = AudioSpec(sample_rate=self.options.sample_rate, layout="mono", window=float(win))
 
     def prepare(self, media: MediaInfo) -> None:
-        """Take the frame rate from the media (the window is in seconds); refuse a file without audio."""
+        """Refuse a file without audio; start from no evidence."""
         channels = getattr(media, "audio_channels", None)
         if channels is not None and channels <= 0:
             raise InputError(
                 f"{getattr(media, 'path', 'input')}: has no audio stream, which the synchrony localizer "
                 "needs; pass a video with its audio track"
             )
-        fps = float(getattr(media, "fps", 0.0) or 0.0)
-        if fps > 0:
-            self._set_fps(fps)
-            spec = self.audio_spec
-            self.audio_spec = AudioSpec(spec.sample_rate, spec.layout, self._audio_win(fps))
         self.reset()
 
     def reset(self) -> None:
@@ -270,19 +261,7 @@ class SynchronySource(SaliencySource):
         self._sample_idx = np.zeros(0, dtype=np.intp)
 
     def describe(self) -> dict:
-        return {
-            "frame_size": list(self.frame_size),
-            "window": self.window,
-            "blur_deg": self.blur_deg,
-            "prefilter_deg": self.prefilter_deg,
-            "track_yaw": self.track_yaw,
-            "noise_floor": self.noise_floor,
-            "band": None if self.band is None else list(self.band),
-            "loudness_exponent": self.loudness_exponent,
-            "pairs": list(self.pairs),
-            "map_floor": self.map_floor,
-            "audio_window": self.audio_spec.window,
-        }
+        return super().describe() | {"audio_window": self.audio_spec.window}
 
     # -- features ----------------------------------------------------------------------------------
     def _steady_steps(self, raw: np.ndarray, span: int = 9, deadband: float = 0.05) -> np.ndarray:

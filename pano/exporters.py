@@ -1,0 +1,57 @@
+"""The exporter family: files written beside the trajectory JSON for other tools (CSV, ffmpeg, plot).
+
+An exporter is a plugin (``cls(ctx, options)``) with one method, ``write(job)``, returning the paths it
+wrote. The JSON itself is the contract and is always written; exporters are the user's ``--export``
+choices. Adding one is a new module with an ``Exporter`` subclass plus one line in ``EXPORTERS``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from common.options import PluginOptions
+from common.plugin import Plugin
+from common.registry import Registry
+
+if TYPE_CHECKING:
+    from pano.context import RunContext
+    from pano.trajectory import Trajectory
+
+
+@dataclass
+class ExportJob:
+    """What a run hands its exporters."""
+
+    trajectory: Trajectory
+    prefix: Path  # output folder / input stem; an exporter appends its own suffix
+    yaw_strip: np.ndarray | None = None  # the planner's per-frame yaw profile, for plots
+
+    def path(self, suffix: str) -> Path:
+        return self.prefix.with_name(self.prefix.name + suffix)
+
+
+class Exporter(Plugin, ABC):
+    family: ClassVar[str] = "exporter"
+    suffixes: ClassVar[tuple[str, ...]] = ()  # the files it writes, e.g. (".trajectory.csv",)
+
+    def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
+        from pano.context import RunContext
+
+        super().__init__(ctx if ctx is not None else RunContext(), options)
+
+    @abstractmethod
+    def write(self, job: ExportJob) -> list[Path]:
+        """Write the export for ``job``; return the paths written."""
+
+
+# The exporter family: one line per exporter, imported on first use.
+EXPORTERS: Registry[Exporter] = Registry("exporter", {
+    "csv": "pano.exports:CsvExporter",
+    "ffmpeg": "pano.exports:FfmpegExporter",
+    "plot": "pano.plot:PlotExporter",
+}, flag="--export", entry_point_group="pano_pan.exporters")

@@ -1,0 +1,98 @@
+"""Where in an ordinary picture does each sound come from: one heat-map panel per sound.
+
+Library side of ``pano-pan localize``: reading the image, running the localizer per sound, drawing the
+panels, and writing the picture atomically (a refused format is reported before any work).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from common.atomic import atomic_path
+from common.errors import UserError
+
+METHODS = ("attention", "gradient", "guided", "combined")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such image; check the path")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise UserError(f"{path}: not an image OpenCV can read; pass a PNG or JPEG")
+    return bgr
+
+
+def _overlay(bgr: np.ndarray, heat: np.ndarray, label: str) -> np.ndarray:
+    import cv2
+
+    colored = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+    panel = cv2.addWeighted(bgr, 0.5, colored, 0.5, 0.0)
+    scale = max(0.4, bgr.shape[0] / 600)
+    cv2.putText(panel, label, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+    return panel
+
+
+def image_suffix(path: Path) -> str:
+    """The output's extension, refused up front (before any work) when OpenCV cannot write it."""
+    import cv2
+
+    suffix = path.suffix or ".png"
+    try:
+        ok = cv2.imencode(suffix, np.zeros((2, 2, 3), np.uint8))[0]
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise UserError(f"{path}: OpenCV cannot write {suffix!r} images; use a .png output name")
+    return suffix
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(image_suffix(path), image)
+    if not ok:
+        raise UserError(f"{path}: could not encode the image; use a .png output name")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.tobytes())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write in {folder} ({exc.strerror}); choose another output path") from None
+
+
+def localize_images(
+    image_path: Path, audio_paths: list[Path], checkpoint: Path, method: str = "attention", device: str = "cpu"
+) -> np.ndarray:
+    """The output picture (BGR uint8): the image, then one overlay per sound, side by side."""
+    import cv2
+    import torch
+
+    from common.audio_io import read_audio
+    from soundloc.checkpoint import load_checkpoint
+    from soundloc.gradients import localization_map
+    from soundloc.model import preprocess_image, scale_waveform
+
+    bgr = _read_image(image_path)
+    model, _meta = load_checkpoint(checkpoint, map_location=device)
+    cfg = model.config
+    x = preprocess_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), cfg.image_size).to(device)
+    panels = [bgr]
+    for audio in audio_paths:
+        wave = read_audio(audio, cfg.sample_rate, channels=1)[0]
+        if wave.size == 0:
+            raise UserError(f"{audio}: the audio stream is empty; pass a file with sound")
+        win = int(round(cfg.audio_window * cfg.sample_rate))
+        if wave.size > win:  # the centre window, as in training
+            start = (wave.size - win) // 2
+            wave = wave[start : start + win]
+        with torch.no_grad():
+            h = model.embed_audio(scale_waveform(wave)[None].to(device))
+        heat = localization_map(model, x, None, method, h=h)
+        heat = cv2.resize(heat, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_LINEAR)
+        panels.append(_overlay(bgr, heat, audio.name))
+    return np.concatenate(panels, axis=1)
