@@ -291,3 +291,19 @@ def test_localize_and_evaluate_never_replace_their_inputs(tmp_path, capsys):
     one_error_line(err, "would replace the input", "--json")
     assert {name: (tmp_path / name).read_bytes() for name in listing(tmp_path) if name != "sub"} == before
     assert listing(tmp_path) == ["a.wav", "scene.png", "sub", "tiny.pt"]
+
+
+# ------------------------------------- 6 (the lead's option ranges): refused up front, nothing written
+@pytest.mark.parametrize(("flag", "value", "words"), [
+    ("--localizer-option", "blur_deg=1e9", ("blur_deg", "must be in")),
+    ("--localizer-option", "frame_size=[0,0]", ("frame_size", "must be in")),
+    ("--localizer-option", "pairs=-1", ("pairs",)),
+    ("--localizer-option", "audio_window=nan", ("audio_window", "finite")),
+    ("--planner-option", "smooth=nan", ("smooth", "finite")),
+])
+def test_plugin_option_out_of_range_is_one_line(tmp_path, clip, capsys, flag, value, words):
+    out = tmp_path / "out"
+    code, err = pano(capsys, "run", clip, "-o", out, "-q", "--localizer", "synchrony", flag, value)
+    assert code == 2
+    one_error_line(err, *words)
+    assert not out.exists() or listing(out) == []
