@@ -112,10 +112,15 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
 
 
 class PlotExporter(Exporter):
-    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below."""
+    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below; ``<stem>.strip.png``: the strip."""
 
     name = "plot"
-    suffixes = (".plot.png",)
+    suffixes = (".plot.png", ".strip.png")
 
     def write(self, job: ExportJob) -> list[Path]:
-        return [write_plot(job.path(self.suffixes[0]), job.yaw_strip, job.trajectory)]
+        written = [write_plot(job.path(self.suffixes[0]), job.yaw_strip, job.trajectory)]
+        if job.yaw_strip is not None:  # the strip as data too, for the timeline of `pano-pan view`
+            from pano.view.strip import write_strip
+
+            written.append(write_strip(job.path(self.suffixes[1]), _orient(job.yaw_strip, len(job.trajectory))))
+        return written
