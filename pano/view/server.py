@@ -389,17 +389,22 @@ def bind(port: int = 0) -> socket.socket:
     return sock
 
 
-def serve(job: Job, port: int = 0, open_browser: bool = True,
-          on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C (or SIGTERM); a running render is cancelled and temporary files removed."""
-    import uvicorn
+class ViewServer:
+    """One job served on 127.0.0.1: ``run()`` blocks until Ctrl-C; ``start()``/``stop()`` run it on a thread."""
 
-    sock = bind(port)
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryDirectory(prefix="pano-pan-view-") as tmp:
-        session = Session(job, Path(tmp))
-        session.start_strip()
+    def __init__(self, job: Job, port: int = 0, open_browser: bool = False,
+                 on_ready: Callable[[str], None] | None = None) -> None:
+        import uvicorn
+
+        self.sock = bind(port)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._tmp = tempfile.TemporaryDirectory(prefix="pano-pan-view-")
+        self.session = Session(job, Path(self._tmp.name))
+        self.session.start_strip()
+        self._thread: threading.Thread | None = None
+        url = self.url
+
         @contextlib.asynccontextmanager
         async def lifespan(_app):
             if on_ready:
@@ -408,11 +413,38 @@ def serve(job: Job, port: int = 0, open_browser: bool = True,
                 threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
             yield
 
-        app = build_app(session, port, lifespan)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                               timeout_graceful_shutdown=2))
+        app = build_app(self.session, self.port, lifespan)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                                    timeout_graceful_shutdown=2))
+
+    def run(self) -> None:
         try:
-            server.run(sockets=[sock])
+            self.server.run(sockets=[self.sock])
         finally:
-            session.render.cancel(wait=True)
-            sock.close()
+            self.close()
+
+    def start(self) -> ViewServer:
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="pano-pan-view-server", daemon=True)
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """Cancel a running render (its partial video is removed) and delete the generated sound."""
+        self.session.render.cancel(wait=True)
+        self.sock.close()
+        self._tmp.cleanup()
+
+
+def serve(job: Job, port: int = 0, open_browser: bool = True,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM)."""
+    ViewServer(job, port, open_browser, on_ready).run()

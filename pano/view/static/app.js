@@ -306,11 +306,10 @@ async function save() {
     const r = await api("/api/save", { keyframes: S.keys });
     S.saved = r;
     $("out").hidden = false; $("savedname").textContent = `wrote ${r.name}`; $("command").textContent = r.command;
-    $("render").disabled = false;
-  } catch (err) { alert(err.message); } finally { $("save").disabled = false; }
+  } catch (err) { $("renderstate").textContent = err.message; $("out").hidden = false; } finally { $("save").disabled = false; }
 }
 async function render() {
-  if (!S.saved) await save();
+  await save();  // Render renders what is on screen: the edit is saved (to the same file) first
   try { S.render = await api("/api/render", {}); } catch (err) { $("renderstate").textContent = err.message; return; }
   pollRender();
 }
