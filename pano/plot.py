@@ -112,7 +112,7 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
 
 
 class PlotExporter(Exporter):
-    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below; ``<stem>.strip.png``: the strip."""
+    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below; ``.strip.png``: the strip."""
 
     name = "plot"
     suffixes = (".plot.png", ".strip.png")
