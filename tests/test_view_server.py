@@ -116,3 +116,24 @@ def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(server):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_mono_source_plays_its_own_sound_and_takes_the_strip_that_plot_wrote(tmp_path):
+    from clips import mono_pulse_clip
+
+    video = mono_pulse_clip(tmp_path / "mono.mp4", seconds=2.0)
+    assert main([str(video), "-o", str(tmp_path), "-q", "--no-saliency-video", "--plot"]) == 0
+    assert (tmp_path / "mono.strip.png").is_file()
+    srv = ViewServer(open_job(video, tmp_path / "mono.trajectory.json")).start()
+    try:
+        own = {"Origin": f"http://127.0.0.1:{srv.port}"}
+        job = json.loads(request(srv, "GET", "/api/job")[1])
+        assert job["source"]["foa"] is False and "own sound track" in job["audio_note"]
+        resp, body = request(srv, "POST", "/api/audio", own, '{"keyframes": []}')
+        assert resp.status == 409
+        strip = json.loads(request(srv, "GET", "/api/strip")[1])
+        assert strip == {"state": "ready", "note": "saliency from mono.strip.png"}
+        png, data = request(srv, "GET", "/api/strip.png")
+        assert png.status == 200 and data[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        srv.stop()
