@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.audio_io import iter_audio_chunks  # noqa: E402
 from pano.media.probe import probe  # noqa: E402
 from pano.pipeline import frame_times  # noqa: E402
 from pano.planning.smoothing import calm_path  # noqa: E402
@@ -31,7 +32,6 @@ from pano.trajectory import Trajectory  # noqa: E402
 from pano.view.audio import write_view_audio  # noqa: E402
 from pano.view.edit import Keyframe, apply_keyframes  # noqa: E402
 from pano.view.strip import foa_strip  # noqa: E402
-from soundloc.audio_io import iter_audio_chunks  # noqa: E402
 
 DEMO = ROOT / "examples" / "demo360.mp4"
 

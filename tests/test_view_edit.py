@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pano.errors import InputError, OptionError
+from common.errors import InputError, OptionError
 from pano.geometry import angular_distance
 from pano.planning.smoothing import path_speed
 from pano.trajectory import Trajectory

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pano.errors import OptionError
+from common.errors import OptionError
 from pano.geometry import vec_to_yaw_pitch, wrap_yaw, yaw_pitch_to_vec
 from pano.planning.smoothing import frame_steps, path_speed, track_vectors
 from pano.trajectory import Trajectory

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.geometry import vertical_fov
 from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.render import default_output_size

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pano.errors import UserError
+from common.errors import UserError
 from pano.view.audio import write_view_audio
 from pano.view.edit import (
     DEFAULT_HOLD,

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pano.errors import InputError
+from common.errors import InputError
 from pano.outputs import atomic_output
 
 STRIP_SUFFIX = ".strip.png"
