@@ -137,3 +137,26 @@ def test_a_mono_source_plays_its_own_sound_and_takes_the_strip_that_plot_wrote(t
         assert png.status == 200 and data[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         srv.stop()
+
+
+def test_foa_sound_follows_the_edited_view(server):
+    """The clip's sound is at yaw 45°; pinned to look at −45° the source is 90° to the right."""
+    import io
+    import wave
+
+    import numpy as np
+
+    own = {"Origin": f"http://127.0.0.1:{server.port}"}
+    body = json.dumps({"keyframes": [{"t": 0, "yaw": -45, "pitch": 0, "hfov": 65.5, "hold": 10}]})
+    resp, data = request(server, "POST", "/api/audio", own, body)
+    assert resp.status == 200
+    url = json.loads(data)["url"]
+    part, _ = request(server, "GET", url, {"Range": "bytes=0-43"})
+    assert part.status == 206  # seekable like the video
+    resp, wav_bytes = request(server, "GET", url)
+    with wave.open(io.BytesIO(wav_bytes)) as wav:
+        assert wav.getnchannels() == 2 and wav.getframerate() == 48000
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2).astype(float)
+    assert len(pcm) / 48000 == pytest.approx(1.0, abs=0.05)
+    left, right = np.sqrt((pcm**2).mean(axis=0))
+    assert right > 2 * left

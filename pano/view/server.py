@@ -347,6 +347,8 @@ class _Guard:
         self.app, self.hosts, self.origins = app, hosts, origins
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # the app has none; refuse rather than let anything through
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

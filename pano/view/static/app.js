@@ -148,7 +148,7 @@ async function replan() {
   renderKeys();
   const path = await api("/api/plan", { keyframes: S.keys });
   if (seq !== S.planSeq) return;
-  S.path = path; S.dirty = true;
+  S.path = path; S.pathVer = (S.pathVer || 0) + 1; S.dirty = true;
   $("notes").innerHTML = "";
   for (const n of path.notes) { const li = document.createElement("li"); li.textContent = n; $("notes").appendChild(li); }
   clearTimeout(S.audioTimer); S.audioTimer = setTimeout(makeSound, 500);
@@ -222,11 +222,26 @@ const TL = { top: 4, yawH: 128, keyY: 146, left: 34, right: 6 };
 function tlX(t, w) { return TL.left + t / Math.max(S.job.source.duration, 1e-6) * (w - TL.left - TL.right); }
 function tlT(x, w) { return clamp((x - TL.left) / (w - TL.left - TL.right), 0, 1) * S.job.source.duration; }
 const tlY = (yaw) => TL.top + (180 - yaw) / 360 * TL.yawH;
+// The timeline is two layers: everything but the playhead is drawn once per change of path, keyframes,
+// strip or size into an offscreen canvas; each video frame only copies it and draws the playhead.
+let tlCache = null, tlKey = "";
 function drawTimeline() {
   const c = $("timeline"), dpr = window.devicePixelRatio || 1;
   const w = c.clientWidth, h = c.clientHeight;
   if (c.width !== Math.round(w * dpr)) { c.width = Math.round(w * dpr); c.height = Math.round(h * dpr); }
-  const g = c.getContext("2d"); g.setTransform(dpr, 0, 0, dpr, 0, 0); g.clearRect(0, 0, w, h);
+  const key = `${c.width}x${c.height}|${S.pathVer}|${!!S.strip}|${S.sel}|${JSON.stringify(S.keys)}`;
+  if (key !== tlKey || !tlCache) {
+    tlCache = tlCache || document.createElement("canvas");
+    tlCache.width = c.width; tlCache.height = c.height;
+    drawTimelineLayer(tlCache.getContext("2d"), w, h, dpr); tlKey = key;
+  }
+  const g = c.getContext("2d"); g.setTransform(1, 0, 0, 1, 0, 0); g.clearRect(0, 0, c.width, c.height);
+  g.drawImage(tlCache, 0, 0); g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const px = tlX($("video").currentTime, w);
+  g.strokeStyle = "#fff"; g.lineWidth = 1.5; g.beginPath(); g.moveTo(px, 0); g.lineTo(px, h - 10); g.stroke();
+}
+function drawTimelineLayer(g, w, h, dpr) {
+  g.setTransform(dpr, 0, 0, dpr, 0, 0); g.clearRect(0, 0, w, h);
   const x0 = TL.left, x1 = w - TL.right;
   g.fillStyle = "#0b0c10"; g.fillRect(x0, TL.top, x1 - x0, TL.yawH);
   if (S.strip) { g.imageSmoothingEnabled = true; g.drawImage(S.strip, x0, TL.top, x1 - x0, TL.yawH); }
@@ -249,7 +264,6 @@ function drawTimeline() {
   g.strokeStyle = "#ff7a45"; g.lineWidth = 1.5;
   for (const i of S.path.cuts) { const x = tlX(S.auto.t[i], w); g.beginPath(); g.moveTo(x, TL.top); g.lineTo(x, TL.top + TL.yawH); g.stroke(); }
   // keyframe lane: hold spans and draggable diamonds
-  g.fillStyle = "rgba(255,212,59,.18)"; g.fillRect(x0, TL.keyY - 6, x1 - x0, 0);
   S.keys.forEach((k, n) => {
     const x = tlX(k.t, w), xe = tlX(Math.min(k.t + k.hold, S.job.source.duration), w);
     g.fillStyle = "rgba(255,212,59,.22)"; g.fillRect(x, TL.keyY - 5, Math.max(1, xe - x), 10);
@@ -257,8 +271,6 @@ function drawTimeline() {
     g.beginPath(); g.moveTo(x, TL.keyY - 7); g.lineTo(x + 7, TL.keyY); g.lineTo(x, TL.keyY + 7); g.lineTo(x - 7, TL.keyY); g.fill();
     g.beginPath(); g.arc(x, tlY(k.yaw), 3.5, 0, 7); g.fill();
   });
-  const px = tlX($("video").currentTime, w);
-  g.strokeStyle = "#fff"; g.lineWidth = 1.5; g.beginPath(); g.moveTo(px, 0); g.lineTo(px, h - 10); g.stroke();
   g.fillStyle = "#9aa3b2"; g.textAlign = "center"; g.textBaseline = "bottom";
   for (let k = 0; k <= 5; k++) { const t = S.job.source.duration * k / 5; g.fillText(`${t.toFixed(1)}s`, clamp(tlX(t, w), x0 + 12, x1 - 14), h); }
 }
@@ -376,6 +388,8 @@ async function main() {
   $("cancel").onclick = async () => { await api("/api/render/cancel", {}); };
   $("copy").onclick = () => navigator.clipboard && navigator.clipboard.writeText($("command").textContent);
   document.addEventListener("keydown", keyboard);
+  // A focused button would take space as a click too; keys belong to the player.
+  for (const b of document.querySelectorAll("button")) b.addEventListener("click", () => b.blur());
   const fit = () => {  // the largest view of the output's aspect that leaves the timeline in sight
     const c = $("view"), w = $("viewbox").clientWidth, h = Math.max(200, window.innerHeight - 330);
     const k = Math.min(w / c.width, h / c.height);
