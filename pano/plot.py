@@ -112,15 +112,10 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
 
 
 class PlotExporter(Exporter):
-    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below; ``.strip.png``: the strip."""
+    """``<stem>.plot.png``: the yaw × time saliency strip with the path, pitch below."""
 
     name = "plot"
-    suffixes = (".plot.png", ".strip.png")
+    suffixes = (".plot.png",)
 
     def write(self, job: ExportJob) -> list[Path]:
-        written = [write_plot(job.path(self.suffixes[0]), job.yaw_strip, job.trajectory)]
-        if job.yaw_strip is not None:  # the strip as data too, for the timeline of `pano-pan view`
-            from pano.view.strip import write_strip
-
-            written.append(write_strip(job.path(self.suffixes[1]), _orient(job.yaw_strip, len(job.trajectory))))
-        return written
+        return [write_plot(job.path(self.suffixes[0]), job.yaw_strip, job.trajectory)]

@@ -118,11 +118,11 @@ def test_the_command_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(server):
             proc.kill()
 
 
-def test_a_mono_source_plays_its_own_sound_and_takes_the_strip_that_plot_wrote(tmp_path):
+def test_a_mono_source_plays_its_own_sound_and_takes_the_strip_the_run_exported(tmp_path):
     from clips import mono_pulse_clip
 
     video = mono_pulse_clip(tmp_path / "mono.mp4", seconds=2.0)
-    assert main([str(video), "-o", str(tmp_path), "-q", "--no-saliency-video", "--plot"]) == 0
+    assert main([str(video), "-o", str(tmp_path), "-q", "--no-saliency-video", "--export", "strip"]) == 0
     assert (tmp_path / "mono.strip.png").is_file()
     srv = ViewServer(open_job(video, tmp_path / "mono.trajectory.json")).start()
     try:

@@ -150,7 +150,7 @@ class Session:
         if not job.info.is_foa:
             self.strip_state = "none"
             self.strip_note = (f"no saliency strip: run 'pano-pan {job.video.name} -o {job.trajectory_path.parent} "
-                               f"--plot' to write {strip_path_for(prefix).name}")
+                               f"--export strip' to write {strip_path_for(prefix).name}")
             return
         self.strip_state, self.strip_note = "computing", "computing the saliency strip from the ambisonic track"
 

@@ -2,9 +2,9 @@
 
 The trajectory holds no maps, so the strip comes from one of two places:
 
-* ``<stem>.strip.png`` beside the trajectory, written by ``pano-pan run --export plot`` (the planner's own
-  strip, whatever the localizer): one row per frame, one column per yaw bin from −180° on the left,
-  8-bit, scaled to the 99.5th percentile like the plot;
+* ``<stem>.strip.png`` beside the trajectory, written by ``pano-pan run --export strip`` (the planner's
+  own strip, the one ``--plot`` draws, whatever the localizer): one row per frame, one column per yaw
+  bin from −180° on the left, 8-bit, scaled to the 99.5th percentile like the plot;
 * for FOA sources without that file, recomputed from the ambisonic track alone (no video decoding;
   about 0.2 ms per frame plus the audio decode), as the confidence-weighted yaw profile of the
   ambisonic maps — what the ``centroid`` planner's strip is, and the evidence the default ``auto``
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
+from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output
 
 STRIP_SUFFIX = ".strip.png"
@@ -91,3 +92,19 @@ def strip_image(strip: np.ndarray, max_columns: int = 2048, rows: int = 180) -> 
     if not ok:  # pragma: no cover
         raise InputError("could not encode the strip image")
     return buf.tobytes()
+
+
+class StripExporter(Exporter):
+    """``<stem>.strip.png``: the planner's yaw × time strip as data, for the timeline of ``pano-pan view``."""
+
+    name = "strip"
+    suffixes = (STRIP_SUFFIX,)
+
+    def write(self, job: ExportJob) -> list[Path]:
+        if job.yaw_strip is None:
+            self.ctx.notify("note: the planner keeps no yaw strip; no .strip.png written")
+            return []
+        strip = np.asarray(job.yaw_strip)
+        if strip.shape[0] != len(job.trajectory) and strip.shape[1] == len(job.trajectory):
+            strip = strip.T
+        return [write_strip(job.path(STRIP_SUFFIX), strip)]
