@@ -49,10 +49,12 @@ def test_a_keyframe_too_far_to_pan_to_becomes_a_cut_and_says_so():
 
 
 def test_saved_edit_keeps_unknown_keys_records_keyframes_and_loads(tmp_path):
-    base = auto_path(20)
-    base.extra = {"x_editor_note": "keep me"}
-    base.sample_extra = [{"x_tag": i} for i in range(20)]
-    base.sample_extra[5]["cut"] = True
+    doc = auto_path(20).to_dict()
+    doc["x_editor_note"] = "keep me"
+    for i, sample in enumerate(doc["samples"]):
+        sample["x_tag"] = i
+    doc["samples"][5]["cut"] = True
+    base = Trajectory.from_dict(doc)
     keys = [Keyframe(t=0.2, yaw=-30.0, pitch=5.0, hfov=60.0, hold=0.1)]
     out = edited_trajectory(base, keys, apply_keyframes(base, keys), "clip.trajectory.json").save(
         tmp_path / "clip.edit-1.trajectory.json")

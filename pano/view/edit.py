@@ -11,6 +11,7 @@ as the autocam planner does with ``cuts`` (the jump is marked ``"cut": true``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -242,10 +243,13 @@ def edited_trajectory(base: Trajectory, keyframes: list[Keyframe], path: EditedP
     params["edited_from"] = base_name
     params["edit_limits"] = asdict(Limits.of(base))
     generator["params"] = params
+    # Cuts travel as the per-sample key "cut"; a Trajectory that models them as its own field (issue 10)
+    # gets them there too, since it then writes the key from that field.
+    own_cut = {"cut": path.cut.copy()} if "cut" in {f.name for f in dataclasses.fields(Trajectory)} else {}
     return Trajectory(
         t=base.t.copy(), yaw=path.yaw, pitch=path.pitch, hfov=path.hfov, vfov=path.vfov, roll=base.roll.copy(),
         confidence=base.confidence.copy(), frame=base.frame.copy(), source=dict(base.source),
-        generator=generator, extra=dict(base.extra), sample_extra=extras if any(extras) else None,
+        generator=generator, extra=dict(base.extra), sample_extra=extras if any(extras) else None, **own_cut,
     )
 
 
