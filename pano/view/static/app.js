@@ -156,14 +156,13 @@ async function replan() {
 async function makeSound() {
   if (!S.job.source.foa) return;
   const { url } = await api("/api/audio", { keyframes: S.keys });
-  const a = $("sound"), v = $("video");
+  const a = $("sound");
   a.src = url;
   a.addEventListener("loadedmetadata", () => syncSound(true), { once: true });
 }
-function influencing(i) {  // keyframes whose hold covers frame i, else the last one before it
+function influencing(i) {  // keyframes whose hold covers frame i
   const t = S.auto.t[i];
-  const hits = S.keys.filter((k) => k.t - 0.5 / fps() <= t && t <= k.t + k.hold + 1e-6);
-  return hits;
+  return S.keys.filter((k) => k.t - 0.5 / fps() <= t && t <= k.t + k.hold + 1e-6);
 }
 function resetHere() {
   const hits = influencing(S.frame);
@@ -347,7 +346,7 @@ async function loadStrip() {
 
 // ---------------------------------------------------------------- start
 function keyboard(e) {
-  if (e.target.tagName === "INPUT") return;
+  if (e.target.tagName === "INPUT" || e.ctrlKey || e.metaKey || e.altKey) return;
   const v = $("video");
   if (e.key === " ") { e.preventDefault(); togglePlay(); }
   else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
