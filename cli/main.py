@@ -28,8 +28,9 @@ def _subcommands() -> list[click.Command]:
     from cli.plugins import plugins
     from cli.render import render
     from cli.train import train
+    from cli.view import view
 
-    return [render, compare, localize, train, evaluate, plugins]
+    return [render, compare, localize, train, evaluate, plugins, view]
 
 
 class DefaultGroup(click.Group):

@@ -32,14 +32,15 @@ def disk_frame(height: int, width: int, yaw: float, pitch: float, radius: float 
 def foa_clip(path: Path, seconds: float = 2.0, fps: float = 30.0, size=(240, 480),
              yaw: Callable[[np.ndarray], np.ndarray] | float = 30.0, pitch: Callable | float = 0.0,
              sounding: Callable[[np.ndarray], np.ndarray] | None = None, noise: float = 0.02,
-             sample_rate: int = 48000, channels_fuma: bool = False, seed: int = 0) -> Path:
+             sample_rate: int = 48000, channels_fuma: bool = False, seed: int = 0,
+             background: np.ndarray | None = None) -> Path:
     """A clip with a red disk and AmbiX FOA sound from the disk's direction (functions of time allowed)."""
     rng = np.random.default_rng(seed)
     n = int(round(seconds * fps))
     ts = np.arange(n) / fps
     as_fn = lambda v: v if callable(v) else (lambda t: np.full_like(np.asarray(t, float), v))  # noqa: E731
     yaw_f, pitch_f = as_fn(yaw), as_fn(pitch)
-    frames = [disk_frame(size[0], size[1], float(yaw_f(t)), float(pitch_f(t))) for t in ts]
+    frames = [disk_frame(size[0], size[1], float(yaw_f(t)), float(pitch_f(t)), background=background) for t in ts]
     st = np.arange(int(seconds * sample_rate)) / sample_rate
     tone = 0.3 * np.sin(2 * np.pi * 440 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
     tone += 0.1 * rng.standard_normal(len(st))

@@ -123,12 +123,13 @@ def test_run_keeps_a_users_file_unless_overwrite(tmp_path, clip, capsys):
     assert mine.read_bytes() != clip.read_bytes()
     assert listing(out) == ["clip.nfov.mp4", "clip.saliency.mp4", "clip.trajectory.json"]
     # pano-pan's own outputs are recognised and replaced by a second run without --overwrite
-    code, _ = pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36", "--export", "csv", "--plot")
+    every = ["--export", "csv", "--export", "ffmpeg", "--export", "strip", "--plot"]
+    code, _ = pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36", *every)
     assert code == 0
-    assert listing(out) == ["clip.nfov.mp4", "clip.plot.png", "clip.saliency.mp4", "clip.trajectory.csv",
-                            "clip.trajectory.json"]
-    code, _ = pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36", "--export", "csv", "--plot")
-    assert code == 0
+    assert listing(out) == ["clip.ffmpeg.sh", "clip.nfov.mp4", "clip.plot.png", "clip.saliency.mp4",
+                            "clip.sendcmd.txt", "clip.strip.png", "clip.trajectory.csv", "clip.trajectory.json"]
+    code, err = pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36", *every)
+    assert code == 0, err
 
 
 def test_user_csv_and_json_under_output_names_are_kept(tmp_path, clip, capsys):
