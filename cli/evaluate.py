@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli.commands import debug_option
+from cli.commands import debug_option, overwrite_option
 from common.atomic import OutputSet
 from common.errors import UserError
+from common.ownership import written_by_pano_pan
 
 
 @click.command("evaluate")
@@ -35,12 +36,13 @@ from common.errors import UserError
 @click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic"]), default="auto",
               show_default=True)
 @click.option("--ids", type=click.Path(path_type=Path), default=None, help="Id-list file (Flickr-SoundNet).")
+@overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
 @debug_option
 def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
              retrieval: bool, no_baselines: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
-             quiet: bool, debug: bool) -> None:
+             overwrite: bool, quiet: bool, debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
     from cli.train import audio_seconds_for
     from soundloc.checkpoint import load_checkpoint
@@ -52,8 +54,8 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
     # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
-    outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=True,
-                        rename_hint="choose another name for --json/--plot")
+    outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=overwrite,
+                        recognise=written_by_pano_pan, rename_hint="choose another name for --json/--plot")
     outputs.reserve(json_out, plot)
     model, meta = load_checkpoint(checkpoint)
     cfg = model.config

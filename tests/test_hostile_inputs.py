@@ -292,6 +292,27 @@ def test_localize_and_evaluate_never_replace_their_inputs(tmp_path, capsys):
     one_error_line(err, "would replace the input", "--json")
     assert {name: (tmp_path / name).read_bytes() for name in listing(tmp_path) if name != "sub"} == before
     assert listing(tmp_path) == ["a.wav", "scene.png", "sub", "tiny.pt"]
+    # a user's file under the output name needs --overwrite; pano-pan's own output is replaced freely
+    shutil.copy(tmp_path / "scene.png", tmp_path / "where.png")
+    code, err = pano(capsys, "localize", tmp_path / "scene.png", tmp_path / "a.wav", "-c", ckpt, "-o",
+                     tmp_path / "where.png")
+    assert code == 2
+    one_error_line(err, "where.png", "--overwrite")
+    assert (tmp_path / "where.png").read_bytes() == before["scene.png"]
+    for extra in (["--overwrite"], []):
+        code, err = pano(capsys, "localize", tmp_path / "scene.png", tmp_path / "a.wav", "-c", ckpt, "-o",
+                         tmp_path / "where.png", *extra)
+        assert code == 0, err
+    (tmp_path / "report.json").write_text("{}")
+    code, err = pano(capsys, "evaluate", "synthetic:4", "--checkpoint", ckpt, "--json", tmp_path / "report.json",
+                     "-q")
+    assert code == 2
+    one_error_line(err, "report.json", "--overwrite")
+    for extra in (["--overwrite"], []):
+        code, err = pano(capsys, "evaluate", "synthetic:4", "--checkpoint", ckpt, "--json",
+                         tmp_path / "report.json", "--plot", tmp_path / "curve.png", "-q", *extra)
+        assert code == 0, err
+    assert listing(tmp_path) == ["a.wav", "curve.png", "report.json", "scene.png", "sub", "tiny.pt", "where.png"]
 
 
 # ------------------------------------- 6 (the lead's option ranges): refused up front, nothing written

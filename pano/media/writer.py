@@ -162,7 +162,7 @@ class VideoWriter:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
-        if self.mark:  # pano-pan's outputs may be replaced by a later run (pano.outputs.written_by_pano_pan)
+        if self.mark:  # pano-pan's outputs may be replaced by a later run (common.ownership)
             self.output.metadata["comment"] = f"pano-pan {pano.__version__}"
         vs = self.output.add_stream("libx264", rate=self.rate)
         vs.codec_context.time_base = Fraction(1, CLOCK)

@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
+from common.ownership import png_with_mark
 from pano.exporters import Exporter, ExportJob
-from pano.outputs import atomic_output, png_with_mark
+from pano.outputs import atomic_output
 
 STRIP_SUFFIX = ".strip.png"
 BINS = 72
@@ -44,7 +45,7 @@ def write_strip(path: str | Path, strip: np.ndarray) -> Path:
         raise InputError(f"{path}: could not encode the strip")
     path = Path(path)
     with atomic_output(path) as tmp:
-        tmp.write_bytes(png_with_mark(buf.tobytes()))  # a later run may replace it (pano.outputs)
+        tmp.write_bytes(png_with_mark(buf.tobytes()))  # a later run may replace it (common.ownership)
     return path
 
 
