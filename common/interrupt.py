@@ -69,8 +69,11 @@ def deferred() -> Iterator[None]:
     is safe even outside the CLI.
     """
     global _defer_depth, _pending
+    if not _in_main_thread():  # signals reach the main thread only; another thread's block changes nothing
+        yield
+        return
     swapped = None
-    if _in_main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         swapped = signal.signal(signal.SIGINT, _handler)
     _defer_depth += 1
     try:

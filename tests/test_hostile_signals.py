@@ -149,3 +149,24 @@ def test_an_interrupted_render_does_not_finish_the_queued_work(tmp_path, monkeyp
     assert len(after_signal) <= 2  # the one in hand (and one begun before the main thread saw the signal)
     assert writer_threads() == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.mp4"]
+
+
+def test_a_render_on_another_thread_does_not_swallow_ctrl_c(tmp_path):
+    """``pano-pan view`` renders on a background thread: Ctrl-C must still reach the main thread."""
+    clip = foa_clip(tmp_path / "short.mp4", seconds=3.0, size=(120, 240))
+    t = frame_times(clip)
+    traj = Trajectory(t=t, yaw=np.zeros(len(t)), pitch=np.zeros(len(t)), hfov=65.5, vfov=39.8)
+    worker = threading.Thread(target=render_trajectory, args=(clip, traj, tmp_path / "v.mp4"),
+                              kwargs={"size": (640, 360)}, daemon=True)
+    caught = False
+    with handle_signals():
+        worker.start()
+        time.sleep(0.3)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            while worker.is_alive():
+                time.sleep(0.02)
+        except Interrupted:
+            caught = True
+    worker.join(timeout=60)
+    assert caught  # raised in the main thread while the render was still running
