@@ -33,6 +33,13 @@ def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
     return out
 
 
+def overwrite_option(f):
+    return click.option(
+        "--overwrite", is_flag=True,
+        help="Replace existing files of the same names even if pano-pan did not write them (never an input).",
+    )(f)
+
+
 def debug_option(f):
     return click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")(f)
 
@@ -82,6 +89,7 @@ def debug_option(f):
 @click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
               help="An option of the planner, e.g. smooth=0.8 (autocam); 'pano-pan plugins planner' lists "
               "them. Repeatable.")
+@overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
@@ -89,7 +97,8 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
-            localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], quiet: bool, debug: bool) -> None:
+            localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
+            debug: bool) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else "standard"
     hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
@@ -113,6 +122,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
         exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
+        overwrite=overwrite,
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()

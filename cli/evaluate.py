@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli.commands import debug_option
+from cli.commands import debug_option, overwrite_option
+from common.atomic import OutputSet
 from common.errors import UserError
+from common.ownership import written_by_pano_pan
 
 
 @click.command("evaluate")
@@ -34,12 +36,13 @@ from common.errors import UserError
 @click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic"]), default="auto",
               show_default=True)
 @click.option("--ids", type=click.Path(path_type=Path), default=None, help="Id-list file (Flickr-SoundNet).")
+@overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
 @debug_option
 def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
              retrieval: bool, no_baselines: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
-             quiet: bool, debug: bool) -> None:
+             overwrite: bool, quiet: bool, debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
     from cli.train import audio_seconds_for
     from soundloc.checkpoint import load_checkpoint
@@ -50,6 +53,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
+    # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
+    outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=overwrite,
+                        recognise=written_by_pano_pan, rename_hint="choose another name for --json/--plot")
+    outputs.reserve(json_out, plot)
     model, meta = load_checkpoint(checkpoint)
     cfg = model.config
     if audio_seconds is None and meta.get("audio_seconds") and data.startswith("synthetic:") == str(
@@ -70,9 +77,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
     report.info.update({"checkpoint": str(checkpoint), "data": data, "audio_seconds": seconds})
     if not quiet:
         click.echo(format_report(report))
-    if json_out is not None:
-        write_json(report, json_out)
-    if plot is not None:
-        if plot.suffix.lower() != ".png":
-            raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
-        plot_success_curve(report_curves(report), plot)
+    with outputs:
+        if json_out is not None:
+            write_json(report, json_out)
+        if plot is not None:
+            if plot.suffix.lower() != ".png":
+                raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
+            plot_success_curve(report_curves(report), plot)

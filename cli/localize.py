@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
-from cli.commands import debug_option
+from cli.commands import debug_option, overwrite_option
+from common.atomic import OutputSet
+from common.ownership import written_by_pano_pan
 from soundloc.panels import METHODS, image_suffix, localize_images, write_image
 
 
@@ -39,15 +41,19 @@ from soundloc.panels import METHODS, image_suffix, localize_images, write_image
     help="attention map, input gradient, guided backprop, or attention+gradient combined.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@overwrite_option
 @debug_option
 def localize(
-    image: Path, audio: tuple[Path, ...], checkpoint: Path, output: Path, method: str, device: str, debug: bool
+    image: Path, audio: tuple[Path, ...], checkpoint: Path, output: Path, method: str, device: str, overwrite: bool,
+    debug: bool,
 ) -> None:
     """Show where in IMAGE each AUDIO file's sound comes from, as heat maps side by side."""
     from soundloc.device import resolve_device
 
     device = str(resolve_device(device))
     image_suffix(output)
+    OutputSet([image, checkpoint, *audio], overwrite=overwrite, recognise=written_by_pano_pan,
+              rename_hint="choose another name with -o").check(output)
     picture = localize_images(image, list(audio), checkpoint, method, device)
     write_image(output, picture)
     click.echo(f"wrote {output} ({len(audio)} sound{'s' if len(audio) != 1 else ''}, method {method})")

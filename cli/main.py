@@ -7,13 +7,16 @@ noise and for a developer it is the first thing needed.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from cli.commands import inspect_cmd, run_cmd
 from common.errors import UserError
+from common.interrupt import Interrupted, handle_signals
 
 _COMMANDS = [inspect_cmd, run_cmd]
 
@@ -25,8 +28,9 @@ def _subcommands() -> list[click.Command]:
     from cli.plugins import plugins
     from cli.render import render
     from cli.train import train
+    from cli.view import view
 
-    return [render, compare, localize, train, evaluate, plugins]
+    return [render, compare, localize, train, evaluate, plugins, view]
 
 
 class DefaultGroup(click.Group):
@@ -34,8 +38,20 @@ class DefaultGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            self._refuse_misspelled_command(args[0])
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def _refuse_misspelled_command(self, word: str) -> None:
+        """``pano-pan inpsect x.mp4``: a word that is no file but close to a command is a typo, not an INPUT."""
+        if word.startswith("-") or Path(word).exists():
+            return
+        close = difflib.get_close_matches(word.lower(), list(self.commands), n=1, cutoff=0.6)
+        if close:
+            raise UserError(
+                f"{word!r} is not a pano-pan command (nor a file); did you mean 'pano-pan {close[0]}'? "
+                "'pano-pan --help' lists the commands"
+            )
 
 
 @click.group(
@@ -57,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("PANO_PAN_DEBUG") == "1"
     try:
-        cli.main(args=argv, prog_name="pano-pan", standalone_mode=False)
+        # SIGTERM/SIGHUP clean up like Ctrl-C (common.interrupt). make_context + invoke rather than
+        # cli.main: click's main turns an interrupt into Abort, losing which signal it was.
+        with handle_signals(), cli.make_context("pano-pan", argv) as ctx:
+            cli.invoke(ctx)
+    except Interrupted as err:
+        click.echo(f"pano-pan: interrupted ({err}); no partial output was kept", err=True)
+        return err.exit_code
     except UserError as err:
         if debug:
             raise

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from cli.commands import debug_option
+from cli.commands import debug_option, overwrite_option
 from cli.progress import make_progress
-from common.errors import InputError, OptionError
+from common.errors import InputError
 from pano.pipeline import NFOV_AUDIO
 from pano.render import parse_size
 from pano.trajectory import Trajectory
@@ -37,23 +37,31 @@ from pano.trajectory import Trajectory
 )
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
               help="auto = stereo turned with the camera for FOA sources, else the source's track.")
+@overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def render(
-    input_path: Path, traj_path: Path, output: Path | None, size: str | None, nfov_audio: str, quiet: bool,
-    debug: bool,
+    input_path: Path, traj_path: Path, output: Path | None, size: str | None, nfov_audio: str, overwrite: bool,
+    quiet: bool, debug: bool,
 ) -> None:
-    """Render INPUT through the camera path in TRAJ.json (or a .csv export), with its sound."""
+    """Render INPUT through the camera path in TRAJ.json (or a .csv export), with its sound.
+
+    Each frame shows the sample nearest its time (t); a path that does not cover the video is refused.
+    """
+    from pano.outputs import ensure_writable_dir, output_set
     from pano.pipeline import render_trajectory
 
     if not input_path.is_file():
         raise InputError(f"{input_path}: no such video file; check the path")
     traj = Trajectory.load(traj_path)
     out = output or Path(f"{input_path.stem}.nfov.mp4")
-    if out.resolve() == input_path.resolve():
-        raise OptionError(f"{out}: the output would overwrite the input; choose another name with -o")
     out_size = parse_size(size) if size else None
-    written = render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet),
-                                audio_mode=nfov_audio)
+    say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+    outputs = output_set([input_path, traj_path], overwrite=overwrite)
+    outputs.reserve(out)
+    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    with outputs:
+        render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet),
+                          audio_mode=nfov_audio, notify=say, origin=str(traj_path))
     if not quiet:
-        click.echo(f"wrote {written or out}", err=True)
+        click.echo(f"wrote {out}", err=True)

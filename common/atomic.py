@@ -1,18 +1,32 @@
-"""Files appear under their final names only when complete.
+"""Files appear under their final names only when complete, and a run's outputs appear together.
 
 Every writer in the project (videos, trajectories, checkpoints, reports, downloads) goes through
 :func:`atomic_path`: it writes a hidden sibling (same folder, so the rename is atomic; same suffix, so
-muxers and encoders choose the same format) and renames it on success. An exception or Ctrl-C removes
-the temporary file, so a half-written file never sits under a name a user or a later run trusts.
+muxers and encoders choose the same format) and renames it on success. An exception, Ctrl-C or a
+termination signal removes the temporary file, so a half-written file never sits under a name a user
+or a later run trusts.
+
+A command that writes several files (a video, its trajectory, exports) opens an :class:`OutputSet`:
+inside it, :func:`atomic_path` only hands out temporaries and the set renames them all at the end, so a
+failure half-way (a full disk after the video, before the JSON) leaves none of them. The set also
+refuses, before any work, an output that would replace one of the command's inputs (whatever the
+alias: symlink, ``..``, hard link) or an existing file that the tool did not write itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from common.errors import OutputError
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_ACTIVE: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("pano_pan_output_set", default=None)
 
 
 def temp_path_for(final: Path) -> Path:
@@ -20,15 +34,161 @@ def temp_path_for(final: Path) -> Path:
     return final.with_name(f".{final.stem}.part-{secrets.token_hex(4)}{final.suffix}")
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """True for "no space left" (or quota, or file-size limit) from Python or from FFmpeg via PyAV."""
+    return isinstance(exc, OSError) and getattr(exc, "errno", None) in _DISK_FULL
+
+
+def disk_full_error(folder: Path) -> OutputError:
+    return OutputError(
+        f"{folder}: the disk is full (no space left on device); nothing was written there. Free some space "
+        "or choose another output folder with -o"
+    )
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two names reach the same file: through symlinks, ``..``, or a hard link."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it otherwise."""
+    """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it otherwise.
+
+    Inside an :class:`OutputSet` the rename waits for the set's end, with the set's other outputs.
+    """
     final = Path(final)
+    active = _ACTIVE.get()
+    if active is not None:
+        yield active.claim(final)
+        return
     tmp = temp_path_for(final)
     try:
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if is_disk_full(exc):
+            raise disk_full_error(final.parent) from None
         raise
+
+
+class OutputSet:
+    """The outputs of one command, committed together (see the module docstring).
+
+    ``inputs`` are files no output may replace; ``recognise(path)`` says whether an existing file was
+    written by this tool (then it may be replaced); ``overwrite`` allows replacing any other file.
+    """
+
+    def __init__(
+        self,
+        inputs: Iterable[str | Path | None] = (),
+        overwrite: bool = False,
+        recognise: Callable[[Path], bool] | None = None,
+        rename_hint: str = "choose another name or folder with -o",
+    ) -> None:
+        self.inputs = [Path(p) for p in inputs if p is not None]
+        self.overwrite = overwrite
+        self.recognise = recognise
+        self.rename_hint = rename_hint
+        self._temps: dict[Path, Path] = {}  # final -> temporary
+        self._token: contextvars.Token | None = None
+
+    def check(self, final: str | Path) -> Path:
+        """Refuse, now, an output that would replace an input or a file the tool did not write."""
+        final = Path(final)
+        for inp in self.inputs:
+            if same_file(final, inp):
+                raise OutputError(
+                    f"{final}: this output would replace the input {inp}; {self.rename_hint}"
+                )
+        if final.is_dir():
+            raise OutputError(f"{final}: is a folder, so an output cannot be written there; {self.rename_hint}")
+        if os.path.lexists(final) and not self.overwrite and not (self.recognise and self.recognise(final)):
+            raise OutputError(
+                f"{final}: exists and was not written by pano-pan; move it away, {self.rename_hint}, "
+                "or pass --overwrite to replace it"
+            )
+        return final
+
+    def reserve(self, *finals: str | Path | None) -> None:
+        """:meth:`check` every name before long work starts, so a conflict costs the user no time."""
+        for final in finals:
+            if final is not None:
+                self.check(final)
+
+    def claim(self, final: str | Path) -> Path:
+        """The temporary name to write ``final`` under; renamed at :meth:`commit`."""
+        final = self.check(final)
+        key = Path(os.path.abspath(final))
+        if key in self._temps:
+            return self._temps[key]
+        tmp = temp_path_for(key)
+        self._temps[key] = tmp
+        return tmp
+
+    def commit(self) -> list[Path]:
+        """Rename every temporary to its final name; on failure restore what was there before."""
+        backups: list[tuple[Path, Path]] = []
+        placed: list[Path] = []
+        try:
+            for final, tmp in self._temps.items():
+                if not tmp.exists():
+                    raise OutputError(f"{final}: was never written (internal error); nothing was replaced")
+            for final, tmp in self._temps.items():
+                if os.path.lexists(final):
+                    backup = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+                    os.replace(final, backup)
+                    backups.append((backup, final))
+                os.replace(tmp, final)
+                placed.append(final)
+        except BaseException:
+            for final in placed:
+                with contextlib.suppress(OSError):
+                    final.unlink()
+            for backup, final in backups:
+                with contextlib.suppress(OSError):
+                    os.replace(backup, final)
+            self.discard()
+            raise
+        for backup, _ in backups:
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        done = list(self._temps)
+        self._temps.clear()
+        return done
+
+    def discard(self) -> None:
+        """Delete every temporary (after a failure or an interruption)."""
+        for tmp in self._temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._temps.clear()
+
+    def __enter__(self) -> OutputSet:
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        folders = sorted({str(final.parent) for final in self._temps})
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.discard()
+        except BaseException as err:
+            if is_disk_full(err):
+                raise disk_full_error(Path(folders[0] if folders else ".")) from None
+            raise
+        finally:
+            if self._token is not None:
+                _ACTIVE.reset(self._token)
+                self._token = None
+        if exc is not None and is_disk_full(exc):
+            raise disk_full_error(Path(folders[0] if folders else ".")) from None

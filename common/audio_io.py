@@ -38,6 +38,11 @@ def iter_audio_chunks(
 
     ``channels=None`` keeps the file's channels untouched (no remixing, so ambisonic channels keep their
     meaning); ``channels=1`` downmixes to mono. Memory stays bounded by one chunk whatever the length.
+
+    Sample ``k`` is at ``k / sample_rate`` seconds on the file's own clock: a track that starts late
+    (``ffmpeg -itsoffset``, a camera that starts recording sound after the picture) is preceded by
+    silence, and one that starts before zero loses its leading samples, so audio times and video frame
+    times (their presentation timestamps) are the same numbers.
     """
     import av
 
@@ -47,26 +52,42 @@ def iter_audio_chunks(
         stream = container.streams.audio[0]
         n_in = stream.codec_context.channels
         n_out = n_in if channels is None else channels
+        # A layout FFmpeg has no downmix matrix for (e.g. "9 channels" of higher-order ambisonics) is
+        # decoded as it is and averaged to mono here.
+        average = channels == 1 and n_in > 1 and stream.codec_context.layout.name.endswith("channels")
+        if average:
+            n_out = n_in
         if n_out == n_in:
             layout = stream.codec_context.layout  # keep the source layout: no matrixing
         elif n_out in _LAYOUTS:
             layout = _LAYOUTS[n_out]
         else:
             raise UserError(f"{path}: cannot remix {n_in} audio channels to {n_out}")
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        # Planar frames of more than 8 channels crash PyAV's to_ndarray; interleaved ones do not.
+        packed = n_out > 8
+        resampler = av.AudioResampler(format="flt" if packed else "fltp", layout=layout, rate=sample_rate)
         target = max(1, int(chunk_seconds * sample_rate))
         pending: list[np.ndarray] = []
         have = 0
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        lead = int(round(start * sample_rate))
+        for offset in range(0, max(lead, 0), target):
+            yield np.zeros((1 if average else n_out, min(target, lead - offset)), np.float32)
+        skip = max(-lead, 0)
 
         def resampled(frame):
             for out in resampler.resample(frame):
-                yield out.to_ndarray().reshape(n_out, -1)
+                arr = out.to_ndarray().reshape(-1, n_out).T if packed else out.to_ndarray().reshape(n_out, -1)
+                yield arr.mean(axis=0, keepdims=True) if average else arr
 
         try:
             for packet in container.demux(stream):
                 for frame in packet.decode():
                     frame.pts = None  # let the resampler count samples; some files have gaps in pts
                     for arr in resampled(frame):
+                        if skip:
+                            cut = min(skip, arr.shape[1])
+                            arr, skip = arr[:, cut:], skip - cut
                         pending.append(arr)
                         have += arr.shape[1]
                         if have >= target:

@@ -27,7 +27,7 @@ class InputError(UserError):
 
 
 class OutputError(UserError):
-    """An output cannot be written where the user asked."""
+    """An output cannot be written where the user asked (folder not writable, disk full, name taken)."""
 
 
 class OptionError(UserError):

@@ -10,7 +10,10 @@
 
 With several references each is scored on its own; ``mean`` averages them, and ``best`` takes, per
 frame, the closest reference (Pano2Vid's frame-wise variant) before averaging over frames. Roll is
-ignored (views are compared unrolled). Frames are matched by frame number.
+ignored (views are compared unrolled). Samples are matched by time (``t``), as the trajectory contract
+says: each sample of the path meets the reference sample nearest in time, if that one is within half a
+frame. Paths made for different videos (their ``source`` fps or duration differ, or their time spans
+do) are refused unless ``force``: frame-by-frame numbers of two different clips mean nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from common.errors import InputError
-from pano.trajectory import Trajectory
+from pano.trajectory import Trajectory, nearest_samples
 
 _SAMPLES = 24  # per axis: 24×24 solid-angle-weighted samples inside each view
 
@@ -119,18 +122,58 @@ def angular_velocity(yaw: np.ndarray, pitch: np.ndarray, t: np.ndarray) -> np.nd
     return np.nan_to_num(vel)
 
 
-def _align(traj: Trajectory, ref: Trajectory, name: str) -> tuple[np.ndarray, np.ndarray]:
-    common, ia, ib = np.intersect1d(traj.frame, ref.frame, return_indices=True)
-    if len(common) == 0:
+def _frame_step(traj: Trajectory) -> float:
+    fps = float((traj.source or {}).get("fps") or 0)
+    if fps > 0:
+        return 1.0 / fps
+    d = np.diff(np.sort(traj.t))
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1 / 30
+
+
+def _different_sources(traj: Trajectory, ref: Trajectory) -> str | None:
+    """Why the two paths look made for different videos, or None."""
+    a, b = traj.source or {}, ref.source or {}
+    fa, fb = float(a.get("fps") or 0), float(b.get("fps") or 0)
+    if fa > 0 and fb > 0 and abs(fa - fb) > 0.01 * max(fa, fb):
+        return f"{fa:g} fps vs {fb:g} fps"
+    tol = 2 * max(_frame_step(traj), _frame_step(ref)) + 0.05
+    da, db = float(a.get("duration") or 0), float(b.get("duration") or 0)
+    if da > 0 and db > 0 and abs(da - db) > tol:
+        return f"videos of {da:.2f} s vs {db:.2f} s"
+    return None
+
+
+def _by_time(traj: Trajectory) -> Trajectory:
+    order = np.argsort(traj.t, kind="stable")
+    if np.all(order == np.arange(len(order))):
+        return traj
+    return Trajectory(t=traj.t[order], yaw=traj.yaw[order], pitch=traj.pitch[order], hfov=traj.hfov[order],
+                      vfov=traj.vfov[order], roll=traj.roll[order], confidence=traj.confidence[order],
+                      frame=traj.frame[order], source=traj.source, generator=traj.generator)
+
+
+def _align(traj: Trajectory, ref: Trajectory, name: str, force: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    why = _different_sources(traj, ref)
+    if why and not force:
         raise InputError(
-            f"{name}: shares no frame numbers with the trajectory; compare paths of the same video"
+            f"{name}: made for a different video than the trajectory ({why}); compare paths of the same "
+            "video, or pass --force to compare them on the times they share"
         )
-    return ia, ib
+    idx, gap = nearest_samples(ref.t, traj.t)
+    ok = gap <= 0.5 * min(_frame_step(traj), _frame_step(ref)) + 1e-6
+    if not np.any(ok):
+        raise InputError(
+            f"{name}: has no frame at the trajectory's times (matched by t); compare paths of the same video"
+        )
+    return np.flatnonzero(ok), idx[ok]
 
 
-def frame_metrics(traj: Trajectory, ref: Trajectory, name: str = "reference") -> dict[str, np.ndarray]:
-    """Per-frame metric arrays on the frames both paths have, plus the matched frame numbers."""
-    ia, ib = _align(traj, ref, name)
+def frame_metrics(traj: Trajectory, ref: Trajectory, name: str = "reference",
+                  force: bool = False) -> dict[str, np.ndarray]:
+    """Per-frame metric arrays on the times both paths have, plus the matched frame numbers."""
+    traj, ref = _by_time(traj), _by_time(ref)
+    ia, ib = _align(traj, ref, name, force)
     fa, _, _ = _basis(traj.yaw[ia], traj.pitch[ia])
     fb, _, _ = _basis(ref.yaw[ib], ref.pitch[ib])
     cosine = np.clip(np.sum(fa * fb, axis=1), -1.0, 1.0)
@@ -170,7 +213,7 @@ def _mean(m: dict[str, np.ndarray]) -> Scores:
     )
 
 
-def compare(traj: Trajectory, refs: list[Trajectory], names: list[str] | None = None) -> dict:
+def compare(traj: Trajectory, refs: list[Trajectory], names: list[str] | None = None, force: bool = False) -> dict:
     """Scores against each reference, their mean, and the frame-wise best reference.
 
     Returns ``{"references": [{"name", **Scores}], "mean": Scores-dict, "best": Scores-dict}``;
@@ -180,7 +223,7 @@ def compare(traj: Trajectory, refs: list[Trajectory], names: list[str] | None = 
     if not refs:
         raise InputError("compare needs at least one reference trajectory")
     names = names or [f"reference {i + 1}" for i in range(len(refs))]
-    per = [frame_metrics(traj, r, n) for r, n in zip(refs, names, strict=True)]
+    per = [frame_metrics(traj, r, n, force) for r, n in zip(refs, names, strict=True)]
     scores = [_mean(m) for m in per]
     mean = Scores(
         frames=int(np.mean([s.frames for s in scores])),

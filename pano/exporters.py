@@ -54,4 +54,5 @@ EXPORTERS: Registry[Exporter] = Registry("exporter", {
     "csv": "pano.exports:CsvExporter",
     "ffmpeg": "pano.exports:FfmpegExporter",
     "plot": "pano.plot:PlotExporter",
+    "strip": "pano.view.strip:StripExporter",
 }, flag="--export", entry_point_group="pano_pan.exporters")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import shlex
 from pathlib import Path
 
@@ -137,8 +138,9 @@ def write_ffmpeg(
         f":h_fov={traj.hfov[0]:.3f}:v_fov={traj.vfov[0]:.3f}:w={int(w)}:h={int(h)}:reset_rot=1"
     )
     vf = f"sendcmd=f={ffmpeg_filter_escape(str(cmd_path.resolve()))},{v360}"
-    out_name = output_name or str(prefix.with_name(prefix.name + ".ffmpeg.mp4"))
-    argv = ["ffmpeg", "-hide_banner", "-i", str(input_name), "-vf", vf, "-c:a", "copy", str(out_name)]
+    # Absolute paths (quoted below), so the script works from any folder, not only the one it was made in.
+    out_name = os.path.abspath(output_name or prefix.with_name(prefix.name + ".ffmpeg.mp4"))
+    argv = ["ffmpeg", "-hide_banner", "-i", os.path.abspath(input_name), "-vf", vf, "-c:a", "copy", out_name]
     script = (
         "#!/bin/sh\n"
         "# Render a pano-pan trajectory with stock ffmpeg (v360 + sendcmd).\n"

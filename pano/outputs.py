@@ -1,19 +1,22 @@
-"""Output folders checked before long work starts, and atomic writes into them.
+"""Output folders checked before long work starts, atomic writes into them, and pano-pan's own files.
 
-The atomic write itself is :func:`common.atomic.atomic_path`, shared with checkpoints, reports and
-downloads; this module adds the up-front "is the folder writable?" check with a message that says
-to pick another folder with ``-o``.
+The atomic write itself is :func:`common.atomic.atomic_path` (and :class:`common.atomic.OutputSet`
+for a run's several outputs), shared with checkpoints, reports and downloads; this module adds the
+up-front "is the folder writable?" check with a message that says to pick another folder with ``-o``,
+and :func:`output_set`, whose outputs may replace the files pano-pan wrote
+(:func:`common.ownership.written_by_pano_pan`) but no input.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from common.atomic import atomic_path
+from common.atomic import OutputSet, atomic_path
 from common.errors import OutputError
+from common.ownership import written_by_pano_pan
 
 
 def ensure_writable_dir(folder: str | Path) -> Path:
@@ -45,3 +48,8 @@ def atomic_output(final: str | Path) -> Iterator[Path]:
     ensure_writable_dir(final.parent if str(final.parent) else Path("."))
     with atomic_path(final) as tmp:
         yield tmp
+
+
+def output_set(inputs: Iterable[str | Path | None], overwrite: bool = False) -> OutputSet:
+    """An :class:`~common.atomic.OutputSet` that may replace files pano-pan wrote, and no input."""
+    return OutputSet(inputs, overwrite=overwrite, recognise=written_by_pano_pan)

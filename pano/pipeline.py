@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import pano
-from common.errors import InputError, OptionError
+from common import interrupt
+from common.atomic import is_disk_full
+from common.errors import InputError, OptionError, OutputError
+from common.interrupt import POLL_SECONDS
 from pano.context import RunContext, output_geometry
 from pano.exporters import EXPORTERS, ExportJob
 from pano.importance import batch_centroids
@@ -34,14 +37,15 @@ from pano.media.audio import AudioWindows
 from pano.media.boxes import MetadataBoxes
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
 from pano.media.video import planes_to_rgb
+from pano.media.video import read_frame_times as frame_times  # noqa: F401 - the name tests and benchmarks use
 from pano.media.writer import VideoWriter, yuv_buffer
-from pano.outputs import ensure_writable_dir
+from pano.outputs import ensure_writable_dir, output_set
 from pano.overlay import draw_saliency_frame
-from pano.planning.base import Observation, create_planner
+from pano.planning.base import Observation, Planner, create_planner
 from pano.render import DEFAULT_HFOV, NFOVRenderer
 from pano.saliency.base import FrameBatch, SaliencySource, create_source
 from pano.saliency.select import choose_localizer
-from pano.trajectory import Trajectory
+from pano.trajectory import Trajectory, nearest_samples, validate_views
 from pano.view_audio import view_stereo_chunks
 
 # (pass name, total frames) -> context manager yielding an "advance by n frames" callable
@@ -72,6 +76,7 @@ class RunOptions:
     preset: str = "veryfast"
     exports: tuple[str, ...] = ()  # names in pano.exporters.EXPORTERS: "csv", "ffmpeg", "plot"
     nfov_audio: str = "auto"  # see NFOV_AUDIO
+    overwrite: bool = False  # replace existing files pano-pan did not write (never an input)
 
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
 # can hold it); view: stereo from the FOA track, turned with the camera (pano.view_audio).
@@ -121,11 +126,26 @@ class _MapStore:
             self.shape = maps.shape[1:]
         peak = maps.reshape(len(maps), -1).max(axis=1)
         scale = np.where(peak > 0, 255.0 / np.maximum(peak, 1e-30), 0.0)
-        self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
+        try:
+            self._fh.write(np.clip(maps * scale[:, None, None], 0, 255).astype(np.uint8).tobytes())
+        except OSError as exc:
+            raise self._full(exc) from None
         self.count += len(maps)
 
+    def _full(self, exc: OSError) -> BaseException:
+        """A full temporary folder is named as such (not the output folder)."""
+        if not is_disk_full(exc):
+            return exc
+        return OutputError(
+            f"{self.path.parent.parent}: the disk is full (no space left on device) while keeping the saliency "
+            "maps between the passes; free space there, point TMPDIR elsewhere, or use --no-saliency-video"
+        )
+
     def finish(self) -> _MapReader | None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise self._full(exc) from None
         return _MapReader(self.path, self.count, self.shape) if self.count else None
 
 
@@ -183,41 +203,89 @@ def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iter
         yield make(idx_buf, frame_buf)
 
 
+_END = object()  # queued after the last item: the worker returns once everything before it is done
+
+
 class _Worker:
     """Runs ``fn(item)`` for queued items on one background thread, so the saliency overlay and its
     encoder use the second core while the main thread decodes and renders the NFOV view. The queue is
-    short, so memory stays a few frames; an error in the worker is re-raised in the caller."""
+    short, so memory stays a few frames; an error in the worker is re-raised in the caller.
+
+    No wait blocks for long: every ``put``/``get``/``join`` polls with a short timeout, looking at the
+    other side (a failed worker, a stop request) and at pending signals (``common.interrupt``), so
+    an error or Ctrl-C on either side stops both, and :meth:`close` with ``abort`` returns at once
+    after the item in hand.
+    """
 
     def __init__(self, fn: Callable, depth: int = 4) -> None:
         self._fn = fn
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="pano-pan-writer", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if item is _END:
                 return
-            if self._error is None:
-                try:
-                    self._fn(item)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller in put()/close()
-                    self._error = exc
+            try:
+                self._fn(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller in put()/close()
+                self._error = exc
+                self._stop.set()
+                return
 
-    def put(self, item) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+    def _raise_error(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def put(self, item) -> None:
+        while True:
+            self._raise_error()
+            interrupt.check()
+            if not self._thread.is_alive():
+                raise RuntimeError("the writer thread stopped unexpectedly")
+            try:
+                self._queue.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def close(self, abort: bool = False) -> None:
+        """Finish the queued items (``abort``: only the one in hand) and stop the thread."""
+        if self._closed:
+            return
+        if abort:
+            self._stop.set()
+        else:
+            while self._thread.is_alive() and self._error is None:
+                interrupt.check()
+                try:
+                    self._queue.put(_END, timeout=POLL_SECONDS)
+                    break
+                except queue.Full:
+                    continue
+        while self._thread.is_alive():
+            if not abort:
+                interrupt.check()
+            self._thread.join(timeout=POLL_SECONDS)
+        self._closed = True
+        if not abort:
+            self._raise_error()
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """As an ExitStack member: drain on success, abort when unwinding an error or a signal."""
+        self.close(abort=exc_type is not None)
 
 
 SALIENCY_VIDEO_MAX_WIDTH = 640
@@ -243,7 +311,6 @@ def run(
     options = options or RunOptions()
     progress = progress or _no_progress
     notify = notify or (lambda _m: None)
-    timings: dict[str, float] = {}
     input_path = Path(input_path)
     info = probe(input_path, options.audio_format, options.projection, options.stereo)
     require_equirectangular(info)
@@ -259,8 +326,6 @@ def run(
     nfov_path = outdir / f"{stem}.nfov.mp4"
     sal_path = outdir / f"{stem}.saliency.mp4" if options.saliency_video else None
     traj_path = outdir / f"{stem}.trajectory.json"
-    if nfov_path.resolve() == input_path.resolve():
-        raise OptionError(f"{input_path}: the output would overwrite the input; choose another folder with -o")
 
     ctx = run_context(info, options, notify)
     name, reason = resolve_localizer(ctx, options.localizer)
@@ -268,11 +333,29 @@ def run(
     source = create_source(name, ctx, options.localizer_options)
     planner = create_planner(options.planner, ctx, options.planner_options)
     exporters = [EXPORTERS.create(kind, ctx) for kind in dict.fromkeys(options.exports)]
+    prefix = outdir / stem
+    # All outputs are written under hidden names and renamed together at the end; none may replace an
+    # input or a file pano-pan did not write (checked now, before the long work).
+    outputs = output_set([input_path, options.checkpoint], overwrite=options.overwrite)
+    outputs.reserve(nfov_path, sal_path, traj_path,
+                    *(prefix.with_name(prefix.name + sfx) for e in exporters for sfx in e.suffixes))
+    with outputs:
+        return _run(info, ctx, name, reason, source, planner, exporters, prefix, options, progress, notify)
 
+
+def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: SaliencySource, planner: Planner,
+         exporters: list, prefix: Path, options: RunOptions, progress: ProgressFactory,
+         notify: Callable[[str], None]) -> RunResult:
+    """The two passes and the writes, inside the run's output set."""
+    timings: dict[str, float] = {}
+    nfov_path = prefix.with_name(prefix.name + ".nfov.mp4")
+    sal_path = prefix.with_name(prefix.name + ".saliency.mp4") if options.saliency_video else None
+    traj_path = prefix.with_name(prefix.name + ".trajectory.json")
     t0 = time.perf_counter()
     times = info.frame_times()
     if len(times) == 0:
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
+    warn_if_short(info, len(times), notify)
     source.prepare(info)
     timings["prepare"] = time.perf_counter() - t0
 
@@ -318,13 +401,14 @@ def run(
             render_trajectory(
                 info, traj, nfov_path, ctx.geometry.size, saliency_path=sal_path, saliency_maps=maps_on_disk,
                 progress=progress, crf=options.crf, preset=options.preset, audio_mode=options.nfov_audio,
+                times=times[:n],
             )
         finally:
             if maps_on_disk is not None:
                 maps_on_disk.close()
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
-    job = ExportJob(traj, outdir / stem, planner.yaw_strip() if "plot" in options.exports else None)
+    job = ExportJob(traj, prefix, planner.yaw_strip() if {"plot", "strip"} & set(options.exports) else None)
     extra = [path for exporter in exporters for path in exporter.write(job)]
     return RunResult(nfov_path, sal_path, traj_path, name, reason, n, info, timings, list(info.notices), extra)
 
@@ -340,18 +424,32 @@ def render_trajectory(
     crf: int = 20,
     preset: str = "veryfast",
     audio_mode: str = "auto",
+    notify: Callable[[str], None] | None = None,
+    origin: str = "trajectory",
+    times: np.ndarray | None = None,
 ) -> Path:
     """Pass 2: decode once, render the view of each trajectory sample, with the sound (see NFOV_AUDIO).
 
-    Frames beyond the trajectory hold its last sample. With ``saliency_path`` the overlay video is
-    written from the same decoded frames (maps optional: without them only the view is drawn).
+    Each frame shows the sample nearest its presentation time (the contract matches by ``t``), and is
+    written with that same time, so the video matches its trajectory and its sound even for variable
+    frame rate or a late-starting stream. A trajectory that does not cover the video is refused.
+    With ``saliency_path`` the overlay video is written from the same decoded frames (maps optional:
+    without them only the view is drawn). ``times`` are the frames' times if the caller has them.
     """
     info = input_path if isinstance(input_path, MediaInfo) else probe(input_path)
     require_equirectangular(info)
     progress = progress or _no_progress
+    notify = notify or (lambda _m: None)
     n = len(trajectory)
     if n == 0:
         raise InputError(f"{info.path}: the trajectory is empty")
+    validate_views(trajectory, origin)
+    times = info.frame_times() if times is None else times
+    if len(times) == 0:
+        raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
+    _check_coverage(trajectory, times, info, origin, notify)
+    sample_of_frame, _ = nearest_samples(trajectory.t, times)
+    step = 1.0 / info.fps
     hfov0, vfov0 = float(trajectory.hfov[0]), float(trajectory.vfov[0])
     pano_w, pano_h = info.pano_size
     out_w, out_h = output_geometry(pano_w, hfov0, vfov0, size, src_height=pano_h).size
@@ -373,10 +471,16 @@ def render_trajectory(
         )
     view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
     audio = info.path if info.has_audio and not view_audio else None
-    stereo = view_stereo_chunks(info, trajectory.t, trajectory.yaw, VIEW_AUDIO_RATE) if view_audio else None
+    by_time = np.argsort(trajectory.t, kind="stable")
+    stereo = (view_stereo_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], VIEW_AUDIO_RATE)
+              if view_audio else None)
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
     full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
+    decoded = 0
     with contextlib.ExitStack() as stack:
+        # Entered first, left last: while threads run, a signal waits for a safe point (common.interrupt),
+        # and one that comes while the writers finish is raised after they have closed.
+        stack.enter_context(interrupt.deferred())
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
                         audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None, color_range=full_range)
@@ -388,36 +492,78 @@ def render_trajectory(
                 VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
                             threads=1, boxes=MetadataBoxes(equirectangular=True))
             )
-            sal = _Worker(lambda args: sal_writer.write(draw_saliency_frame(*args)))
-            stack.callback(sal.close)  # runs before the writer closes: every queued frame gets written
+            sal = stack.enter_context(_Worker(lambda args: sal_writer.write(draw_saliency_frame(*args[0]), args[1])))
+
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
-            nfov.write_yuv(view)
+            nfov.write_yuv(view, t)
             if stereo is not None:
                 _feed_audio(nfov, stereo, until=t + 0.5)
 
-        nfov_worker = _Worker(encode_view)
-        stack.callback(nfov_worker.close)
-        advance = stack.enter_context(progress("rendering", info.frame_count or n))
-        for index, _t, (planes, shift) in info.yuv_frames():
-            i = min(index, n - 1)
+        nfov_worker = stack.enter_context(_Worker(encode_view))
+        advance = stack.enter_context(progress("rendering", len(times)))
+        for index, t, (planes, shift) in info.yuv_frames():
+            interrupt.check()
+            slot = min(int(np.searchsorted(times, t - 0.5 * step)), len(times) - 1)  # this frame in times
+            known = abs(times[slot] - t) < 0.5 * step
+            i = int(sample_of_frame[slot]) if known else int(nearest_samples(trajectory.t, [t])[0][0])
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
             view, *out_planes = yuv_buffer(out_w, out_h)
             renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
-            nfov_worker.put((view, _t))
+            nfov_worker.put((view, t))
             if sal is not None:
                 small = planes_to_rgb(planes, shift, sal_w, sal_h)
                 smap = None
                 if saliency_maps is not None and len(saliency_maps):
                     smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
                 conf = float(trajectory.confidence[i])
-                sal.put((small, smap, conf, yaw, pitch, hf, vf))
+                sal.put(((small, smap, conf, yaw, pitch, hf, vf), t))
+            decoded += 1
             advance(1)
         nfov_worker.close()  # every view encoded before the rest of the sound is written
         if stereo is not None:
             _feed_audio(nfov, stereo, until=None)
+    warn_if_short(info, decoded, notify)
     return Path(nfov_path)
+
+
+def _check_coverage(traj: Trajectory, times: np.ndarray, info: MediaInfo, origin: str,
+                    notify: Callable[[str], None]) -> None:
+    """Refuse a trajectory whose samples do not reach the video's first or last frame; warn about one
+    that runs past the video or lists its samples out of time order."""
+    step = 1.0 / info.fps if info.fps > 0 else 1 / 30
+    tol = 1.5 * step
+    t0, t1 = float(np.min(traj.t)), float(np.max(traj.t))
+    v0, v1 = float(times[0]), float(times[-1])
+    if t0 > v0 + tol or t1 < v1 - tol:
+        raise InputError(
+            f"{origin}: the trajectory covers {t0:.2f}–{t1:.2f} s but {info.path.name} runs {v0:.2f}–{v1:.2f} s; "
+            "pass the trajectory made for this video (pano-pan run writes one), with a sample for every frame"
+        )
+    if t1 > v1 + tol or t0 < v0 - tol:
+        notify(
+            f"warning: {origin}: the trajectory runs {t0:.2f}–{t1:.2f} s, beyond the video's {v0:.2f}–{v1:.2f} s; "
+            "only the samples inside the video are used (is it from another video?)"
+        )
+    if np.any(np.diff(traj.t) < 0):
+        notify(f"warning: {origin}: the samples are not in time order; each frame uses the sample nearest its time")
+    _, gap = nearest_samples(traj.t, times)
+    if float(gap.max()) > tol:
+        notify(
+            f"warning: {origin}: {int(np.sum(gap > tol))} frame(s) have no sample within a frame of their time; "
+            "they use the nearest sample"
+        )
+
+
+def warn_if_short(info: MediaInfo, frames: int, notify: Callable[[str], None]) -> None:
+    """One line when the file held fewer frames than its header announced (a truncated download)."""
+    expected = int(info.frame_count or 0)
+    if expected and frames < expected - max(2, 0.01 * expected):
+        notify(
+            f"warning: {info.path.name} ends early: processed {frames} of the {expected} frames its header "
+            f"announces ({frames / info.fps:.1f} of {info.duration:.1f} s); the file may be truncated"
+        )
 
 
 VIEW_AUDIO_RATE = 48000

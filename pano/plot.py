@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from common.errors import OptionError
+from common.ownership import png_with_mark
 from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output
 from pano.trajectory import Trajectory
@@ -107,7 +108,7 @@ def write_plot(path: str | Path, strip: np.ndarray | None, traj: Trajectory, wid
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR image
         raise OptionError(f"{path}: could not encode the plot as PNG")
     with atomic_output(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
+        tmp.write_bytes(png_with_mark(buf.tobytes()))
     return path
 
 

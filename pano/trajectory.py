@@ -161,3 +161,41 @@ class Trajectory:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: not valid JSON ({exc}); pass a trajectory written by pano-pan") from None
         return cls.from_dict(data, origin=str(path))
+
+
+def nearest_samples(sample_t: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``times``, the index of the sample nearest in time and how far it is (seconds).
+
+    The contract matches samples to frames by ``t``, never by position: a hand-edited file may have
+    fewer or more samples than the video has frames, or list them out of order.
+    """
+    sample_t = np.asarray(sample_t, float)
+    times = np.asarray(times, float)
+    order = np.argsort(sample_t, kind="stable")
+    st = sample_t[order]
+    if len(st) == 1:
+        return np.zeros(len(times), int), np.abs(times - st[0])
+    j = np.clip(np.searchsorted(st, times), 1, len(st) - 1)
+    left_closer = np.abs(times - st[j - 1]) <= np.abs(st[j] - times)
+    pick = np.where(left_closer, j - 1, j)
+    return order[pick], np.abs(st[pick] - times)
+
+
+def validate_views(traj: Trajectory, origin: str = "trajectory") -> None:
+    """Refuse view values no renderer can show sensibly (the ranges ``run`` accepts for --fov)."""
+    checks = (
+        ("hfov", traj.hfov, 1.0, 170.0, "a horizontal field of view between 1 and 170 degrees"),
+        ("vfov", traj.vfov, 1.0, 170.0, "a vertical field of view between 1 and 170 degrees"),
+        ("pitch", traj.pitch, -90.0, 90.0, "a pitch between -90 (down) and 90 (up) degrees"),
+        ("roll", traj.roll, -180.0, 180.0, "a roll between -180 and 180 degrees"),
+    )
+    for key, values, lo, hi, what in checks:
+        bad = np.flatnonzero(~((values >= lo) & (values <= hi)))
+        if len(bad):
+            i = int(bad[0])
+            raise InputError(
+                f"{origin}: sample {i} (frame {int(traj.frame[i])}) has {key} {float(values[i]):g}; each "
+                f"sample needs {what} ({len(bad)} sample(s) out of range)"
+            )
+    if not np.all(np.isfinite(traj.yaw)):
+        raise InputError(f"{origin}: a yaw is not a finite number; fix or remove that sample")

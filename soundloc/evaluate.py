@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.ownership import GENERATOR, png_with_mark
 from soundloc import metrics
 
 MAP_METHODS = ("attention", "cosine")
@@ -51,7 +52,8 @@ class EvalReport:
     info: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"protocol": self.protocol, "n_total": self.n_total, "n_evaluated": self.summary.n,
+        return {"generator": dict(GENERATOR), "protocol": self.protocol, "n_total": self.n_total,
+                "n_evaluated": self.summary.n,
                 "n_without_gt": self.n_without_gt, "thresholds": metrics.CURVE_THRESHOLDS.tolist(),
                 **{k: v for k, v in self.summary.to_dict().items() if k != "n"},
                 "baselines": self.baselines, "retrieval": self.retrieval, "per_sample_ciou": self.cious,
@@ -223,8 +225,10 @@ def plot_success_curve(curves: dict[str, list[float]], path: str | Path,
         cv2.putText(img, name, (w - mr - 200, mt + 18 + 18 * n), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
 
     def write(p: Path) -> None:
-        if not cv2.imwrite(str(p), img):
+        ok, buf = cv2.imencode(".png", img)
+        if not ok:
             raise OSError(5, "OpenCV could not encode the PNG")
+        p.write_bytes(png_with_mark(buf.tobytes()))  # a later run may replace it (common.ownership)
 
     return _atomic_write(Path(path), write)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.ownership import png_with_mark
 
 METHODS = ("attention", "gradient", "guided", "combined")
 
@@ -60,7 +61,8 @@ def write_image(path: Path, image: np.ndarray) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     try:
         with atomic_path(path) as tmp:
-            tmp.write_bytes(buf.tobytes())
+            data = buf.tobytes()
+            tmp.write_bytes(png_with_mark(data) if data.startswith(b"\x89PNG") else data)
     except OSError as exc:
         raise UserError(f"{path}: cannot write in {folder} ({exc.strerror}); choose another output path") from None
 

@@ -32,14 +32,15 @@ def disk_frame(height: int, width: int, yaw: float, pitch: float, radius: float 
 def foa_clip(path: Path, seconds: float = 2.0, fps: float = 30.0, size=(240, 480),
              yaw: Callable[[np.ndarray], np.ndarray] | float = 30.0, pitch: Callable | float = 0.0,
              sounding: Callable[[np.ndarray], np.ndarray] | None = None, noise: float = 0.02,
-             sample_rate: int = 48000, channels_fuma: bool = False, seed: int = 0) -> Path:
+             sample_rate: int = 48000, channels_fuma: bool = False, seed: int = 0,
+             background: np.ndarray | None = None) -> Path:
     """A clip with a red disk and AmbiX FOA sound from the disk's direction (functions of time allowed)."""
     rng = np.random.default_rng(seed)
     n = int(round(seconds * fps))
     ts = np.arange(n) / fps
     as_fn = lambda v: v if callable(v) else (lambda t: np.full_like(np.asarray(t, float), v))  # noqa: E731
     yaw_f, pitch_f = as_fn(yaw), as_fn(pitch)
-    frames = [disk_frame(size[0], size[1], float(yaw_f(t)), float(pitch_f(t))) for t in ts]
+    frames = [disk_frame(size[0], size[1], float(yaw_f(t)), float(pitch_f(t)), background=background) for t in ts]
     st = np.arange(int(seconds * sample_rate)) / sample_rate
     tone = 0.3 * np.sin(2 * np.pi * 440 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
     tone += 0.1 * rng.standard_normal(len(st))
@@ -106,3 +107,47 @@ def remux(src: Path, dst: Path) -> Path:
             packet.stream = streams[packet.stream.index]
             out.mux(packet)
     return dst
+
+
+def timed_clip(path: Path, times, size=(120, 240), yaw: Callable[[np.ndarray], np.ndarray] | float = 30.0,
+               audio: np.ndarray | None = None, sample_rate: int = 48000, audio_codec: str = "aac",
+               audio_layout: str | None = None, container_format: str | None = None) -> Path:
+    """Frames shown at the given ``times`` (variable rate, a late start), with a disk at ``yaw(t)``, and
+    ``audio`` (C, S) starting at 0 s; written with PyAV directly, independent of pano's writer."""
+    from fractions import Fraction
+
+    import av
+
+    times = np.asarray(times, float)
+    yaw_f = yaw if callable(yaw) else (lambda t: np.full_like(np.asarray(t, float), yaw))
+    clock = Fraction(1, 90000)
+    with av.open(str(path), "w", format=container_format) as out:
+        vs = out.add_stream("libx264", rate=int(round(1 / np.median(np.diff(times)))) if len(times) > 1 else 30)
+        vs.width, vs.height, vs.pix_fmt = size[1], size[0], "yuv420p"
+        vs.codec_context.time_base = clock
+        astream = None
+        if audio is not None:
+            layout = audio_layout or {1: "mono", 2: "stereo", 4: "quad", 6: "5.1"}[audio.shape[0]]
+            astream = out.add_stream(audio_codec, rate=sample_rate, layout=layout)
+        for t in times:
+            frame = av.VideoFrame.from_ndarray(disk_frame(size[0], size[1], float(yaw_f(t)), 0.0), format="rgb24")
+            frame.pts, frame.time_base = int(round(t / clock)), clock
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        if astream is not None:
+            packed = audio_codec.startswith("pcm_")
+            fmt = "s16" if packed else "fltp"
+            step = 1024
+            for start in range(0, audio.shape[1], step):
+                block = audio[:, start : start + step]
+                if packed:
+                    block = (np.clip(block, -1, 1) * 32767).astype(np.int16).T.reshape(1, -1)
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format=fmt, layout=astream.layout)
+                af.sample_rate, af.pts = sample_rate, start
+                for packet in astream.encode(af):
+                    out.mux(packet)
+            for packet in astream.encode(None):
+                out.mux(packet)
+    return path

@@ -14,7 +14,7 @@ from pano.trajectory import Trajectory
 
 
 def path(yaw, pitch=0.0, n=30, fps=30.0, hfov=65.5, vfov=39.8, frame0=0):
-    t = np.arange(n) / fps
+    t = (frame0 + np.arange(n)) / fps  # samples are matched by time, so frame numbers and times agree
     yaw = np.broadcast_to(np.asarray(yaw, float), (n,)).copy()
     pitch = np.broadcast_to(np.asarray(pitch, float), (n,)).copy()
     return Trajectory(t=t, yaw=yaw, pitch=pitch, hfov=hfov, vfov=vfov, frame=np.arange(frame0, frame0 + n))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -95,7 +97,8 @@ def test_sendcmd_script_parses(tmp_path, zoom):
         assert ("h_fov" in cmds) == zoom
     script = paths["script"].read_text()
     assert script.startswith("#!/bin/sh")
-    assert "v360=e:flat:" in script and "reset_rot=1" in script and "'in put.mp4'" in script
+    assert "v360=e:flat:" in script and "reset_rot=1" in script
+    assert shlex.quote(os.path.abspath("in put.mp4")) in script  # absolute: the script runs from anywhere
     w, h = output_geometry(int(traj.source.get("width") or 3840), 65.5, 39.8).size
     assert f":w={w}:h={h}:" in script
 

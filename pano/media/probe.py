@@ -146,35 +146,63 @@ def _open(path: Path):
         ) from None
 
 
+def _ambisonic_order(channels: int) -> int | None:
+    """The ambisonic order a channel count can hold ((order + 1)² channels), or None."""
+    order = round(channels**0.5) - 1
+    return order if order >= 1 and (order + 1) ** 2 == channels else None
+
+
 def _decide_audio_format(info: MediaInfo, requested: str) -> None:
     if requested not in AUDIO_FORMATS:
         raise OptionError(f"--audio-format {requested!r} is not one of {', '.join(AUDIO_FORMATS)}")
     if not info.has_audio:
         info.audio_format = "none"
         return
+    sa3d = info.spherical.get("spatial_audio")
+    declared = bool(sa3d) or "ambisonic" in info.audio_layout.lower()
+    order = _ambisonic_order(info.audio_channels)
     if requested in ("ambix", "fuma"):
-        if info.audio_channels < 4:
+        # 4 channels, a full higher-order set (9, 16, ...), or a track declared ambisonic; not 5.1 etc.
+        if not (order or (declared and info.audio_channels >= 4)):
+            layout = f" ({info.audio_layout})" if info.audio_layout else ""
             raise InputError(
-                f"{info.path}: --audio-format {requested} needs 4 audio channels, the file has "
-                f"{info.audio_channels}; use --audio-format mono or auto"
+                f"{info.path}: --audio-format {requested} needs ambisonic audio (4 channels for first order, "
+                f"9 or 16 for higher orders); the file has {info.audio_channels} channel(s){layout}, a layout "
+                "that cannot be ambisonic; use --audio-format auto or mono"
             )
         info.audio_format = requested
+        _note_higher_order(info)
         return
     if requested == "mono":
         info.audio_format = "mono"
         return
-    sa3d = info.spherical.get("spatial_audio")
-    declared = (sa3d and sa3d.get("order") == 1) or "ambisonic" in info.audio_layout.lower()
     if declared and info.audio_channels >= 4:
         info.audio_format = "ambix"
+        _note_higher_order(info)
     elif info.audio_channels == 4 and info.is_equirectangular:  # follows the same 360° decision
         info.audio_format = "ambix"
         info.notices.append(
             f"{info.path.name}: 4-channel audio without spatial-audio metadata; treating it as AmbiX FOA "
             "(use --audio-format fuma or mono if it is not)"
         )
+    elif order and order > 1 and info.is_equirectangular:
+        info.audio_format = "ambix"
+        _note_higher_order(info, guessed=True)
     else:
         info.audio_format = "mono"
+
+
+def _note_higher_order(info: MediaInfo, guessed: bool = False) -> None:
+    """Higher-order ambisonics: its first four channels are the first-order part, which is what is used."""
+    if info.audio_channels <= 4:
+        return
+    order = _ambisonic_order(info.audio_channels)
+    what = f"order-{order} ambisonics" if order else "an ambisonic track"
+    how = " (no spatial-audio metadata; use --audio-format mono if it is not ambisonic)" if guessed else ""
+    info.notices.append(
+        f"{info.path.name}: {info.audio_channels}-channel audio read as {what}{how}; using its first four "
+        "channels (the first-order part: W, Y, Z, X)"
+    )
 
 
 def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto", stereo: str = "auto") -> MediaInfo:

@@ -25,15 +25,15 @@ _PLANAR_420 = {"yuv420p": 0, "yuvj420p": 0, "yuv420p10le": 2, "yuv420p12le": 4} 
 
 
 def read_frame_times(path: str | Path) -> np.ndarray:
-    """Presentation times of every video frame, from packets alone (no decoding), sorted."""
+    """Presentation times of every video frame on the file's clock, from packets alone (no decoding),
+    sorted. Not shifted to start at 0: audio windows and the output video use the same clock."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
-        tb = float(stream.time_base)
-    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - start
+        tb = stream.time_base
+    return np.sort(np.asarray([float(p * tb) for p in pts], dtype=np.float64))
 
 
 def _plane(frame, i: int, dtype) -> np.ndarray:
@@ -107,8 +107,9 @@ def _open_video(path: Path):
 
 
 def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
-    """``(index, time, av.VideoFrame)``; times are presentation times from the stream start (variable
-    frame rate is kept), falling back to ``index / fps`` when a frame has no pts."""
+    """``(index, time, av.VideoFrame)``; times are the frames' presentation times on the file's clock
+    (variable frame rate and a late start are kept: a stream made with ``-itsoffset 1`` starts at 1.0),
+    falling back to evenly spaced times when a frame has no pts."""
     import av
 
     container, stream = _open_video(path)
@@ -118,7 +119,7 @@ def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
         index = 0
         try:
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) - start if frame.pts is not None else index / float(rate)
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else start + index / float(rate)
                 yield index, t, frame
                 index += 1
         except av.error.FFmpegError as exc:

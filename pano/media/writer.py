@@ -1,6 +1,8 @@
 """H.264 MP4 writer that keeps the source's sound.
 
-Video is encoded with libx264 (yuv420p, so every player opens it) with exact frame-count pts. Audio is
+Video is encoded with libx264 (yuv420p, so every player opens it). Each frame keeps the presentation
+time it is given (a 90 kHz clock), so a variable-frame-rate or late-starting source keeps its timing and
+the video stays in step with its sound and its trajectory; without a time, frames are evenly spaced. Audio is
 stream-copied from the source when MP4 can hold its codec (no generation loss, no cost) and re-encoded
 to AAC otherwise; audio packets are interleaved as the video advances so the muxer never buffers a
 whole track. The file is written under a temporary name and renamed only when complete; spherical and
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+import pano
 from common.errors import InputError, OutputError
 from pano.media.boxes import MetadataBoxes, add_boxes
 from pano.outputs import atomic_output
@@ -30,6 +33,7 @@ _CODEC_OPTIONS = {
     "libx265": lambda crf, preset: {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"},
     "libvpx-vp9": lambda crf, preset: {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"},
 }
+CLOCK = 90000  # video time base: 1/90000 s, exact for every common frame rate and fine enough for VFR
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
@@ -63,8 +67,10 @@ class _AudioCopier:
             self.rate = cc.sample_rate
             self.out_stream = output.add_stream("aac", rate=cc.sample_rate, layout=self.layout)
             self.out_stream.bit_rate = 64000 * min(self.channels, 6)
-            # Same layout and rate: only the sample format changes, so no channel is remixed.
-            self.to_float = av.AudioResampler(format="fltp")
+            # Same layout and rate: only the sample format changes, so no channel is remixed. More than 8
+            # planes crash PyAV's to_ndarray, so such tracks (higher-order ambisonics) are read interleaved.
+            self.in_channels = cc.channels
+            self.to_float = av.AudioResampler(format="flt" if cc.channels > 8 else "fltp")
         self.output = output
         self.packets = self.input.demux(self.in_stream)
         self.pending = None
@@ -82,7 +88,10 @@ class _AudioCopier:
         for frame in packet.decode():
             frame.pts = None
             for flt in self.to_float.resample(frame):
-                arr = np.ascontiguousarray(flt.to_ndarray()[: self.channels])
+                arr = flt.to_ndarray()
+                if self.in_channels > 8:
+                    arr = arr.reshape(-1, self.in_channels).T
+                arr = np.ascontiguousarray(arr[: self.channels])
                 out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
                 out.sample_rate = self.rate
                 for pkt in self.out_stream.encode(out):
@@ -140,6 +149,7 @@ class VideoWriter:
         color_range: int | None = None,
         pix_fmt: str = "yuv420p",
         audio_codec: str | None = None,
+        mark: bool = True,
     ) -> None:
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
@@ -156,7 +166,10 @@ class VideoWriter:
         self.codec, self.boxes, self.color_range, self.pix_fmt = codec, boxes, color_range, pix_fmt
         self.audio_codec = audio_codec
         self.format = _FORMATS.get(self.path.suffix.lower(), "mp4")
+        self.mark = mark
         self.frames_written = 0
+        self._last_pts: int | None = None
+        self._last_time = 0.0
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> VideoWriter:
@@ -171,7 +184,10 @@ class VideoWriter:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
+        if self.mark:  # pano-pan's outputs may be replaced by a later run (common.ownership)
+            self.output.metadata["comment"] = f"pano-pan {pano.__version__}"
         vs = self.output.add_stream(self.codec, rate=self.rate)
+        vs.codec_context.time_base = Fraction(1, CLOCK)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, self.pix_fmt
         make_options = _CODEC_OPTIONS.get(self.codec, lambda crf, preset: {"crf": str(crf), "preset": preset})
         vs.options = make_options(self.crf, self.preset)
@@ -192,24 +208,32 @@ class VideoWriter:
             self._astream.bit_rate = 64000 * min(channels, 6)
         return self
 
-    def write(self, rgb: np.ndarray) -> None:
+    def write(self, rgb: np.ndarray, t: float | None = None) -> None:
+        """Encode one frame shown at ``t`` seconds (the source frame's time); None: the next even slot."""
         import av
 
-        self._encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))
+        self._encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"), t)
 
-    def write_yuv(self, planes: np.ndarray) -> None:
+    def write_yuv(self, planes: np.ndarray, t: float | None = None) -> None:
         """One frame as a yuv420p buffer ``(H·3/2, W)`` uint8: Y rows, then U, then V (see :func:`yuv_buffer`)."""
         import av
 
-        self._encode(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+        self._encode(av.VideoFrame.from_ndarray(planes, format="yuv420p"), t)
 
-    def _encode(self, frame) -> None:
-        frame.pts = self.frames_written
+    def _encode(self, frame, t: float | None) -> None:
+        if t is None:
+            t = (self._last_time + 1 / float(self.rate)) if self._last_pts is not None else 0.0
+        pts = int(round(t * CLOCK))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # times must increase; a repeated time moves by one tick
+        frame.pts = pts
+        frame.time_base = Fraction(1, CLOCK)
         for packet in self.vstream.encode(frame):
             self.output.mux(packet)
+        self._last_pts, self._last_time = pts, t
         self.frames_written += 1
         if self._copier is not None:
-            self._copier.advance(self.frames_written / float(self.rate) + 0.5)
+            self._copier.advance(t + 1 / float(self.rate) + 0.5)
 
     @property
     def audio_time(self) -> float:
@@ -262,12 +286,13 @@ def write_video(
     preset: str = "veryfast",
     **writer_options,
 ) -> Path:
-    """Encode an iterable of RGB frames (and optional raw audio) to a video file; for tests and demos.
-    ``writer_options`` go to :class:`VideoWriter` (codec, pix_fmt, audio_codec, boxes)."""
+    """Encode an iterable of RGB frames (and optional raw audio) to a video file; for tests and demos
+    (inputs, so without the mark that lets a later run replace pano-pan's outputs). ``writer_options``
+    go to :class:`VideoWriter` (codec, pix_fmt, audio_codec, boxes)."""
     it = iter(frames)
     first = next(it)
     h, w = first.shape[:2]
-    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, **writer_options) as writer:
+    with VideoWriter(path, w, h, fps, audio=audio, crf=crf, preset=preset, mark=False, **writer_options) as writer:
         writer.write(first)
         for frame in it:
             writer.write(frame)

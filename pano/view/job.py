@@ -1,0 +1,123 @@
+"""What one ``pano-pan view`` session shows: a source video, its trajectory, and where edits go.
+
+``pano-pan view`` accepts the source video, an output folder of ``pano-pan run``, or a trajectory
+file; the trajectory records only the video's file name, so the video is looked for beside the
+trajectory, one folder up and in the current folder before the user is asked to name it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import InputError
+from pano.geometry import vertical_fov
+from pano.media.probe import MediaInfo, probe, require_equirectangular
+from pano.render import default_output_size
+from pano.trajectory import Trajectory
+
+TRAJ_SUFFIX = ".trajectory.json"
+_EDIT = re.compile(r"\.edit-(\d+)$")
+
+
+@dataclass
+class Job:
+    video: Path
+    trajectory_path: Path
+    trajectory: Trajectory
+    base: Trajectory  # the automatic path the keyframes are applied to
+    info: MediaInfo
+    out_size: tuple[int, int]  # the NFOV size `pano-pan render` gives this path by default
+
+    @property
+    def stem(self) -> str:
+        """The trajectory's name without ``.trajectory.json`` and without an ``.edit-N`` tag."""
+        return _EDIT.sub("", trajectory_stem(self.trajectory_path))
+
+    def edit_path(self, number: int) -> Path:
+        return self.trajectory_path.with_name(f"{self.stem}.edit-{number}{TRAJ_SUFFIX}")
+
+    def next_edit_path(self) -> Path:
+        """The first ``<stem>.edit-N.trajectory.json`` not taken: a save never replaces another file."""
+        n = 1
+        while self.edit_path(n).exists():
+            n += 1
+        return self.edit_path(n)
+
+
+def trajectory_stem(path: Path) -> str:
+    name = path.name
+    return name[: -len(TRAJ_SUFFIX)] if name.endswith(TRAJ_SUFFIX) else path.stem
+
+
+def _is_video(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() not in (".json", ".csv")
+
+
+def _find_trajectory(folder: Path) -> Path:
+    found = sorted(p for p in folder.glob(f"*{TRAJ_SUFFIX}") if not p.name.startswith(".")
+                   and not _EDIT.search(trajectory_stem(p)))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(f"{folder}: no *{TRAJ_SUFFIX} in this folder; run 'pano-pan VIDEO -o {folder}' first "
+                         "or pass --trajectory FILE")
+    names = ", ".join(p.name for p in found)
+    raise InputError(f"{folder}: several trajectories ({names}); choose one with --trajectory FILE")
+
+
+def _find_video(traj_path: Path, traj: Trajectory) -> Path:
+    name = str((traj.source or {}).get("path") or "")
+    if not name:
+        raise InputError(f"{traj_path}: the trajectory does not name its source video; "
+                         f"pass it: pano-pan view VIDEO --trajectory {traj_path}")
+    name = Path(name).name
+    for folder in (traj_path.parent, traj_path.parent.parent, Path.cwd()):
+        if (folder / name).is_file():
+            return folder / name
+    raise InputError(f"{traj_path}: its source video {name} is not beside it, one folder up or in the current "
+                     f"folder; pass it: pano-pan view path/to/{name} --trajectory {traj_path}")
+
+
+def _base_of(traj_path: Path, traj: Trajectory) -> Trajectory:
+    """An edit's automatic path (the file it was made from, when it is still there), else itself."""
+    origin = (traj.generator.get("params") or {}).get("edited_from")
+    if isinstance(origin, str) and origin:
+        candidate = traj_path.with_name(Path(origin).name)
+        if candidate.is_file() and candidate != traj_path:
+            base = Trajectory.load(candidate)
+            if len(base) == len(traj):
+                return base
+    return traj
+
+
+def open_job(target: str | Path, trajectory: str | Path | None = None) -> Job:
+    """Resolve ``pano-pan view TARGET [--trajectory FILE]`` into a job, or say what to pass instead."""
+    target = Path(target)
+    if not target.exists():
+        raise InputError(f"{target}: no such file or folder; pass the 360° video or the folder 'pano-pan run' wrote")
+    traj_path = Path(trajectory) if trajectory else None
+    video: Path | None = None
+    if target.is_dir():
+        traj_path = traj_path or _find_trajectory(target)
+    elif target.name.endswith(".json"):
+        traj_path = traj_path or target
+    elif _is_video(target):
+        video = target
+        if traj_path is None:
+            stem = target.stem
+            candidates = [Path.cwd() / f"{stem}{TRAJ_SUFFIX}", target.with_name(f"{stem}{TRAJ_SUFFIX}")]
+            traj_path = next((c for c in candidates if c.is_file()), None)
+            if traj_path is None:
+                raise InputError(f"{target}: no {stem}{TRAJ_SUFFIX} here or beside the video; pass --trajectory "
+                                 f"FILE (e.g. out/{stem}{TRAJ_SUFFIX}) or the folder 'pano-pan run' wrote")
+    traj = Trajectory.load(traj_path)
+    video = video or _find_video(traj_path, traj)
+    info = probe(video)
+    require_equirectangular(info)
+    hf, vf = float(traj.hfov[0]), float(traj.vfov[0])
+    out = default_output_size(info.pano_size[0], hf, vf if vf > 0 else vertical_fov(hf, 16, 9),
+                              pano_height=info.pano_size[1])
+    return Job(video=video, trajectory_path=traj_path, trajectory=traj, base=_base_of(traj_path, traj),
+               info=info, out_size=out)

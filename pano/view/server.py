@@ -1,0 +1,452 @@
+"""The loopback web app of ``pano-pan view`` (Starlette on uvicorn).
+
+Only this job's files are reachable: every route is a fixed name (the page's assets come from a
+whitelist, the video and the generated sound from the session's own paths), so no request path ever
+becomes a file path and there is nothing to traverse or list. Video goes through Starlette's
+``FileResponse``, which answers ``Range`` requests with 206, so the browser can seek. A guard refuses
+any request whose ``Host`` is not this server (DNS rebinding) and any ``Origin`` other than its own,
+and requires that ``Origin`` on requests that change something, so a page elsewhere cannot drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import socket
+import tempfile
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from common.errors import UserError
+from pano.view.audio import write_view_audio
+from pano.view.edit import (
+    DEFAULT_HOLD,
+    Keyframe,
+    Limits,
+    apply_keyframes,
+    edited_trajectory,
+    recorded_keyframes,
+    trajectory_cuts,
+)
+from pano.view.job import Job
+from pano.view.strip import foa_strip, read_strip, strip_image, strip_path_for
+
+STATIC = {  # URL name -> (package file, media type)
+    "app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "style.css": ("style.css", "text/css; charset=utf-8"),
+}
+MAX_BODY = 1 << 20
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("pano.view").joinpath("static", name).read_bytes()
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class RenderJob:
+    """``pano-pan render`` of the last saved edit, on a background thread, with progress and cancel."""
+
+    def __init__(self) -> None:
+        self.state = "idle"  # idle | running | done | error | cancelled
+        self.done = 0
+        self.total = 0
+        self.message = ""
+        self.output: Path | None = None
+        self.started = 0.0
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "done": self.done, "total": self.total, "message": self.message,
+                "output": str(self.output) if self.output else None,
+                "elapsed": round(time.monotonic() - self.started, 1) if self.started else 0.0}
+
+    @contextlib.contextmanager
+    def _progress(self, _name: str, total: int) -> Iterator[Callable[[int], None]]:
+        self.total, self.done = int(total), 0
+
+        def advance(n: int) -> None:
+            if self._cancel.is_set():
+                raise _Cancelled()
+            self.done += n
+
+        yield advance
+
+    def start(self, job: Job, trajectory: Path, output: Path) -> None:
+        from pano.pipeline import render_trajectory
+        from pano.trajectory import Trajectory
+
+        if self.state == "running":
+            raise UserError("a render is already running; wait for it or cancel it")
+        traj = Trajectory.load(trajectory)
+        self.state, self.message, self.output, self.started = "running", "", output, time.monotonic()
+        self.done, self.total = 0, len(traj)
+        self._cancel.clear()
+
+        def work() -> None:
+            try:
+                render_trajectory(job.info, traj, output, progress=self._progress)
+                self.state, self.message = "done", f"wrote {output}"
+            except _Cancelled:
+                self.state, self.message = "cancelled", "cancelled; no partial video was kept"
+            except UserError as exc:
+                self.state, self.message = "error", str(exc)
+            except Exception as exc:  # noqa: BLE001 - shown in the page, not lost in a thread
+                self.state, self.message = "error", f"{type(exc).__name__}: {exc}"
+
+        self._thread = threading.Thread(target=work, name="pano-pan-view-render", daemon=True)
+        self._thread.start()
+
+    def cancel(self, wait: bool = False) -> None:
+        self._cancel.set()
+        if wait and self._thread is not None:
+            self._thread.join()
+
+
+class Session:
+    """Everything the routes share: the job, the save target, the strip, the sound and the render job."""
+
+    def __init__(self, job: Job, workdir: Path) -> None:
+        self.job = job
+        self.workdir = workdir
+        self.saved: Path | None = None
+        self.render = RenderJob()
+        self.strip: np.ndarray | None = None
+        self.strip_state = "none"
+        self.strip_note = ""
+        self.audio: dict[int, Path] = {}
+        self._audio_lock = threading.Lock()
+        self._audio_version = 0
+        self.limits = Limits.of(job.base)
+
+    # --- saliency strip
+    def start_strip(self) -> None:
+        job = self.job
+        prefix = job.trajectory_path.with_name(job.stem)
+        sidecar = read_strip(strip_path_for(prefix), len(job.base))
+        if sidecar is not None:
+            self.strip, self.strip_state = sidecar, "ready"
+            self.strip_note = f"saliency from {strip_path_for(prefix).name}"
+            return
+        if not job.info.is_foa:
+            self.strip_state = "none"
+            self.strip_note = (f"no saliency strip: run 'pano-pan {job.video.name} -o {job.trajectory_path.parent} "
+                               f"--export strip' to write {strip_path_for(prefix).name}")
+            return
+        self.strip_state, self.strip_note = "computing", "computing the saliency strip from the ambisonic track"
+
+        def work() -> None:
+            try:
+                self.strip = foa_strip(job.info, np.asarray(job.base.t))
+                self.strip_state, self.strip_note = "ready", "saliency recomputed from the ambisonic track"
+            except Exception as exc:  # noqa: BLE001 - the page shows it; the viewer works without a strip
+                self.strip_state, self.strip_note = "none", f"no saliency strip ({exc})"
+
+        threading.Thread(target=work, name="pano-pan-view-strip", daemon=True).start()
+
+    # --- view-following sound
+    def make_audio(self, yaw: np.ndarray) -> int:
+        with self._audio_lock:
+            self._audio_version += 1
+            version = self._audio_version
+        path = self.workdir / f"view-audio-{version}.wav"
+        write_view_audio(self.job.info, np.asarray(self.job.base.t), yaw, path)
+        with self._audio_lock:
+            self.audio[version] = path
+            for old in [v for v in self.audio if v < version - 2]:  # the page may still be playing the last one
+                with contextlib.suppress(OSError):
+                    self.audio.pop(old).unlink()
+        return version
+
+    def command(self, trajectory: Path, output: Path) -> str:
+        def rel(p: Path) -> str:
+            try:
+                return str(p.resolve().relative_to(Path.cwd().resolve()))
+            except ValueError:
+                return str(p.resolve())
+
+        return shlex.join(["pano-pan", "render", rel(self.job.video), rel(trajectory), "-o", rel(output)])
+
+    def render_output(self, trajectory: Path) -> Path:
+        name = trajectory.name.removesuffix(".trajectory.json")
+        return trajectory.with_name(f"{name}.nfov.mp4")
+
+
+def _keyframes(payload: Any) -> list[Keyframe]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("keyframes"), list):
+        raise UserError('send {"keyframes": [{"t", "yaw", "pitch", "hfov", "hold"}, ...]}')
+    if len(payload["keyframes"]) > 10000:
+        raise UserError("too many keyframes")
+    return [Keyframe.from_dict(k) for k in payload["keyframes"]]
+
+
+async def _json(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise UserError("request too large")
+    try:
+        return json.loads(body or b"{}")
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not JSON: {exc}") from None
+
+
+def build_app(session: Session, port: int, lifespan=None) -> _Guard:
+    job = session.job
+    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+
+    async def index(_request: Request) -> Response:
+        return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
+
+    async def static(request: Request) -> Response:
+        entry = STATIC.get(request.path_params["name"])
+        if entry is None:
+            return PlainTextResponse("not found", status_code=404)
+        return Response(_asset(entry[0]), media_type=entry[1])
+
+    async def video(_request: Request) -> Response:
+        return FileResponse(job.video, media_type="video/mp4")
+
+    async def audio(request: Request) -> Response:
+        path = session.audio.get(request.path_params["version"])
+        if path is None or not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(path, media_type="audio/wav")
+
+    async def info(_request: Request) -> Response:
+        base, traj, inf = job.base, job.trajectory, job.info
+        shown = apply_keyframes(base, recorded_keyframes(traj), session.limits) if traj is not base else None
+        return JSONResponse({
+            "video": job.video.name,
+            "trajectory": job.trajectory_path.name,
+            "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
+                       "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
+                       "has_audio": inf.has_audio},
+            "output": {"width": job.out_size[0], "height": job.out_size[1]},
+            "generator": {k: base.generator.get(k) for k in ("localizer", "planner")},
+            "limits": {"max_speed": session.limits.max_speed, "max_accel": session.limits.max_accel},
+            "hold": DEFAULT_HOLD,
+            "auto": {
+                "t": np.round(base.t, 6).tolist(),
+                "yaw": np.round(base.yaw, 3).tolist(),
+                "pitch": np.round(base.pitch, 3).tolist(),
+                "hfov": np.round(base.hfov, 3).tolist(),
+                "vfov": np.round(base.vfov, 3).tolist(),
+                "roll": np.round(base.roll, 3).tolist(),
+                "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
+                "confidence": np.round(base.confidence, 3).tolist(),
+            },
+            "keyframes": [k.to_dict() for k in recorded_keyframes(traj)],
+            "edited": shown.to_json() if shown is not None else None,
+            "audio_note": (
+                "FOA source: the page plays the same view-following stereo as the NFOV output (two "
+                "virtual cardioids at ±90° of the camera), re-made after each edit"
+                if inf.is_foa else
+                ("the source's own sound track, as the NFOV output keeps it" if inf.has_audio else "no sound")
+            ),
+        })
+
+    async def plan(request: Request) -> Response:
+        keyframes = _keyframes(await _json(request))
+        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
+        return JSONResponse(path.to_json())
+
+    async def make_audio(request: Request) -> Response:
+        if not job.info.is_foa:
+            return JSONResponse({"error": "the source is not FOA; the page plays its own sound"}, status_code=409)
+        keyframes = _keyframes(await _json(request))
+        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
+        version = await asyncio.to_thread(session.make_audio, path.yaw)
+        return JSONResponse({"url": f"/media/audio/{version}"})
+
+    async def strip_status(_request: Request) -> Response:
+        return JSONResponse({"state": session.strip_state, "note": session.strip_note})
+
+    async def strip_png(_request: Request) -> Response:
+        if session.strip is None:
+            return PlainTextResponse("no strip", status_code=404)
+        png = await asyncio.to_thread(strip_image, session.strip)
+        return Response(png, media_type="image/png")
+
+    async def save(request: Request) -> Response:
+        keyframes = _keyframes(await _json(request))
+        target = session.saved or job.next_edit_path()
+        base_name = (job.trajectory_path if job.base is job.trajectory else
+                     job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"]))).name
+
+        def write() -> Path:
+            edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, session.limits),
+                                       base_name)
+            return edited.save(target)
+
+        written = await asyncio.to_thread(write)
+        session.saved = written
+        out = session.render_output(written)
+        return JSONResponse({"path": str(written), "name": written.name,
+                             "command": session.command(written, out), "output": str(out)})
+
+    async def render_start(_request: Request) -> Response:
+        if session.saved is None:
+            return JSONResponse({"error": "save first: Render renders the saved trajectory"}, status_code=409)
+        session.render.start(job, session.saved, session.render_output(session.saved))
+        return JSONResponse(session.render.status())
+
+    async def render_status(_request: Request) -> Response:
+        return JSONResponse(session.render.status())
+
+    async def render_cancel(_request: Request) -> Response:
+        session.render.cancel()
+        return JSONResponse(session.render.status())
+
+    routes = [
+        Route("/", index),
+        Route("/static/{name}", static),
+        Route("/media/video", video),
+        Route("/media/audio/{version:int}", audio),
+        Route("/api/job", info),
+        Route("/api/strip", strip_status),
+        Route("/api/strip.png", strip_png),
+        Route("/api/plan", plan, methods=["POST"]),
+        Route("/api/audio", make_audio, methods=["POST"]),
+        Route("/api/save", save, methods=["POST"]),
+        Route("/api/render", render_status),
+        Route("/api/render", render_start, methods=["POST"]),
+        Route("/api/render/cancel", render_cancel, methods=["POST"]),
+    ]
+
+    async def user_error(_request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    app = Starlette(routes=routes, exception_handlers={UserError: user_error}, lifespan=lifespan)
+    return _Guard(app, allowed_hosts, allowed_origins)
+
+
+class _Guard:
+    """ASGI wrapper: only our own Host and Origin; security headers on every response."""
+
+    def __init__(self, app, hosts: set[str], origins: set[str]) -> None:
+        self.app, self.hosts, self.origins = app, hosts, origins
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # the app has none; refuse rather than let anything through
+            return await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host, origin = headers.get("host", ""), headers.get("origin")
+        unsafe = scope["method"] not in ("GET", "HEAD")
+        if host not in self.hosts:
+            reason = f"refused: Host {host!r} is not this server"
+        elif origin is not None and origin not in self.origins:
+            reason = f"refused: Origin {origin!r} is not this server"
+        elif unsafe and origin is None:
+            reason = "refused: a request that changes something must come from the page (no Origin)"
+        else:
+            reason = None
+        if reason is not None:
+            return await PlainTextResponse(reason, status_code=403)(scope, receive, send)
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                         (b"content-security-policy", CSP.encode()), (b"cache-control", b"no-store"),
+                         (b"cross-origin-resource-policy", b"same-origin")]
+                message = dict(message, headers=list(message.get("headers", [])) + extra)
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def bind(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 (loopback only); port 0 = a free one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if os.name != "nt":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", int(port)))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"port {port}: cannot listen on 127.0.0.1 ({exc.strerror}); choose another with --port "
+                        "or leave it out for a free one") from None
+    sock.listen(64)
+    return sock
+
+
+class ViewServer:
+    """One job served on 127.0.0.1: ``run()`` blocks until Ctrl-C; ``start()``/``stop()`` run it on a thread."""
+
+    def __init__(self, job: Job, port: int = 0, open_browser: bool = False,
+                 on_ready: Callable[[str], None] | None = None) -> None:
+        import uvicorn
+
+        self.sock = bind(port)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._tmp = tempfile.TemporaryDirectory(prefix="pano-pan-view-")
+        self.session = Session(job, Path(self._tmp.name))
+        self.session.start_strip()
+        self._thread: threading.Thread | None = None
+        url = self.url
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app):
+            if on_ready:
+                on_ready(url)
+            if open_browser:
+                threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            yield
+
+        app = build_app(self.session, self.port, lifespan)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                                    timeout_graceful_shutdown=2))
+
+    def run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.close()
+
+    def start(self) -> ViewServer:
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="pano-pan-view-server", daemon=True)
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """Cancel a running render (its partial video is removed) and delete the generated sound."""
+        self.session.render.cancel(wait=True)
+        self.sock.close()
+        self._tmp.cleanup()
+
+
+def serve(job: Job, port: int = 0, open_browser: bool = True,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM)."""
+    ViewServer(job, port, open_browser, on_ready).run()
