@@ -222,9 +222,11 @@ def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto"
             raise InputError(f"{path}: has no video stream; pass a 360° video file")
         vs = container.streams.video[0]
         cc = vs.codec_context
-        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-        fps = float(rate) if rate else 0.0
-        if not fps or fps <= 0 or fps > 1000:
+        # The first plausible of FFmpeg's three estimates: a remuxed Matroska stream can report a
+        # millisecond-clock average (30000) while its guessed rate is right.
+        rates = [float(r) for r in (vs.average_rate, vs.guessed_rate, vs.base_rate) if r]
+        fps = next((r for r in rates if 0 < r <= 1000), 0.0)
+        if not fps:
             raise InputError(f"{path}: cannot tell the video's frame rate; re-encode it with a constant frame rate")
         if vs.duration is not None and vs.time_base:
             duration = float(vs.duration * vs.time_base)
