@@ -104,7 +104,7 @@ class MediaInfo:
     # --- the stream readers this media object hands out ---------------------------------------------
 
     def frame_times(self) -> np.ndarray:
-        """Presentation times of every video frame (seconds from the stream start), read once."""
+        """Presentation times of every video frame on the file's clock (seconds), read once."""
         if self._times is None:
             from pano.media.video import read_frame_times
 
