@@ -176,7 +176,8 @@ class AutoCamOptions(PluginOptions):
     yaw_step: float = option(10.0, "candidate spacing in yaw (degrees)", lo=1.0, hi=90.0)
     pitch_step: float = option(20.0, "candidate spacing in pitch (degrees)", lo=1.0, hi=90.0)
     pitch_max: float = option(60.0, "highest candidate pitch (degrees)", lo=0.0, hi=89.0)
-    motion_cost: float = option(0.002, "score-seconds per degree moved", lo=0.0, hi=10.0)
+    motion_cost: float = option(0.008, "score-seconds per degree moved (enough that two sources that fit in "
+                                "one view are framed together rather than panned between)", lo=0.0, hi=10.0)
     min_confidence: float = option(0.15, "frames below it do not vote and the aim is held", lo=0.0, hi=1.0)
     smooth: float = option(0.4, "Gaussian smoothing sigma of the refined path (s)", lo=0.0, hi=60.0)
     max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
@@ -193,6 +194,9 @@ class AutoCamOptions(PluginOptions):
                          "smooth = the older Gaussian smoothing", choices=("shots", "smooth"))
     safe_zone: float = option(0.15, "half-width of the central zone (fraction of the field of view) the aim "
                               "may wander in without moving the camera", lo=0.0, hi=0.45)
+    aim_memory: float = option(2.0, "the aim is the centroid of what the chosen view held over ± this many "
+                               "seconds (two talkers taking turns in one view: one aim between them)",
+                               lo=0.0, hi=30.0)
 
 
 class AutoCamPlanner(Planner):
@@ -217,6 +221,7 @@ class AutoCamPlanner(Planner):
         self.min_sound = o.min_sound
         self.motion = o.motion
         self.safe_zone = o.safe_zone
+        self.aim_memory = o.aim_memory
         self.max_pan_time = o.max_pan_time
         self.cut_cost = o.cut_cost
         self.lag = o.lag
@@ -363,11 +368,16 @@ class AutoCamPlanner(Planner):
     def _targets(self, cands: list[int], first_block: int, hold: np.ndarray | None) -> tuple[list, list, Any]:
         """Aim per block: centroid inside the chosen view blended with its centre, held when silent."""
         out, active = [], []
+        every = self._decided_and(cands, first_block)
+        reach = int(round(self.aim_memory * self.fps / self.k))
         for j, c in enumerate(cands):
             b = first_block + j
             w = self._blk_w[b]
             if w > 0:
-                mom = self._blk_mom[b][c].astype(np.float64)
+                # The centroid of what this view held over the last and next aim_memory seconds while the
+                # DP kept it: two talkers taking turns inside one view give one aim between them.
+                near = [i for i in range(max(0, b - reach), min(len(self._blk_w), b + reach + 1)) if every.get(i) == c]
+                mom = np.sum([self._blk_mom[i][c] for i in near], axis=0, dtype=np.float64)
                 norm = np.linalg.norm(mom)
                 frac = float(self._blk_score[b][c]) / w  # mean captured fraction
                 beta = min(1.0, frac / 0.25)
@@ -512,6 +522,11 @@ class AutoCamPlanner(Planner):
                 if is_open and end - b < min_blocks:
                     continue
                 if end - b < min_blocks or heard(b, end) < self.min_sound:
+                    # Only where the camera can then go on from the held view without a jump cut: to the
+                    # next shot by a pan within reach, or by a cut that is itself far enough.
+                    gap = self._dist[path[b - 1], path[end]] if end < len(path) else 0.0
+                    if end < len(path) and self.reach + 1e-6 < gap <= self.max_speed * self.max_pan_time:
+                        continue
                     path[b:end] = [path[b - 1]] * (end - b)
                     changed = True
                     break
