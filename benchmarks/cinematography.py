@@ -15,6 +15,11 @@ source is still; p95 acceleration ≤ 30°/s² outside cuts; no shot shorter tha
     python benchmarks/cinematography.py                      # this tree
     python benchmarks/cinematography.py --before /tmp/base   # also a checkout of the old code, side by side
     python benchmarks/cinematography.py --only 3,7           # some scenes (1-based)
+    python benchmarks/cinematography.py --speed              # the motion layer on 10 and 60 minutes
+
+``--speed`` times the L1 motion layer against the smoothing chain it replaced (baseline, same process)
+on synthetic aims (a talker that stands, walks, stops, with wobble), and its peak memory
+(tracemalloc) on 10 vs 60 minutes: both must stay O(frames).
 
 ``--before DIR``: e.g. ``mkdir /tmp/base && git archive <commit> | tar -x -C /tmp/base``.
 """
@@ -76,13 +81,54 @@ def misses(metrics: dict) -> list[str]:
     return out
 
 
+def speed() -> None:
+    """Motion layer vs the old smoothing chain on long synthetic aims: time and peak memory."""
+    import tracemalloc
+
+    import numpy as np
+
+    from pano.geometry import yaw_pitch_to_vec
+    from pano.planning.autocam import _Calmer
+    from pano.planning.motion import MotionStyle, ShotCamera
+    from pano.planning.smoothing import frame_steps
+
+    fps = 30.0
+    for minutes in (10, 60):
+        n = int(minutes * 60 * fps)
+        t = np.arange(n) / fps
+        rng = np.random.default_rng(0)
+        phase = (t % 60.0) / 60.0  # per minute: stands 40 s, walks 10 s at 12°/s, stands again
+        walk = np.clip((phase - 40 / 60) * 60.0, 0.0, 10.0) * 12.0
+        yaw = (t // 60.0) * 120.0 + walk + 3.0 * rng.standard_normal(n)
+        pitch = 2.0 * rng.standard_normal(n)
+        vec = yaw_pitch_to_vec(yaw, pitch)
+        dt = frame_steps(t, fps)
+        none = np.zeros(0, int)
+        start = time.perf_counter()
+        _Calmer(0.4 * fps, 60.0, 120.0).push(vec, dt, n, none, none)
+        base = time.perf_counter() - start
+        tracemalloc.start()
+        start = time.perf_counter()
+        ShotCamera(fps, 65.5, 36.8, 60.0, 120.0, MotionStyle()).push(vec, dt, n, none, none)
+        took = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        print(f"{minutes:3d} min at 30 fps: smoothing chain {base:6.2f} s, L1 motion layer {took:6.2f} s "
+              f"(ratio {took / base:4.1f}, {took / minutes * 60:5.1f} s per hour of video), "
+              f"peak {peak:6.1f} MB = {peak * 2**20 / n:5.0f} B/frame")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with")
     ap.add_argument("--only", default=None, help="comma-separated 1-based scene numbers")
     ap.add_argument("--option", action="append", default=[], help="extra pano-pan option for this tree, e.g. "
                     "--option=--cuts --option=never")
+    ap.add_argument("--speed", action="store_true", help="time the motion layer on 10 and 60 minutes")
     args = ap.parse_args()
+    if args.speed:
+        speed()
+        return
     picks = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(SUITE))
     head = "capt  still  p95a cuts shot  ttf"
     print(f"{'scene':44s} | {'before: ' + head if args.before else '':46s} | after: {head}")

@@ -190,11 +190,15 @@ class ShotCamera:
         return vec
 
     def _switches(self, yaw: np.ndarray, pitch: np.ndarray) -> list[int]:
-        """Frames where the aim jumps (the DP turns to another source): it moves by more than the safe
-        zone's half-width within ``0.2`` s, faster than any source a camera follows smoothly."""
+        """Frames where the aim jumps (the DP turns to another source): its 0.3 s median moves by more
+        than the safe zone's half-width within 0.2 s, faster than any source a camera follows smoothly."""
+        from scipy.ndimage import median_filter
+
         lag = max(1, int(round(0.2 * self.fps)))
         if len(yaw) <= lag:
             return []
+        size = 2 * max(1, int(round(0.15 * self.fps))) + 1  # medians over 0.3 s: wobble is not a jump
+        yaw, pitch = median_filter(yaw, size, mode="nearest"), median_filter(pitch, size, mode="nearest")
         jump = (np.abs(yaw[lag:] - yaw[:-lag]) > self.style.zone * self.hfov) | (
             np.abs(pitch[lag:] - pitch[:-lag]) > self.style.zone * self.vfov
         )
