@@ -179,7 +179,7 @@ class AutoCamOptions(PluginOptions):
     motion_cost: float = option(0.008, "score-seconds per degree moved (enough that two sources that fit in "
                                 "one view are framed together rather than panned between)", lo=0.0, hi=10.0)
     min_confidence: float = option(0.15, "frames below it do not vote and the aim is held", lo=0.0, hi=1.0)
-    smooth: float = option(0.4, "Gaussian smoothing sigma of the refined path (s)", lo=0.0, hi=60.0)
+    smooth: float = option(0.4, "Gaussian smoothing sigma of the path (s; motion=smooth only)", lo=0.0, hi=60.0)
     max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
     cuts: str = option("auto", "auto = cut instead of panning longer than max_pan_time to a new source "
                        "(editor's rules: min_shot, min_sound); never = always pan", choices=("auto", "never"))
