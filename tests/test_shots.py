@@ -14,7 +14,19 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from scenes import SR, Scene, ambience, encode_foa, plan_scene, score, simultaneous, static_talker, talker, turn_taking
+from scenes import (
+    SR,
+    Scene,
+    ambience,
+    encode_foa,
+    moving_engine,
+    plan_scene,
+    score,
+    simultaneous,
+    static_talker,
+    talker,
+    turn_taking,
+)
 
 HFOV, VFOV = 65.5, 36.8
 
@@ -22,6 +34,16 @@ HFOV, VFOV = 65.5, 36.8
 def scored(scene: Scene, **options) -> tuple[dict, object]:
     path = plan_scene(scene, HFOV, VFOV, **options)
     return score(scene, path.yaw, path.pitch, HFOV, VFOV, path.cut), path
+
+
+def test_a_sustained_engine_circling_for_a_minute_stays_in_view_to_the_end():
+    """Issue 10's defect: the camera followed an engine for ~12 s, then froze for the rest."""
+    scene = moving_engine(seconds=60.0)
+    metrics, path = scored(scene)
+    assert metrics["capture"] >= 0.95
+    last = slice(-300, None)  # the last 10 s, circling back across the seam
+    assert score(Scene("end", scene.foa, scene.fps, scene.targets[last], scene.sounding[last], scene.still[last]),
+                 path.yaw[last], path.pitch[last], HFOV, VFOV)["capture"] >= 0.95
 
 
 def test_still_talker_in_a_reverberant_room_gives_a_still_camera():
