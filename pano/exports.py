@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
+from common.ownership import CSV_HEADER
 from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output
 from pano.trajectory import SAMPLE_KEYS, Trajectory
@@ -32,7 +33,7 @@ def write_csv(traj: Trajectory, path: str | Path) -> Path:
     cols = {k: getattr(traj, k) for k in SAMPLE_KEYS}
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([*SAMPLE_KEYS, "cut"])
+        w.writerow(CSV_HEADER.split(","))  # the header is also pano-pan's mark on the file
         for i in range(len(traj)):
             w.writerow(
                 [int(cols["frame"][i])]
