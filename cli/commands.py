@@ -68,10 +68,12 @@ def debug_option(f):
               "is analysed and rendered.")
 @click.option("--max-speed", type=float, default=None, metavar="DEG/S",
               help="Camera's top angular speed [default: the planner's, 60°/s].")
-@click.option("--cuts", is_flag=True, help="autocam: cut instead of panning when a pan would take longer than "
-              "--max-pan-time.")
+@click.option("--cuts", type=click.Choice(["auto", "never"]), default=None,
+              help="autocam: auto = cut where an editor would (a pan longer than --max-pan-time to a new "
+              "source; shots of at least 1.5 s; no cut for a sound under 0.5 s); never = always pan "
+              "[default: auto].")
 @click.option("--max-pan-time", type=float, default=None, metavar="S",
-              help="autocam with --cuts: longest pan before a cut [default: 2 s].")
+              help="autocam: longest pan before a cut [default: 2 s].")
 @click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
 @click.option("--export", "exports", type=click.Choice(EXPORTERS.names()), multiple=True,
               help="Also write the path for other tools: csv (.trajectory.csv), ffmpeg (.sendcmd.txt + "
@@ -93,7 +95,7 @@ def debug_option(f):
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
-            size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: bool,
+            size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
             max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
@@ -107,10 +109,11 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         if not max_speed > 0:
             raise OptionError(f"--max-speed {max_speed}: must be a positive number of degrees per second")
         planner_options["max_speed"] = max_speed
-    if cuts or max_pan_time is not None:
+    if cuts is not None or max_pan_time is not None:
         if planner != "autocam":
             raise OptionError("--cuts and --max-pan-time work with --planner autocam only")
-        planner_options["cuts"] = True
+        if cuts is not None:
+            planner_options["cuts"] = cuts
         if max_pan_time is not None:
             planner_options["max_pan_time"] = max_pan_time
     if checkpoint is not None and not checkpoint.is_file():

@@ -15,7 +15,8 @@ from pathlib import Path
 
 MARK = "pano-pan"  # value of the MP4 comment tag / PNG Software chunk / JSON generator name
 GENERATOR = {"name": MARK}
-CSV_HEADER = "frame,t,yaw,pitch,roll,hfov,vfov,confidence"
+CSV_HEADER = "frame,t,yaw,pitch,roll,hfov,vfov,confidence,cut"
+CSV_HEADERS = (CSV_HEADER, "frame,t,yaw,pitch,roll,hfov,vfov,confidence")  # and before the cut column
 
 
 def written_by_pano_pan(path: Path) -> bool:
@@ -32,7 +33,7 @@ def written_by_pano_pan(path: Path) -> bool:
         with open(path, encoding="utf-8", errors="replace") as fh:
             head = [fh.readline().strip() for _ in range(3)]
         if suffix == ".csv":
-            return head[0] == CSV_HEADER
+            return head[0] in CSV_HEADERS
         return any(line.startswith("#") and MARK in line for line in head)
     except (OSError, ValueError, AttributeError):
         return False

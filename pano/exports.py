@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
+from common.ownership import CSV_HEADER
 from pano.exporters import Exporter, ExportJob
 from pano.outputs import atomic_output
 from pano.trajectory import SAMPLE_KEYS, Trajectory
@@ -25,17 +26,19 @@ __all__ = ["write_csv", "read_csv", "write_ffmpeg", "ffmpeg_filter_escape", "Csv
 
 # --------------------------------------------------------------------- CSV
 def write_csv(traj: Trajectory, path: str | Path) -> Path:
-    """One row per frame: frame,t,yaw,pitch,roll,hfov,vfov,confidence (same rounding as the JSON)."""
+    """One row per frame: frame,t,yaw,pitch,roll,hfov,vfov,confidence (same rounding as the JSON), cut
+    (1 on the first frame of a new shot, else 0)."""
     path = Path(path)
     digits = {"t": 6, "yaw": 4, "pitch": 4, "roll": 4, "hfov": 4, "vfov": 4, "confidence": 4}
     cols = {k: getattr(traj, k) for k in SAMPLE_KEYS}
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(SAMPLE_KEYS)
+        w.writerow(CSV_HEADER.split(","))  # the header is also pano-pan's mark on the file
         for i in range(len(traj)):
             w.writerow(
                 [int(cols["frame"][i])]
                 + [_fmt(float(cols[k][i]), digits[k]) for k in SAMPLE_KEYS if k != "frame"]
+                + [int(traj.cut[i])]
             )
     return path
 
@@ -61,6 +64,7 @@ def read_csv(path: str | Path) -> Trajectory:
         )
     defaults = {"roll": 0.0, "hfov": 65.5, "vfov": 39.8, "confidence": 0.0}
     data: dict[str, list[float]] = {k: [] for k in SAMPLE_KEYS}
+    cut: list[bool] = []
     for i, row in enumerate(rows):
         try:
             data["frame"].append(int(row.get("frame") or i))
@@ -69,11 +73,12 @@ def read_csv(path: str | Path) -> Trajectory:
             for k, d in defaults.items():
                 v = row.get(k)
                 data[k].append(float(v) if v not in (None, "") else d)
+            cut.append((row.get("cut") or "0").strip().lower() in ("1", "true", "yes"))
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: row {i + 2} is malformed ({exc}); fix or remove it") from None
         if not all(math.isfinite(data[k][-1]) for k in ("t", "yaw", "pitch", "hfov", "vfov")):
             raise InputError(f"{path}: row {i + 2} has a non-finite value; fix or remove it")
-    return Trajectory(**{k: np.array(v) for k, v in data.items()})
+    return Trajectory(**{k: np.array(v) for k, v in data.items()}, cut=np.array(cut, bool))
 
 
 # ------------------------------------------------------------------ ffmpeg
@@ -99,9 +104,10 @@ def write_ffmpeg(
 
     The script runs ``sendcmd`` (per-frame ``yaw``/``pitch``/``roll`` and, when the path zooms,
     ``h_fov``/``v_fov``) in front of ``v360=e:flat:...:reset_rot=1``; ``reset_rot`` makes each command
-    an absolute angle rather than a rotation added to the last one. Command times sit half a frame
-    before each frame's timestamp so rounding can never delay a command by a frame, and frames that
-    do not change the view are skipped (every v360 command rebuilds its remap table).
+    an absolute angle rather than a rotation added to the last one, so at a cut (a sample with
+    ``cut``) the view jumps to the new shot in one frame, marked by a ``# cut`` comment. Command times
+    sit half a frame before each frame's timestamp so rounding can never delay a command by a frame,
+    and frames that do not change the view are skipped (every v360 command rebuilds its remap table).
     Returns ``{"sendcmd": path, "script": path}``.
     """
     if len(traj) == 0:
@@ -126,6 +132,8 @@ def write_ffmpeg(
         last = vals
         t = max(0.0, float(traj.t[i]) - half)
         cmds = ", ".join(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
+        if traj.cut[i]:
+            lines.append(f"# cut: a new shot at frame {int(traj.frame[i])}")
         lines.append(f"{t:.6f} {cmds};")
     if size is None:
         from pano.context import output_geometry

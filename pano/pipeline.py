@@ -384,6 +384,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Salie
             hfov=path.hfov if path.hfov is not None else np.full(n, ctx.hfov),
             vfov=path.vfov if path.vfov is not None else np.full(n, ctx.vfov),
             confidence=path.confidence,
+            cut=path.cut,
             source=info.source_record() | {"frame_count": n},
             generator={
                 "name": "pano-pan",

@@ -2,6 +2,8 @@
 
 External players and editors read this file, so the writer keeps every documented key and the reader
 accepts unknown extra keys (and keeps them, so a round trip through an editor loses nothing).
+A sample may carry ``"cut": true``: it is the first frame of a new shot, and the view jumps there
+instead of panning (players should not interpolate across it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Trajectory:
     generator: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     sample_extra: list[dict[str, Any]] | None = None
+    cut: np.ndarray | None = None  # (N,) bool: the sample starts a new shot
 
     def __post_init__(self) -> None:
         n = len(self.t)
@@ -49,6 +52,7 @@ class Trajectory:
         self.roll = as_f(self.roll, 0.0)
         self.confidence = as_f(self.confidence, 0.0)
         self.frame = np.arange(n) if self.frame is None else np.asarray(self.frame, int).reshape(n)
+        self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool).reshape(n)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -66,6 +70,9 @@ class Trajectory:
             vfov=round(float(self.vfov[i]), 4),
             confidence=round(float(self.confidence[i]), 4),
         )
+        s.pop("cut", None)
+        if self.cut[i]:
+            s["cut"] = True
         return s
 
     def _header(self) -> dict[str, Any]:
@@ -113,6 +120,7 @@ class Trajectory:
         fov = data.get("fov") or {}
         cols: dict[str, list[float]] = {k: [] for k in SAMPLE_KEYS}
         extras: list[dict[str, Any]] = []
+        cuts: list[bool] = []
         for i, s in enumerate(samples):
             try:
                 cols["t"].append(float(s["t"]))
@@ -129,7 +137,8 @@ class Trajectory:
                 ) from None
             if not all(math.isfinite(cols[k][-1]) for k in ("t", "yaw", "pitch", "hfov", "vfov")):
                 raise InputError(f"{origin}: sample {i} has a non-finite value; fix or remove it")
-            extras.append({k: v for k, v in s.items() if k not in SAMPLE_KEYS})
+            cuts.append(s.get("cut") is True)
+            extras.append({k: v for k, v in s.items() if k not in SAMPLE_KEYS and k != "cut"})
         known = {"schema", "generator", "source", "fov", "samples"}
         return cls(
             t=np.array(cols["t"]),
@@ -144,6 +153,7 @@ class Trajectory:
             generator=dict(data.get("generator") or {}),
             extra={k: v for k, v in data.items() if k not in known},
             sample_extra=extras if any(extras) else None,
+            cut=np.array(cuts, bool),
         )
 
     @classmethod

@@ -38,13 +38,15 @@ def make_traj(n=90, fps=30.0, zoom=False):
 
 def test_csv_round_trip_matches_json(tmp_path):
     traj = make_traj()
+    traj.cut[[30, 61]] = True
     traj.save(tmp_path / "a.json")
     write_csv(traj, tmp_path / "a.csv")
     from_json = Trajectory.load(tmp_path / "a.json")
     from_csv = read_csv(tmp_path / "a.csv")
     header = (tmp_path / "a.csv").read_text().splitlines()[0]
-    assert header == "frame,t,yaw,pitch,roll,hfov,vfov,confidence"
-    for k in ("frame", "t", "yaw", "pitch", "roll", "hfov", "vfov", "confidence"):
+    assert header == "frame,t,yaw,pitch,roll,hfov,vfov,confidence,cut"
+    assert np.nonzero(from_json.cut)[0].tolist() == [30, 61]
+    for k in ("frame", "t", "yaw", "pitch", "roll", "hfov", "vfov", "confidence", "cut"):
         np.testing.assert_array_equal(getattr(from_csv, k), getattr(from_json, k), err_msg=k)
     assert not list(tmp_path.glob(".*part*"))  # atomic: no temporaries left
 
@@ -154,8 +156,12 @@ def test_ffmpeg_renders_the_path(tmp_path):
     n = 10
     yaw = np.where(np.arange(n) < 5, 90.0, -90.0)
     pitch = np.where(np.arange(n) < 5, 30.0, 0.0)
-    traj = Trajectory(t=np.arange(n) / 10, yaw=yaw, pitch=pitch, hfov=60, vfov=40, source={"fps": 10.0})
+    traj = Trajectory(t=np.arange(n) / 10, yaw=yaw, pitch=pitch, hfov=60, vfov=40, source={"fps": 10.0},
+                      cut=np.arange(n) == 5)
     paths = write_ffmpeg(traj, tmp_path / "out", str(tmp_path / "eq.mp4"), size=(160, 100))
+    lines = paths["sendcmd"].read_text().splitlines()
+    at = lines.index("# cut: a new shot at frame 5")
+    assert lines[at + 1].startswith("0.450000 v360 yaw -90.000")  # the jump, in one command
     subprocess.run(["sh", str(paths["script"]), "-y", "-loglevel", "error"], check=True, timeout=60)
     import av
 

@@ -77,7 +77,7 @@ def test_option_errors_name_the_plugin_the_option_and_the_fix():
         PLANNERS.options("autocam", {"max_speed": float("nan")})
     with pytest.raises(OptionError, match=r"--planner 'autocm': unknown planner \(did you mean 'autocam'\?\)"):
         PLANNERS.load("autocm")
-    with pytest.raises(OptionError, match="expected true or false"):
+    with pytest.raises(OptionError, match="choose one of auto, never"):
         PLANNERS.options("autocam", {"cuts": "maybe"})
 
 

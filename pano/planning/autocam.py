@@ -13,11 +13,17 @@ pick the path with dynamic programming under a smoothness (maximum motion) const
   candidates within ``max_speed · k / fps`` degrees (great circle, so the ±180° seam is not special).
 * **motion cost** — a small penalty per degree keeps the camera still when nothing is gained by moving
   (silence, ties) and makes it take the short way round.
-* **cuts** — with ``cuts=True`` a transition further than ``max_speed · max_pan_time`` may jump, at a
-  fixed cost, instead of panning for longer than ``max_pan_time``.
+* **cuts** — with ``cuts="auto"`` (the default) a transition further than ``max_speed · max_pan_time``
+  may jump, at a fixed cost, instead of panning for longer than ``max_pan_time``. An editor's rules then
+  apply to the chosen path: no shot shorter than ``min_shot`` seconds and no cut to a view whose sound
+  lasts less than ``min_sound`` seconds (such a shot is given back to the one before it, which also
+  rules out cutting back and forth).
 * **refinement** — the chosen candidate per block only says *which* view; the camera aims at the
   saliency centroid inside that view (also accumulated per block and candidate), held through silence,
-  interpolated between block centres, then limit → smooth → limit (``pano.planning.smoothing``).
+  interpolated between block centres. How the camera then moves is ``motion``: ``"shots"`` (default)
+  solves the L1-optimal path of ``pano.planning.motion`` (still shots, eased steady pans; the camera
+  moves only when the aim leaves a central safe zone), ``"smooth"`` the older limit → smooth → limit
+  chain (``pano.planning.smoothing``), which follows every wobble of the aim.
 * **lag** — with ``lag`` seconds the planner decides each block once ``lag`` seconds of later frames are
   in (fixed-lag Viterbi) and commits frames as it goes (``pop_ready``); ``plan`` then flushes the rest.
 
@@ -37,6 +43,7 @@ import scipy.sparse as sp
 from common.options import PluginOptions, option
 from pano.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
 from pano.planning.base import Observation, PlannedPath, Planner
+from pano.planning.motion import MotionStyle, ShotCamera
 from pano.planning.smoothing import (
     frame_steps,
     limit_speed_vectors,
@@ -169,15 +176,27 @@ class AutoCamOptions(PluginOptions):
     yaw_step: float = option(10.0, "candidate spacing in yaw (degrees)", lo=1.0, hi=90.0)
     pitch_step: float = option(20.0, "candidate spacing in pitch (degrees)", lo=1.0, hi=90.0)
     pitch_max: float = option(60.0, "highest candidate pitch (degrees)", lo=0.0, hi=89.0)
-    motion_cost: float = option(0.002, "score-seconds per degree moved", lo=0.0, hi=10.0)
+    motion_cost: float = option(0.008, "score-seconds per degree moved (enough that two sources that fit in "
+                                "one view are framed together rather than panned between)", lo=0.0, hi=10.0)
     min_confidence: float = option(0.15, "frames below it do not vote and the aim is held", lo=0.0, hi=1.0)
-    smooth: float = option(0.4, "Gaussian smoothing sigma of the refined path (s)", lo=0.0, hi=60.0)
+    smooth: float = option(0.4, "Gaussian smoothing sigma of the path (s; motion=smooth only)", lo=0.0, hi=60.0)
     max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
-    cuts: bool = option(False, "cut instead of panning when a pan would take longer than max_pan_time")
+    cuts: str = option("auto", "auto = cut instead of panning longer than max_pan_time to a new source "
+                       "(editor's rules: min_shot, min_sound); never = always pan", choices=("auto", "never"))
     max_pan_time: float = option(2.0, "longest pan before a cut (s)", lo=0.1, hi=60.0)
     cut_cost: float = option(0.5, "score-seconds a cut costs", lo=0.0, hi=100.0)
     lag: float | None = option(None, "seconds of look-ahead for streaming (none = offline)", lo=0.0, hi=3600.0)
     score_grid: int = option(32, "maps are pooled to at most this many rows", lo=4, hi=512)
+
+    min_shot: float = option(1.5, "cuts: no shot shorter than this (s)", lo=0.0, hi=60.0)
+    min_sound: float = option(0.5, "cuts: no cut to a view whose sound lasts less than this (s)", lo=0.0, hi=10.0)
+    motion: str = option("shots", "how the camera moves: shots = L1-optimal still shots and eased pans; "
+                         "smooth = the older Gaussian smoothing", choices=("shots", "smooth"))
+    safe_zone: float = option(0.15, "half-width of the central zone (fraction of the field of view) the aim "
+                              "may wander in without moving the camera", lo=0.0, hi=0.45)
+    aim_memory: float = option(2.0, "the aim is the centroid of what the chosen view held over ± this many "
+                               "seconds (two talkers taking turns in one view: one aim between them)",
+                               lo=0.0, hi=30.0)
 
 
 class AutoCamPlanner(Planner):
@@ -197,7 +216,12 @@ class AutoCamPlanner(Planner):
         self.min_confidence = o.min_confidence
         self.smooth = o.smooth
         self.max_accel = o.max_accel
-        self.cuts = o.cuts
+        self.cuts = o.cuts == "auto"
+        self.min_shot = o.min_shot
+        self.min_sound = o.min_sound
+        self.motion = o.motion
+        self.safe_zone = o.safe_zone
+        self.aim_memory = o.aim_memory
         self.max_pan_time = o.max_pan_time
         self.cut_cost = o.cut_cost
         self.lag = o.lag
@@ -243,7 +267,13 @@ class AutoCamPlanner(Planner):
         # Commitment state (frames handed out so far).
         self._decided: list[int] = []  # final candidate per block, in order
         self._hold: np.ndarray | None = None  # last aim carried into the next block
-        self._calmer = _Calmer(self.smooth * self.fps, self.max_speed, self.max_accel)
+        if self.motion == "shots":
+            self._calmer = ShotCamera(
+                self.fps, self.hfov, self.vfov, self.max_speed, self.max_accel, MotionStyle(zone=self.safe_zone)
+            )
+        else:
+            self._calmer = _Calmer(self.smooth * self.fps, self.max_speed, self.max_accel)
+        self._cut_frames: list[np.ndarray] = []
         self._out: list[np.ndarray] = []
         self._committed = 0
         self._ready = 0
@@ -338,11 +368,16 @@ class AutoCamPlanner(Planner):
     def _targets(self, cands: list[int], first_block: int, hold: np.ndarray | None) -> tuple[list, list, Any]:
         """Aim per block: centroid inside the chosen view blended with its centre, held when silent."""
         out, active = [], []
+        every = self._decided_and(cands, first_block)
+        reach = int(round(self.aim_memory * self.fps / self.k))
         for j, c in enumerate(cands):
             b = first_block + j
             w = self._blk_w[b]
             if w > 0:
-                mom = self._blk_mom[b][c].astype(np.float64)
+                # The centroid of what this view held over the last and next aim_memory seconds while the
+                # DP kept it: two talkers taking turns inside one view give one aim between them.
+                near = [i for i in range(max(0, b - reach), min(len(self._blk_w), b + reach + 1)) if every.get(i) == c]
+                mom = np.sum([self._blk_mom[i][c] for i in near], axis=0, dtype=np.float64)
                 norm = np.linalg.norm(mom)
                 frac = float(self._blk_score[b][c]) / w  # mean captured fraction
                 beta = min(1.0, frac / 0.25)
@@ -422,7 +457,7 @@ class AutoCamPlanner(Planner):
             return
         lag_blocks = 0 if final else int(np.ceil((self.lag or 0.0) * self.fps / self.k)) + 1
         upto = nb if final else nb - lag_blocks
-        tentative = self._backtrack(nb)  # blocks [decided, nb)
+        tentative = self._edit_shots(self._backtrack(nb), final)  # blocks [decided, nb)
         n_new = max(0, upto - len(self._decided))
         if n_new == 0:
             return
@@ -443,12 +478,63 @@ class AutoCamPlanner(Planner):
         onsets = onsets[onsets >= f0] - f0
         out = self._calmer.push(v, dt, f1 - f0, cuts, onsets)
         self._out.append(out)
+        self._cut_frames.append(f0 + cuts[cuts < f1 - f0])
         self._committed = f1
         # Commit the decided blocks and the hold state they leave.
         self._decided.extend(tentative[:n_new])
         _, _, self._hold = self._targets(tentative[:n_new], first, self._hold)
         if self._hold is None:  # the committed frames were back-filled with the first aim
             self._hold = first_tgt
+
+    def _edit_shots(self, cands: list[int], final: bool) -> list[int]:
+        """An editor's rules on the DP's cuts, for the undecided blocks ``cands``.
+
+        A shot that starts with a cut and is shorter than ``min_shot``, or whose view holds its sound for
+        less than ``min_sound``, is given back to the shot before it (the camera holds instead of
+        cutting away and back). Repeated until no such shot is left; the last, still open shot of a
+        streaming plan is only judged once it has had ``min_shot`` seconds.
+        """
+        if not self.cuts or not cands:
+            return cands
+        first = len(self._decided)
+        path = self._decided + list(cands)
+        sec = self.k / self.fps
+        min_blocks = int(np.ceil(self.min_shot / sec - 1e-9))
+
+        def heard(b0: int, b1: int) -> float:
+            """Seconds of blocks in [b0, b1) in which the shot's view holds confident sound."""
+            n = 0
+            for b in range(b0, b1):
+                w = self._blk_w[b] if b < len(self._blk_w) else 0.0
+                if w > 0 and float(self._blk_score[b][path[b]]) / w >= 0.3:
+                    n += 1
+            return n * sec
+
+        changed = True
+        while changed:
+            changed = False
+            starts = [
+                b for b in range(max(first, 1), len(path)) if self._dist[path[b - 1], path[b]] > self.reach + 1e-6
+            ]
+            for i, b in enumerate(starts):
+                end = starts[i + 1] if i + 1 < len(starts) else len(path)
+                is_open = i + 1 == len(starts) and not final
+                if is_open and end - b < min_blocks:
+                    continue
+                if end - b < min_blocks or heard(b, end) < self.min_sound:
+                    # Only where the camera can then go on from the held view without a jump cut: to the
+                    # next shot by a pan within reach, or by a cut that is itself far enough.
+                    gap = self._dist[path[b - 1], path[end]] if end < len(path) else 0.0
+                    if end < len(path) and self.reach + 1e-6 < gap <= self.max_speed * self.max_pan_time:
+                        continue
+                    path[b:end] = [path[b - 1]] * (end - b)
+                    changed = True
+                    break
+        return path[first:]
+
+    def cut_frames(self) -> np.ndarray:
+        """Indices of committed frames that start a new shot (the view jumps there)."""
+        return np.concatenate(self._cut_frames).astype(int) if self._cut_frames else np.zeros(0, int)
 
     # ------------------------------------------------------------------ output
     def pop_ready(self) -> PlannedPath:
@@ -463,7 +549,10 @@ class AutoCamPlanner(Planner):
         yaw = ((np.degrees(np.arctan2(-y, x)) + 180.0) % 360.0) - 180.0
         pitch = np.degrees(np.arctan2(z, np.hypot(x, y)))
         conf = np.concatenate(self._conf)[start : start + len(vec)] if self._conf else np.zeros(0)
-        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64))
+        cut = np.zeros(len(vec), bool)
+        frames = self.cut_frames() - start
+        cut[frames[(frames >= 0) & (frames < len(vec))]] = True
+        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), cut=cut)
 
     def plan(self) -> PlannedPath:
         self._advance(final=True)

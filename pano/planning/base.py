@@ -40,6 +40,7 @@ class PlannedPath:
     confidence: np.ndarray  # (N,)
     hfov: np.ndarray | None = None  # (N,) when the planner zooms; else the configured fov
     vfov: np.ndarray | None = None
+    cut: np.ndarray | None = None  # (N,) bool: the frame starts a new shot (the view jumps there)
 
 
 class Planner(Plugin, ABC):

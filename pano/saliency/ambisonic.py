@@ -9,11 +9,28 @@ those band directions, each drawn as a von Mises–Fisher blob weighted by its i
   not pulled toward the middle of the sphere;
 * diffuse bands carry little weight by construction.
 
-Confidence multiplies three gates: an absolute level gate (digital silence, dither), a level gate
-relative to a running noise floor (room tone), and directness ``Σ|I_b| / ΣE_b`` mapped so a diffuse field
-reads 0 and a moderately reverberant source already reads 1. Maps are scaled so their peak equals the
-frame's confidence (silence → an all-zero map), which makes the saliency overlay fade out when nothing
-is localisable.
+Confidence asks what makes a sound worth looking at: that it is directional and audible above the
+ambience, not that it is new, so a source that keeps sounding (music, an engine, a PA) keeps it for as
+long as it plays. It multiplies three gates:
+
+* an absolute level gate (digital silence, dither);
+* directness over time, ``Σ|⟨I_b⟩| / Σ⟨E_b⟩`` with intensity and energy averaged over ``tau`` seconds
+  (DirAC's diffuseness estimator): a diffuse field's intensity averages out, a source's does not, and
+  the longer average separates the two far better than one window can; mapped so a diffuse field reads
+  0 and a moderately reverberant source already reads 1;
+* the direct level against a diffuse-field estimate: the diffuse part of the power (energy minus
+  |intensity|), tracked by a floor that falls at once and rises slowly. A directional source adds
+  almost nothing to it, so however long it plays it stays above; room tone, wind and reverberant tails
+  are diffuse and stay below.
+
+Nothing in these gates learns a steady source as background. A new onset still wins attention: each
+band's weight in the map is raised while the band is louder than its own recent average
+(``onset_gain``), so a sound that starts next to a steady one takes the peak, and the steady one takes it
+back as the novelty fades. Onsets are also where the direct sound dominates its reflections (the
+precedence effect), which steadies the direction in a reverberant room.
+
+Maps are scaled so their peak equals the frame's confidence (silence → an all-zero map), which makes
+the saliency overlay fade out when nothing is localisable.
 """
 
 from __future__ import annotations
@@ -38,6 +55,21 @@ def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _ema_sums(x: np.ndarray, prev: np.ndarray | None, a: float) -> np.ndarray:
+    """Running sums ``U_i = a·U_{i−1} + x_i`` along axis 0, continuing from ``prev`` (None: zero).
+
+    One matrix product for a batch (a few dozen frames), so the recursion costs no Python loop.
+    """
+    n = len(x)
+    i = np.arange(n)
+    d = i[:, None] - i[None, :]
+    m = np.where(d >= 0, a ** np.maximum(d, 0), 0.0)
+    flat = m @ x.reshape(n, -1)
+    if prev is not None:
+        flat += (a ** (i + 1.0))[:, None] * prev.reshape(1, -1)
+    return flat.reshape(x.shape)
+
+
 @dataclass(frozen=True)
 class AmbisonicOptions(PluginOptions):
     grid: tuple[int, int] = option((64, 128), "(H, W) of the output map, W = 2H", lo=4, hi=1024)
@@ -47,11 +79,19 @@ class AmbisonicOptions(PluginOptions):
     n_bands: int = option(8, "log-spaced bands, each a blob at its own direction", lo=1, hi=64)
     blob_width: float = option(12.0, "half-width at half maximum of each band's blob (degrees)", lo=0.5, hi=90.0)
     abs_floor_db: float = option(-70.0, "absolute level gate (dBFS of W)", lo=-160.0, hi=0.0)
-    floor_rise_db_per_s: float = option(3.0, "how fast the running noise floor may rise (dB/s)", lo=0.0, hi=100.0)
-    diffuse_floor: float | None = option(
-        None, "directness a diffuse field reads at this window (mapped to 0); default scales with 1/√window",
-        lo=0.0, hi=1.0)
-    full_directness: float = option(0.6, "directness from which confidence is full", lo=0.0, hi=1.0)
+    tau: float = option(0.5, "seconds over which intensity and energy are averaged for the directness",
+                        lo=0.0, hi=10.0)
+    residue_margin: float = option(2.0, "times the random residue a diffuse field leaves per band, taken off "
+                                   "each band's directness", lo=0.0, hi=10.0)
+    full_directness: float = option(0.4, "directness from which confidence is full (a talker in a room "
+                                    "reads 0.2–0.5)", lo=0.01, hi=1.0)
+    direct_margin_db: float = option(-10.0, "direct level, relative to the diffuse-field estimate, from "
+                                     "which it counts fully (dB)", lo=-30.0, hi=20.0)
+    diffuse_rise_db_per_s: float = option(6.0, "how fast the diffuse-field estimate may rise (dB/s)",
+                                          lo=0.01, hi=100.0)
+    onset_gain: float = option(2.0, "extra weight of a band louder than its own recent average (a new "
+                               "sound wins attention)", lo=0.0, hi=10.0)
+    onset_memory: float = option(2.0, "seconds of that recent average", lo=0.1, hi=60.0)
 
     def check(self) -> None:
         h, w = self.grid
@@ -60,24 +100,21 @@ class AmbisonicOptions(PluginOptions):
         low, high = self.band
         if not low < high < self.sample_rate / 2:
             self.fail(f"band must satisfy low < high < {self.sample_rate / 2:g} Hz, got {list(self.band)}")
-        if self.diffuse_floor is not None and not self.diffuse_floor < self.full_directness:
-            self.fail(f"need diffuse_floor < full_directness, got {self.diffuse_floor} and {self.full_directness}")
 
 
 class AmbisonicSource(SaliencySource):
     """Direction map from first-order ambisonics by a band-wise intensity-vector histogram.
 
-    The FOA convention (AmbiX or FuMa, converted on the fly) comes from the run context. Level gates:
-    ``abs_floor_db`` and a running noise floor; ``diffuse_floor`` is the directness a diffuse field
-    reads at this window length (mapped to 0) and ``full_directness`` the directness from which it is
-    1: a talker in a room often reads only 0.3–0.5 (direct-to-reverberant ratio around 0 dB) and should
-    still steer the camera.
+    The FOA convention (AmbiX or FuMa, converted on the fly) and the frame rate (the averages are in
+    seconds) come from the run context; the options are :class:`AmbisonicOptions` (see the module
+    docstring for what the confidence gates do).
     """
 
     name = "ambisonic"
     Options = AmbisonicOptions
     frame_size = None
     batch_size = 32
+    _RESIDUE = 0.9  # mean |I|/E of diffuse noise in one Hann window, × √(bins in the band); measured
 
     def __init__(self, ctx: RunContext | None = None, options: AmbisonicOptions | None = None) -> None:
         super().__init__(ctx, options)
@@ -89,55 +126,111 @@ class AmbisonicSource(SaliencySource):
                 f"{path}: the ambisonic localizer needs first-order ambisonic audio (4 channels), this file "
                 f"has {channels} channel(s); use --localizer auto, or --audio-format ambix if it is FOA"
             )
-        diffuse_floor = o.diffuse_floor
-        if diffuse_floor is None:
-            # A finite window sees a diffuse field as slightly directional (the intensity's random
-            # residue shrinks as 1/√bins): 0.2 at 0.2 s covers white to brown noise, scaled for others.
-            diffuse_floor = min(0.45, 0.2 * float(np.sqrt(0.2 / o.audio_window)), o.full_directness * 0.75)
         self.audio_format = self.ctx.audio_format
         self.grid = o.grid
         self.band = o.band
         self.n_bands = o.n_bands
         self.blob_width = o.blob_width
         self.abs_floor_db = o.abs_floor_db
-        self.floor_rise_db_per_s = o.floor_rise_db_per_s
-        self.diffuse_floor = float(diffuse_floor)
+        self.tau = o.tau
+        self.residue_margin = o.residue_margin
         self.full_directness = o.full_directness
+        self.direct_margin_db = o.direct_margin_db
+        self.diffuse_rise_db_per_s = o.diffuse_rise_db_per_s
+        self.onset_gain = o.onset_gain
+        self.onset_memory = o.onset_memory
         self.fps = float(self.ctx.fps)
         self.audio_spec = AudioSpec(sample_rate=o.sample_rate, layout="foa", window=o.audio_window)
         self._edges = log_band_edges(o.band[0], o.band[1], self.n_bands)
         # vMF concentration for the requested half-width: exp(κ(cos θ − 1)) = 1/2 at θ = blob_width.
         self._kappa = np.float32(np.log(2.0) / (1.0 - np.cos(np.radians(self.blob_width))))
         self._grid_vec = grid_vectors(*self.grid).reshape(-1, 3).T.astype(np.float32)  # (3, G)
-        self._noise_floor_db: float | None = None
-        self._last_time: float | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the running averages (a new track)."""
+        self._sums: np.ndarray | None = None  # per band: running sums of intensity x, y, z and energy (K, 4)
+        self._weights = np.zeros(2)  # running sums of the averaging weights and of their squares
+        self._band_sums: np.ndarray | None = None  # per band: running sum of the level in dB (K,)
+        self._band_weight = 0.0
+        self._diffuse_db: float | None = None  # the diffuse-field estimate, dB
 
     def prepare(self, media) -> None:
         """Reset state for a new track."""
-        self._noise_floor_db = None
-        self._last_time = None
+        self.reset()
 
     def describe(self) -> dict:
-        return super().describe() | {"audio_format": self.audio_format, "diffuse_floor": self.diffuse_floor}
+        return super().describe() | {"audio_format": self.audio_format}
 
-    def _level_gate(self, level_db: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """Relative gate against a noise floor that falls at once and rises slowly, frame by frame.
+    def _decay(self, seconds: float) -> float:
+        return float(np.exp(-1.0 / (seconds * self.fps))) if seconds > 0 else 0.0
 
-        The floor starts at the absolute floor, so a source sounding from the first frame is not taken
-        for background; it then rises at most ``floor_rise_db_per_s`` so room tone is learnt within
-        seconds while a sustained source keeps its confidence for a long while.
+    def _band_bins(self, n: int) -> np.ndarray:
+        """FFT bins per band for an ``n``-sample window, as ``band_intensity`` groups them."""
+        freqs = np.fft.rfftfreq(n, 1.0 / self.audio_spec.sample_rate)
+        lo = np.searchsorted(freqs, self._edges[:-1], side="left")
+        hi = np.searchsorted(freqs, self._edges[1:], side="left")
+        return np.maximum(hi - lo, 1).astype(np.float64)
+
+    def _directness(
+        self, inten: np.ndarray, energy: np.ndarray, n_samples: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Direct and total power (B,) from intensity and energy averaged over ``tau`` (DirAC), and how
+        much of that directness the frame's own window keeps (B,) in [0, 1].
+
+        Each band's directness ``|⟨I⟩| / ⟨E⟩`` loses the residue a diffuse field would leave after this
+        much averaging (expected ``0.9 / √(bins × independent windows)``, times ``residue_margin``), so
+        diffuse sound reads 0 in every band, from the first frame on, whatever its spectrum.
         """
-        out = np.empty_like(level_db)
-        floor = self.abs_floor_db if self._noise_floor_db is None else self._noise_floor_db
-        last = self._last_time
-        for i, (lvl, t) in enumerate(zip(level_db, times, strict=True)):
-            dt = 1.0 / self.fps if last is None else float(np.clip(t - last, 0.0, 1.0))
-            last = float(t)
-            floor = min(float(lvl), floor + self.floor_rise_db_per_s * dt)
-            floor = max(floor, self.abs_floor_db - 30.0)  # digital silence must not drag it to −inf
-            out[i] = _smoothstep(lvl - floor, 3.0, 12.0)
-        self._noise_floor_db, self._last_time = floor, last
+        a = self._decay(self.tau)
+        x = np.concatenate([inten, energy[..., None]], axis=-1)
+        sums = _ema_sums(x, self._sums, a)
+        ones = np.ones((len(x), 1))
+        w = np.concatenate([_ema_sums(ones, self._weights[:1], a), _ema_sums(ones, self._weights[1:], a * a)], 1)
+        self._sums, self._weights = sums[-1], w[-1].copy()
+        avg = sums / w[:, :1, None]
+        # Independent windows in the average: the weights' effective count × hop / (Hann window ≈ L/2).
+        n_eff = w[:, 0] ** 2 / w[:, 1]
+        m = np.maximum(1.0, n_eff / (self.fps * self.audio_spec.window / 2.0))
+        floor = self.residue_margin * self._RESIDUE / np.sqrt(self._band_bins(n_samples)[None, :] * m[:, None])
+        floor = np.minimum(floor, 0.95)
+        e = avg[..., 3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(e > 0, np.linalg.norm(avg[..., :3], axis=-1) / e, 0.0)
+        excess = np.clip((d - floor) / (1.0 - floor), 0.0, 1.0)
+        # A frame that holds only a reverberant tail (a gap between words, after a hit) is far less
+        # direct than the average around it: it keeps little of the average's confidence.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            now = np.linalg.norm(inten, axis=-1).sum(axis=1) / energy.sum(axis=1)
+            before = (d * e).sum(axis=1) / e.sum(axis=1)
+            ratio = np.where(before > 0, np.nan_to_num(now) / before, 0.0)
+        return (excess * e).sum(axis=1), e.sum(axis=1), _smoothstep(ratio, 0.25, 0.75)
+
+    def _diffuse_gate(self, direct_db: np.ndarray, diffuse_db: np.ndarray) -> np.ndarray:
+        """Direct level against the diffuse field's floor, which falls at once and rises slowly.
+
+        The floor follows the diffuse part of the sound only, so a directional source, however long it
+        plays, never raises it much; it starts at the absolute floor so a source from the first frame
+        counts at once.
+        """
+        out = np.empty_like(direct_db)
+        floor = self.abs_floor_db if self._diffuse_db is None else self._diffuse_db
+        rise = self.diffuse_rise_db_per_s / self.fps
+        for i, (d, f) in enumerate(zip(direct_db, diffuse_db, strict=True)):
+            floor = max(min(float(f), floor + rise), self.abs_floor_db - 30.0)
+            out[i] = _smoothstep(np.float64(d - floor), self.direct_margin_db - 6.0, self.direct_margin_db)
+        self._diffuse_db = floor
         return out
+
+    def _novelty(self, band_db: np.ndarray) -> np.ndarray:
+        """Per band (B, K): how far the level is above its own average over ``onset_memory``, 0–1."""
+        a = self._decay(self.onset_memory)
+        sums = _ema_sums(band_db, self._band_sums, a)
+        w = _ema_sums(np.ones((len(band_db), 1)), np.array([self._band_weight]), a)
+        ref = sums / w
+        before = band_db[:1] if self._band_sums is None else (self._band_sums / self._band_weight)[None]
+        self._band_sums, self._band_weight = sums[-1], float(w[-1, 0])
+        return _smoothstep(band_db - np.concatenate([before, ref[:-1]]), 3.0, 12.0)
 
     def process(self, batch: FrameBatch) -> SaliencyBatch:
         h, w = self.grid
@@ -154,19 +247,23 @@ class AmbisonicSource(SaliencySource):
         if self.audio_format == "fuma":
             x = fuma_to_ambix(x)
         inten, energy, w_power = band_intensity(x, self.audio_spec.sample_rate, self._edges)  # (B,K,3), (B,K)
+        inten, energy = inten.astype(np.float64), energy.astype(np.float64)
         weight = np.linalg.norm(inten, axis=-1)  # energy × (1 − diffuseness), per band
-        total_e = energy.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            direct = np.where(total_e > 0, weight.sum(axis=1) / total_e, 0.0)
             units = np.where(weight[..., None] > 0, inten / weight[..., None], 0.0).astype(np.float32)
-        span = self.full_directness - self.diffuse_floor
-        conf_dir = np.clip((direct - self.diffuse_floor) / span, 0.0, 1.0)
 
-        level_db = 10.0 * np.log10(np.maximum(w_power.sum(axis=1), 1e-30))
+        direct_p, total_p, keeps = self._directness(inten, energy, x.shape[-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            direct = np.where(total_p > 0, direct_p / total_p, 0.0)
+        conf_dir = np.clip(direct / self.full_directness, 0.0, 1.0) * keeps
+        db = lambda p: 10.0 * np.log10(np.maximum(p, 1e-30))  # noqa: E731
+        level_db = db(w_power.sum(axis=1))
         gate_abs = _smoothstep(level_db, self.abs_floor_db, self.abs_floor_db + 10.0)
-        gate_rel = self._level_gate(level_db, np.asarray(batch.times, dtype=np.float64))
-        confidence = np.clip(conf_dir * gate_abs * gate_rel, 0.0, 1.0)
+        gate_diffuse = self._diffuse_gate(db(direct_p), db(total_p - direct_p))
+        confidence = np.clip(conf_dir * gate_abs * gate_diffuse, 0.0, 1.0)
 
+        # Onset emphasis: a band louder than its own recent average weighs more in the map.
+        weight = weight * (1.0 + self.onset_gain * self._novelty(db(energy)))
         wn = (weight / np.maximum(weight.max(axis=1, keepdims=True), 1e-30)).astype(np.float32)
         maps = self._histogram(units, wn)
         peak = maps.max(axis=1, keepdims=True)

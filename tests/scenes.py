@@ -1,0 +1,378 @@
+"""Sound scenes with known truth for the camera tests and ``benchmarks/cinematography.py``.
+
+Sources are synthetic but shaped like real ones (a talker's syllables and phrases, an engine's firing
+harmonics, a sustained chord), encoded to AmbiX FOA either in the free field or through a simulated
+room: ``pyroomacoustics``' image-source model with four coincident pickups (an omni and three
+figure-eights along x, y, z), which is exactly a first-order B-format microphone, so reflections
+arrive from their true directions and the reverberant tail is as diffuse as the room makes it.
+
+A :class:`Scene` holds the FOA track and, per video frame, which directions the camera should show
+(``targets``), whether they sound, and when a new one appears, so tests and the benchmark score paths
+the same way. Kept beside ``clips.py`` so the tests import it directly and the benchmark through
+``sys.path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pano.ambisonics import diffuse_noise, encode_foa
+from pano.geometry import yaw_pitch_to_vec
+
+SR = 24000
+
+
+# ----------------------------------------------------------------------------------------- signals
+def talker(seconds: float, rng: np.random.Generator, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:
+    """Speech-like sound: syllables (~4 per second) in phrases of 1.5–4 s with short pauses.
+
+    Returns the signal and its phrase-level activity per sample (pauses under 0.6 s count as talking,
+    as a viewer would). Noise through a voice-band filter with a falling tilt, amplitude-modulated.
+    """
+    from scipy.signal import butter, sosfilt
+
+    n = int(seconds * sr)
+    env = np.zeros(n)
+    active = np.zeros(n, bool)
+    t = 0.0
+    while t < seconds:
+        phrase = rng.uniform(1.5, 4.0)
+        a, b = int(t * sr), min(n, int((t + phrase) * sr))
+        active[a:b] = True
+        s = t
+        while s < t + phrase:
+            syl = rng.uniform(0.12, 0.3)
+            i, j = int(s * sr), min(b, int((s + syl) * sr))
+            if j > i:
+                env[i:j] = np.sin(np.linspace(0, np.pi, j - i)) * rng.uniform(0.5, 1.0)
+            s += syl + rng.uniform(0.02, 0.1)
+        t += phrase + rng.uniform(0.2, 0.5)
+    voice = sosfilt(butter(2, [150, 4000], "bandpass", fs=sr, output="sos"), rng.standard_normal(n))
+    voice += 0.5 * np.sin(2 * np.pi * 140 * np.arange(n) / sr) * np.sign(np.sin(2 * np.pi * 4 * np.arange(n) / sr))
+    sig = voice * env
+    return 0.1 * sig / (np.std(sig[active]) + 1e-12), active
+
+
+def engine(seconds: float, rng: np.random.Generator, sr: int = SR, rpm: float = 1500.0) -> np.ndarray:
+    """A running engine: firing harmonics with slow wander, amplitude-modulated at the firing rate."""
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    f0 = rpm / 60.0 * 2  # four-stroke, four cylinders
+    wander = 1 + 0.03 * np.sin(2 * np.pi * 0.13 * t + rng.uniform(0, 6))
+    phase = 2 * np.pi * np.cumsum(f0 * wander) / sr
+    sig = sum((0.7 / k) * np.sin(k * phase + rng.uniform(0, 6)) for k in range(1, 40))
+    sig *= 1 + 0.4 * np.sin(phase / 2)
+    sig += 0.3 * rng.standard_normal(n)
+    return 0.1 * sig / np.std(sig)
+
+
+def chord(seconds: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    """A sustained organ-like chord (A minor, harmonics to ~5 kHz), no attacks after the first."""
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    sig = sum(
+        (0.6**h) * np.sin(2 * np.pi * f * (h + 1) * t + rng.uniform(0, 6))
+        for f in (220.0, 261.63, 329.63)
+        for h in range(8)
+    )
+    return 0.1 * sig / np.std(sig)
+
+
+def ambience(seconds: float, rng: np.random.Generator, level: float = 0.006, sr: int = SR) -> np.ndarray:
+    """Diffuse room tone: pink-ish isotropic noise, AmbiX (4, n)."""
+    from scipy.signal import lfilter
+
+    x = diffuse_noise(int(seconds * sr), rng, n_directions=32, dtype=np.float64)
+    b, a = [0.049922035, -0.095993537, 0.050612699, -0.004408786], [1, -2.494956002, 2.017265875, -0.5221894]
+    x = lfilter(b, a, x, axis=1)  # pink (Kellet)
+    return level * x / np.std(x[0])
+
+
+# ------------------------------------------------------------------------------------------- rooms
+def room_foa(
+    signal: np.ndarray,
+    rt60: float,
+    yaw: float,
+    distance: float = 2.5,
+    pitch: float = 0.0,
+    room: tuple[float, float, float] = (8.0, 6.0, 3.5),
+    mic: tuple[float, float, float] = (3.2, 2.6, 1.5),
+    sr: int = SR,
+) -> np.ndarray:
+    """A static source ``distance`` m from the microphone at (yaw, pitch), through a shoebox room with
+    the given RT60, recorded by a coincident first-order array and returned as AmbiX SN3D (4, n).
+
+    Room x is the camera's forward (yaw 0) and y its left, as in :mod:`pano.geometry`; the walls absorb
+    uniformly (``pyroomacoustics.inverse_sabine``). RT60 0 gives the free field (direct sound only).
+    """
+    import pyroomacoustics as pra
+    from pyroomacoustics.directivities import DirectionVector, FigureEight, Omnidirectional
+    from scipy.signal import fftconvolve
+
+    d = yaw_pitch_to_vec(yaw, pitch)
+    src = np.asarray(mic) + distance * d
+    if np.any(src <= 0.1) or np.any(src >= np.asarray(room) - 0.1):
+        raise ValueError(f"source at {src} is outside the room {room}")
+    if rt60 > 0:
+        absorption, order = pra.inverse_sabine(rt60, list(room))
+        shoebox = pra.ShoeBox(list(room), fs=sr, materials=pra.Material(absorption), max_order=order)
+    else:
+        shoebox = pra.ShoeBox(list(room), fs=sr, max_order=0)
+    shoebox.add_source(list(src))
+    axis = {"x": DirectionVector(0, 90, degrees=True), "y": DirectionVector(90, 90, degrees=True),
+            "z": DirectionVector(0, 0, degrees=True)}
+    pickups = [Omnidirectional(), FigureEight(axis["y"]), FigureEight(axis["z"]), FigureEight(axis["x"])]
+    shoebox.add_microphone_array(pra.MicrophoneArray(np.tile(np.asarray(mic, float)[:, None], (1, 4)), sr,
+                                                     directivity=pickups))
+    shoebox.compute_rir()
+    length = max(len(shoebox.rir[c][0]) for c in range(4))
+    out = np.zeros((4, len(signal)))
+    for c in range(4):
+        h = np.asarray(shoebox.rir[c][0], dtype=np.float64)
+        out[c] = fftconvolve(signal, h)[: len(signal)] if length else 0.0
+    return out / (np.max(np.abs(out[0])) + 1e-12) * np.max(np.abs(signal))
+
+
+# ------------------------------------------------------------------------------------------ scenes
+@dataclass
+class Scene:
+    """A FOA track and its truth per video frame (``fps``).
+
+    ``targets[i]`` lists the (yaw, pitch) that frame i should show (all of them: two sources that fit
+    are framed together); ``sounding[i]`` says whether they sound; ``events`` are frame indices where a
+    new target appears (time to frame is measured from them); ``still[i]`` says whether the targets are
+    not moving.
+    """
+
+    name: str
+    foa: np.ndarray
+    fps: float
+    targets: list[list[tuple[float, float]]]
+    sounding: np.ndarray
+    still: np.ndarray
+    events: list[int] = field(default_factory=list)
+    sr: int = SR
+
+    @property
+    def seconds(self) -> float:
+        return self.foa.shape[1] / self.sr
+
+    def write(self, path: Path, size: tuple[int, int] = (64, 128)) -> Path:
+        """A 2:1 clip of flat grey frames with this scene's FOA track (the ambisonic source needs no
+        pixels; small frames keep the benchmark about the camera, not the codec)."""
+        from pano.media.writer import write_video
+
+        n = len(self.targets)
+        frame = np.full((*size, 3), 90, np.uint8)
+        peak = max(1e-9, float(np.max(np.abs(self.foa))))
+        from scipy.signal import resample_poly
+
+        audio = resample_poly(self.foa * min(1.0, 0.9 / peak), 2, 1, axis=1).astype(np.float32)  # AAC: 48 kHz
+        return write_video(path, (frame for _ in range(n)), self.fps, audio=(audio, 2 * self.sr), crf=30,
+                           preset="ultrafast")
+
+
+def _frames(seconds: float, fps: float) -> np.ndarray:
+    return np.arange(int(round(seconds * fps))) / fps
+
+
+def _at_frames(active: np.ndarray, times: np.ndarray, sr: int = SR) -> np.ndarray:
+    idx = np.minimum((times * sr).astype(int), len(active) - 1)
+    return active[idx]
+
+
+def _events(keys: list) -> list[int]:
+    """Frames where the target list changes to a non-empty one."""
+    return [i for i in range(len(keys)) if keys[i] and (i == 0 or keys[i] != keys[i - 1])]
+
+
+def moving_engine(seconds: float = 64.0, fps: float = 30.0, seed: int = 1) -> Scene:
+    """An engine circling (15°/s, across the seam), stopping for 20 s, and circling back across it."""
+    rng = np.random.default_rng(seed)
+
+    def yaw_at(t):
+        t = np.asarray(t, float)
+        go = 120.0 + 15.0 * np.minimum(t, 20.0)
+        back = -15.0 * np.clip(t - 40.0, 0.0, None)
+        return (go + back + 180.0) % 360.0 - 180.0
+
+    st = np.arange(int(seconds * SR)) / SR
+    foa = encode_foa(engine(seconds, rng), yaw_at(st), 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    targets = [[(float(yaw_at(t)), 0.0)] for t in times]
+    still = (times >= 20.0) & (times < 40.0)
+    return Scene("engine circling, stop, back", foa, fps, targets, np.ones(len(times), bool), still, [0])
+
+
+def fixed_chord(seconds: float = 60.0, fps: float = 30.0, seed: int = 2) -> Scene:
+    rng = np.random.default_rng(seed)
+    foa = encode_foa(chord(seconds, rng), -100.0, 10.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    return Scene("sustained chord, fixed", foa, fps, [[(-100.0, 10.0)]] * n, np.ones(n, bool), np.ones(n, bool), [0])
+
+
+def static_talker(rt60: float = 0.0, seconds: float = 60.0, fps: float = 30.0, seed: int = 3) -> Scene:
+    """One talker at yaw 40°, in the free field (rt60 0) or a simulated room."""
+    rng = np.random.default_rng(seed)
+    sig, active = talker(seconds, rng)
+    foa = room_foa(sig, rt60, 40.0) if rt60 > 0 else encode_foa(sig, 40.0, 0.0)
+    foa = foa + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    name = f"static talker, RT60 {rt60:.1f} s" if rt60 > 0 else "static talker, dry"
+    return Scene(name, foa, fps, [[(40.0, 0.0)]] * n, _at_frames(active, times), np.ones(n, bool), [0])
+
+
+def turn_taking(separation: float, turn: float = 4.0, seconds: float = 64.0, fps: float = 30.0,
+                seed: int = 4) -> Scene:
+    """Two talkers ``separation`` degrees apart (symmetric about yaw 0) taking turns every ``turn`` s."""
+    rng = np.random.default_rng(seed)
+    n_s = int(seconds * SR)
+    st = np.arange(n_s) / SR
+    first = (st // turn) % 2 == 0
+    sig_a, act_a = talker(seconds, rng)
+    sig_b, act_b = talker(seconds, rng)
+    gap = 0.25  # each turn starts a moment after the last ends
+    on_a = first & (st % turn >= gap)
+    on_b = ~first & (st % turn >= gap)
+    half = separation / 2
+    foa = encode_foa(sig_a * on_a, -half, 0.0) + encode_foa(sig_b * on_b, half, 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    a_turn = _at_frames(first, times)
+    targets = [[(-half, 0.0)] if a else [(half, 0.0)] for a in a_turn]
+    keys = [tuple(x) for x in targets]
+    return Scene(f"turn-taking, {separation:g}° apart", foa, fps, targets, _at_frames(on_a | on_b, times),
+                 np.ones(len(times), bool), _events(keys))
+
+
+def simultaneous(separation: float, seconds: float = 60.0, fps: float = 30.0, seed: int = 5) -> Scene:
+    """A talker and a chord at once. Within one view (≤ 40°) both are targets; further apart, the
+    louder talker (+6 dB) is, and the camera should stay with it rather than oscillate."""
+    rng = np.random.default_rng(seed)
+    sig, _ = talker(seconds, rng)
+    half = separation / 2
+    foa = encode_foa(sig, -half, 0.0) + encode_foa(0.5 * chord(seconds, rng), half, 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    both = separation <= 40.0
+    targets = [[(-half, 0.0), (half, 0.0)]] * n if both else [[(-half, 0.0)]] * n
+    name = f"two at once, {separation:g}° apart" + (" (frame both)" if both else " (stay with louder)")
+    return Scene(name, foa, fps, targets, np.ones(n, bool), np.ones(n, bool), [0])
+
+
+def silent_gap(seconds: float = 64.0, fps: float = 30.0, seed: int = 6) -> Scene:
+    """A talker at 30° for 25 s, 15 s of room tone only, then a talker at −120° to the end."""
+    rng = np.random.default_rng(seed)
+    sig, active = talker(seconds, rng)
+    st = np.arange(len(sig)) / SR
+    first, second = st < 25.0, st >= 40.0
+    foa = encode_foa(sig * first, 30.0, 0.0) + encode_foa(sig * second, -120.0, 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    targets = [[(30.0, 0.0)] if t < 25.0 else ([(-120.0, 0.0)] if t >= 40.0 else []) for t in times]
+    sounding = _at_frames(active & (first | second), times)
+    keys = [tuple(x) for x in targets]
+    return Scene("silent gap, new place", foa, fps, targets, sounding, np.ones(len(times), bool), _events(keys))
+
+
+SUITE: list[Callable[[], Scene]] = [
+    moving_engine,
+    fixed_chord,
+    static_talker,
+    lambda: static_talker(0.4),
+    lambda: static_talker(1.0),
+    lambda: turn_taking(60.0),
+    lambda: turn_taking(150.0),
+    lambda: simultaneous(40.0),
+    lambda: simultaneous(120.0),
+    silent_gap,
+]
+
+
+# ----------------------------------------------------------------------------------------- scoring
+def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: float,
+          cut: np.ndarray | None = None, settle: float = 2.0, max_speed: float = 60.0) -> dict[str, float]:
+    """How a camera path serves the scene, as an editor would judge it.
+
+    * ``capture``: fraction of sounding frames with every target inside the view;
+    * ``still_speed``: mean camera speed (deg/s) while the targets are still, from ``settle`` s after
+      each new target (framing it is not wobble);
+    * ``p95_accel``: 95th percentile of angular acceleration (deg/s²), frames next to a cut left out;
+    * ``cuts`` and ``min_shot`` (s); a path without cut flags has its jumps (faster than 1.5×
+      ``max_speed``) counted as cuts;
+    * ``time_to_frame``: mean seconds from a new target's appearance until it is in view.
+    """
+    from pano.geometry import in_view
+
+    n = min(len(yaw), len(scene.targets))
+    yaw, pitch = np.asarray(yaw[:n], float), np.asarray(pitch[:n], float)
+    fps = scene.fps
+    vec = yaw_pitch_to_vec(yaw, pitch)
+    step = np.degrees(np.arctan2(np.linalg.norm(np.cross(vec[:-1], vec[1:]), axis=1),
+                                 np.sum(vec[:-1] * vec[1:], axis=1)))
+    speed = np.r_[0.0, step * fps]
+    cut = np.zeros(n, bool) if cut is None or not np.any(cut) else np.asarray(cut[:n], bool)
+    if not cut.any():
+        cut = speed > 1.5 * max_speed
+    inside = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov, vfov)) for ty, tp in scene.targets[i])
+                       if scene.targets[i] else True for i in range(n)])
+    sounding = scene.sounding[:n] & np.array([bool(t) for t in scene.targets[:n]])
+    capture = float(inside[sounding].mean()) if sounding.any() else 1.0
+    since = np.full(n, np.inf)
+    marks = sorted(set(scene.events) | {i for i in range(1, n) if scene.still[i] and not scene.still[i - 1]})
+    for e in marks:
+        since[e:] = np.minimum(since[e:], (np.arange(n - e)) / fps)
+    calm = scene.still[:n] & sounding & (since >= settle)
+    still_speed = float(speed[calm & ~cut].mean()) if calm.any() else float("nan")
+    # Acceleration from the velocity vectors (deg/s per frame), away from cuts.
+    vel = np.diff(vec, axis=0) * fps
+    acc = np.degrees(np.linalg.norm(np.diff(vel, axis=0), axis=1)) * fps
+    near_cut = cut[1:-1] | cut[2:] | cut[:-2]
+    p95 = float(np.percentile(acc[~near_cut], 95)) if (~near_cut).any() else 0.0
+    starts = np.r_[0, np.nonzero(cut)[0], n]
+    shots = np.diff(starts)[np.diff(starts) > 0] / fps
+    frame_times = []
+    for e in scene.events:
+        got = np.nonzero(inside[e:])[0]
+        frame_times.append(got[0] / fps if len(got) else (n - e) / fps)
+    return {
+        "capture": capture,
+        "still_speed": still_speed,
+        "p95_accel": p95,
+        "cuts": int(cut.sum()),
+        "min_shot": float(shots.min()) if len(shots) else n / fps,
+        "time_to_frame": float(np.mean(frame_times)) if frame_times else 0.0,
+    }
+
+
+def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_options):
+    """Pass 1 without a video: the ambisonic source on the scene's audio, then the autocam planner,
+    batch by batch as the pipeline feeds them. Returns the planned path."""
+    from pano.context import OutputGeometry, RunContext
+    from pano.importance import batch_centroids
+    from pano.planning.autocam import AutoCamPlanner
+    from pano.planning.base import Observation
+    from pano.saliency.ambisonic import AmbisonicSource
+    from pano.saliency.base import FrameBatch
+
+    ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90))
+    source = AmbisonicSource.build(ctx, sample_rate=scene.sr)
+    planner = AutoCamPlanner.build(ctx, **planner_options)
+    win = int(round(source.audio_spec.window * scene.sr))
+    track = scene.foa.astype(np.float32)
+    times = np.arange(len(scene.targets)) / scene.fps
+    for a in range(0, len(times), source.batch_size):
+        t = times[a : a + source.batch_size]
+        audio = np.zeros((len(t), 4, win), np.float32)
+        for i, ti in enumerate(t):
+            s = int(round(ti * scene.sr)) - win // 2
+            lo, hi = max(s, 0), min(s + win, track.shape[1])
+            audio[i, :, lo - s : hi - s] = track[:, lo:hi]
+        out = source.process(FrameBatch(np.arange(a, a + len(t)), t, audio=audio))
+        yaw, pitch, resultant = batch_centroids(out.maps)
+        planner.observe(Observation(t, out.maps, yaw, pitch, out.confidence * resultant))
+    return planner.plan()
