@@ -35,7 +35,7 @@ class Predictions:
     has_gt: np.ndarray  # (N,) bool
     labels: np.ndarray  # (N,) int, −1 unknown
     f_v: np.ndarray  # (N,D)
-    f_s: np.ndarray  # (N,D) sound embedding h
+    f_s: np.ndarray  # (N,D) the sound vector f_v is trained towards (``LocalizerOutput.target``)
 
 
 @dataclass
@@ -96,7 +96,7 @@ def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
             has_gt.extend(batch["has_gt"].numpy().tolist())
             labels.extend(batch["label"].numpy().tolist())
             fv.append(out.f_v.float().cpu().numpy())
-            fs.append(out.h.float().cpu().numpy())
+            fs.append(out.target.float().cpu().numpy())
             done += len(batch["image"])
             if progress:
                 progress(done, len(dataset))

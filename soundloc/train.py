@@ -180,8 +180,7 @@ class _Step(nn.Module):
     def forward(self, image: torch.Tensor, waveform: torch.Tensor, index: torch.Tensor | None):
         if not self.freeze_sound:
             return self.model(image, waveform)
-        h = self.model.embed_features(self.sound_features(waveform, index))
-        return self.model.attend(self.model.visual_features(image), h)
+        return self.model.attend_sound(self.model.visual_features(image), self.sound_features(waveform, index))
 
 
 @torch.no_grad()

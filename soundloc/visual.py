@@ -29,6 +29,7 @@ class Backbone:
     module: nn.Module
     channels: int  # feature dimension D of v
     stride: int  # input pixels per feature cell
+    receptive_field: int  # input pixels one feature cell sees along each axis (how far padding reaches in)
 
 
 BACKBONES: dict[str, Callable[[bool], Backbone]] = {}
@@ -47,7 +48,8 @@ def _imagenet_state(name: str, weights) -> dict:
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)
+        # weights_only: a file planted in the hub cache must not be able to run code when unpickled
+        return weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
     except (OSError, RuntimeError, ValueError) as exc:  # URLError, timeouts, truncated/corrupt file
         hub = torch.hub.get_dir()
         raise UserError(
@@ -57,6 +59,26 @@ def _imagenet_state(name: str, weights) -> dict:
         ) from None
     finally:
         socket.setdefaulttimeout(old)
+
+
+def _receptive_field(ops: list[tuple[int, int]]) -> int:
+    """Receptive field of a chain of (kernel, stride) ops: each adds (k − 1) × the input step so far."""
+    rf, jump = 1, 1
+    for k, s in ops:
+        rf += (k - 1) * jump
+        jump *= s
+    return rf
+
+
+def _pair(v) -> int:
+    return int(v[0] if isinstance(v, tuple) else v)
+
+
+def sequential_receptive_field(net: nn.Module) -> int:
+    """Receptive field of a plain chain of convs and pools (VGG, ``tiny``), read from its layers."""
+    ops = [(_pair(m.kernel_size), _pair(m.stride)) for m in net.modules()
+           if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    return _receptive_field(ops)
 
 
 @register_backbone("vgg16")
@@ -77,7 +99,7 @@ def vgg16(pretrained: bool = False) -> Backbone:
     if pretrained:
         state = _imagenet_state("vgg16", VGG16_Weights.IMAGENET1K_V1)
         features.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
-    return Backbone(features[:29], 512, 16)
+    return Backbone(features[:29], 512, 16, sequential_receptive_field(features[:29]))
 
 
 @register_backbone("resnet18")
@@ -90,7 +112,10 @@ def resnet18(pretrained: bool = False) -> Backbone:
     if pretrained:
         net.load_state_dict(_imagenet_state("resnet18", ResNet18_Weights.IMAGENET1K_V1))
     trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
-    return Backbone(trunk, 256, 16)
+    # main path: conv1 7/2, maxpool 3/2, then 3×3 convs — 4 in layer1, 4 in layer2 and layer3 (first of
+    # each stride 2); the 1×1 downsample shortcuts add nothing
+    return Backbone(trunk, 256, 16, _receptive_field([(7, 2), (3, 2)] + [(3, 1)] * 4 + [(3, 2)] + [(3, 1)] * 3
+                                                      + [(3, 2)] + [(3, 1)] * 3))
 
 
 @register_backbone("tiny")
@@ -104,7 +129,8 @@ def tiny(pretrained: bool = False) -> Backbone:
         layers.append(nn.Conv2d(cin, cout, 3, 2, 1))
         if i < len(chans) - 2:
             layers += [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-    return Backbone(nn.Sequential(*layers), 64, 16)
+    trunk = nn.Sequential(*layers)
+    return Backbone(trunk, 64, 16, sequential_receptive_field(trunk))
 
 
 def build_backbone(name: str, pretrained: bool = False) -> Backbone:

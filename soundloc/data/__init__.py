@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.errors import UserError
-from soundloc.data.common import IMAGENET_MEAN, IMAGENET_STD, denormalize_image, normalize_image
+from soundloc.data.common import normalize_image
 from soundloc.data.flickr import FlickrSoundNet, parse_annotation, read_id_list
 from soundloc.data.synthetic import SyntheticScenes
 from soundloc.data.videos import VIDEO_EXTS, VideoFolder
@@ -17,9 +17,8 @@ from soundloc.data.videos import VIDEO_EXTS, VideoFolder
 DATASET_TYPES = ("auto", "flickr", "videos", "synthetic")
 
 __all__ = [
-    "DATASET_TYPES", "IMAGENET_MEAN", "IMAGENET_STD", "FlickrSoundNet", "SyntheticScenes", "VideoFolder",
-    "denormalize_image", "normalize_image", "open_dataset", "parse_annotation", "parse_synthetic_spec",
-    "read_id_list",
+    "DATASET_TYPES", "FlickrSoundNet", "SyntheticScenes", "VideoFolder", "normalize_image", "open_dataset",
+    "parse_annotation", "parse_synthetic_spec", "read_id_list",
 ]
 
 
