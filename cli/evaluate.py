@@ -26,6 +26,8 @@ from common.ownership import written_by_pano_pan
               help="Success rate vs cIoU threshold, model and baselines.")
 @click.option("--retrieval", is_flag=True, help="Also report cross-modal top-k retrieval (Table 6).")
 @click.option("--no-baselines", is_flag=True, help="Skip the random-pattern and centre-box baselines.")
+@click.option("--no-controls", is_flag=True,
+              help="Skip the mismatched-audio and silent-audio rows (the sound gain) and the cosine-map rows.")
 @click.option("--method", type=click.Choice(["attention", "cosine"]), default="attention", show_default=True,
               help="Which map to score: the softmax attention or the pre-softmax cosine map.")
 @click.option("--image-size", type=int, default=None, help="Frame size [default: the checkpoint's].")
@@ -40,7 +42,7 @@ from common.ownership import written_by_pano_pan
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
 @debug_option
 def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
-             retrieval: bool, no_baselines: bool, method: str, image_size: int | None,
+             retrieval: bool, no_baselines: bool, no_controls: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
              overwrite: bool, quiet: bool, debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
@@ -73,8 +75,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
 
     report = run_eval(model, dataset, protocol, batch_size, resolve_device(device),
                       with_baselines=not no_baselines, with_retrieval=retrieval, method=method,
-                      progress=progress)
+                      progress=progress, with_controls=not no_controls)
     report.info.update({"checkpoint": str(checkpoint), "data": data, "audio_seconds": seconds})
+    for warning in report.warnings:
+        click.echo(f"pano-pan: warning: {warning}", err=True)
     if not quiet:
         click.echo(format_report(report))
     with outputs:
