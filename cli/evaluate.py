@@ -15,8 +15,8 @@ from common.ownership import written_by_pano_pan
 
 @click.command("evaluate")
 @click.argument("data", metavar="DATA")
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="Trained soundloc checkpoint.")
+@click.option("--checkpoint", required=True, metavar="PATH|URL#sha256=HEX",
+              help="Trained soundloc checkpoint: a file, or a URL with its SHA-256 (downloaded once, cached).")
 @click.option("--protocol", type=click.Choice(["senocak", "lvs"]), default="senocak", show_default=True,
               help="senocak: paper's τ=0.5 on the min-max map at the annotation size; "
               "lvs: median at 224×224.")
@@ -41,20 +41,21 @@ from common.ownership import written_by_pano_pan
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
 @debug_option
-def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
+def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, plot: Path | None,
              retrieval: bool, no_baselines: bool, no_controls: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
              overwrite: bool, quiet: bool, debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
-    from cli.train import audio_seconds_for
     from soundloc.checkpoint import load_checkpoint
-    from soundloc.data import open_dataset
+    from soundloc.data import audio_seconds_for, open_dataset
     from soundloc.device import resolve_device
+    from soundloc.download import resolve
     from soundloc.evaluate import evaluate as run_eval
     from soundloc.evaluate import format_report, plot_success_curve, report_curves, write_json
 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
+    checkpoint = resolve(checkpoint)  # a URL#sha256 is fetched into the verified cache first
     # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
     outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=overwrite,
                         recognise=written_by_pano_pan, rename_hint="choose another name for --json/--plot")

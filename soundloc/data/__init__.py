@@ -18,8 +18,18 @@ DATASET_TYPES = ("auto", "flickr", "videos", "synthetic")
 
 __all__ = [
     "DATASET_TYPES", "FlickrSoundNet", "SyntheticScenes", "VideoFolder", "normalize_image", "open_dataset",
-    "parse_annotation", "parse_synthetic_spec", "read_id_list",
+    "audio_seconds_for", "parse_annotation", "parse_synthetic_spec", "read_id_list",
 ]
+
+
+def audio_seconds_for(spec: str, given: float | None, default: float) -> float:
+    """Seconds of sound per sample: ``given``, else 1 s for synthetic scenes (their clip length), else
+    ``default`` (the model's window)."""
+    if given is not None:
+        if not given > 0:
+            raise UserError(f"--audio-seconds {given}: must be a positive number of seconds")
+        return given
+    return 1.0 if str(spec).startswith("synthetic:") else default
 
 
 def parse_synthetic_spec(spec: str) -> tuple[int, int] | None:
