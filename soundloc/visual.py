@@ -12,6 +12,7 @@ hanging on a socket.
 
 from __future__ import annotations
 
+import pickle
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ def _imagenet_state(name: str, weights) -> dict:
     try:
         # weights_only: a file planted in the hub cache must not be able to run code when unpickled
         return weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: not a plain weights file
+        path = f"{torch.hub.get_dir()}/checkpoints/{weights.url.rsplit('/', 1)[-1]}"
+        raise UserError(f"{path}: holds objects other than tensors ({str(exc).splitlines()[0][:80]}), refused for "
+                        "safety; delete it so that torchvision downloads the real file") from None
     except (OSError, RuntimeError, ValueError) as exc:  # URLError, timeouts, truncated/corrupt file
         hub = torch.hub.get_dir()
         raise UserError(
