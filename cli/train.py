@@ -9,6 +9,7 @@ import click
 
 from cli.commands import debug_option
 from common.errors import UserError
+from soundloc.backbones import BACKBONES
 
 DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:seed]"
 
@@ -23,7 +24,7 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
 @click.option("--batch-size", type=int, default=30, show_default=True, help="Global batch (paper: 30).")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="Adam learning rate (paper: 1e-4).")
 @click.option("--image-size", type=int, default=320, show_default=True, help="Square training frame size.")
-@click.option("--backbone", type=click.Choice(["vgg16", "resnet18", "tiny"]), default="vgg16",
+@click.option("--backbone", type=click.Choice(BACKBONES.names()), default="vgg16",
               show_default=True)
 @click.option("--pretrained/--no-pretrained", default=False, show_default=True,
               help="Start the backbone from ImageNet weights (downloaded once by torchvision).")

@@ -26,9 +26,10 @@ from soundloc.attention import (
     cosine_map,
     softmax_map,
 )
+from soundloc.backbones import BACKBONES
 from soundloc.image import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
 from soundloc.soundnet import FS_DIM, WAVEFORM_SCALE, SoundHead, SoundNet8, pooled_features
-from soundloc.visual import BACKBONES, build_backbone
+from soundloc.visual import build_backbone
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "UNSUP_TARGETS", "LocalizerOutput", "ModelConfig", "SoundLocalizer",
            "preprocess_image", "scale_waveform"]
@@ -71,7 +72,7 @@ class ModelConfig:
 
     def validate(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of: {', '.join(sorted(BACKBONES))}")
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of: {', '.join(BACKBONES.names())}")
         if self.attention not in MECHANISMS:
             raise ValueError(f"unknown attention {self.attention!r}; choose one of: {', '.join(MECHANISMS)}")
         if self.embed_dim < 1 or self.sample_rate < 1 or self.audio_window <= 0 or self.image_size < 16:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import pickle
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from common.errors import UserError
+from common.options import PluginOptions, option
+from soundloc.backbones import BACKBONES
 
 DOWNLOAD_TIMEOUT = 20.0  # seconds without data before a weights download is abandoned
 
@@ -33,15 +34,21 @@ class Backbone:
     receptive_field: int  # input pixels one feature cell sees along each axis (how far padding reaches in)
 
 
-BACKBONES: dict[str, Callable[[bool], Backbone]] = {}
+@dataclass(frozen=True)
+class BackboneOptions(PluginOptions):
+    pretrained: bool = option(False, "start from ImageNet weights (torchvision's, downloaded once and cached)")
 
 
-def register_backbone(name: str) -> Callable[[Callable[[bool], Backbone]], Callable[[bool], Backbone]]:
-    def deco(fn: Callable[[bool], Backbone]) -> Callable[[bool], Backbone]:
-        BACKBONES[name] = fn
-        return fn
+class BackboneFactory:
+    """A registered backbone (``soundloc.backbones.BACKBONES``): ``Cls(ctx, options).build()``."""
 
-    return deco
+    Options = BackboneOptions
+
+    def __init__(self, ctx=None, options: BackboneOptions | None = None) -> None:
+        self.options = options or self.Options()
+
+    def build(self) -> Backbone:
+        raise NotImplementedError
 
 
 def _imagenet_state(name: str, weights) -> dict:
@@ -86,13 +93,34 @@ def sequential_receptive_field(net: nn.Module) -> int:
     return _receptive_field(ops)
 
 
-@register_backbone("vgg16")
-def vgg16(pretrained: bool = False) -> Backbone:
+class VGG16(BackboneFactory):
     """VGG-16 ``features[:29]``: conv1_1 … conv5_3 without its final ReLU, 512 channels, stride 16.
 
     Only the convolutional part is built (the classifier's 120M parameters are never allocated), with
     torchvision's VGG initialisation; ImageNet weights are the ``features.*`` entries of its file.
     """
+
+    def build(self) -> Backbone:
+        return _vgg16(self.options.pretrained)
+
+
+class ResNet18(BackboneFactory):
+    """ResNet-18 through layer3 (256 channels, stride 16)."""
+
+    def build(self) -> Backbone:
+        return _resnet18(self.options.pretrained)
+
+
+class Tiny(BackboneFactory):
+    """Four stride-2 conv blocks (64 channels, stride 16): fast enough to train in a unit test on CPU."""
+
+    def build(self) -> Backbone:
+        if self.options.pretrained:
+            raise UserError("backbone 'tiny' has no ImageNet weights; set pretrained=False")
+        return _tiny()
+
+
+def _vgg16(pretrained: bool) -> Backbone:
     from torchvision.models import VGG16_Weights
     from torchvision.models.vgg import cfgs, make_layers
 
@@ -107,9 +135,7 @@ def vgg16(pretrained: bool = False) -> Backbone:
     return Backbone(features[:29], 512, 16, sequential_receptive_field(features[:29]))
 
 
-@register_backbone("resnet18")
-def resnet18(pretrained: bool = False) -> Backbone:
-    """ResNet-18 through layer3 (256 channels, stride 16)."""
+def _resnet18(pretrained: bool) -> Backbone:
     from torchvision.models import ResNet18_Weights
     from torchvision.models import resnet18 as build
 
@@ -123,11 +149,7 @@ def resnet18(pretrained: bool = False) -> Backbone:
                                                       + [(3, 2)] + [(3, 1)] * 3))
 
 
-@register_backbone("tiny")
-def tiny(pretrained: bool = False) -> Backbone:
-    """Four stride-2 conv blocks (64 channels, stride 16): fast enough to train in a unit test on CPU."""
-    if pretrained:
-        raise UserError("backbone 'tiny' has no ImageNet weights; set pretrained=False")
+def _tiny() -> Backbone:
     chans = [3, 16, 32, 64, 64]
     layers: list[nn.Module] = []
     for i, (cin, cout) in enumerate(zip(chans[:-1], chans[1:], strict=True)):
@@ -140,6 +162,4 @@ def tiny(pretrained: bool = False) -> Backbone:
 
 def build_backbone(name: str, pretrained: bool = False) -> Backbone:
     """Instantiate a registered backbone; unknown names are a UserError listing the choices."""
-    if name not in BACKBONES:
-        raise UserError(f"unknown backbone {name!r}; choose one of: {', '.join(sorted(BACKBONES))}")
-    return BACKBONES[name](pretrained)
+    return BACKBONES.create(name, None, {"pretrained": pretrained}).build()
