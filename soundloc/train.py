@@ -65,6 +65,7 @@ class TrainConfig:
     num_workers: int = 0
     max_steps_per_epoch: int | None = None  # cap for quick experiments and tests
     val_protocol: str = "senocak"
+    val_map: str = "attention"  # the map validation scores: "attention" (α) or "cosine"
     soundnet_weights: str | None = None  # converted sound8.npy (``pano-pan convert soundnet``): the paper's start
 
     def validate(self) -> None:
@@ -76,6 +77,8 @@ class TrainConfig:
             raise UserError(f"negatives={self.negatives!r}: use 'all' or 'shift'")
         if self.unsup_weight < 0 or self.sup_weight < 0:
             raise UserError("loss weights must be >= 0")
+        if self.val_map not in ("attention", "cosine"):
+            raise UserError(f"val_map={self.val_map!r}: use 'attention' or 'cosine'")
 
 
 @dataclass
@@ -457,7 +460,7 @@ class _Validation:
         if self.set is not None and not self.ok:
             job.report(Progress("info", message="validation data has no annotations: best.pt is chosen by loss"))
         self.model, self.batch, self.device = model, max(2, batch), device
-        self.protocol = job.config.val_protocol
+        self.protocol, self.method = job.config.val_protocol, job.config.val_map
         self.forward = _Step(model, True) if job.config.freeze_sound else None  # own cache for validation f_s
 
     def __call__(self, entry: dict) -> list[float]:
@@ -466,7 +469,7 @@ class _Validation:
 
         if not self.ok:
             return [-entry["loss"]]
-        rep = score(predict(self.model, self.set, batch_size=self.batch, device=self.device,
+        rep = score(predict(self.model, self.set, batch_size=self.batch, device=self.device, method=self.method,
                             forward=self.forward), self.protocol, with_baselines=False)
         entry["val"] = {"success": rep.summary.success, "auc": rep.summary.auc,
                         "mean_ciou": rep.summary.mean_ciou, "n": rep.summary.n}
