@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +43,7 @@ from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource
 from soundloc.attention import map_confidence
 from soundloc.checkpoint import load_checkpoint
 from soundloc.device import resolve_device
+from soundloc.download import resolve
 from soundloc.model import preprocess_image, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
 
@@ -99,7 +99,7 @@ class NetworkSource(SaliencySource):
                 "or choose --localizer synchrony, which needs none"
             )
         self.device = resolve_device(self.ctx.device)
-        self.checkpoint = Path(self.ctx.checkpoint)
+        self.checkpoint = resolve(self.ctx.checkpoint)  # a path, or URL#sha256=HEX fetched into the cache
         self.stride = o.stride
         self.threads = _default_threads() if o.threads is None else o.threads
         self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
