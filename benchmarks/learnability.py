@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=0.05, help="attention temperature τ (1 = the paper)")
     ap.add_argument("--temperatures", default=None, help="comma list of τ to sweep (with one mode)")
     ap.add_argument("--unsup-target", default="f_s", choices=["f_s", "h"])
+    ap.add_argument("--raw-distances", action="store_true",
+                    help="eq. 6 on raw embeddings (the paper) instead of L2-normalised ones")
+    ap.add_argument("--score-map", default="cosine", choices=["cosine", "attention"],
+                    help="the map the goals, validation and best.pt use (LVS/EZ-VSL score the cosine map)")
+    ap.add_argument("--soundnet-weights", default=None, help="start from pretrained SoundNet-8 (convert soundnet)")
     ap.add_argument("--train-sound", action="store_true", help="train SoundNet conv1-8 too (slow on CPU)")
     ap.add_argument("--modes", default="unsup,sup,semi")
     ap.add_argument("--seed", type=int, default=0)
@@ -89,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(m, t) for m in modes for t in temps]
     print(f"train {n_train} scenes ({n_annotated} annotated), val {len(val)}, test {n_test}; "
           f"{args.image_size}px, epochs {epochs}, lr {args.lr}, batch {args.batch_size}, eq. 6 target "
-          f"{args.unsup_target}, {'trainable' if args.train_sound else 'frozen random'} SoundNet conv1-8", flush=True)
+          f"{args.unsup_target} ({'raw' if args.raw_distances else 'L2-normalised'}), "
+          f"{'trainable' if args.train_sound else 'frozen'} {'pretrained' if args.soundnet_weights else 'random'} "
+          f"SoundNet conv1-8, goals on the {args.score_map} map", flush=True)
     results: dict[str, dict] = {}
     curves: dict[str, list[float]] = {}
     baselines = None
@@ -100,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                            attention_temperature=tau, unsup_target=args.unsup_target)
         data = unlabelled if mode == "unsup" else train_all
         cfg = TrainConfig(mode=mode, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          freeze_sound=not args.train_sound, device="cpu")
+                          freeze_sound=not args.train_sound, device="cpu", val_map=args.score_map,
+                          normalize_embeddings=not args.raw_distances, soundnet_weights=args.soundnet_weights)
         t0 = time.perf_counter()
         res = train(data, out / name.replace(" ", "_").replace("τ=", "t"), cfg, mcfg, val_set=val)
         seconds = time.perf_counter() - t0
@@ -114,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                          "retrieval_top1_i2a": rep.retrieval["image_to_audio"][1],
                          "retrieval_top1_a2i": rep.retrieval["audio_to_image"][1],
                          "retrieval_chance_top1": rep.retrieval["random"][1]}
-        a = ctl["attention"]
+        a = ctl[args.score_map]
         curves[f"{name} (AUC {a['matched']['auc'] * 100:.1f})"] = a["matched"]["curve"]
         curves[f"{name} mismatched (AUC {a['mismatched']['auc'] * 100:.1f})"] = a["mismatched"]["curve"]
-        print(f"{name:12s} cIoU@0.5 {a['matched']['success'] * 100:5.1f}  mismatched "
+        print(f"{name:12s} {args.score_map} cIoU@0.5 {a['matched']['success'] * 100:5.1f}  mismatched "
               f"{a['mismatched']['success'] * 100:5.1f}  silent {a['silent']['success'] * 100:5.1f}  gain "
               f"{_gain(a['gain'])}  best epoch {meta['epoch']}/{epochs}  loss {res.history[0]['loss']:.3f} -> "
               f"{res.history[-1]['loss']:.3f}  {seconds:.0f}s", flush=True)
@@ -131,16 +139,17 @@ def main(argv: list[str] | None = None) -> int:
             for audio in ("matched", "mismatched", "silent"):
                 print(_row(f"{name} {label} {audio}", rows[audio]))
             print(f"{f'{name} {label} sound gain':26s}{_gain(rows['gain']):>20s}")
-        a = m["attention"]
+        a = m[args.score_map]
         goal = GOALS.get(m["mode"])
         matched, mism = a["matched"]["success"], a["mismatched"]["success"]
         if goal is not None:
             ok = matched >= goal and mism <= matched / 2
-            verdicts.append(f"{name}: matched {matched * 100:.1f}% (goal ≥ {goal * 100:.0f}%), mismatched "
-                            f"{mism * 100:.1f}% (goal ≤ {matched * 50:.1f}%) -> {'MET' if ok else 'NOT MET'}")
+            verdicts.append(f"{name} ({args.score_map} map): matched {matched * 100:.1f}% (goal ≥ {goal * 100:.0f}%), "
+                            f"mismatched {mism * 100:.1f}% (goal ≤ {matched * 50:.1f}%) -> "
+                            f"{'MET' if ok else 'NOT MET'}")
         else:
             ok = a["gain"]["ci_low"] > 0
-            verdicts.append(f"{name}: sound gain {_gain(a['gain'])} -> "
+            verdicts.append(f"{name} ({args.score_map} map): sound gain {_gain(a['gain'])} -> "
                             f"{'positive' if ok else 'not significantly positive'}")
     r, c = baselines["random"], baselines["centre"]
     rnd = f"{r['success'] * 100:.1f} ± {r['success_std'] * 100:.1f}"
@@ -156,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     curves[f"random (AUC {r['auc'] * 100:.1f})"] = r["curve"]
     summary = {"setup": {"train": n_train, "annotated": n_annotated, "test": n_test, "epochs": epochs,
                          "image_size": args.image_size, "lr": args.lr, "batch_size": args.batch_size,
-                         "unsup_target": args.unsup_target, "train_sound": args.train_sound, "seed": args.seed},
+                         "unsup_target": args.unsup_target, "raw_distances": args.raw_distances,
+                         "score_map": args.score_map, "soundnet_weights": args.soundnet_weights,
+                         "train_sound": args.train_sound, "seed": args.seed},
                "runs": results, "baselines": baselines, "verdicts": verdicts}
     (out / "learnability.json").write_text(json.dumps(summary, indent=2))
     plot_success_curve(curves, out / "learnability.png")
