@@ -16,7 +16,6 @@ Weights are random (speed does not depend on them). Usage:
 from __future__ import annotations
 
 import argparse
-import inspect
 import tempfile
 import time
 import wave
@@ -28,7 +27,7 @@ import torch
 
 from pano.context import RunContext
 from pano.saliency.base import FrameBatch
-from pano.saliency.network import NetworkSource, wrapped_features
+from pano.saliency.network import NetworkOptions, NetworkSource, wrapped_features
 from soundloc.checkpoint import save_checkpoint
 from soundloc.model import ModelConfig, SoundLocalizer, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
@@ -52,7 +51,7 @@ def _timed(fn, reps: int, device: str) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-_H = inspect.signature(NetworkSource).parameters["inference_height"].default
+_H = NetworkOptions().inference_height
 DEFAULT_HW = (_H, 2 * _H)  # the network source's default inference size
 
 
