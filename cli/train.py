@@ -36,6 +36,9 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
               help="τ of α = softmax(cos/τ): 1 is the paper's eq. 1; 0.03-0.1 gives peaked maps (LVS, EZ-VSL).")
 @click.option("--unsup-target", type=click.Choice(["f_s", "h"]), default="f_s", show_default=True,
               help="What eq. 6 pulls f_v towards: f_s (the paper) or the sound embedding h (pano-pan < 0.2).")
+@click.option("--normalize-embeddings", is_flag=True,
+              help="Eq. 6 on L2-normalised f_v and f_s (advisable with --soundnet-weights: pretrained f_s are "
+              "logits of norm ~10^3, where raw distances saturate the loss).")
 @click.option("--soundnet-weights", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Start SoundNet from pretrained weights (the paper's setup); "
               "make FILE with 'pano-pan convert soundnet sound8.npy -o FILE'.")
@@ -112,6 +115,7 @@ def _train_config(opts: dict):
     return TrainConfig(mode=opts["mode"], epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
                        unsup_weight=opts["unsup_weight"], sup_weight=opts["sup_weight"],
                        freeze_sound=opts["freeze_sound"], seed=opts["seed"], deterministic=opts["deterministic"],
+                       normalize_embeddings=opts["normalize_embeddings"],
                        device=opts["device"], num_workers=opts["workers"], max_steps_per_epoch=opts["max_steps"],
                        soundnet_weights=None if weights is None else str(weights))
 
