@@ -15,7 +15,8 @@ default 1 = the paper; ``--temperatures 1,0.1,0.05,0.03`` sweeps it). Goals and 
 (``--score-map cosine`` for the pre-softmax map LVS and EZ-VSL score); both are always printed.
 
     python benchmarks/learnability.py --quick          # a few minutes on 2 quiet CPU cores
-    python benchmarks/learnability.py                  # about 10-15 minutes on 2 quiet CPU cores
+    python benchmarks/learnability.py                  # about 15 minutes on 2 CPU cores (5 per mode)
+    python benchmarks/learnability.py --modes semi     # one mode
     python benchmarks/learnability.py --modes semi --temperatures 1,0.1,0.05,0.03 --quick
 
 Measured τ (issue 12): on these scenes τ = 0.1 trains *worse* than τ = 1 (unsup and semi) under the
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     n_train = args.train_size or (240 if args.quick else 600)
-    n_test = args.test_size or (100 if args.quick else 300)
-    epochs = args.epochs or (8 if args.quick else 15)
+    n_test = args.test_size or (100 if args.quick else 200)
+    epochs = args.epochs or (8 if args.quick else 30)
     out = args.out or Path(tempfile.mkdtemp(prefix="learnability-"))
     out.mkdir(parents=True, exist_ok=True)
     scene = dict(image_size=args.image_size, audio_seconds=1.0)
