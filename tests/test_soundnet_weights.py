@@ -120,9 +120,9 @@ def test_training_starts_from_the_pretrained_soundnet(fake, tmp_path):
     weights = convert_sound8(npy, tmp_path / "soundnet8.pt")
     reference = SoundNet8()
     load_soundnet_weights(reference, weights)
-    data = SyntheticScenes(8, seed=1, image_size=64, audio_seconds=0.5)
-    cfg = TrainConfig(mode="unsup", epochs=1, batch_size=4, device="cpu", freeze_sound=True,
-                      soundnet_weights=str(weights))
+    data = SyntheticScenes(4, seed=1, image_size=64, audio_seconds=0.5)
+    cfg = TrainConfig(mode="unsup", epochs=1, batch_size=2, device="cpu", freeze_sound=True,
+                      max_steps_per_epoch=1, soundnet_weights=str(weights))
     res = train(data, tmp_path / "run", cfg, ModelConfig(backbone="tiny", embed_dim=16, image_size=64))
     model, meta = load_checkpoint(res.last)
     # frozen pretrained SoundNet: weights and BatchNorm statistics as published (no recalibration)
