@@ -161,3 +161,14 @@ def test_seam_object_gives_the_same_map_when_the_panorama_is_rolled(tmp_path, ba
     assert v.shape[-1] == cells
     a, b = out.cosine[0].numpy(), out.cosine[1].numpy()
     assert np.allclose(np.roll(a, cells // 2, axis=1), b, atol=1e-4)
+
+
+def test_seam_padding_defaults_to_the_receptive_field_and_can_be_turned_off(setup):
+    ckpt, media, frames = setup
+    exact = NetworkSource.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1)
+    off = NetworkSource.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1,
+                              seam_padding=0)
+    assert exact.describe()["seam_padding_cells"] == 1 and off.describe()["seam_padding_cells"] == 0  # tiny: 31 px
+    a, _ = _run(exact, media, frames[:4])
+    b, _ = _run(off, media, frames[:4])
+    assert a.shape == b.shape and not np.allclose(a[:, :, [0, -1]], b[:, :, [0, -1]])  # the seam columns differ
