@@ -3,7 +3,8 @@
 Prints measured numbers and ratios against a baseline measured in the same process:
 
 1. visual net (VGG-16 conv5_3 + attention) per frame at 480×960 (the paper's 360° input) and at the
-   source's default inference size; ratio = how much the default saves;
+   source's default inference size; ratio = how much the default saves; and what the circular yaw
+   padding at the seam (half the receptive field on each side) costs at that size;
 2. audio cost per frame: one streaming conv8 pass over the track + O(1) pooling per frame, against
    running SoundNet on each frame's own 20 s window (goal ≥ 50×);
 3. frames/s of the ``network`` source at its defaults against the video's 30 fps.
@@ -15,7 +16,6 @@ Weights are random (speed does not depend on them). Usage:
 from __future__ import annotations
 
 import argparse
-import inspect
 import tempfile
 import time
 import wave
@@ -27,7 +27,7 @@ import torch
 
 from pano.context import RunContext
 from pano.saliency.base import FrameBatch
-from pano.saliency.network import NetworkSource
+from pano.saliency.network import NetworkOptions, NetworkSource, wrapped_features
 from soundloc.checkpoint import save_checkpoint
 from soundloc.model import ModelConfig, SoundLocalizer, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
@@ -51,7 +51,7 @@ def _timed(fn, reps: int, device: str) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-_H = inspect.signature(NetworkSource).parameters["inference_height"].default
+_H = NetworkOptions().inference_height
 DEFAULT_HW = (_H, 2 * _H)  # the network source's default inference size
 
 
@@ -66,6 +66,13 @@ def visual(model: SoundLocalizer, device: str, reps: int) -> dict:
             model.attend(model.visual_features(x), h)
 
         out[hw] = _timed(run, reps, device)
+    x = torch.randn(1, 3, *DEFAULT_HW, device=device)
+
+    @torch.inference_mode()
+    def wrapped():
+        model.attend(wrapped_features(model, x), h)
+
+    out["wrapped"] = _timed(wrapped, reps, device)
     return out
 
 
@@ -110,7 +117,7 @@ def source_fps(device: str, frames: int, seconds: float) -> dict:
             w.setframerate(SR)
             w.writeframes(pcm.tobytes())
         src = NetworkSource.build(RunContext(checkpoint=str(ckpt), device=device, fps=FPS))
-        media = SimpleNamespace(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds)
+        media = SimpleNamespace(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds, is_foa=False)
         t0 = time.perf_counter()
         src.prepare(media)
         t_prepare = time.perf_counter() - t0
@@ -151,6 +158,8 @@ def main() -> None:
     print(f"visual net + attention, 480x960:  {full * 1e3:8.1f} ms/frame (baseline)")
     print(f"visual net + attention, {DEFAULT_HW[0]}x{DEFAULT_HW[1]}:  {small * 1e3:8.1f} ms/frame  "
           f"({full / small:.1f}x faster)")
+    print(f"  + circular yaw padding at the seam: {vis['wrapped'] * 1e3:8.1f} ms/frame  "
+          f"({vis['wrapped'] / small:.2f}x the unpadded; what the source runs)")
 
     aud = audio(model, args.seconds, args.device)
     ratio = aud["window_per_frame"] / aud["stream_per_frame"]

@@ -15,8 +15,8 @@ from common.ownership import written_by_pano_pan
 
 @click.command("evaluate")
 @click.argument("data", metavar="DATA")
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="Trained soundloc checkpoint.")
+@click.option("--checkpoint", required=True, metavar="PATH|URL#sha256=HEX",
+              help="Trained soundloc checkpoint: a file, or a URL with its SHA-256 (downloaded once, cached).")
 @click.option("--protocol", type=click.Choice(["senocak", "lvs"]), default="senocak", show_default=True,
               help="senocak: paper's τ=0.5 on the min-max map at the annotation size; "
               "lvs: median at 224×224.")
@@ -26,6 +26,8 @@ from common.ownership import written_by_pano_pan
               help="Success rate vs cIoU threshold, model and baselines.")
 @click.option("--retrieval", is_flag=True, help="Also report cross-modal top-k retrieval (Table 6).")
 @click.option("--no-baselines", is_flag=True, help="Skip the random-pattern and centre-box baselines.")
+@click.option("--no-controls", is_flag=True,
+              help="Skip the mismatched-audio and silent-audio rows (the sound gain) and the cosine-map rows.")
 @click.option("--method", type=click.Choice(["attention", "cosine"]), default="attention", show_default=True,
               help="Which map to score: the softmax attention or the pre-softmax cosine map.")
 @click.option("--image-size", type=int, default=None, help="Frame size [default: the checkpoint's].")
@@ -39,20 +41,21 @@ from common.ownership import written_by_pano_pan
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
 @debug_option
-def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, plot: Path | None,
-             retrieval: bool, no_baselines: bool, method: str, image_size: int | None,
+def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, plot: Path | None,
+             retrieval: bool, no_baselines: bool, no_controls: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
              overwrite: bool, quiet: bool, debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
-    from cli.train import audio_seconds_for
     from soundloc.checkpoint import load_checkpoint
-    from soundloc.data import open_dataset
+    from soundloc.data import audio_seconds_for, open_dataset
     from soundloc.device import resolve_device
+    from soundloc.download import resolve
     from soundloc.evaluate import evaluate as run_eval
     from soundloc.evaluate import format_report, plot_success_curve, report_curves, write_json
 
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be >= 1")
+    checkpoint = resolve(checkpoint)  # a URL#sha256 is fetched into the verified cache first
     # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
     outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=overwrite,
                         recognise=written_by_pano_pan, rename_hint="choose another name for --json/--plot")
@@ -73,8 +76,10 @@ def evaluate(data: str, checkpoint: Path, protocol: str, json_out: Path | None, 
 
     report = run_eval(model, dataset, protocol, batch_size, resolve_device(device),
                       with_baselines=not no_baselines, with_retrieval=retrieval, method=method,
-                      progress=progress)
+                      progress=progress, with_controls=not no_controls)
     report.info.update({"checkpoint": str(checkpoint), "data": data, "audio_seconds": seconds})
+    for warning in report.warnings:
+        click.echo(f"pano-pan: warning: {warning}", err=True)
     if not quiet:
         click.echo(format_report(report))
     with outputs:

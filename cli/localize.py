@@ -22,9 +22,9 @@ from soundloc.panels import METHODS, image_suffix, localize_images, write_image
 @click.option(
     "--checkpoint",
     "-c",
-    type=click.Path(path_type=Path),
     required=True,
-    help="Trained localizer (a soundloc checkpoint).",
+    metavar="PATH|URL#sha256=HEX",
+    help="Trained localizer: a soundloc checkpoint file, or a URL with its SHA-256 (downloaded once, cached).",
 )
 @click.option(
     "--output",
@@ -44,14 +44,16 @@ from soundloc.panels import METHODS, image_suffix, localize_images, write_image
 @overwrite_option
 @debug_option
 def localize(
-    image: Path, audio: tuple[Path, ...], checkpoint: Path, output: Path, method: str, device: str, overwrite: bool,
+    image: Path, audio: tuple[Path, ...], checkpoint: str, output: Path, method: str, device: str, overwrite: bool,
     debug: bool,
 ) -> None:
     """Show where in IMAGE each AUDIO file's sound comes from, as heat maps side by side."""
     from soundloc.device import resolve_device
+    from soundloc.download import resolve
 
     device = str(resolve_device(device))
     image_suffix(output)
+    checkpoint = resolve(checkpoint)
     OutputSet([image, checkpoint, *audio], overwrite=overwrite, recognise=written_by_pano_pan,
               rename_hint="choose another name with -o").check(output)
     picture = localize_images(image, list(audio), checkpoint, method, device)

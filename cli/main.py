@@ -23,6 +23,7 @@ _COMMANDS = [inspect_cmd, run_cmd]
 
 def _subcommands() -> list[click.Command]:
     from cli.compare import compare
+    from cli.convert import convert
     from cli.evaluate import evaluate
     from cli.localize import localize
     from cli.plugins import plugins
@@ -30,7 +31,7 @@ def _subcommands() -> list[click.Command]:
     from cli.train import train
     from cli.view import view
 
-    return [render, compare, localize, train, evaluate, plugins, view]
+    return [render, compare, localize, train, evaluate, plugins, view, convert]
 
 
 class DefaultGroup(click.Group):

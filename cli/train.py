@@ -9,17 +9,9 @@ import click
 
 from cli.commands import debug_option
 from common.errors import UserError
+from soundloc.backbones import BACKBONES
 
 DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:seed]"
-
-
-def audio_seconds_for(data: str, given: float | None, default: float) -> float:
-    """Synthetic scenes are 1 s long unless told otherwise; real data uses the model's window."""
-    if given is not None:
-        if not given > 0:
-            raise UserError(f"--audio-seconds {given}: must be a positive number of seconds")
-        return given
-    return 1.0 if data.startswith("synthetic:") else default
 
 
 @click.command("train")
@@ -32,7 +24,7 @@ def audio_seconds_for(data: str, given: float | None, default: float) -> float:
 @click.option("--batch-size", type=int, default=30, show_default=True, help="Global batch (paper: 30).")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="Adam learning rate (paper: 1e-4).")
 @click.option("--image-size", type=int, default=320, show_default=True, help="Square training frame size.")
-@click.option("--backbone", type=click.Choice(["vgg16", "resnet18", "tiny"]), default="vgg16",
+@click.option("--backbone", type=click.Choice(BACKBONES.names()), default="vgg16",
               show_default=True)
 @click.option("--pretrained/--no-pretrained", default=False, show_default=True,
               help="Start the backbone from ImageNet weights (downloaded once by torchvision).")
@@ -40,6 +32,16 @@ def audio_seconds_for(data: str, given: float | None, default: float) -> float:
 @click.option("--attention", type=click.Choice(["cosine", "relu_cosine"]), default="cosine",
               show_default=True)
 @click.option("--embed-dim", type=int, default=512, show_default=True)
+@click.option("--attention-temperature", type=float, default=1.0, show_default=True,
+              help="τ of α = softmax(cos/τ): 1 is the paper's eq. 1; 0.03-0.1 gives peaked maps (LVS, EZ-VSL).")
+@click.option("--unsup-target", type=click.Choice(["f_s", "h"]), default="f_s", show_default=True,
+              help="What eq. 6 pulls f_v towards: f_s (the paper) or the sound embedding h (pano-pan < 0.2).")
+@click.option("--normalize-embeddings", is_flag=True,
+              help="Eq. 6 on L2-normalised f_v and f_s (advisable with --soundnet-weights: pretrained f_s are "
+              "logits of norm ~10^3, where raw distances saturate the loss).")
+@click.option("--soundnet-weights", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Start SoundNet from pretrained weights (the paper's setup); "
+              "make FILE with 'pano-pan convert soundnet sound8.npy -o FILE'.")
 @click.option("--audio-seconds", type=float, default=None,
               help="Seconds of sound per sample [default: 20, or 1 for synthetic data].")
 @click.option("--unsup-weight", type=float, default=1.0, show_default=True, help="Weight of L_U in eq. 7.")
@@ -63,45 +65,65 @@ def audio_seconds_for(data: str, given: float | None, default: float) -> float:
 @click.option("--max-steps", type=int, default=None, help="Cap on steps per epoch (quick runs).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the final result.")
 @debug_option
-def train(data: str, mode: str, out: Path, epochs: int, batch_size: int, lr: float, image_size: int,
-          backbone: str, pretrained: bool, freeze_backbone: bool, attention: str, embed_dim: int,
-          audio_seconds: float | None, unsup_weight: float, sup_weight: float, freeze_sound: bool,
-          resume: Path | None, seed: int, deterministic: bool, device: str, val: str | None,
-          dataset_type: str, ids: Path | None, val_ids: Path | None, frames_per_video: int, workers: int,
-          max_steps: int | None, quiet: bool, debug: bool) -> None:
+def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: bool, **opts) -> None:
     """Train the sound localizer on DATA (a folder, or synthetic:N[:seed])."""
-    from soundloc.data import open_dataset
-    from soundloc.model import ModelConfig
-    from soundloc.train import TrainConfig, progress_line
+    from soundloc.data import audio_seconds_for, open_dataset
     from soundloc.train import train as run_training
+
+    model_config, seconds = _model_config(resume, opts)
+    seconds = audio_seconds_for(data, seconds, model_config.audio_window)
+    common = dict(image_size=model_config.image_size, sample_rate=model_config.sample_rate, audio_seconds=seconds)
+    dataset_type = opts["dataset_type"]
+    train_set = open_dataset(data, dataset_type, ids=opts["ids"], frames_per_video=opts["frames_per_video"],
+                             seed=opts["seed"], **common)
+    val_set = None
+    if val is not None:
+        val_set = open_dataset(val, "auto" if dataset_type == "videos" else dataset_type, ids=opts["val_ids"],
+                               **common)
+    result = run_training(train_set, out, _train_config(opts), model_config, val_set, resume, _reporter(quiet),
+                          extra_meta={"data": data, "audio_seconds": seconds})
+    click.echo(f"best: {result.best}  last: {result.last}")
+
+
+def _model_config(resume: Path | None, opts: dict):
+    """(model config, seconds of audio or None): the checkpoint's when resuming, else from the options."""
+    from soundloc.model import ModelConfig
 
     if resume is not None:
         from soundloc.checkpoint import load_checkpoint
 
         model, meta = load_checkpoint(resume)
-        mcfg = model.config
-        del model
-        if audio_seconds is None and meta.get("audio_seconds"):
-            audio_seconds = float(meta["audio_seconds"])
-    else:
-        try:
-            mcfg = ModelConfig(backbone=backbone, pretrained=pretrained, freeze_backbone=freeze_backbone,
-                               attention=attention, embed_dim=embed_dim, image_size=image_size)
-            mcfg.validate()
-        except ValueError as exc:
-            raise UserError(f"bad model option: {exc}") from None
-    seconds = audio_seconds_for(data, audio_seconds, mcfg.audio_window)
-    common = dict(image_size=mcfg.image_size, sample_rate=mcfg.sample_rate, audio_seconds=seconds)
-    train_set = open_dataset(data, dataset_type, ids=ids, frames_per_video=frames_per_video, seed=seed,
-                             **common)
-    val_set = None
-    if val is not None:
-        val_set = open_dataset(val, "auto" if dataset_type == "videos" else dataset_type, ids=val_ids,
-                               **common)
-    tcfg = TrainConfig(mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, unsup_weight=unsup_weight,
-                       sup_weight=sup_weight, freeze_sound=freeze_sound, seed=seed,
-                       deterministic=deterministic, device=device, num_workers=workers,
-                       max_steps_per_epoch=max_steps)
+        seconds = opts["audio_seconds"]
+        if seconds is None and meta.get("audio_seconds"):
+            seconds = float(meta["audio_seconds"])
+        return model.config, seconds
+    try:
+        config = ModelConfig(backbone=opts["backbone"], pretrained=opts["pretrained"],
+                             freeze_backbone=opts["freeze_backbone"], attention=opts["attention"],
+                             embed_dim=opts["embed_dim"], image_size=opts["image_size"],
+                             attention_temperature=opts["attention_temperature"], unsup_target=opts["unsup_target"])
+        config.validate()
+    except ValueError as exc:
+        raise UserError(f"bad model option: {exc}") from None
+    return config, opts["audio_seconds"]
+
+
+def _train_config(opts: dict):
+    from soundloc.train import TrainConfig
+
+    weights = opts["soundnet_weights"]
+    return TrainConfig(mode=opts["mode"], epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
+                       unsup_weight=opts["unsup_weight"], sup_weight=opts["sup_weight"],
+                       freeze_sound=opts["freeze_sound"], seed=opts["seed"], deterministic=opts["deterministic"],
+                       normalize_embeddings=opts["normalize_embeddings"],
+                       device=opts["device"], num_workers=opts["workers"], max_steps_per_epoch=opts["max_steps"],
+                       soundnet_weights=None if weights is None else str(weights))
+
+
+def _reporter(quiet: bool):
+    """Progress on stderr: a rewritten line per step on a terminal, one line per epoch always."""
+    from soundloc.train import progress_line
+
     live = not quiet and sys.stderr.isatty()
 
     def show(p) -> None:
@@ -113,6 +135,4 @@ def train(data: str, mode: str, out: Path, epochs: int, batch_size: int, lr: flo
         else:
             click.echo(("\r" if live else "") + progress_line(p) + ("\x1b[K" if live else ""), err=True)
 
-    result = run_training(train_set, out, tcfg, mcfg, val_set, resume, show,
-                          extra_meta={"data": data, "audio_seconds": seconds})
-    click.echo(f"best: {result.best}  last: {result.last}")
+    return show

@@ -1,9 +1,10 @@
 """The localization module (Sec. 3.3, eqs. 1–4): where in the image does this sound fit?
 
 Each grid cell's visual feature v_i is compared with the sound embedding h by cosine similarity
-(eq. 2), optionally clipped at zero (eq. 3, ``relu_cosine``); a softmax over all cells (eq. 1) turns
-the scores into the attention α, and z = Σ α_i v_i (eq. 4) is the visual feature "at the sound". Two
-ReLU-FC blocks map z to f_v, which training pulls towards the matching sound's embedding.
+(eq. 2), optionally clipped at zero (eq. 3, ``relu_cosine``); a softmax over all cells (eq. 1, with an
+optional temperature τ) turns the scores into the attention α, and z = Σ α_i v_i (eq. 4) is the visual
+feature "at the sound". Two ReLU-FC blocks map z to f_v, which training pulls towards the matching
+sound's features f_s (eq. 6).
 
 The cosine map itself is kept alongside α: its peak and contrast say how strongly any region answers
 the sound, which α (always a distribution) cannot; ambient sound gives a weak, flat response.
@@ -34,10 +35,14 @@ def attention_scores(cosine: Tensor, mechanism: str = "cosine") -> Tensor:
     raise ValueError(f"unknown attention mechanism {mechanism!r}; choose one of: {', '.join(MECHANISMS)}")
 
 
-def softmax_map(scores: Tensor) -> Tensor:
-    """Eq. 1: softmax over all cells of each map ``(B, h, w)``; every map sums to 1."""
+def softmax_map(scores: Tensor, temperature: float = 1.0) -> Tensor:
+    """Eq. 1 with a temperature: softmax of ``scores / τ`` over all cells of each map ``(B, h, w)``.
+
+    τ = 1 is the paper. Cosines lie in [−1, 1], so with ~400 cells a 4-cell source can hold at most ~7%
+    of the mass at τ = 1; τ ≈ 0.03–0.07 (as in LVS and EZ-VSL) lets α concentrate on the source.
+    """
     b, hh, ww = scores.shape
-    return torch.softmax(scores.reshape(b, -1), dim=1).reshape(b, hh, ww)
+    return torch.softmax(scores.reshape(b, -1) / temperature, dim=1).reshape(b, hh, ww)
 
 
 def attend_features(v: Tensor, alpha: Tensor) -> Tensor:

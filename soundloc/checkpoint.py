@@ -25,20 +25,32 @@ VERSION = 1
 
 def save_checkpoint(path: str | Path, model: SoundLocalizer, meta: dict | None = None) -> Path:
     """Write ``model`` (config + weights + ``meta``) to ``path`` atomically; returns the path."""
-    path = Path(path)
-    payload = {
+    return write_payload(path, {
         "format": FORMAT,
         "version": VERSION,
         "config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": dict(meta or {}),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+    })
+
+
+def write_payload(path: str | Path, payload: dict) -> Path:
+    """``torch.save`` a checkpoint-contract dict to ``path`` atomically (fsynced before the rename)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write ({exc.strerror}); choose a writable path") from None
     return path
+
+
+def read_payload(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """The checkpoint-contract dict in ``path`` (``weights_only=True``), or a CheckpointError saying why not."""
+    return _read(Path(path), map_location)
 
 
 def _read(path: Path, map_location) -> dict:
@@ -85,6 +97,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """
     path = Path(path)
     obj = _read(path, map_location)
+    if "part" in obj["config"]:
+        raise CheckpointError(f"{path}: holds only {obj['config']['part']} weights, not a trained localizer; "
+                              "start training from it with 'pano-pan train --soundnet-weights FILE'")
     try:
         config = ModelConfig.from_dict(obj["config"])
     except (TypeError, ValueError) as exc:

@@ -1,5 +1,8 @@
 """Fetching released files (trained checkpoints) into a local cache, verified by SHA-256.
 
+Commands that take a checkpoint accept ``https://host/model.pt#sha256=<64 hex digits>`` where they
+accept a path (:func:`resolve`): the hash is part of the name, so a file is never used unverified.
+
 A file is downloaded once into the cache folder (``$PANO_PAN_CACHE``, else ``~/.cache/pano-pan``),
 streamed to a temporary name while hashing, and renamed only when its SHA-256 matches, so the cache
 never holds a partial or tampered file under the real name. Later calls with the same URL and hash are
@@ -76,6 +79,27 @@ def _download_verified(url: str, want: str, tmp: Path, target: Path, timeout: fl
             f"{url}: SHA-256 mismatch (expected {want[:12]}…, got {got[:12]}…); the file changed on the "
             "server or was damaged in transit, so it was not used"
         )
+
+
+SHA_FRAGMENT = "sha256="
+
+
+def is_url(spec: str | Path) -> bool:
+    return str(spec).startswith(("https://", "http://"))
+
+
+def resolve(spec: str | Path, what: str = "checkpoint", cache: str | Path | None = None) -> Path:
+    """A local path as it is; ``URL#sha256=HEX`` fetched once into the cache, verified, and its path.
+
+    Without the hash a URL is refused (nothing would say that the file is the one meant).
+    """
+    if not is_url(spec):
+        return Path(spec)
+    url, _, fragment = str(spec).partition("#")
+    if not fragment.startswith(SHA_FRAGMENT):
+        raise DownloadError(f"{url}: a {what} from the web needs its SHA-256; append "
+                            f"#{SHA_FRAGMENT}<64 hex digits> (the hash the publisher gives)")
+    return fetch(url, fragment[len(SHA_FRAGMENT):], cache)
 
 
 def _cache_folder(cache: str | Path | None) -> Path:

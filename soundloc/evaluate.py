@@ -1,7 +1,14 @@
 """Evaluation loop: localization maps of a trained model scored with cIoU/AUC, baselines, retrieval.
 
 The model is run in batches on a dataset; per sample we keep only the low-resolution response map,
-the score map g and the embeddings, so memory stays small. Scoring (``soundloc.metrics``) follows a
+the score map g and the embeddings, so memory stays small.
+
+A cIoU score alone cannot tell sound localization from objectness: a model that ignores the audio and
+marks the most object-like region scores the same. So by default every image is also scored with
+*another* sample's sound (mismatched) and with silence, for both the attention α and the cosine map,
+and the report gives the sound gain, matched − mismatched success with its 95% interval. A model that
+localizes the sound loses most of its score with the wrong sound; one that only finds objects loses none.
+ Scoring (``soundloc.metrics``) follows a
 named protocol (``senocak`` or ``lvs``) because public evaluators differ. Results come back as an
 ``EvalReport`` that prints as a table, serialises to JSON, and draws its success curve with OpenCV
 (no matplotlib dependency).
@@ -24,6 +31,10 @@ from common.ownership import GENERATOR, png_with_mark
 from soundloc import metrics
 
 MAP_METHODS = ("attention", "cosine")
+AUDIO_CONTROLS = ("matched", "mismatched", "silent")
+#: Under ``lvs`` the prediction always covers half the image, so cIoU ≤ 2 × (box area / image area):
+#: with boxes below this fraction a success at cIoU 0.5 is impossible.
+LVS_MIN_BOX_FRACTION = 0.25
 
 
 @dataclass
@@ -35,7 +46,8 @@ class Predictions:
     has_gt: np.ndarray  # (N,) bool
     labels: np.ndarray  # (N,) int, −1 unknown
     f_v: np.ndarray  # (N,D)
-    f_s: np.ndarray  # (N,D) sound embedding h
+    f_s: np.ndarray  # (N,D) the sound vector f_v is trained towards (``LocalizerOutput.target``)
+    controls: dict[str, list[np.ndarray]] = field(default_factory=dict)  # "attention/mismatched" -> maps
 
 
 @dataclass
@@ -50,14 +62,16 @@ class EvalReport:
     baselines: dict | None = None
     retrieval: dict | None = None
     info: dict = field(default_factory=dict)
+    controls: dict | None = None  # {method: {audio: summary dict, "gain": {...}}}, see ``score_controls``
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"generator": dict(GENERATOR), "protocol": self.protocol, "n_total": self.n_total,
                 "n_evaluated": self.summary.n,
                 "n_without_gt": self.n_without_gt, "thresholds": metrics.CURVE_THRESHOLDS.tolist(),
                 **{k: v for k, v in self.summary.to_dict().items() if k != "n"},
-                "baselines": self.baselines, "retrieval": self.retrieval, "per_sample_ciou": self.cious,
-                "info": self.info}
+                "baselines": self.baselines, "controls": self.controls, "retrieval": self.retrieval,
+                "per_sample_ciou": self.cious, "warnings": self.warnings, "info": self.info}
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -66,15 +80,38 @@ def _device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+class _ControlSounds:
+    """Pooled sound features for the controls: another sample's (the previous one in dataset order; the
+    first sample takes the first batch's last) and silence's (computed once per clip length)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.carry: torch.Tensor | None = None
+        self.silence: dict[int, torch.Tensor] = {}
+
+    def mismatched(self, f_s: torch.Tensor) -> torch.Tensor:
+        prev = f_s.roll(1, dims=0) if self.carry is None else torch.cat([self.carry, f_s[:-1]])
+        self.carry = f_s[-1:]
+        return prev
+
+    def silent(self, wave: torch.Tensor) -> torch.Tensor:
+        n = wave.shape[-1]
+        if n not in self.silence:
+            self.silence[n] = self.model.sound_features(wave.new_zeros(1, n))
+        return self.silence[n].expand(wave.shape[0], -1)
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
             device: str | torch.device | None = None, method: str = "attention", num_workers: int = 0,
             progress: Callable[[int, int], None] | None = None,
-            forward: Callable | None = None) -> Predictions:
+            forward: Callable | None = None, controls: bool = False) -> Predictions:
     """Run ``model`` over ``dataset`` and keep maps, score maps, labels and embeddings.
 
     ``forward(image, scaled_waveform, index)`` replaces ``model(image, waveform)`` when given (the
-    training loop passes its cached-sound-feature forward for validation).
+    training loop passes its cached-sound-feature forward for validation). ``controls`` also keeps the
+    attention and cosine maps of every image with matched, mismatched and silent audio (the visual
+    features are computed once for all three); it needs at least two samples.
     """
     from soundloc.model import scale_waveform
 
@@ -85,30 +122,83 @@ def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
     model.eval().to(dev)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     maps, gts, has_gt, labels, fv, fs = [], [], [], [], [], []
+    kept: dict[str, list[np.ndarray]] = {}
+    controls = controls and forward is None and len(dataset) >= 2
+    sounds = _ControlSounds(model)
     done = 0
     try:
         for batch in loader:
             image, wave = batch["image"].to(dev), scale_waveform(batch["audio"].to(dev))
-            out = model(image, wave) if forward is None else forward(image, wave, batch.get("index"))
+            if forward is not None:
+                out = forward(image, wave, batch.get("index"))
+            else:
+                v, f_s = model.visual_features(image), model.sound_features(wave)
+                out = model.attend_sound(v, f_s)
+                if controls:
+                    variants = {"matched": out, "mismatched": model.attend_sound(v, sounds.mismatched(f_s)),
+                                "silent": model.attend_sound(v, sounds.silent(wave))}
+                    for audio, o in variants.items():
+                        for name, m in (("attention", o.attention), ("cosine", o.cosine)):
+                            kept.setdefault(f"{name}/{audio}", []).extend(m.float().cpu().numpy())
             resp = out.attention if method == "attention" else out.cosine
             maps.extend(resp.float().cpu().numpy())
             gts.extend(batch["gt_map"].numpy())
             has_gt.extend(batch["has_gt"].numpy().tolist())
             labels.extend(batch["label"].numpy().tolist())
             fv.append(out.f_v.float().cpu().numpy())
-            fs.append(out.h.float().cpu().numpy())
+            fs.append(out.target.float().cpu().numpy())
             done += len(batch["image"])
             if progress:
                 progress(done, len(dataset))
     finally:
         model.train(was_training)
     return Predictions(maps, gts, np.array(has_gt, bool), np.array(labels, int),
-                       np.concatenate(fv), np.concatenate(fs))
+                       np.concatenate(fv), np.concatenate(fs), kept)
+
+
+def paired_gain(a: list[float], b: list[float], threshold: float = 0.5, z: float = 1.959964) -> dict:
+    """Success-rate difference of paired samples (a − b at cIoU ≥ threshold) with a normal 95% interval.
+
+    Each sample contributes d = success_a − success_b ∈ {−1, 0, 1}; the interval is mean ± z·sd/√n.
+    """
+    d = (np.asarray(a) >= threshold).astype(np.float64) - (np.asarray(b) >= threshold).astype(np.float64)
+    if d.size == 0:
+        return {"success": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 0}
+    half = z * d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else 0.0
+    return {"success": float(d.mean()), "ci_low": float(d.mean() - half), "ci_high": float(d.mean() + half),
+            "n": int(d.size)}
+
+
+def score_controls(pred: Predictions, protocol: str) -> dict | None:
+    """Per map kind: the summary with matched, mismatched and silent audio, and the sound gain."""
+    if not pred.controls:
+        return None
+    idx = np.flatnonzero(pred.has_gt)
+    out: dict = {}
+    for name in MAP_METHODS:
+        per = {audio: [metrics.sample_ciou(pred.controls[f"{name}/{audio}"][i], pred.gts[i], protocol)
+                       for i in idx] for audio in AUDIO_CONTROLS}
+        out[name] = {audio: metrics.summarize(c).to_dict() for audio, c in per.items()}
+        out[name]["gain"] = paired_gain(per["matched"], per["mismatched"])
+    return out
+
+
+def protocol_warnings(pred: Predictions, protocol: str) -> list[str]:
+    """Why the chosen protocol may mislead on this data (one sentence each)."""
+    if protocol != "lvs" or not pred.has_gt.any():
+        return []
+    fractions = [float((pred.gts[i] > 0).mean()) for i in np.flatnonzero(pred.has_gt)]
+    median = float(np.median(fractions))
+    if median >= LVS_MIN_BOX_FRACTION:
+        return []
+    return [f"--protocol lvs marks half of every image (median threshold) but the boxes cover a median "
+            f"{median * 100:.0f}% of it, so cIoU cannot exceed about {min(1.0, 2 * median):.2f} and success at "
+            "0.5 is out of reach; use --protocol senocak for data with small boxes"]
 
 
 def score(pred: Predictions, protocol: str = "senocak", with_baselines: bool = True,
           with_retrieval: bool = False, baseline_repeats: int = 100, seed: int = 0) -> EvalReport:
-    """Score predictions: per-sample cIoU on annotated samples, summary, baselines, retrieval."""
+    """Score predictions: per-sample cIoU on annotated samples, summary, baselines, controls, retrieval."""
     if protocol not in metrics.PROTOCOLS:
         raise UserError(f"--protocol {protocol}: use one of {', '.join(metrics.PROTOCOLS)}")
     idx = np.flatnonzero(pred.has_gt)
@@ -125,7 +215,8 @@ def score(pred: Predictions, protocol: str = "senocak", with_baselines: bool = T
                             "or a video folder with one sub-folder per class")
         retr = metrics_retrieval(pred)
     return EvalReport(protocol, summary, [float(c) for c in cious], len(pred.maps),
-                      int(len(pred.maps) - len(idx)), base, retr)
+                      int(len(pred.maps) - len(idx)), base, retr, controls=score_controls(pred, protocol),
+                      warnings=protocol_warnings(pred, protocol))
 
 
 def metrics_retrieval(pred: Predictions) -> dict:
@@ -138,9 +229,9 @@ def metrics_retrieval(pred: Predictions) -> dict:
 def evaluate(model: torch.nn.Module, dataset: Dataset, protocol: str = "senocak", batch_size: int = 16,
              device: str | torch.device | None = None, with_baselines: bool = True,
              with_retrieval: bool = False, method: str = "attention", num_workers: int = 0,
-             progress: Callable[[int, int], None] | None = None) -> EvalReport:
+             progress: Callable[[int, int], None] | None = None, with_controls: bool = True) -> EvalReport:
     """Predict and score in one call (see ``predict`` and ``score``)."""
-    pred = predict(model, dataset, batch_size, device, method, num_workers, progress)
+    pred = predict(model, dataset, batch_size, device, method, num_workers, progress, controls=with_controls)
     if not pred.has_gt.any() and not with_retrieval:
         raise UserError("the evaluation data has no ground-truth boxes; give annotated data (annotation XMLs "
                         "or synthetic:N) or ask only for --retrieval")
@@ -165,6 +256,17 @@ def format_report(report: EvalReport) -> str:
         lines.append(f"{'random pattern (mean ± std)':34s}{rand:>18s}{r['auc'] * pct:8.1f}")
         lines.append(f"{'centre box (half the sides)':34s}{cen:>18s}{c['auc'] * pct:8.1f}"
                      f"{c['mean_ciou'] * pct:11.1f}")
+    if report.controls:
+        labels = {"attention": "attention α", "cosine": "cosine map"}
+        for name, rows in report.controls.items():
+            lines.append(f"{labels[name]} with:")
+            for audio in AUDIO_CONTROLS:
+                r = rows[audio]
+                ci = f"{r['success'] * pct:.1f} [{r['ci_low'] * pct:.1f}, {r['ci_high'] * pct:.1f}]"
+                lines.append(f"{'  ' + audio + ' audio':34s}{ci:>18s}{r['auc'] * pct:8.1f}{r['mean_ciou'] * pct:11.1f}")
+            g = rows["gain"]
+            gain = f"{g['success'] * pct:+.1f} [{g['ci_low'] * pct:+.1f}, {g['ci_high'] * pct:+.1f}]"
+            lines.append(f"{'  sound gain (matched − mismatched)':34s}{gain:>18s}")
     if report.retrieval:
         rt = report.retrieval
         lines.append(f"retrieval ({rt['labelled_queries']} labelled queries): top-k success, %")
@@ -236,6 +338,10 @@ def plot_success_curve(curves: dict[str, list[float]], path: str | Path,
 def report_curves(report: EvalReport) -> dict[str, list[float]]:
     """The model's and the baselines' success curves, named with their AUC, for ``plot_success_curve``."""
     curves = {f"model (AUC {report.summary.auc * 100:.1f})": report.summary.curve}
+    method = report.info.get("method", "attention")
+    if report.controls and method in report.controls:
+        m = report.controls[method]["mismatched"]
+        curves[f"mismatched audio (AUC {m['auc'] * 100:.1f})"] = m["curve"]
     if report.baselines:
         for name in ("centre", "random"):
             b = report.baselines[name]

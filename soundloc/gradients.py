@@ -7,8 +7,9 @@ lets only positive gradients through every ReLU, which gives cleaner maps. "comb
 normalised, upsampled attention map with the normalised gradient map, which the paper found better
 than either alone.
 
-The similarity is the one training optimises: minus the Euclidean distance between f_v and h (the
-triplet loss ranks these distances); ``similarity="cosine"`` uses their cosine instead.
+The similarity is the one training optimises: minus the Euclidean distance between f_v and the sound
+vector eq. 6 compares it with (f_s, or h for ``unsup_target="h"`` models; the triplet loss ranks these
+distances); ``similarity="cosine"`` uses their cosine instead.
 """
 
 from __future__ import annotations
@@ -72,16 +73,24 @@ def _as_input(image: Tensor | np.ndarray) -> Tensor:
     return x[None] if x.dim() == 3 else x
 
 
-def _sound_embedding(model: SoundLocalizer, waveform: Tensor | np.ndarray | None, h: Tensor | None) -> Tensor:
+def _sound_vectors(model: SoundLocalizer, waveform: Tensor | np.ndarray | None, h: Tensor | None,
+                   f_s: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """(h, f_s) from whichever of waveform, f_s or h was given; f_s is None when only h was."""
     device = next(model.parameters()).device
-    if h is not None:
-        return (h if h.dim() == 2 else h[None]).to(device)
-    if waveform is None:
-        raise ValueError("give a waveform or a sound embedding h")
-    w = torch.as_tensor(waveform).float().to(device)
-    w = w[None] if w.dim() == 1 else w
+
+    def batch(t: Tensor) -> Tensor:
+        return (t if t.dim() == 2 else t[None]).to(device)
+
     with torch.no_grad():
-        return model.embed_audio(w)
+        if f_s is not None:
+            f_s = batch(f_s)
+            return model.embed_features(f_s), f_s
+        if h is not None:
+            return batch(h), None
+        if waveform is None:
+            raise ValueError("give a waveform, pooled sound features f_s or a sound embedding h")
+        f_s = model.sound_features(batch(torch.as_tensor(waveform).float()))
+        return model.embed_features(f_s), f_s
 
 
 def input_gradient(
@@ -90,20 +99,28 @@ def input_gradient(
     h: Tensor,
     guided: bool = False,
     similarity: str = "distance",
+    f_s: Tensor | None = None,
 ) -> Tensor:
-    """|∂ similarity / ∂ image| taking the max over colour channels: ``(B, 3, H, W) -> (B, H, W)``."""
+    """|∂ similarity / ∂ image| taking the max over colour channels: ``(B, 3, H, W) -> (B, H, W)``.
+
+    Models trained with ``unsup_target="f_s"`` compare f_v with the pooled sound features, so they need
+    ``f_s`` too.
+    """
+    if model.config.unsup_target == "f_s" and f_s is None:
+        raise ValueError("this model compares f_v with f_s: pass the pooled sound features f_s")
     x = image.detach().clone().requires_grad_(True)
     h = h.detach()
+    f_s = None if f_s is None else f_s.detach()
     with torch.enable_grad():
         if guided:
             with guided_relus(model):
-                out = model.attend(model.visual_features(x), h)
+                out = model.attend(model.visual_features(x), h, f_s)
         else:
-            out = model.attend(model.visual_features(x), h)
+            out = model.attend(model.visual_features(x), h, f_s)
         if similarity == "distance":
-            sim = -(out.f_v - h).norm(dim=1)
+            sim = -(out.f_v - out.target).norm(dim=1)
         elif similarity == "cosine":
-            sim = F.cosine_similarity(out.f_v, h, dim=1)
+            sim = F.cosine_similarity(out.f_v, out.target, dim=1)
         else:
             raise ValueError(f"unknown similarity {similarity!r}; choose 'distance' or 'cosine'")
         (grad,) = torch.autograd.grad(sim.sum(), x)
@@ -125,13 +142,15 @@ def localization_map(
     method: str = "attention",
     *,
     h: Tensor | None = None,
+    f_s: Tensor | None = None,
     smooth: float = 0.01,
     similarity: str = "distance",
 ) -> np.ndarray:
     """One ``(H, W)`` float32 map in [0, 1] at the image's resolution.
 
     ``image``: ImageNet-normalised ``(3, H, W)``/``(1, 3, H, W)`` tensor, or HWC uint8 RGB array.
-    ``waveform``: ``(S,)`` or ``(1, S)`` scaled to ±256 (see ``scale_waveform``), or None with ``h``.
+    ``waveform``: ``(S,)`` or ``(1, S)`` scaled to ±256 (see ``scale_waveform``), or None with ``f_s``
+    (pooled conv8 features) or ``h`` (enough for the attention map and ``unsup_target="h"`` models).
     ``smooth``: Gaussian sigma of the gradient maps as a fraction of the shorter image side (pixel-level
     gradients are speckled; 0 keeps them raw).
     """
@@ -144,7 +163,7 @@ def localization_map(
     was_training = model.training
     model.eval()
     try:
-        hv = _sound_embedding(model, waveform, h)
+        hv, fs = _sound_vectors(model, waveform, h, f_s)
         maps = []
         if method in ("attention", "combined"):
             with torch.no_grad():
@@ -152,7 +171,8 @@ def localization_map(
             up = F.interpolate(alpha[:, None], size=(H, W), mode="bilinear", align_corners=False)[0, 0]
             maps.append(normalize_map(up.cpu().numpy()))
         if method in ("gradient", "guided", "combined"):
-            g = input_gradient(model, x, hv, guided=method == "guided", similarity=similarity)[0].cpu().numpy()
+            g = input_gradient(model, x, hv, guided=method == "guided", similarity=similarity,
+                               f_s=fs)[0].cpu().numpy()
             maps.append(normalize_map(_smooth(g, smooth * min(H, W))))
     finally:
         model.train(was_training)

@@ -29,7 +29,7 @@ def distance_ratio_loss(d_pos: Tensor, d_neg: Tensor) -> Tensor:
 def unsupervised_loss(f_v: Tensor, f_s: Tensor, negatives: str = "all", normalize: bool = False) -> Tensor:
     """Per-sample triplet loss (eqs. 5–6) with the visual embedding as query.
 
-    ``f_v`` (B,D) visual embeddings, ``f_s`` (B,D) sound embeddings of the same pairs (positives). The
+    ``f_v`` (B,D) visual embeddings, ``f_s`` (B,D) sound vectors of the same pairs (positives). The
     negatives are the *other* samples' sounds in the batch: ``"all"`` averages the loss over every
     j ≠ i (more signal per step), ``"shift"`` uses only sample i+1 (one negative per triplet, as in the
     paper's "another random video"). ``normalize`` L2-normalises both embeddings first. A batch of one
@@ -91,7 +91,8 @@ def combined_loss(mode: str, out, batch: dict, weights: LossWeights | None = Non
                   negatives: str = "all", normalize_embeddings: bool = False) -> tuple[Tensor, dict]:
     """Batch-mean loss of ``mode`` for model output ``out`` (LocalizerOutput) and a data batch.
 
-    ``unsup``: eq. 6 on (f_v, h); ``sup``: eq. 8 averaged over annotated samples only; ``semi``: eq. 7
+    ``unsup``: eq. 6 on (f_v, ``out.target``: f_s as in the paper, or h); ``sup``: eq. 8 averaged over
+    annotated samples only; ``semi``: eq. 7
     per sample, ``w_u·L_U + λ(α_GT)·w_s·L_S`` with λ = 1 where the sample has ground truth, averaged over
     the batch. Returns the loss and a dict of float parts for logging.
     """
@@ -102,7 +103,7 @@ def combined_loss(mode: str, out, batch: dict, weights: LossWeights | None = Non
     parts: dict[str, float] = {}
     zero = out.attention.sum() * 0.0
     if mode in ("unsup", "semi"):
-        lu = unsupervised_loss(out.f_v, out.h, negatives, normalize_embeddings)
+        lu = unsupervised_loss(out.f_v, out.target, negatives, normalize_embeddings)
         parts["unsup"] = float(lu.mean().detach())
     if mode in ("sup", "semi"):
         ls = supervised_loss(out.attention, batch["gt_map"].to(out.attention.device)) * has_gt

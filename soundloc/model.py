@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from soundloc.attention import (
@@ -27,11 +26,17 @@ from soundloc.attention import (
     cosine_map,
     softmax_map,
 )
-from soundloc.soundnet import WAVEFORM_SCALE, SoundHead, SoundNet8, pooled_features
-from soundloc.visual import BACKBONES, build_backbone
+from soundloc.backbones import BACKBONES
+from soundloc.image import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
+from soundloc.soundnet import FS_DIM, WAVEFORM_SCALE, SoundHead, SoundNet8, pooled_features
+from soundloc.visual import build_backbone
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "UNSUP_TARGETS", "LocalizerOutput", "ModelConfig", "SoundLocalizer",
+           "preprocess_image", "scale_waveform"]
+
+#: What eq. 6 pulls f_v towards: the pooled SoundNet features f_s (the paper, 1000-D f_v), or the
+#: sound embedding h (this project's first releases, f_v of ``embed_dim``).
+UNSUP_TARGETS = ("f_s", "h")
 
 
 @dataclass
@@ -44,37 +49,53 @@ class ModelConfig:
     sample_rate: int = 22050
     audio_window: float = 20.0  # seconds pooled into f_s
     image_size: int = 320  # training/eval square size
+    attention_temperature: float = 1.0  # τ of α = softmax(cos/τ); 1 = the paper's eq. 1
+    unsup_target: str = "f_s"  # see UNSUP_TARGETS
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys or bad values raise ValueError naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys or bad values raise ValueError naming them.
+
+        Configs saved before ``unsup_target`` existed trained f_v against h, and their visual head has
+        that shape, so a missing key means "h".
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(map(str, unknown))}")
-        cfg = cls(**d)
+        cfg = cls(**{"unsup_target": "h", **d})
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of: {', '.join(sorted(BACKBONES))}")
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of: {', '.join(BACKBONES.names())}")
         if self.attention not in MECHANISMS:
             raise ValueError(f"unknown attention {self.attention!r}; choose one of: {', '.join(MECHANISMS)}")
         if self.embed_dim < 1 or self.sample_rate < 1 or self.audio_window <= 0 or self.image_size < 16:
             raise ValueError("embed_dim, sample_rate, audio_window must be positive and image_size >= 16")
+        if not 0 < self.attention_temperature <= 10:
+            raise ValueError(f"attention_temperature {self.attention_temperature}: use a value in (0, 10]")
+        if self.unsup_target not in UNSUP_TARGETS:
+            raise ValueError(f"unknown unsup_target {self.unsup_target!r}; choose one of: {', '.join(UNSUP_TARGETS)}")
+
+    @property
+    def f_v_dim(self) -> int:
+        """Size of f_v: that of the vector eq. 6 compares it with."""
+        return FS_DIM if self.unsup_target == "f_s" else self.embed_dim
 
 
 @dataclass
 class LocalizerOutput:
-    attention: Tensor  # (B, h, w) softmax α, sums to 1 per sample
+    attention: Tensor  # (B, h, w) α = softmax(cos/τ), sums to 1 per sample
     cosine: Tensor  # (B, h, w) pre-softmax cosine similarity map
-    f_v: Tensor  # (B, D) visual embedding after attention + FC blocks
+    f_v: Tensor  # (B, F) visual embedding after attention + FC blocks
     h: Tensor  # (B, D) sound embedding (f_s after the two FC blocks)
     z: Tensor  # (B, C) attended visual feature Σ α_i v_i
+    target: Tensor  # (B, F) the sound vector eq. 6 pulls f_v towards: f_s or h (ModelConfig.unsup_target)
 
 
 class SoundLocalizer(nn.Module):
@@ -90,6 +111,7 @@ class SoundLocalizer(nn.Module):
         backbone = build_backbone(config.backbone, pretrained)
         self.backbone = backbone.module
         self.feature_stride = backbone.stride
+        self.receptive_field = backbone.receptive_field
         self.project = (
             nn.Identity()
             if backbone.channels == config.embed_dim
@@ -97,7 +119,7 @@ class SoundLocalizer(nn.Module):
         )
         self.soundnet = SoundNet8()
         self.sound_head = SoundHead(config.embed_dim)
-        self.visual_head = VisualHead(config.embed_dim, config.embed_dim)
+        self.visual_head = VisualHead(config.embed_dim, config.f_v_dim)
         if config.freeze_backbone:
             self.backbone.requires_grad_(False)
             self.backbone.eval()
@@ -130,38 +152,24 @@ class SoundLocalizer(nn.Module):
         """``(B, 3, H, W)`` ImageNet-normalised -> v ``(B, C, H/16, W/16)``, C = ``embed_dim``."""
         return self.project(self.backbone(image))
 
-    def attend(self, v: Tensor, h: Tensor) -> LocalizerOutput:
-        """Eqs. 1–4 and the visual FC blocks for features ``v (B, C, h, w)`` and sound embeddings ``h``."""
+    def attend(self, v: Tensor, h: Tensor, f_s: Tensor | None = None) -> LocalizerOutput:
+        """Eqs. 1–4 and the visual FC blocks for features ``v (B, C, h, w)`` and sound embeddings ``h``.
+
+        ``f_s`` (the pooled conv8 features h was made from) is needed only by the unsupervised loss of a
+        model with ``unsup_target="f_s"``; without it ``target`` is h.
+        """
         cos = cosine_map(v, h)
-        alpha = softmax_map(attention_scores(cos, self.config.attention))
+        alpha = softmax_map(attention_scores(cos, self.config.attention), self.config.attention_temperature)
         z = attend_features(v, alpha)
-        return LocalizerOutput(attention=alpha, cosine=cos, f_v=self.visual_head(z), h=h, z=z)
+        target = f_s if self.config.unsup_target == "f_s" and f_s is not None else h
+        return LocalizerOutput(attention=alpha, cosine=cos, f_v=self.visual_head(z), h=h, z=z, target=target)
+
+    def attend_sound(self, v: Tensor, f_s: Tensor) -> LocalizerOutput:
+        """:meth:`attend` from pooled conv8 features f_s (layers 9–10 first)."""
+        return self.attend(v, self.embed_features(f_s), f_s)
 
     def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
-        return self.attend(self.visual_features(image), self.embed_audio(waveform))
-
-
-def preprocess_image(rgb_uint8: np.ndarray | Tensor, size: int | tuple[int, int] | None) -> Tensor:
-    """HWC or BHWC uint8 RGB -> ImageNet-normalised float ``(B, 3, H, W)``.
-
-    ``size``: an int for a square (training/eval), ``(H, W)``, or None to keep the input size.
-    Resizing is bilinear with antialiasing, so downscaling a large frame does not alias.
-    """
-    x = torch.as_tensor(np.ascontiguousarray(rgb_uint8) if isinstance(rgb_uint8, np.ndarray) else rgb_uint8)
-    if x.dim() == 3:
-        x = x[None]
-    if x.dim() != 4 or x.shape[-1] != 3:
-        raise ValueError(f"expected HWC or BHWC RGB, got shape {tuple(x.shape)}")
-    if x.dtype != torch.uint8:
-        raise ValueError(f"expected uint8 RGB (0..255), got {x.dtype}")
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    if size is not None:
-        hw = (size, size) if isinstance(size, int) else tuple(size)
-        if tuple(x.shape[-2:]) != hw:
-            x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+        return self.attend_sound(self.visual_features(image), self.sound_features(waveform))
 
 
 def scale_waveform(wave: np.ndarray | Tensor) -> Tensor:

@@ -93,8 +93,8 @@ def localize_images(
             start = (wave.size - win) // 2
             wave = wave[start : start + win]
         with torch.no_grad():
-            h = model.embed_audio(scale_waveform(wave)[None].to(device))
-        heat = localization_map(model, x, None, method, h=h)
+            f_s = model.sound_features(scale_waveform(wave)[None].to(device))
+        heat = localization_map(model, x, None, method, f_s=f_s)
         heat = cv2.resize(heat, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_LINEAR)
         panels.append(_overlay(bgr, heat, audio.name))
     return np.concatenate(panels, axis=1)

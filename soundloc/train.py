@@ -13,8 +13,11 @@ Outputs in ``out_dir``: ``last.pt`` after every epoch, ``best.pt`` whenever vali
 Launched under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the same call trains with
 DistributedDataParallel: one process per device, the global batch split between them, rank 0 writes.
 
+``soundnet_weights`` starts SoundNet conv1–8 from the authors' pretrained weights (the paper's setup;
+see ``soundloc.soundnet_weights``), otherwise they start random.
+
 ``freeze_sound`` is a CPU shortcut, not in the paper: SoundNet conv1–8 stays at its initial weights
-(BatchNorm statistics recalibrated once on the training audio), its pooled output f_s is computed
+(random ones get their BatchNorm statistics recalibrated once on the training audio), its pooled output f_s is computed
 once per sample and cached, and only the sound head (layers 9–10) learns. SoundNet on 9.5 s of audio
 dominates the cost of a step on CPU, so this makes small experiments several times faster.
 """
@@ -62,6 +65,8 @@ class TrainConfig:
     num_workers: int = 0
     max_steps_per_epoch: int | None = None  # cap for quick experiments and tests
     val_protocol: str = "senocak"
+    val_map: str = "attention"  # the map validation scores: "attention" (α) or "cosine"
+    soundnet_weights: str | None = None  # converted sound8.npy (``pano-pan convert soundnet``): the paper's start
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -72,6 +77,8 @@ class TrainConfig:
             raise UserError(f"negatives={self.negatives!r}: use 'all' or 'shift'")
         if self.unsup_weight < 0 or self.sup_weight < 0:
             raise UserError("loss weights must be >= 0")
+        if self.val_map not in ("attention", "cosine"):
+            raise UserError(f"val_map={self.val_map!r}: use 'attention' or 'cosine'")
 
 
 @dataclass
@@ -180,8 +187,7 @@ class _Step(nn.Module):
     def forward(self, image: torch.Tensor, waveform: torch.Tensor, index: torch.Tensor | None):
         if not self.freeze_sound:
             return self.model(image, waveform)
-        h = self.model.embed_features(self.sound_features(waveform, index))
-        return self.model.attend(self.model.visual_features(image), h)
+        return self.model.attend_sound(self.model.visual_features(image), self.sound_features(waveform, index))
 
 
 @torch.no_grad()
@@ -230,185 +236,276 @@ def train(train_set: Dataset, out_dir: str | Path, config: TrainConfig | None = 
     """
     config = config or TrainConfig()
     config.validate()
-    report = callback or (lambda p: None)
+    job = _Job(train_set, val_set, Path(out_dir), config, model_config, None if resume is None else Path(resume),
+               callback or (lambda p: None), dict(extra_meta or {}))
     world, rank, local_rank = _dist_env()
-    distributed = world > 1
     device = resolve_device(config.device, local_rank)
-    if distributed and not dist.is_initialized():
+    if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     restore = _seed_everything(config.seed + rank, config.deterministic)
     try:
-        return _train(train_set, out_dir, config, model_config, val_set, resume, report, extra_meta,
-                      world, rank, local_rank, device)
+        return _train(job, _Place(world, rank, device))
     finally:
         restore()
 
 
-def _train(train_set, out_dir, config, model_config, val_set, resume, report, extra_meta,
-           world, rank, local_rank, device) -> TrainResult:
-    from soundloc.checkpoint import load_checkpoint, save_checkpoint
-    from soundloc.evaluate import predict, score
-    from soundloc.model import ModelConfig, SoundLocalizer, scale_waveform
+@dataclass
+class _Job:
+    """What ``train`` was asked to do."""
 
-    distributed = world > 1
-    out_dir = Path(out_dir)
-    if rank == 0:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
-                            "choose a writable --out") from None
+    train_set: Dataset
+    val_set: Dataset | None
+    out_dir: Path
+    config: TrainConfig
+    model_config: object
+    resume: Path | None
+    report: Callable[[Progress], None]
+    extra_meta: dict
 
-    # model -------------------------------------------------------------------------------------
-    start_epoch, history, best_score = 0, [], None
-    state_file = None
-    if resume is not None:
-        resume = Path(resume)
-        model, meta = load_checkpoint(resume, map_location="cpu")
-        start_epoch = int(meta.get("epoch", 0))
-        history = list(meta.get("history", []))
-        best_score = meta.get("best_score")
-        state_file = resume.with_name(f"{resume.stem}.state.pt")
-        report(Progress("info", message=f"resuming from {resume} after epoch {start_epoch}"))
-    else:
-        model = SoundLocalizer(model_config or ModelConfig())
-    model.to(device)
 
-    # data --------------------------------------------------------------------------------------
-    data: Dataset = train_set
-    annotated = None
+@dataclass
+class _Place:
+    """This process's place in a (possibly distributed) run; rank 0 writes."""
+
+    world: int
+    rank: int
+    device: torch.device
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+@dataclass
+class _State:
+    """Where training stands: restored from a checkpoint or fresh."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_score: list[float] | None = None
+    optimizer_file: Path | None = None
+    sound_meta: dict | None = None  # meta of the pretrained SoundNet file the run started from
+
+
+def _train(job: _Job, place: _Place) -> TrainResult:
+    """The run, top to bottom: output folder, model (restored or new), data, then epochs that train,
+    validate and save."""
+    config = job.config
+    if place.rank == 0:
+        _make_out_dir(job.out_dir)
+    model, state = _restore_or_build(job)
+    model.to(place.device)
+    data, loader, sampler, steps = _loader(job, place)
+    step_module = _Step(model, config.freeze_sound)
+    if config.freeze_sound and job.resume is None and state.sound_meta is None:
+        # a random SoundNet's BatchNorm statistics do not fit ±256 waveforms; pretrained ones do
+        calibrate_sound_batchnorm(model, DataLoader(data, batch_size=loader.batch_size, shuffle=False,
+                                                    num_workers=config.num_workers), place.device)
+    runner = _parallel(step_module, config, place)
+    optimizer = _optimizer(model, config, state, job.report)
+    validation = _Validation(job, model, loader.batch_size, place.device)
+    paths = {"last": None, "best": None}
+    for epoch in range(state.epoch, config.epochs):
+        entry = _run_epoch(runner, loader, sampler, optimizer, config, place, epoch, steps, job.report)
+        if place.rank == 0:
+            _validate_and_save(job, model, optimizer, state, validation, entry, len(data), place, paths)
+        if place.distributed:
+            dist.barrier()
+    return _result(job.out_dir, paths, state)
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
+                        "choose a writable --out") from None
+
+
+def _restore_or_build(job: _Job):
+    """The model and training state: from ``job.resume``, else new (SoundNet from pretrained weights
+    when ``soundnet_weights`` is set)."""
+    from soundloc.checkpoint import load_checkpoint
+    from soundloc.model import ModelConfig, SoundLocalizer
+
+    if job.resume is not None:
+        model, meta = load_checkpoint(job.resume, map_location="cpu")
+        state = _State(int(meta.get("epoch", 0)), list(meta.get("history", [])), meta.get("best_score"),
+                       job.resume.with_name(f"{job.resume.stem}.state.pt"), meta.get("soundnet_weights"))
+        job.report(Progress("info", message=f"resuming from {job.resume} after epoch {state.epoch}"))
+        return model, state
+    model = SoundLocalizer(job.model_config or ModelConfig())
+    state = _State()
+    if job.config.soundnet_weights:
+        from soundloc.soundnet_weights import load_soundnet_weights
+
+        source = load_soundnet_weights(model.soundnet, job.config.soundnet_weights)
+        state.sound_meta = {"file": str(job.config.soundnet_weights), **source}
+        job.report(Progress("info", message=f"SoundNet-8 from {job.config.soundnet_weights}"))
+    return model, state
+
+
+def _loader(job: _Job, place: _Place):
+    """(data, loader, sampler, steps per epoch): the samples ``mode`` trains on, batched per process."""
+    config = job.config
+    data: Dataset = job.train_set
     if config.mode in ("sup", "semi"):
-        annotated = _annotated(train_set)
+        annotated = _annotated(job.train_set)
         if not annotated:
             raise UserError(f"--mode {config.mode} needs annotated samples and the training data has none; "
                             "add annotation XMLs or use --mode unsup")
         if config.mode == "sup":
-            data = Subset(train_set, annotated)
+            data = Subset(job.train_set, annotated)
     n = len(data)
-    per_proc = max(1, config.batch_size // world)
-    batch = min(per_proc, max(1, n // world))
+    batch = min(max(1, config.batch_size // place.world), max(1, n // place.world))
     if config.mode in ("unsup", "semi") and batch < 2:
         raise UserError(f"--mode {config.mode} takes its negatives from the batch: it needs at least 2 "
                         f"samples per batch (got {n} samples, batch {config.batch_size}); add data")
-    loader_gen = torch.Generator().manual_seed(config.seed)
-    if distributed:
-        sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
-                                     drop_last=True)
+    if place.distributed:
+        sampler = DistributedSampler(data, num_replicas=place.world, rank=place.rank, shuffle=True,
+                                     seed=config.seed, drop_last=True)
     else:
-        sampler = RandomSampler(data, generator=loader_gen)
+        sampler = RandomSampler(data, generator=torch.Generator().manual_seed(config.seed))
     loader = DataLoader(data, batch_size=batch, sampler=sampler, drop_last=True,
-                        num_workers=config.num_workers, pin_memory=device.type == "cuda",
+                        num_workers=config.num_workers, pin_memory=place.device.type == "cuda",
                         worker_init_fn=functools.partial(_seed_worker, config.seed),
                         persistent_workers=config.num_workers > 0)
     steps = len(loader)
     if config.max_steps_per_epoch:
         steps = min(steps, config.max_steps_per_epoch)
+    return data, loader, sampler, steps
 
-    step_module = _Step(model, config.freeze_sound)
-    if config.freeze_sound and resume is None:
-        calib = DataLoader(data, batch_size=batch, shuffle=False, num_workers=config.num_workers)
-        calibrate_sound_batchnorm(model, calib, device)
-    runner: nn.Module = step_module
-    if distributed:
-        # eq. 8 alone never reaches the visual FC blocks (f_v), so ``sup`` leaves parameters unused
-        runner = nn.parallel.DistributedDataParallel(
-            step_module, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=config.mode == "sup")
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if state_file is not None:
-        if state_file.is_file():
-            st = torch.load(state_file, map_location="cpu", weights_only=True)
-            try:
-                optimizer.load_state_dict(st["optimizer"])
-            except (ValueError, KeyError) as exc:
-                raise UserError(f"{state_file}: optimizer state does not fit this model ({exc}); "
-                                "delete it to resume with a fresh optimizer") from None
-        else:
-            report(Progress("info", message=f"{state_file} not found: resuming with a fresh optimizer"))
+def _parallel(step_module: nn.Module, config: TrainConfig, place: _Place) -> nn.Module:
+    if not place.distributed:
+        return step_module
+    # eq. 8 alone never reaches the visual FC blocks (f_v), so ``sup`` leaves parameters unused
+    return nn.parallel.DistributedDataParallel(
+        step_module, device_ids=[place.device.index] if place.device.type == "cuda" else None,
+        find_unused_parameters=config.mode == "sup")
 
+
+def _optimizer(model: nn.Module, config: TrainConfig, state: _State,
+               report: Callable[[Progress], None]) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters, with the saved state of a resumed run when there is one."""
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                 weight_decay=config.weight_decay)
+    path = state.optimizer_file
+    if path is None:
+        return optimizer
+    if not path.is_file():
+        report(Progress("info", message=f"{path} not found: resuming with a fresh optimizer"))
+        return optimizer
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        optimizer.load_state_dict(saved["optimizer"])
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"{path}: optimizer state does not fit this model ({exc}); "
+                        "delete it to resume with a fresh optimizer") from None
+    return optimizer
+
+
+def _run_epoch(runner: nn.Module, loader: DataLoader, sampler, optimizer: torch.optim.Optimizer,
+               config: TrainConfig, place: _Place, epoch: int, steps: int,
+               report: Callable[[Progress], None]) -> dict:
+    """One pass over the data; returns the epoch's history entry (mean loss and parts, speed)."""
+    from soundloc.model import scale_waveform
+
+    if place.distributed:
+        sampler.set_epoch(epoch)
+    else:
+        sampler.generator.manual_seed(config.seed * 100003 + epoch)
     weights = LossWeights(config.unsup_weight, config.sup_weight)
-    val_ok = val_set is not None and len(_annotated(val_set)) > 0
-    if val_set is not None and not val_ok:
-        report(Progress("info", message="validation data has no annotations: best.pt is chosen by loss"))
-    val_forward = _Step(model, True) if config.freeze_sound else None  # own cache for validation f_s
-    last_path = best_path = None
-    best_path_candidate = out_dir / "best.pt"
+    runner.train()
+    t0 = time.perf_counter()
+    seen, total, count = 0, 0.0, 0
+    sums: dict[str, float] = {}
+    for step, b in enumerate(loader):
+        if step >= steps:
+            break
+        image = b["image"].to(place.device, non_blocking=True)
+        wave = scale_waveform(b["audio"].to(place.device, non_blocking=True))
+        out = runner(image, wave, b.get("index"))
+        loss, parts = combined_loss(config.mode, out, b, weights, config.negatives, config.normalize_embeddings)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower --lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        seen += image.shape[0]
+        total += float(loss.detach())
+        count += 1
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        rate = seen / max(time.perf_counter() - t0, 1e-9)
+        report(Progress("step", epoch + 1, config.epochs, step + 1, steps, float(loss.detach()), rate, parts))
+    mean_loss = total / max(count, 1)
+    if place.distributed:
+        t = torch.tensor([total, float(count)], device=place.device)
+        dist.all_reduce(t)
+        mean_loss = float(t[0] / t[1].clamp_min(1))
+    seconds = time.perf_counter() - t0
+    return {"epoch": epoch + 1, "loss": mean_loss, "parts": {k: v / max(count, 1) for k, v in sums.items()},
+            "seconds": seconds, "samples_per_second": seen / max(seconds, 1e-9), "steps": steps}
 
-    for epoch in range(start_epoch, config.epochs):
-        if distributed:
-            sampler.set_epoch(epoch)
-        else:
-            loader_gen.manual_seed(config.seed * 100003 + epoch)
-        runner.train()
-        t0 = time.perf_counter()
-        seen, total, count = 0, 0.0, 0
-        sums: dict[str, float] = {}
-        for step, b in enumerate(loader):
-            if step >= steps:
-                break
-            image = b["image"].to(device, non_blocking=True)
-            wave = scale_waveform(b["audio"].to(device, non_blocking=True))
-            out = runner(image, wave, b.get("index"))
-            loss, parts = combined_loss(config.mode, out, b, weights, config.negatives,
-                                        config.normalize_embeddings)
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; "
-                                   "lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += image.shape[0]
-            total += float(loss.detach())
-            count += 1
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            rate = seen / max(time.perf_counter() - t0, 1e-9)
-            report(Progress("step", epoch + 1, config.epochs, step + 1, steps, float(loss.detach()), rate,
-                            parts))
-        mean_loss = total / max(count, 1)
-        if distributed:
-            t = torch.tensor([total, float(count)], device=device)
-            dist.all_reduce(t)
-            mean_loss = float(t[0] / t[1].clamp_min(1))
-        seconds = time.perf_counter() - t0
-        entry = {"epoch": epoch + 1, "loss": mean_loss,
-                 "parts": {k: v / max(count, 1) for k, v in sums.items()},
-                 "seconds": seconds, "samples_per_second": seen / max(seconds, 1e-9)}
-        if rank == 0:
-            if val_ok:
-                rep = score(predict(model, val_set, batch_size=max(2, batch), device=device,
-                                    forward=val_forward),
-                            config.val_protocol, with_baselines=False)
-                entry["val"] = {"success": rep.summary.success, "auc": rep.summary.auc,
-                                "mean_ciou": rep.summary.mean_ciou, "n": rep.summary.n}
-                cur = [rep.summary.success, rep.summary.auc]
-            else:
-                cur = [-mean_loss]
-            history.append(entry)
-            improved = _better(cur, best_score)
-            if improved:
-                best_score = cur
-            meta = {"epoch": epoch + 1, "mode": config.mode, "train_config": asdict(config),
-                    "history": history, "best_score": best_score, "world_size": world,
-                    "freeze_sound": config.freeze_sound, "samples": n, **(extra_meta or {})}
-            last_path = save_checkpoint(out_dir / "last.pt", model, meta)
-            _save_state(out_dir / "last.state.pt", optimizer, epoch + 1)
-            if improved:
-                best_path = save_checkpoint(best_path_candidate, model, meta)
-            report(Progress("epoch", epoch + 1, config.epochs, steps, steps, mean_loss,
-                            entry["samples_per_second"], entry["parts"], entry.get("val")))
-        if distributed:
-            dist.barrier()
-    if best_path is None and best_path_candidate.is_file():
-        best_path = best_path_candidate
-    if last_path is None and (out_dir / "last.pt").is_file():
-        last_path = out_dir / "last.pt"
-    return TrainResult(out_dir, last_path, best_path, history,
-                       None if best_score is None else [float(x) for x in best_score])
+
+class _Validation:
+    """Scores the model on the annotated validation data, or says that the loss must choose best.pt."""
+
+    def __init__(self, job: _Job, model: nn.Module, batch: int, device: torch.device) -> None:
+        self.set = job.val_set
+        self.ok = self.set is not None and len(_annotated(self.set)) > 0
+        if self.set is not None and not self.ok:
+            job.report(Progress("info", message="validation data has no annotations: best.pt is chosen by loss"))
+        self.model, self.batch, self.device = model, max(2, batch), device
+        self.protocol, self.method = job.config.val_protocol, job.config.val_map
+        self.forward = _Step(model, True) if job.config.freeze_sound else None  # own cache for validation f_s
+
+    def __call__(self, entry: dict) -> list[float]:
+        """The score best.pt is chosen by (higher is better); adds ``entry["val"]``."""
+        from soundloc.evaluate import predict, score
+
+        if not self.ok:
+            return [-entry["loss"]]
+        rep = score(predict(self.model, self.set, batch_size=self.batch, device=self.device, method=self.method,
+                            forward=self.forward), self.protocol, with_baselines=False)
+        entry["val"] = {"success": rep.summary.success, "auc": rep.summary.auc,
+                        "mean_ciou": rep.summary.mean_ciou, "n": rep.summary.n}
+        return [rep.summary.success, rep.summary.auc]
+
+
+def _validate_and_save(job: _Job, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State,
+                       validation: _Validation, entry: dict, samples: int, place: _Place, paths: dict) -> None:
+    """Rank 0 after an epoch: validate, write last.pt (+ optimizer state) and, if better, best.pt."""
+    from soundloc.checkpoint import save_checkpoint
+
+    config = job.config
+    score = validation(entry)
+    steps = entry.pop("steps")
+    state.history.append(entry)
+    state.epoch = entry["epoch"]
+    improved = _better(score, state.best_score)
+    if improved:
+        state.best_score = score
+    meta = {"epoch": state.epoch, "mode": config.mode, "train_config": asdict(config), "history": state.history,
+            "best_score": state.best_score, "world_size": place.world, "freeze_sound": config.freeze_sound,
+            "samples": samples, "soundnet_weights": state.sound_meta, **job.extra_meta}
+    paths["last"] = save_checkpoint(job.out_dir / "last.pt", model, meta)
+    _save_state(job.out_dir / "last.state.pt", optimizer, state.epoch)
+    if improved:
+        paths["best"] = save_checkpoint(job.out_dir / "best.pt", model, meta)
+    job.report(Progress("epoch", state.epoch, config.epochs, steps, steps, entry["loss"],
+                        entry["samples_per_second"], entry["parts"], entry.get("val")))
+
+
+def _result(out_dir: Path, paths: dict, state: _State) -> TrainResult:
+    """What was written; a resumed run that had nothing left to do still points at the existing files."""
+    best = paths["best"] or ((out_dir / "best.pt") if (out_dir / "best.pt").is_file() else None)
+    last = paths["last"] or ((out_dir / "last.pt") if (out_dir / "last.pt").is_file() else None)
+    return TrainResult(out_dir, last, best, state.history,
+                       None if state.best_score is None else [float(x) for x in state.best_score])
 
 
 def progress_line(p: Progress) -> str:

@@ -12,14 +12,16 @@ hanging on a socket.
 
 from __future__ import annotations
 
+import pickle
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from common.errors import UserError
+from common.options import PluginOptions, option
+from soundloc.backbones import BACKBONES
 
 DOWNLOAD_TIMEOUT = 20.0  # seconds without data before a weights download is abandoned
 
@@ -29,17 +31,24 @@ class Backbone:
     module: nn.Module
     channels: int  # feature dimension D of v
     stride: int  # input pixels per feature cell
+    receptive_field: int  # input pixels one feature cell sees along each axis (how far padding reaches in)
 
 
-BACKBONES: dict[str, Callable[[bool], Backbone]] = {}
+@dataclass(frozen=True)
+class BackboneOptions(PluginOptions):
+    pretrained: bool = option(False, "start from ImageNet weights (torchvision's, downloaded once and cached)")
 
 
-def register_backbone(name: str) -> Callable[[Callable[[bool], Backbone]], Callable[[bool], Backbone]]:
-    def deco(fn: Callable[[bool], Backbone]) -> Callable[[bool], Backbone]:
-        BACKBONES[name] = fn
-        return fn
+class BackboneFactory:
+    """A registered backbone (``soundloc.backbones.BACKBONES``): ``Cls(ctx, options).build()``."""
 
-    return deco
+    Options = BackboneOptions
+
+    def __init__(self, ctx=None, options: BackboneOptions | None = None) -> None:
+        self.options = options or self.Options()
+
+    def build(self) -> Backbone:
+        raise NotImplementedError
 
 
 def _imagenet_state(name: str, weights) -> dict:
@@ -47,7 +56,12 @@ def _imagenet_state(name: str, weights) -> dict:
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)
+        # weights_only: a file planted in the hub cache must not be able to run code when unpickled
+        return weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refused a global: not a plain weights file
+        path = f"{torch.hub.get_dir()}/checkpoints/{weights.url.rsplit('/', 1)[-1]}"
+        raise UserError(f"{path}: holds objects other than tensors ({str(exc).splitlines()[0][:80]}), refused for "
+                        "safety; delete it so that torchvision downloads the real file") from None
     except (OSError, RuntimeError, ValueError) as exc:  # URLError, timeouts, truncated/corrupt file
         hub = torch.hub.get_dir()
         raise UserError(
@@ -59,13 +73,54 @@ def _imagenet_state(name: str, weights) -> dict:
         socket.setdefaulttimeout(old)
 
 
-@register_backbone("vgg16")
-def vgg16(pretrained: bool = False) -> Backbone:
+def _receptive_field(ops: list[tuple[int, int]]) -> int:
+    """Receptive field of a chain of (kernel, stride) ops: each adds (k − 1) × the input step so far."""
+    rf, jump = 1, 1
+    for k, s in ops:
+        rf += (k - 1) * jump
+        jump *= s
+    return rf
+
+
+def _pair(v) -> int:
+    return int(v[0] if isinstance(v, tuple) else v)
+
+
+def sequential_receptive_field(net: nn.Module) -> int:
+    """Receptive field of a plain chain of convs and pools (VGG, ``tiny``), read from its layers."""
+    ops = [(_pair(m.kernel_size), _pair(m.stride)) for m in net.modules()
+           if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    return _receptive_field(ops)
+
+
+class VGG16(BackboneFactory):
     """VGG-16 ``features[:29]``: conv1_1 … conv5_3 without its final ReLU, 512 channels, stride 16.
 
     Only the convolutional part is built (the classifier's 120M parameters are never allocated), with
     torchvision's VGG initialisation; ImageNet weights are the ``features.*`` entries of its file.
     """
+
+    def build(self) -> Backbone:
+        return _vgg16(self.options.pretrained)
+
+
+class ResNet18(BackboneFactory):
+    """ResNet-18 through layer3 (256 channels, stride 16)."""
+
+    def build(self) -> Backbone:
+        return _resnet18(self.options.pretrained)
+
+
+class Tiny(BackboneFactory):
+    """Four stride-2 conv blocks (64 channels, stride 16): fast enough to train in a unit test on CPU."""
+
+    def build(self) -> Backbone:
+        if self.options.pretrained:
+            raise UserError("backbone 'tiny' has no ImageNet weights; set pretrained=False")
+        return _tiny()
+
+
+def _vgg16(pretrained: bool) -> Backbone:
     from torchvision.models import VGG16_Weights
     from torchvision.models.vgg import cfgs, make_layers
 
@@ -77,12 +132,10 @@ def vgg16(pretrained: bool = False) -> Backbone:
     if pretrained:
         state = _imagenet_state("vgg16", VGG16_Weights.IMAGENET1K_V1)
         features.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
-    return Backbone(features[:29], 512, 16)
+    return Backbone(features[:29], 512, 16, sequential_receptive_field(features[:29]))
 
 
-@register_backbone("resnet18")
-def resnet18(pretrained: bool = False) -> Backbone:
-    """ResNet-18 through layer3 (256 channels, stride 16)."""
+def _resnet18(pretrained: bool) -> Backbone:
     from torchvision.models import ResNet18_Weights
     from torchvision.models import resnet18 as build
 
@@ -90,25 +143,23 @@ def resnet18(pretrained: bool = False) -> Backbone:
     if pretrained:
         net.load_state_dict(_imagenet_state("resnet18", ResNet18_Weights.IMAGENET1K_V1))
     trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
-    return Backbone(trunk, 256, 16)
+    # main path: conv1 7/2, maxpool 3/2, then 3×3 convs — 4 in layer1, 4 in layer2 and layer3 (first of
+    # each stride 2); the 1×1 downsample shortcuts add nothing
+    return Backbone(trunk, 256, 16, _receptive_field([(7, 2), (3, 2)] + [(3, 1)] * 4 + [(3, 2)] + [(3, 1)] * 3
+                                                      + [(3, 2)] + [(3, 1)] * 3))
 
 
-@register_backbone("tiny")
-def tiny(pretrained: bool = False) -> Backbone:
-    """Four stride-2 conv blocks (64 channels, stride 16): fast enough to train in a unit test on CPU."""
-    if pretrained:
-        raise UserError("backbone 'tiny' has no ImageNet weights; set pretrained=False")
+def _tiny() -> Backbone:
     chans = [3, 16, 32, 64, 64]
     layers: list[nn.Module] = []
     for i, (cin, cout) in enumerate(zip(chans[:-1], chans[1:], strict=True)):
         layers.append(nn.Conv2d(cin, cout, 3, 2, 1))
         if i < len(chans) - 2:
             layers += [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-    return Backbone(nn.Sequential(*layers), 64, 16)
+    trunk = nn.Sequential(*layers)
+    return Backbone(trunk, 64, 16, sequential_receptive_field(trunk))
 
 
 def build_backbone(name: str, pretrained: bool = False) -> Backbone:
     """Instantiate a registered backbone; unknown names are a UserError listing the choices."""
-    if name not in BACKBONES:
-        raise UserError(f"unknown backbone {name!r}; choose one of: {', '.join(sorted(BACKBONES))}")
-    return BACKBONES[name](pretrained)
+    return BACKBONES.create(name, None, {"pretrained": pretrained}).build()

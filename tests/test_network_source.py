@@ -15,7 +15,7 @@ from pano.context import RunContext
 from pano.saliency.base import LOCALIZERS, FrameBatch
 from pano.saliency.network import NetworkSource
 from soundloc.checkpoint import save_checkpoint
-from soundloc.model import ModelConfig, SoundLocalizer
+from soundloc.model import ModelConfig, SoundLocalizer, preprocess_image
 
 FPS = 10.0
 N_FRAMES = 20
@@ -40,7 +40,7 @@ def setup(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = save_checkpoint(d / "tiny.pt", SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=32)))
     audio = _wav(d / "clip.wav", N_FRAMES / FPS)
-    media = SimpleNamespace(path=audio, fps=FPS, frame_count=N_FRAMES, duration=N_FRAMES / FPS)
+    media = SimpleNamespace(path=audio, fps=FPS, frame_count=N_FRAMES, duration=N_FRAMES / FPS, is_foa=False)
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (N_FRAMES, 64, 128, 3)).astype(np.uint8)
     for k in range(N_FRAMES):  # a square moving to the right
@@ -103,6 +103,72 @@ def test_prepare_needs_audio(setup, tmp_path):
     silent = tmp_path / "image.png"
     silent.write_bytes(b"\x89PNG not really")
     with pytest.raises(UserError, match="image.png"):
-        src.prepare(SimpleNamespace(path=silent, fps=FPS, frame_count=1, duration=0.1))
+        src.prepare(SimpleNamespace(path=silent, fps=FPS, frame_count=1, duration=0.1, is_foa=False))
     with pytest.raises(RuntimeError):
         src.process(FrameBatch(indices=np.arange(1), times=np.zeros(1), frames=np.zeros((1, 64, 128, 3), np.uint8)))
+
+
+def test_foa_feeds_the_network_the_omni_channel(setup, tmp_path, monkeypatch):
+    """A source at yaw +90° is in the null of FFmpeg's AmbiX downmix; the network must hear W instead."""
+    import pano.saliency.network as network
+    from clips import foa_clip
+    from common.audio_io import read_audio
+    from pano.media.probe import probe
+
+    ckpt, _, _ = setup
+    clip = foa_clip(tmp_path / "left.mp4", seconds=1.0, fps=10, size=(64, 128), yaw=90.0, noise=0.0)
+    media = probe(clip)
+    assert media.is_foa
+    heard: list[np.ndarray] = []
+
+    def capture(soundnet, chunks, device="cpu"):
+        heard.extend(chunks)
+        return torch.zeros(1, 1000)
+
+    monkeypatch.setattr(network, "conv8_track", capture)
+    NetworkSource.build(RunContext(checkpoint=str(ckpt)), inference_height=64, threads=1).prepare(media)
+    got = np.concatenate(heard)
+    w = read_audio(clip, 22050, channels=None)[0] * 256.0
+    assert got.shape == w.shape
+    assert np.sqrt(np.mean(got**2)) == pytest.approx(np.sqrt(np.mean(w**2)), rel=0.02)
+
+
+def _seam_frame(width: int) -> np.ndarray:
+    """A textured panorama with a bright object straddling the ±180° seam."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(60, 120, (width // 2, width, 3)).astype(np.uint8)
+    frame[20:44, :16] = (240, 200, 30)
+    frame[20:44, -16:] = (240, 200, 30)
+    return frame
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "vgg16"])
+def test_seam_object_gives_the_same_map_when_the_panorama_is_rolled(tmp_path, backbone):
+    """Circular yaw padding: rolling the panorama by half a turn only rolls the map (zero padding would
+    cut the seam object in two and change the cells next to the seam)."""
+    from pano.saliency.network import wrapped_features
+
+    torch.manual_seed(0)
+    model = SoundLocalizer(ModelConfig(backbone=backbone, embed_dim=32)).eval()
+    width = 128
+    frame = _seam_frame(width)
+    rolled = np.roll(frame, width // 2, axis=1)
+    x = preprocess_image(np.stack([frame, rolled]), None)
+    with torch.no_grad():
+        v = wrapped_features(model, x)
+        out = model.attend(v, torch.randn(1, 32).expand(2, -1))
+    cells = width // 16
+    assert v.shape[-1] == cells
+    a, b = out.cosine[0].numpy(), out.cosine[1].numpy()
+    assert np.allclose(np.roll(a, cells // 2, axis=1), b, atol=1e-4)
+
+
+def test_seam_padding_defaults_to_the_receptive_field_and_can_be_turned_off(setup):
+    ckpt, media, frames = setup
+    exact = NetworkSource.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1)
+    off = NetworkSource.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1,
+                              seam_padding=0)
+    assert exact.describe()["seam_padding_cells"] == 1 and off.describe()["seam_padding_cells"] == 0  # tiny: 31 px
+    a, _ = _run(exact, media, frames[:4])
+    b, _ = _run(off, media, frames[:4])
+    assert a.shape == b.shape and not np.allclose(a[:, :, [0, -1]], b[:, :, [0, -1]])  # the seam columns differ

@@ -162,3 +162,53 @@ def test_fetch_errors(server, tmp_path):
         fetch(f"{base}/missing.pt", "0" * 64, cache_dir=tmp_path / "c")
     with pytest.raises(DownloadError, match="not a SHA-256"):
         fetch(f"{base}/x.pt", "abc", cache_dir=tmp_path / "c")
+
+
+def test_planted_imagenet_weights_are_never_unpickled(tmp_path, monkeypatch):
+    """A file put in torch hub's cache under the weights' name is read with weights_only=True: refused."""
+    from torchvision.models import ResNet18_Weights
+
+    from common.errors import UserError
+    from soundloc.visual import build_backbone
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').write('x')",))
+
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    name = ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    torch.save({"conv1.weight": Evil()}, hub / "checkpoints" / name)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+
+    def no_network(*a, **k):
+        raise AssertionError("network touched")
+
+    monkeypatch.setattr(torch.hub, "urlopen", no_network)
+    with pytest.raises(UserError, match="refused for safety"):
+        build_backbone("resnet18", pretrained=True)
+    assert not marker.exists()
+
+
+def test_commands_take_a_checkpoint_url_with_its_hash(server, tmp_path, monkeypatch):
+    """``--checkpoint URL#sha256=HEX`` is downloaded once into the cache, verified, and then used."""
+    from click.testing import CliRunner
+
+    from cli.evaluate import evaluate
+
+    root, base, hits = server
+    path = save_checkpoint(root / "tiny.pt", _tiny())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setenv("PANO_PAN_CACHE", str(tmp_path / "cache"))
+    args = ["synthetic:3:1", "--no-baselines", "--no-controls", "--device", "cpu", "--audio-seconds", "0.2"]
+    for _ in range(2):
+        result = CliRunner().invoke(evaluate, [*args, "--checkpoint", f"{base}/tiny.pt#sha256={digest}"])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        assert "cIoU@0.5" in result.output
+    assert hits == ["/tiny.pt"] and (tmp_path / "cache" / "tiny.pt").is_file()  # the second run used the cache
+    unhashed = CliRunner().invoke(evaluate, [*args, "--checkpoint", f"{base}/tiny.pt"])
+    assert isinstance(unhashed.exception, DownloadError) and "#sha256=" in str(unhashed.exception)
+    wrong = CliRunner().invoke(evaluate, [*args, "--checkpoint", f"{base}/tiny.pt#sha256={'0' * 64}"])
+    assert isinstance(wrong.exception, DownloadError) and "SHA-256 mismatch" in str(wrong.exception)

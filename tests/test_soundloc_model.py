@@ -57,7 +57,7 @@ def test_vgg16_shapes_480x960_and_320():
         v2 = model.visual_features(torch.randn(1, 3, 320, 320))
         assert v2.shape == (1, 512, 20, 20)
         out = model.attend(v2, torch.randn(1, 512))
-    assert out.attention.shape == (1, 20, 20) and out.f_v.shape == (1, 512) and out.z.shape == (1, 512)
+    assert out.attention.shape == (1, 20, 20) and out.f_v.shape == (1, 1000) and out.z.shape == (1, 512)
     # conv5_3 output, before its ReLU: negative values survive
     assert (v2 < 0).any()
     assert isinstance(model.backbone[-1], torch.nn.Conv2d)
@@ -108,11 +108,15 @@ def test_config_round_trip_and_unknown_keys():
 def test_tiny_model_outputs_and_attention_sums():
     torch.manual_seed(0)
     model = SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=32)).eval()
+    wave = torch.randn(3, 30000) * 100
     with torch.no_grad():
-        out = model(torch.randn(3, 3, 64, 96), torch.randn(3, 30000) * 100)
+        out = model(torch.randn(3, 3, 64, 96), wave)
+        f_s = model.sound_features(wave)
     assert isinstance(out, LocalizerOutput)
     assert out.attention.shape == out.cosine.shape == (3, 4, 6)
-    assert out.f_v.shape == out.h.shape == out.z.shape == (3, 32)
+    # eq. 6 compares f_v with the 1000-D pooled SoundNet features f_s, so f_v has their size
+    assert out.h.shape == out.z.shape == (3, 32) and out.f_v.shape == out.target.shape == (3, 1000)
+    assert torch.allclose(out.target, f_s, atol=1e-4)
     assert torch.allclose(out.attention.sum(dim=(1, 2)), torch.ones(3), atol=1e-5)
     assert (out.cosine >= -1 - 1e-5).all() and (out.cosine <= 1 + 1e-5).all()
     # eq. 4 by hand
@@ -190,3 +194,48 @@ def test_preprocess_image_and_scale_waveform():
         preprocess_image(np.zeros((4, 4, 3), np.float32), None)
     w = scale_waveform(np.array([-1.0, 0.5], np.float64))
     assert w.dtype == torch.float32 and w.tolist() == [-256.0, 128.0]
+
+
+def test_unsup_target_f_s_is_the_paper_and_old_configs_keep_h():
+    """Eq. 6 pulls f_v towards f_s; a checkpoint config without the key was trained against h."""
+    cfg = ModelConfig(backbone="tiny", embed_dim=32)
+    assert cfg.unsup_target == "f_s" and cfg.to_dict()["unsup_target"] == "f_s"
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("unsup_target", "attention_temperature")}
+    restored = ModelConfig.from_dict(old)
+    assert restored.unsup_target == "h" and restored.attention_temperature == 1.0
+    model = SoundLocalizer(restored).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64), torch.randn(2, 30000) * 100)
+    assert out.f_v.shape == (2, 32) and torch.equal(out.target, out.h)
+    with pytest.raises(ValueError, match="unsup_target"):
+        ModelConfig.from_dict({**cfg.to_dict(), "unsup_target": "z"})
+
+
+def test_attention_temperature_sharpens_alpha():
+    """α = softmax(cos/τ): at τ = 1 a 4-cell source in 400 cells holds < 8% of the mass, at τ = 0.05 most."""
+    cos = torch.zeros(1, 20, 20)
+    cos[0, :2, :2] = 1.0
+    assert float(softmax_map(cos)[0, :2, :2].sum()) < 0.08
+    assert float(softmax_map(cos, 0.05)[0, :2, :2].sum()) > 0.99
+    torch.manual_seed(0)
+    model = SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=16, attention_temperature=0.05)).eval()
+    v, h = torch.randn(2, 16, 3, 4), torch.randn(2, 16)
+    out = model.attend(v, h)
+    expect = torch.softmax(out.cosine.reshape(2, -1) / 0.05, 1).reshape(2, 3, 4)
+    assert torch.allclose(out.attention, expect, atol=1e-6)
+    assert ModelConfig.from_dict(model.config.to_dict()).attention_temperature == 0.05
+    with pytest.raises(ValueError, match="attention_temperature"):
+        ModelConfig(attention_temperature=0.0).validate()
+
+
+def test_datasets_prepare_images_exactly_like_inference():
+    """Training images (normalize_image) and inference frames (preprocess_image) go through one path."""
+    from soundloc.data.common import normalize_image
+
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)  # downscaled: resampling must agree
+    small = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)  # upscaled
+    for rgb in (big, small):
+        assert torch.allclose(normalize_image(rgb, 96), preprocess_image(rgb, 96)[0], atol=1e-6)
+    grey = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+    assert torch.allclose(normalize_image(grey, 32), preprocess_image(np.repeat(grey[..., None], 3, 2), 32)[0])

@@ -1,10 +1,10 @@
-"""A tiny localizer learns on synthetic pairs; its attention and gradient maps find the object.
+"""A tiny localizer trained by the project's own loop learns on synthetic pairs; its maps find the object.
 
 Pairs: a red square on a textured grey background goes with a 440 Hz tone, a blue square with a
-noise burst; positions vary. The losses are the paper's (eq. 6 distance-ratio triplet with the other
-class's sound as the negative, eq. 8 cross-entropy against the object's grid cells), written out here
-so the test depends only on the model API. The sound net's conv layers are frozen (f_s is computed
-once per clip), which keeps the whole test to a few seconds on CPU.
+noise burst; positions vary. Training is ``soundloc.train.train`` in ``semi`` mode, so the losses are
+``soundloc.losses`` (eq. 6 distance-ratio triplet with the batch's other sounds as negatives, eq. 8
+cross-entropy against the object's grid cells) exactly as users run them. The sound net's conv layers
+are frozen (``freeze_sound``: f_s computed once per clip), which keeps the test to seconds on CPU.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import Dataset
 
+from soundloc.checkpoint import load_checkpoint
+from soundloc.data.common import make_sample
 from soundloc.gradients import localization_map
-from soundloc.model import ModelConfig, SoundLocalizer, preprocess_image, scale_waveform
+from soundloc.model import ModelConfig, preprocess_image, scale_waveform
 from soundloc.soundnet import MIN_SAMPLES
+from soundloc.train import TrainConfig, train
 
 SIZE = 128  # 8×8 feature grid at stride 16
 BOX = 32
-STEPS = 20
 SR = 22050
 
 
@@ -29,90 +32,68 @@ def _image(rng, color, y, x) -> np.ndarray:
     return img
 
 
-def _sound(kind: str) -> torch.Tensor:
+def _wave(kind: str) -> np.ndarray:
     t = np.arange(MIN_SAMPLES) / SR
     if kind == "tone":
         w = 0.5 * np.sin(2 * np.pi * 440 * t)
     else:
         w = 0.5 * np.random.default_rng(7).uniform(-1, 1, t.size) * (np.sin(2 * np.pi * 2 * t) > 0)
-    return scale_waveform(w.astype(np.float32))
+    return w.astype(np.float32)
 
 
-def _pairs(seed: int, n: int):
-    rng = np.random.default_rng(seed)
-    images, masks, labels = [], [], []
-    for k in range(n):
-        label = k % 2
-        y, x = (int(v) * 16 for v in rng.integers(0, (SIZE - BOX) // 16 + 1, 2))
-        images.append(_image(rng, (230, 30, 30) if label == 0 else (30, 30, 230), y, x))
-        m = torch.zeros(SIZE // 16, SIZE // 16)
-        m[y // 16 : (y + BOX) // 16, x // 16 : (x + BOX) // 16] = 1
-        masks.append(m)
-        labels.append(label)
-    return preprocess_image(np.stack(images), None), torch.stack(masks), torch.tensor(labels), images
+def _sound(kind: str) -> torch.Tensor:
+    return scale_waveform(_wave(kind))
+
+
+class Pairs(Dataset):
+    """``n`` red-square/tone and blue-square/noise pairs (alternating) with the square's box as ground truth."""
+
+    def __init__(self, seed: int, n: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.items = []
+        for k in range(n):
+            label = k % 2
+            y, x = (int(v) * 16 for v in rng.integers(0, (SIZE - BOX) // 16 + 1, 2))
+            img = _image(rng, (230, 30, 30) if label == 0 else (30, 30, 230), y, x)
+            gt = np.zeros((SIZE, SIZE), np.float32)
+            gt[y : y + BOX, x : x + BOX] = 1.0
+            self.items.append((img, label, gt))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        img, label, gt = self.items[i]
+        audio = _wave("tone" if label == 0 else "noise")
+        return make_sample(preprocess_image(img, None)[0], audio, gt, SIZE, label, i)
 
 
 def _mass_on_object(alpha: torch.Tensor, masks: torch.Tensor) -> float:
     return float((alpha * masks).sum(dim=(1, 2)).mean())
 
 
-def _losses(out, h_neg, masks):
-    d_pos = (out.f_v - out.h).norm(dim=1)
-    d_neg = (out.f_v - h_neg).norm(dim=1)
-    d = torch.softmax(torch.stack([d_pos, d_neg], 1), dim=1)
-    unsup = (d[:, 0] ** 2 + (d[:, 1] - 1) ** 2).mean()
-    sup = -(masks * torch.log(out.attention + 1e-12)).sum(dim=(1, 2)).div(masks.sum(dim=(1, 2))).mean()
-    return unsup, sup
-
-
 @pytest.fixture(scope="module")
-def trained():
-    torch.manual_seed(0)
-    model = SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=64, image_size=SIZE))
-    model.soundnet.requires_grad_(False)
-    model.soundnet.eval()
+def trained(tmp_path_factory):
+    data = Pairs(0, 40)
+    cfg = TrainConfig(mode="semi", epochs=4, batch_size=8, lr=2e-3, freeze_sound=True, device="cpu", seed=0)
+    res = train(data, tmp_path_factory.mktemp("pairs"), cfg, ModelConfig(backbone="tiny", embed_dim=64,
+                                                                          image_size=SIZE))
+    model, _ = load_checkpoint(res.last)
+    test = Pairs(1, 8)
+    batch = torch.utils.data.default_collate([test[i] for i in range(len(test))])
+    masks = torch.nn.functional.adaptive_avg_pool2d(batch["gt_map"][:, None], SIZE // 16)[:, 0]
     with torch.no_grad():
         f_s = model.sound_features(torch.stack([_sound("tone"), _sound("noise")]))  # (2, 1000)
-    images, masks, labels, _ = _pairs(0, 8)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=2e-3)
-
-    def step(train: bool):
-        model.train(train)
-        model.soundnet.eval()
-        h_all = model.embed_features(f_s)
-        out = model.attend(model.visual_features(images), h_all[labels])
-        unsup, sup = _losses(out, h_all[1 - labels], masks)
-        return out, unsup + sup
-
-    with torch.no_grad():
-        before_out, before_loss = step(False)
-    history = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        _, loss = step(True)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
-    with torch.no_grad():
-        after_out, after_loss = step(False)
-    model.eval()
-    return {
-        "model": model,
-        "f_s": f_s,
-        "loss": (float(before_loss), float(after_loss)),
-        "mass": (_mass_on_object(before_out.attention, masks), _mass_on_object(after_out.attention, masks)),
-        "after": after_out,
-        "masks": masks,
-    }
+        out = model.attend_sound(model.visual_features(batch["image"]), f_s[batch["label"]])
+    return {"model": model, "f_s": f_s, "history": res.history, "after": out, "masks": masks}
 
 
 def test_training_lowers_loss_and_moves_attention_onto_object(trained):
-    before, after = trained["loss"]
-    assert after < 0.8 * before
-    m0, m1 = trained["mass"]
-    assert m1 > 2 * m0
+    losses = [h["loss"] for h in trained["history"]]
+    assert losses[-1] < 0.8 * losses[0], losses
     alpha, masks = trained["after"].attention, trained["masks"]
+    chance = float(masks.sum(dim=(1, 2)).mean()) / masks[0].numel()  # uniform attention's mass on the box
+    assert _mass_on_object(alpha, masks) > 2 * chance
     peak = alpha.reshape(len(alpha), -1).argmax(1)
     on = masks.reshape(len(masks), -1).gather(1, peak[:, None])[:, 0]
     assert float(on.mean()) >= 0.75
@@ -124,8 +105,7 @@ def test_maps_peak_on_the_object_in_a_new_image(trained, method):
     rng = np.random.default_rng(123)
     y, x = 64, 16
     img = _image(rng, (230, 30, 30), y, x)  # red square: the tone's object
-    h = model.embed_features(trained["f_s"][:1]).detach()
-    m = localization_map(model, img, None, method, h=h)
+    m = localization_map(model, img, None, method, f_s=trained["f_s"][:1])
     assert m.shape == (SIZE, SIZE) and m.dtype == np.float32
     assert m.min() >= 0.0 and m.max() <= 1.0 + 1e-6
     inside = np.zeros_like(m, bool)
@@ -143,7 +123,9 @@ def test_localization_map_from_waveform_matches_h(trained):
     assert np.allclose(a, b, atol=1e-5)
     with pytest.raises(ValueError):
         localization_map(model, img, None, "occlusion", h=torch.zeros(1, 64))
+    with pytest.raises(ValueError, match="f_s"):  # eq. 6 compares f_v with f_s, which h alone cannot give
+        localization_map(model, img, None, "gradient", h=torch.zeros(1, 64))
     # the gradient is taken with respect to the image only; the model's weights get no gradient
     model.zero_grad(set_to_none=True)
-    localization_map(model, img, None, "gradient", h=torch.randn(1, 64))
+    localization_map(model, img, None, "gradient", f_s=torch.randn(1, 1000))
     assert all(p.grad is None for p in model.parameters())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -95,13 +96,21 @@ def test_cli_train_then_evaluate(tmp_path):
                                            str(js), "--plot", str(png), "--retrieval", "--device", "cpu"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "cIoU@0.5" in result.output and "centre box" in result.output and "image→audio" in result.output
+    for row in ("attention α with:", "cosine map with:", "mismatched audio", "silent audio", "sound gain"):
+        assert row in result.output, row
     scores = json.loads(js.read_text())
     assert scores["protocol"] == "senocak" and 0 <= scores["success"] <= 1 and len(scores["curve"]) == 21
     assert scores["retrieval"]["image_to_audio"] and scores["info"]["audio_seconds"] == 1.0
+    controls = scores["controls"]
+    assert set(controls) == {"attention", "cosine"}
+    assert set(controls["cosine"]) == {"matched", "mismatched", "silent", "gain"}
+    assert controls["attention"]["matched"]["success"] == scores["success"] and scores["warnings"] == []
     assert png.read_bytes()[:4] == b"\x89PNG"
     lvs = CliRunner().invoke(evaluate, ["synthetic:6:5", "--checkpoint", str(out / "best.pt"),
                                         "--protocol", "lvs", "--no-baselines", "-q"])
     assert lvs.exit_code == 0, lvs.output
+    # synthetic boxes cover ~5-20% of the image, but lvs always marks half of it
+    assert "warning: --protocol lvs" in lvs.stderr and "senocak" in lvs.stderr
 
 
 def test_cli_errors_are_one_line_user_errors(tmp_path):
@@ -160,3 +169,34 @@ def test_cli_trains_on_a_video_folder(tmp_path):
     result = CliRunner().invoke(train_cmd, [str(videos), "--mode", "sup", "--out", str(out), "--epochs", "1",
                                             "--backbone", "tiny", "--image-size", "48"])
     assert isinstance(result.exception, UserError) and "annotat" in str(result.exception)
+
+
+def _predictions(matched: list, mismatched: list, gts: list):
+    from soundloc.evaluate import Predictions
+
+    n = len(gts)
+    controls = {f"{kind}/{audio}": maps for kind in ("attention", "cosine")
+                for audio, maps in (("matched", matched), ("mismatched", mismatched), ("silent", mismatched))}
+    return Predictions(list(matched), list(gts), np.ones(n, bool), np.zeros(n, int), np.zeros((n, 2)),
+                       np.zeros((n, 2)), controls)
+
+
+def test_sound_gain_separates_localization_from_objectness():
+    """A map that moves with the sound has a gain; one that marks the same object whatever the sound has none."""
+    from soundloc.evaluate import score
+
+    rng = np.random.default_rng(0)
+    gts, on, off = [], [], []
+    for _ in range(40):
+        y, x = rng.integers(0, 12, 2)
+        g = np.zeros((20, 20), np.float32)
+        g[y : y + 8, x : x + 8] = 1
+        gts.append(g)
+        on.append(g + 0.01 * rng.random((20, 20)))  # the sounding object
+        off.append(np.roll(g, 10, axis=(0, 1)) + 0.01 * rng.random((20, 20)))  # another object
+    follows = score(_predictions(on, off, gts), with_baselines=False)
+    gain = follows.controls["attention"]["gain"]
+    assert follows.summary.success == 1.0 and gain["success"] == 1.0 and gain["ci_low"] > 0.9
+    ignores = score(_predictions(on, on, gts), with_baselines=False)
+    gain = ignores.controls["cosine"]["gain"]
+    assert ignores.summary.success == 1.0 and gain["success"] == 0.0 and gain["ci_low"] <= 0 <= gain["ci_high"]

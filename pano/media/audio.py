@@ -15,6 +15,11 @@ import numpy as np
 from pano.media.probe import MediaInfo
 
 
+def mono_chunks(info: MediaInfo, sample_rate: int, chunk_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """The track as ``(1, S)`` chunks of what a mono listener hears: W for FOA, else a downmix."""
+    return _chunks_for(info, "mono", sample_rate, chunk_seconds)
+
+
 def _chunks_for(info: MediaInfo, layout: str, sample_rate: int, chunk_seconds: float) -> Iterator[np.ndarray]:
     if layout == "foa":
         for chunk in info.audio_chunks(sample_rate, channels=None, chunk_seconds=chunk_seconds):

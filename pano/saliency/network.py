@@ -14,34 +14,61 @@ Batches are a multiple of ``stride`` and the last frame of every batch is comput
 batch ever waits for the next one; the last computed map is carried over to blend the next batch's
 first frames.
 
-Each map is the attention α min–max normalised per frame (α itself is a softmax of cosines in [−1, 1],
-nearly flat in absolute terms); the confidence comes from the cosine map's peak and contrast, so
-ambient sound gives low confidence and the planner holds the camera.
+The frame wraps around at ±180° yaw, so it is padded circularly left and right by half the backbone's
+receptive field (rounded up to whole feature cells) before the CNN and the padded cells are cropped
+from the feature grid: the columns at the seam then see the other side of the seam instead of zeros,
+and a panorama rolled by whole cells gives the same map, rolled. The sound is what a mono listener at
+the camera hears: the omnidirectional W channel for FOA (an FFmpeg downmix of AmbiX would mix in
+X, Y, Z and swing the level with the source's direction), else a downmix.
+
+Each map is the attention α = softmax(cos/τ) (τ from the checkpoint's config) min–max normalised per
+frame; the confidence comes from the cosine map's peak and contrast, so ambient sound gives low
+confidence and the planner holds the camera.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from common.audio_io import iter_audio_chunks
 from common.errors import OptionError
 from common.options import PluginOptions, option
+from pano.media.audio import mono_chunks
 from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource
 from soundloc.attention import map_confidence
 from soundloc.checkpoint import load_checkpoint
 from soundloc.device import resolve_device
+from soundloc.download import resolve
 from soundloc.model import preprocess_image, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
 
 if TYPE_CHECKING:
     from pano.context import RunContext
     from pano.media.probe import MediaInfo
+
+
+def seam_cells(model) -> int:
+    """Feature cells of circular padding that make the seam exact: half the receptive field, rounded up."""
+    return -(-model.receptive_field // (2 * model.feature_stride))
+
+
+def wrapped_features(model, x: torch.Tensor, cells: int | None = None) -> torch.Tensor:
+    """Visual features of equirectangular frames ``(B, 3, H, W)`` with circular padding in yaw.
+
+    The pad is ``cells`` feature cells on each side, by default :func:`seam_cells` so that no cropped
+    cell sees the padding the convolutions add at the padded image's own edges.
+    """
+    stride = model.feature_stride
+    cells = seam_cells(model) if cells is None else cells
+    pad = min(cells * stride, x.shape[-1])  # a frame narrower than the pad wraps at most once
+    cells = pad // stride
+    v = model.visual_features(F.pad(x, (pad, pad, 0, 0), mode="circular"))
+    return v[..., cells : v.shape[-1] - cells] if cells else v
 
 
 def _default_threads() -> int:
@@ -58,6 +85,9 @@ class NetworkOptions(PluginOptions):
     audio_window: float | None = option(None, "seconds of sound per frame; default: the checkpoint's",
                                         lo=0.5, hi=120.0)
     batch_size: int | None = option(None, "frames per batch (rounded up to a multiple of stride)", lo=1, hi=4096)
+    seam_padding: int | None = option(None, "feature cells of circular padding on each side of the ±180° seam; "
+                                      "default: half the receptive field (exact, ~2x the visual cost for VGG-16 "
+                                      "at 160x320); 0: zero padding, as before", lo=0, hi=64)
 
 
 class NetworkSource(SaliencySource):
@@ -77,7 +107,7 @@ class NetworkSource(SaliencySource):
                 "or choose --localizer synchrony, which needs none"
             )
         self.device = resolve_device(self.ctx.device)
-        self.checkpoint = Path(self.ctx.checkpoint)
+        self.checkpoint = resolve(self.ctx.checkpoint)  # a path, or URL#sha256=HEX fetched into the cache
         self.stride = o.stride
         self.threads = _default_threads() if o.threads is None else o.threads
         self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
@@ -85,6 +115,7 @@ class NetworkSource(SaliencySource):
         self.sample_rate = cfg.sample_rate
         self.window = float(cfg.audio_window if o.audio_window is None else o.audio_window)
         self.frame_size = (o.inference_height, 2 * o.inference_height)
+        self.seam_cells = seam_cells(self.model) if o.seam_padding is None else o.seam_padding
         per = max(1, 16 // self.stride) if o.batch_size is None else max(1, -(-o.batch_size // self.stride))
         self.batch_size = self.stride * per
         self._pooler: WindowPooler | None = None
@@ -96,8 +127,10 @@ class NetworkSource(SaliencySource):
             "checkpoint": str(self.checkpoint),
             "backbone": cfg.backbone,
             "attention": cfg.attention,
+            "attention_temperature": cfg.attention_temperature,
             "stride": self.stride,
             "inference_size": list(self.frame_size),
+            "seam_padding_cells": self.seam_cells,
             "audio_window": self.window,
             "device": str(self.device),
         }
@@ -105,7 +138,7 @@ class NetworkSource(SaliencySource):
     def prepare(self, media: MediaInfo) -> None:
         if self.device.type == "cpu":
             torch.set_num_threads(self.threads)
-        chunks = (scale_waveform(c[0]).numpy() for c in iter_audio_chunks(media.path, self.sample_rate, channels=1))
+        chunks = (scale_waveform(c[0]).numpy() for c in mono_chunks(media, self.sample_rate))
         feats = conv8_track(self.model.soundnet, chunks, device=str(self.device))
         self._pooler = WindowPooler(feats, self.sample_rate, self.window)
         self._carry = None
@@ -114,7 +147,7 @@ class NetworkSource(SaliencySource):
     def _compute(self, frames: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = preprocess_image(frames, self.frame_size).to(self.device)
         f_s = self._pooler.pooled(times).to(self.device)
-        out = self.model.attend(self.model.visual_features(x), self.model.embed_features(f_s))
+        out = self.model.attend_sound(wrapped_features(self.model, x, self.seam_cells), f_s)
         alpha = out.attention.float()
         flat = alpha.reshape(alpha.shape[0], -1)
         lo, hi = flat.min(1).values[:, None, None], flat.max(1).values[:, None, None]

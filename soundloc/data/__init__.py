@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.errors import UserError
-from soundloc.data.common import IMAGENET_MEAN, IMAGENET_STD, denormalize_image, normalize_image
+from soundloc.data.common import normalize_image
 from soundloc.data.flickr import FlickrSoundNet, parse_annotation, read_id_list
 from soundloc.data.synthetic import SyntheticScenes
 from soundloc.data.videos import VIDEO_EXTS, VideoFolder
@@ -17,10 +17,19 @@ from soundloc.data.videos import VIDEO_EXTS, VideoFolder
 DATASET_TYPES = ("auto", "flickr", "videos", "synthetic")
 
 __all__ = [
-    "DATASET_TYPES", "IMAGENET_MEAN", "IMAGENET_STD", "FlickrSoundNet", "SyntheticScenes", "VideoFolder",
-    "denormalize_image", "normalize_image", "open_dataset", "parse_annotation", "parse_synthetic_spec",
-    "read_id_list",
+    "DATASET_TYPES", "FlickrSoundNet", "SyntheticScenes", "VideoFolder", "normalize_image", "open_dataset",
+    "audio_seconds_for", "parse_annotation", "parse_synthetic_spec", "read_id_list",
 ]
+
+
+def audio_seconds_for(spec: str, given: float | None, default: float) -> float:
+    """Seconds of sound per sample: ``given``, else 1 s for synthetic scenes (their clip length), else
+    ``default`` (the model's window)."""
+    if given is not None:
+        if not given > 0:
+            raise UserError(f"--audio-seconds {given}: must be a positive number of seconds")
+        return given
+    return 1.0 if str(spec).startswith("synthetic:") else default
 
 
 def parse_synthetic_spec(spec: str) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""Pieces shared by every dataset: image normalisation, fixed-length audio, the sample dict.
+"""Pieces shared by every dataset: image preparation (``soundloc.image``), fixed-length audio, the sample dict.
 
 Every dataset yields the same dict so that training and evaluation never care where a sample came from:
 
@@ -16,28 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# ImageNet statistics, as torchvision's pretrained backbones expect (the same as soundloc.model uses).
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+from soundloc.image import preprocess_image
 
 
 def normalize_image(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """HWC uint8 RGB (any size) -> (3,size,size) float32 ImageNet-normalised tensor."""
-    import cv2
-
+    """HWC uint8 RGB or grey (any size) -> (3,size,size) float32, prepared as at inference."""
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    if rgb.shape[:2] != (size, size):
-        interp = cv2.INTER_AREA if min(rgb.shape[:2]) > size else cv2.INTER_LINEAR
-        rgb = cv2.resize(rgb, (size, size), interpolation=interp)
-    x = (rgb[:, :, :3].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-
-def denormalize_image(image: torch.Tensor) -> np.ndarray:
-    """Inverse of ``normalize_image``: (3,S,S) tensor -> HWC uint8 RGB, for drawing."""
-    x = image.detach().cpu().numpy().transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
-    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+    return preprocess_image(np.ascontiguousarray(rgb[:, :, :3]), size)[0]
 
 
 def fit_length(wave: np.ndarray, n: int) -> np.ndarray:

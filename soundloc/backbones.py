@@ -1,0 +1,16 @@
+"""The backbone family: registry name → class, readable without importing PyTorch.
+
+The CLI builds ``--backbone``'s choices from this table, so it lives apart from ``soundloc.visual``
+(which imports torch). Adding a backbone is one class in a module plus one line here; another package
+can add one under the entry-point group ``pano_pan.backbones``.
+"""
+
+from __future__ import annotations
+
+from common.registry import Registry
+
+BACKBONES: Registry = Registry("backbone", {
+    "vgg16": "soundloc.visual:VGG16",
+    "resnet18": "soundloc.visual:ResNet18",
+    "tiny": "soundloc.visual:Tiny",
+}, entry_point_group="pano_pan.backbones")
