@@ -35,8 +35,14 @@ from common.ownership import written_by_pano_pan
               help="Seconds of sound per sample [default: as trained, else 20 (1 for synthetic)].")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic"]), default="auto",
-              show_default=True)
+@click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic", "foa-videos"]),
+              default="auto", show_default=True,
+              help="foa-videos: held-out 360° FOA videos; scores the capture of the network on their W channel "
+              "against the ambisonic direction, with synchrony and a centre view as baselines.")
+@click.option("--foa-min-confidence", type=float, default=0.5, show_default=True,
+              help="foa-videos: frames whose ambisonic confidence is lower are not scored.")
+@click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE",
+              help="foa-videos: an option of the network localizer, e.g. inference_height=128; repeatable.")
 @click.option("--ids", type=click.Path(path_type=Path), default=None, help="Id-list file (Flickr-SoundNet).")
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the table.")
@@ -44,8 +50,13 @@ from common.ownership import written_by_pano_pan
 def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, plot: Path | None,
              retrieval: bool, no_baselines: bool, no_controls: bool, method: str, image_size: int | None,
              audio_seconds: float | None, batch_size: int, device: str, dataset_type: str, ids: Path | None,
-             overwrite: bool, quiet: bool, debug: bool) -> None:
+             foa_min_confidence: float, source_options: tuple[str, ...], overwrite: bool, quiet: bool,
+             debug: bool) -> None:
     """Evaluate CHECKPOINT's localization on DATA (a folder, or synthetic:N[:seed])."""
+    if dataset_type == "foa-videos":
+        _evaluate_on_foa(data, checkpoint, json_out, no_baselines, device, foa_min_confidence, source_options,
+                         overwrite, quiet)
+        return
     from soundloc.checkpoint import load_checkpoint
     from soundloc.data import audio_seconds_for, open_dataset
     from soundloc.device import resolve_device
@@ -89,3 +100,34 @@ def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, p
             if plot.suffix.lower() != ".png":
                 raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
             plot_success_curve(report_curves(report), plot)
+
+
+def _evaluate_on_foa(data: str, checkpoint: str, json_out: Path | None, no_baselines: bool, device: str,
+                     min_confidence: float, source_options: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+    """``--dataset-type foa-videos``: capture against each video's ambisonic direction (pano.foa_scoring)."""
+    import json
+
+    from cli.commands import parse_key_values
+    from common.atomic import atomic_path
+    from common.ownership import GENERATOR
+    from pano.foa_scoring import format_scores, score_foa_folder
+    from soundloc.device import resolve_device
+    from soundloc.download import resolve
+
+    if not 0 <= min_confidence <= 1:
+        raise UserError(f"--foa-min-confidence {min_confidence}: use a value in [0, 1]")
+    options = parse_key_values(source_options, "--source-option")
+    checkpoint_path = resolve(checkpoint)
+    outputs = OutputSet([checkpoint_path], overwrite=overwrite, recognise=written_by_pano_pan,
+                        rename_hint="choose another name for --json")
+    outputs.reserve(json_out)
+    notify = None if quiet else (lambda m: click.echo(m, err=True))
+    scores = score_foa_folder(data, checkpoint_path, str(resolve_device(device)), min_confidence,
+                              network_options=options, baselines=not no_baselines, notify=notify)
+    if not quiet:
+        click.echo(format_scores(scores))
+    if json_out is not None:
+        doc = {"generator": dict(GENERATOR), **scores.as_dict(), "checkpoint": str(checkpoint), "data": data,
+               "min_confidence": min_confidence}
+        with outputs, atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2))

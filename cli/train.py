@@ -54,8 +54,16 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
 @click.option("--deterministic", is_flag=True, help="Use deterministic algorithms only (slower on GPU).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--val", "val", default=None, metavar="DATA", help="Annotated validation data; picks best.pt.")
-@click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic"]),
-              default="auto", show_default=True)
+@click.option("--dataset-type", type=click.Choice(["auto", "flickr", "videos", "synthetic", "foa-videos"]),
+              default="auto", show_default=True,
+              help="foa-videos: 360° videos with FOA sound; their ambisonic maps are the targets (use --mode semi).")
+@click.option("--foa-fps", type=float, default=2.0, show_default=True,
+              help="foa-videos: frames sampled per second of video.")
+@click.option("--foa-min-confidence", type=float, default=0.5, show_default=True,
+              help="foa-videos: ambisonic confidence from which a frame has a supervised target.")
+@click.option("--foa-cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="foa-videos: where sampled frames and targets are kept between runs "
+              "[default: DATA/.pano-pan-cache].")
 @click.option("--ids", type=click.Path(path_type=Path), default=None,
               help="Id-list file restricting a Flickr-SoundNet folder.")
 @click.option("--val-ids", type=click.Path(path_type=Path), default=None,
@@ -71,6 +79,9 @@ def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: boo
     from soundloc.train import train as run_training
 
     model_config, seconds = _model_config(resume, opts)
+    if opts["dataset_type"] == "foa-videos":
+        _train_on_foa(data, out, resume, val, quiet, model_config, seconds, opts)
+        return
     seconds = audio_seconds_for(data, seconds, model_config.audio_window)
     common = dict(image_size=model_config.image_size, sample_rate=model_config.sample_rate, audio_seconds=seconds)
     dataset_type = opts["dataset_type"]
@@ -82,6 +93,24 @@ def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: boo
                                **common)
     result = run_training(train_set, out, _train_config(opts), model_config, val_set, resume, _reporter(quiet),
                           extra_meta={"data": data, "audio_seconds": seconds})
+    click.echo(f"best: {result.best}  last: {result.last}")
+
+
+def _train_on_foa(data: str, out: Path, resume: Path | None, val: str | None, quiet: bool, model_config,
+                  seconds: float | None, opts: dict) -> None:
+    """``--dataset-type foa-videos``: the FOA folder (and --val folder) through ``pano.foa_dataset``."""
+    from pano.foa_dataset import open_foa_training
+    from soundloc.train import train as run_training
+
+    if val is not None:
+        raise UserError(f"--val {val}: FOA videos are scored on their capture, not cIoU; train without --val and "
+                        "run `pano-pan evaluate VAL_DIR --dataset-type foa-videos --checkpoint OUT/best.pt`")
+    notify = None if quiet else (lambda m: click.echo(m, err=True))
+    train_set, model_config, meta = open_foa_training(
+        data, model_config, seconds, frames_per_second=opts["foa_fps"], min_confidence=opts["foa_min_confidence"],
+        seed=opts["seed"], cache_dir=opts["foa_cache"], resuming=resume is not None, notify=notify)
+    result = run_training(train_set, out, _train_config(opts), model_config, None, resume, _reporter(quiet),
+                          extra_meta={"data": data, **meta})
     click.echo(f"best: {result.best}  last: {result.last}")
 
 

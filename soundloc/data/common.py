@@ -5,7 +5,8 @@ Every dataset yields the same dict so that training and evaluation never care wh
 ``image``  (3,S,S) float32, ImageNet-normalised;
 ``audio``  (samples,) float32 in [-1,1] at the model's sample rate, padded/cropped to a fixed length so
            that batches stack (the training loop scales it with ``scale_waveform``);
-``gt_map`` (G,G) float32 consensus score map g of eq. 9 (zeros when there is no annotation);
+``gt_map`` (G,G) float32 consensus score map g of eq. 9 (zeros when there is no annotation); datasets of
+           non-square frames give (G_h,G_w) on the frame's own grid;
 ``has_gt`` bool; ``label`` int class id (−1 when unknown or ambient); ``index`` int.
 
 ``gt_map`` and ``has_gt`` are always present, so the default collate function works on mixed batches.
@@ -37,11 +38,13 @@ def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def make_sample(image: torch.Tensor, audio: np.ndarray, gt_map: np.ndarray | None, gt_size: int,
+def make_sample(image: torch.Tensor, audio: np.ndarray, gt_map: np.ndarray | None, gt_size: int | tuple[int, int],
                 label: int = -1, index: int = 0) -> dict:
-    """Assemble the sample dict described in the module docstring."""
+    """Assemble the sample dict described in the module docstring (``gt_size`` (G_h, G_w) for non-square
+    ground-truth grids)."""
     has_gt = gt_map is not None
-    g = np.zeros((gt_size, gt_size), np.float32) if gt_map is None else gt_map.astype(np.float32)
+    shape = (gt_size, gt_size) if isinstance(gt_size, int) else tuple(gt_size)
+    g = np.zeros(shape, np.float32) if gt_map is None else gt_map.astype(np.float32)
     return {
         "image": image,
         "audio": torch.from_numpy(np.ascontiguousarray(audio, np.float32)),

@@ -1,0 +1,111 @@
+"""FOA 360° videos teach the network: the dataset, its cache, training on it and mono runs with the result."""
+
+import json
+
+import numpy as np
+import pytest
+
+from clips import foa_clip, mono_pulse_clip
+from common.audio_io import read_audio
+from common.errors import UserError
+from pano import foa_dataset
+from pano.foa_dataset import FoaSampling, FoaVideoDataset
+from pano.geometry import angular_distance, x_to_yaw, y_to_pitch
+
+SR = 22050
+SMALL = FoaSampling(image_size=64, sample_rate=SR, audio_seconds=0.5, frames_per_second=4.0, min_confidence=0.5)
+
+
+def _peak(gt: np.ndarray) -> tuple[float, float]:
+    y, x = np.unravel_index(int(np.argmax(gt)), gt.shape)
+    return float(x_to_yaw(x, gt.shape[1])), float(y_to_pitch(y, gt.shape[0]))
+
+
+def test_samples_carry_the_w_channel_and_a_target_at_the_foa_direction(tmp_path):
+    (tmp_path / "vids").mkdir()
+    clip = foa_clip(tmp_path / "vids" / "a.mp4", seconds=2.0, size=(120, 240), yaw=-100.0, pitch=20.0)
+    data = FoaVideoDataset(tmp_path / "vids", SMALL, augment=False)
+    assert len(data) >= 6
+    track = read_audio(clip, SR, channels=None)  # (4, S): W, Y, Z, X
+    n = int(round(0.5 * SR))
+    for i in range(1, len(data) - 1):
+        s = data[i]
+        assert tuple(s["image"].shape) == (3, 32, 64) and tuple(s["gt_map"].shape) == (32, 64)
+        assert bool(s["has_gt"])
+        yaw, pitch = _peak(s["gt_map"].numpy())
+        assert angular_distance(yaw, pitch, -100.0, 20.0) < 12.0  # one 5.6° cell plus the blob's spread
+        _path, t = data.source(i)
+        start = int(round(t * SR)) - n // 2
+        w = track[0, start : start + n]
+        got = s["audio"].numpy()
+        assert np.corrcoef(got, w)[0, 1] > 0.99  # the omni channel, not a downmix with Y, Z, X
+        assert np.corrcoef(got, track[3, start : start + n])[0, 1] < 0.9
+
+
+def test_quiet_frames_carry_no_supervised_target_and_the_cache_survives(tmp_path, monkeypatch):
+    (tmp_path / "vids").mkdir()
+    foa_clip(tmp_path / "vids" / "gap.mp4", seconds=3.0, size=(120, 240), yaw=45.0, noise=0.002,
+             sounding=lambda t: t < 1.5)
+    data = FoaVideoDataset(tmp_path / "vids", SMALL, augment=False)
+    times = np.array([data.source(i)[1] for i in range(len(data))])
+    has = np.array([bool(data[i]["has_gt"]) for i in range(len(data))])
+    assert has[times < 1.2].all() and not has[times > 1.9].any()
+    assert all(float(data[i]["gt_map"].abs().sum()) == 0 for i in np.flatnonzero(~has))
+    assert data.annotated_indices() == list(np.flatnonzero(has))
+
+    # a restart reads the cache instead of decoding the video again
+    def refuse(*_a, **_k):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(foa_dataset, "_streamed", refuse)
+    again = FoaVideoDataset(tmp_path / "vids", SMALL, augment=False)
+    assert len(again) == len(data) and np.array_equal(again[0]["image"].numpy(), data[0]["image"].numpy())
+
+
+def test_a_folder_without_foa_is_refused(tmp_path):
+    (tmp_path / "vids").mkdir()
+    mono_pulse_clip(tmp_path / "vids" / "mono.mp4", seconds=1.0, size=(60, 120))
+    with pytest.raises(UserError, match="no 360° video with first-order ambisonic"):
+        FoaVideoDataset(tmp_path / "vids", SMALL)
+
+
+def test_trained_on_foa_clips_the_checkpoint_drives_a_mono_run(tmp_path, capsys):
+    import torch
+    from click.testing import CliRunner
+
+    from cli.evaluate import evaluate
+    from cli.main import main
+    from cli.train import train
+
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    foa_clip(vids / "a.mp4", seconds=2.0, size=(60, 120), yaw=60.0)
+    foa_clip(vids / "b.mp4", seconds=2.0, size=(60, 120), yaw=-90.0, seed=1)
+    threads = torch.get_num_threads()
+    try:
+        out = tmp_path / "runs"
+        res = CliRunner().invoke(train, [str(vids), "--dataset-type", "foa-videos", "--mode", "semi", "--out",
+                                         str(out), "--epochs", "1", "--batch-size", "4", "--backbone", "tiny",
+                                         "--embed-dim", "16", "--image-size", "64", "--freeze-sound",
+                                         "--max-steps", "2", "-q"])
+        assert res.exit_code == 0, res.output
+        meta = torch.load(out / "best.pt", weights_only=True)["meta"]
+        assert meta["dataset_type"] == "foa-videos" and meta["audio_seconds"] == 1.0
+        assert meta["foa"]["frame_size"] == [32, 64]
+
+        mono = mono_pulse_clip(tmp_path / "mono.mp4", seconds=1.0, size=(60, 120))
+        code = main([str(mono), "-o", str(tmp_path / "out"), "--checkpoint", str(out / "best.pt"),
+                     "--no-saliency-video"])
+        assert code == 0, capsys.readouterr().err
+        traj = json.loads((tmp_path / "out" / "mono.trajectory.json").read_text())
+        assert traj["generator"]["localizer"] == "network"
+        assert traj["generator"]["params"]["localizer"]["checkpoint"] == str(out / "best.pt")
+
+        scored = CliRunner().invoke(evaluate, [str(vids), "--dataset-type", "foa-videos", "--checkpoint",
+                                               str(out / "best.pt"), "--json", str(tmp_path / "s.json")])
+        assert scored.exit_code == 0, scored.output
+        doc = json.loads((tmp_path / "s.json").read_text())
+        assert set(doc["capture"]) == {"network", "synchrony", "centre"} and doc["frames"] > 30
+        assert doc["capture"]["centre"] == 0.0  # sources at 60° and −90° are outside a front view
+    finally:
+        torch.set_num_threads(threads)
