@@ -93,13 +93,13 @@ def make_audio(duration: float, rng: np.random.Generator) -> np.ndarray:
     return foa.astype(np.float32)
 
 
-def make_background(rng: np.random.Generator) -> np.ndarray:
+def make_background(rng: np.random.Generator, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
     """Sky/ground panorama (H, W, 3) uint8, seamless: texture is a function of the 3-D direction."""
-    vec = grid_vectors(HEIGHT, WIDTH)
-    yaw, pitch = grid_angles(HEIGHT, WIDTH)
-    pitch = pitch[:, None] * np.ones((1, WIDTH))
+    vec = grid_vectors(height, width)
+    yaw, pitch = grid_angles(height, width)
+    pitch = pitch[:, None] * np.ones((1, width))
     # Smooth "clouds"/"terrain": a few random plane waves over the unit sphere (no seam, no pole pinch).
-    tex = np.zeros((HEIGHT, WIDTH))
+    tex = np.zeros((height, width))
     for freq in (2.0, 4.0, 8.0):
         for _ in range(4):
             k = rng.standard_normal(3) * freq
@@ -113,7 +113,7 @@ def make_background(rng: np.random.Generator) -> np.ndarray:
     ground = ground * (0.75 + 0.35 * tex[..., None])
     img = np.where((pitch >= 0)[..., None], sky, ground)
     # Grid lines every 30° of yaw and 15° of pitch, about one pixel wide, anti-aliased.
-    px = 360.0 / WIDTH
+    px = 360.0 / width
     dy = np.abs((yaw[None, :] + 15.0) % 30.0 - 15.0) / px
     dp = np.abs((pitch + 7.5) % 15.0 - 7.5) / px
     line = np.clip(1.2 - np.minimum(dy * np.ones_like(dp), dp), 0.0, 1.0)[..., None]
@@ -121,15 +121,15 @@ def make_background(rng: np.random.Generator) -> np.ndarray:
     horizon = np.clip(1.5 - np.abs(pitch) / px, 0.0, 1.0)[..., None]
     img = img * (1 - horizon) + horizon * 250.0
     img = np.clip(img, 0, 255).astype(np.uint8)
-    y = int(round((0.5 + 6.0 / 180.0) * HEIGHT))  # just under the horizon
+    y = int(round((0.5 + 6.0 / 180.0) * height))  # just under the horizon
     for label, at in (("FRONT 0", 0.0), ("RIGHT +90", 90.0), ("LEFT -90", -90.0)):
         (tw, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-        x = int(round(yaw_to_x(at, WIDTH))) - tw // 2
+        x = int(round(yaw_to_x(at, width))) - tw // 2
         cv2.putText(img, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (250, 250, 250), 1, cv2.LINE_AA)
     (tw, _), _ = cv2.getTextSize("BACK 180", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
     cv2.putText(img, "BACK 180", (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (250, 250, 250), 1, cv2.LINE_AA)
     cv2.putText(
-        img, "BACK 180", (WIDTH - tw - 4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (250, 250, 250), 1, cv2.LINE_AA
+        img, "BACK 180", (width - tw - 4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (250, 250, 250), 1, cv2.LINE_AA
     )
     return img
 
@@ -137,9 +137,9 @@ def make_background(rng: np.random.Generator) -> np.ndarray:
 class SphereDisk:
     """Draws a shaded disk of a given angular radius on the equirectangular frame."""
 
-    def __init__(self) -> None:
-        self.vec = grid_vectors(HEIGHT, WIDTH).astype(np.float32)
-        self.px = np.float32(np.radians(360.0 / WIDTH))
+    def __init__(self, height: int = HEIGHT, width: int = WIDTH) -> None:
+        self.vec = grid_vectors(height, width).astype(np.float32)
+        self.px = np.float32(np.radians(360.0 / width))
 
     def draw(self, img: np.ndarray, yaw: float, pitch: float, radius: float, rim, core) -> None:
         from pano.geometry import yaw_pitch_to_vec
