@@ -109,3 +109,14 @@ def test_trained_on_foa_clips_the_checkpoint_drives_a_mono_run(tmp_path, capsys)
         assert doc["capture"]["centre"] == 0.0  # sources at 60° and −90° are outside a front view
     finally:
         torch.set_num_threads(threads)
+
+
+def test_foa_training_refuses_a_ciou_validation_set_with_a_pointer_to_evaluate(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.train import train
+
+    res = CliRunner().invoke(train, [str(tmp_path), "--dataset-type", "foa-videos", "--val", str(tmp_path),
+                                     "--out", str(tmp_path / "o")])
+    assert isinstance(res.exception, UserError)  # the CLI prints it as one line
+    assert "evaluate VAL_DIR --dataset-type foa-videos" in str(res.exception)
