@@ -25,6 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from common.audio_io import iter_audio_chunks
 from pano.context import RunContext
 from pano.saliency.base import FrameBatch
 from pano.saliency.network import NetworkOptions, NetworkSource, wrapped_features
@@ -34,6 +35,13 @@ from soundloc.streaming import WindowPooler, conv8_track
 
 SR = 22050
 FPS = 30.0
+
+class AudioTrack(SimpleNamespace):
+    """A sound file standing in for a video's ``MediaInfo``: what the network source reads of it."""
+
+    def audio_chunks(self, sample_rate: int, channels: int | None = None, chunk_seconds: float = 2.0):
+        return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds)
+
 
 
 def _sync(device: str) -> None:
@@ -117,7 +125,7 @@ def source_fps(device: str, frames: int, seconds: float) -> dict:
             w.setframerate(SR)
             w.writeframes(pcm.tobytes())
         src = NetworkSource.build(RunContext(checkpoint=str(ckpt), device=device, fps=FPS))
-        media = SimpleNamespace(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds, is_foa=False)
+        media = AudioTrack(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds, is_foa=False)
         t0 = time.perf_counter()
         src.prepare(media)
         t_prepare = time.perf_counter() - t0

@@ -17,6 +17,7 @@ from pano.planning.base import PLANNERS
 from pano.render import DEFAULT_HFOV, parse_fov, parse_size
 from pano.saliency.base import LOCALIZERS
 from soundloc.device import check_device_word
+from soundloc.download import is_url
 
 
 def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
@@ -53,8 +54,9 @@ def debug_option(f):
               "else synchrony.")
 @click.option("--planner", type=click.Choice(PLANNERS.names()), default="autocam", show_default=True,
               help="Camera path planner.")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Trained soundloc checkpoint for --localizer network/fusion.")
+@click.option("--checkpoint", default=None, metavar="PATH|URL#sha256=HEX",
+              help="Trained soundloc checkpoint for --localizer network/fusion: a file, or a URL with its "
+              "SHA-256 (downloaded once, cached).")
 @click.option("--fov", "fov", default=None, metavar="H[xV]",
               help=f"Field of view in degrees [default: {DEFAULT_HFOV}, vertical from the output aspect].")
 @click.option("--size", "size", default=None, metavar="WxH|native",
@@ -94,7 +96,7 @@ def debug_option(f):
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
-def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: Path | None, fov: str | None,
+def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: str | None, fov: str | None,
             size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
             max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
@@ -116,7 +118,7 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             planner_options["cuts"] = cuts
         if max_pan_time is not None:
             planner_options["max_pan_time"] = max_pan_time
-    if checkpoint is not None and not checkpoint.is_file():
+    if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
         raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
     options = RunOptions(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size, projection=projection,

@@ -8,9 +8,10 @@ from cli.commands import debug_option
 from pano.exporters import EXPORTERS
 from pano.planning.base import PLANNERS
 from pano.saliency.base import LOCALIZERS
+from soundloc.backbones import BACKBONES
 
-FAMILIES = {"localizer": LOCALIZERS, "planner": PLANNERS, "exporter": EXPORTERS}
-FLAGS = {"localizer": "--localizer-option", "planner": "--planner-option", "exporter": None}
+FAMILIES = {"localizer": LOCALIZERS, "planner": PLANNERS, "exporter": EXPORTERS, "backbone": BACKBONES}
+FLAGS = {"localizer": "--localizer-option", "planner": "--planner-option", "exporter": None, "backbone": None}
 
 
 @click.command("plugins")
@@ -20,7 +21,8 @@ FLAGS = {"localizer": "--localizer-option", "planner": "--planner-option", "expo
 def plugins(family: str | None, name: str | None, debug: bool) -> None:
     """List the plugins of each family, or one family's (or plugin's) options with defaults and ranges.
 
-    Listing names imports nothing; showing options imports the plugin (the network imports PyTorch).
+    Listing names imports nothing; showing options imports the plugin (the network and backbones import
+    PyTorch).
     """
     if family is None:
         for fam, registry in FAMILIES.items():

@@ -259,24 +259,30 @@ class _Worker:
                 continue
 
     def close(self, abort: bool = False) -> None:
-        """Finish the queued items (``abort``: only the one in hand) and stop the thread."""
+        """Finish the queued items (``abort``: only the one in hand) and stop the thread.
+
+        A signal while draining turns the close into an abort: the thread is stopped either way, so no
+        writer thread outlives its render.
+        """
         if self._closed:
             return
-        if abort:
-            self._stop.set()
-        else:
-            while self._thread.is_alive() and self._error is None:
-                interrupt.check()
-                try:
-                    self._queue.put(_END, timeout=POLL_SECONDS)
-                    break
-                except queue.Full:
-                    continue
-        while self._thread.is_alive():
+        try:
             if not abort:
-                interrupt.check()
-            self._thread.join(timeout=POLL_SECONDS)
-        self._closed = True
+                while self._thread.is_alive() and self._error is None:
+                    interrupt.check()
+                    try:
+                        self._queue.put(_END, timeout=POLL_SECONDS)
+                        break
+                    except queue.Full:
+                        continue
+                while self._thread.is_alive():
+                    interrupt.check()
+                    self._thread.join(timeout=POLL_SECONDS)
+        finally:
+            self._stop.set()  # a no-op after a clean drain; otherwise the thread ends after the item in hand
+            while self._thread.is_alive():
+                self._thread.join(timeout=POLL_SECONDS)
+            self._closed = True
         if not abort:
             self._raise_error()
 

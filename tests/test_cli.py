@@ -124,3 +124,15 @@ def test_console_script_entry_point(tmp_path):
     assert proc.stderr.startswith("pano-pan: error:") and "absent.mp4" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "inspect" in proc.stdout
+
+
+def test_run_takes_a_checkpoint_url_and_asks_for_its_hash(tmp_path, capsys):
+    """``--checkpoint URL`` reaches the verified download (no network: refused before any fetch)."""
+    from clips import mono_pulse_clip
+
+    clip = mono_pulse_clip(tmp_path / "m.mp4", seconds=1.0, size=(60, 120))
+    code = main([str(clip), "-o", str(tmp_path / "out"), "--checkpoint", "https://example.invalid/model.pt"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("pano-pan: error: https://example.invalid/model.pt: a checkpoint from the web needs")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from clips import write_wav
+from common.audio_io import iter_audio_chunks
 from common.errors import CheckpointError, UserError
 from pano.context import RunContext
 from pano.saliency.base import LOCALIZERS, FrameBatch
@@ -19,6 +20,13 @@ from soundloc.model import ModelConfig, SoundLocalizer, preprocess_image
 
 FPS = 10.0
 N_FRAMES = 20
+
+class AudioTrack(SimpleNamespace):
+    """A sound file standing in for a video's ``MediaInfo``: what the network source reads of it."""
+
+    def audio_chunks(self, sample_rate: int, channels: int | None = None, chunk_seconds: float = 2.0):
+        return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds)
+
 
 
 def _wav(path: Path, seconds: float, sr: int = 22050) -> Path:
@@ -40,7 +48,7 @@ def setup(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = save_checkpoint(d / "tiny.pt", SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=32)))
     audio = _wav(d / "clip.wav", N_FRAMES / FPS)
-    media = SimpleNamespace(path=audio, fps=FPS, frame_count=N_FRAMES, duration=N_FRAMES / FPS, is_foa=False)
+    media = AudioTrack(path=audio, fps=FPS, frame_count=N_FRAMES, duration=N_FRAMES / FPS, is_foa=False)
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (N_FRAMES, 64, 128, 3)).astype(np.uint8)
     for k in range(N_FRAMES):  # a square moving to the right
@@ -103,7 +111,7 @@ def test_prepare_needs_audio(setup, tmp_path):
     silent = tmp_path / "image.png"
     silent.write_bytes(b"\x89PNG not really")
     with pytest.raises(UserError, match="image.png"):
-        src.prepare(SimpleNamespace(path=silent, fps=FPS, frame_count=1, duration=0.1, is_foa=False))
+        src.prepare(AudioTrack(path=silent, fps=FPS, frame_count=1, duration=0.1, is_foa=False))
     with pytest.raises(RuntimeError):
         src.process(FrameBatch(indices=np.arange(1), times=np.zeros(1), frames=np.zeros((1, 64, 128, 3), np.uint8)))
 

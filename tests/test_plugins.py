@@ -104,6 +104,7 @@ def test_plugins_command_lists_families_and_options(capsys):
     listing = capsys.readouterr().out
     assert "localizers  ambisonic, network, synchrony, fusion" in listing
     assert "exporters   csv, ffmpeg, plot" in listing
+    assert "backbones   vgg16, resnet18, tiny" in listing
     assert main(["plugins", "planner", "centroid"]) == 0
     text = capsys.readouterr().out
     assert "--planner-option max_speed=60.0 [0.1…3600]" in text
