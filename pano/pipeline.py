@@ -294,14 +294,19 @@ class _Worker:
         self.close(abort=exc_type is not None)
 
 
-SALIENCY_VIDEO_MAX_WIDTH = 640
+SALIENCY_VIDEO_MAX_WIDTH = 720
 
 
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
-    """2:1, half the panorama's width and at most 640 wide: it is a diagnostic view (where was the
-    sound, where did the camera look), and at 960 wide it alone cost a third of stock ffmpeg's whole
-    fixed-view render of a 4K source (benchmarks/pipeline.py)."""
-    w = min(width // 2, SALIENCY_VIDEO_MAX_WIDTH)
+    """2:1, the panorama's width halved until it is at most 720 (3840 → 480, 5760 → 720, 960 → 480).
+
+    It is a diagnostic view (where was the sound, where did the camera look). Exact halvings make its
+    frames a chain of 2×2 means of the decoded planes, with no fractional resize: at 640 wide, a 4K
+    source's saliency video cost a quarter of stock ffmpeg's whole fixed-view render
+    (benchmarks/pipeline.py)."""
+    w = max(width // 2, 4)
+    while w > SALIENCY_VIDEO_MAX_WIDTH:
+        w //= 2
     w -= w % 4
     return max(w, 4), max(w // 2, 2)
 
