@@ -79,6 +79,8 @@ def test_talkers_60_degrees_apart_taking_turns_get_a_still_two_shot():
     speed = np.degrees(np.abs(np.diff(np.unwrap(np.radians(path.yaw[framed]))))) * scene.fps
     assert speed.max() < 0.5  # held through every turn
     assert metrics["cuts"] == 0 and metrics["capture"] == 1.0
+    _, quick = scored(scene, max_pan_time=0.4)  # the DP now cuts between the talkers: the aim stays
+    assert not quick.cut.any()  # so there is no cut to the same shot
 
 
 def test_a_two_shot_needs_both_to_fit():

@@ -435,7 +435,8 @@ class AutoCamPlanner(Planner):
         return {lo + i: v for i, v in got.items()}
 
     def _frame_targets(
-        self, tgts: list[np.ndarray], cands: list[int], first_block: int, f0: int, f1: int
+        self, tgts: list[np.ndarray], cands: list[int], first_block: int, f0: int, f1: int,
+        framed: dict[int, tuple] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame aims for frames [f0, f1) by interpolating block-centre aims; cut frames (relative)."""
         nb = len(tgts)
@@ -447,7 +448,7 @@ class AutoCamPlanner(Planner):
         hi = np.clip(lo + 1, 0, nb - 1)
         frac = (pos - lo)[:, None]
         all_cands = self._decided_and(cands, first_block)
-        cut_after = np.array([self._is_cut(all_cands, first_block + i) for i in range(nb)] + [False])
+        cut_after = np.array([self._is_cut(all_cands, first_block + i, framed) for i in range(nb)] + [False])
         # Nor from a silent block into an active one: the aim jumps at the onset, not before it.
         wake = np.array(
             [
@@ -475,7 +476,7 @@ class AutoCamPlanner(Planner):
         v = (1 - frac) * vec[lo] + frac * vec[hi]
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         is_cut_frame = np.array(
-            [f % self.k == 0 and self._is_cut(all_cands, f // self.k - 1) for f in frames]
+            [f % self.k == 0 and self._is_cut(all_cands, f // self.k - 1, framed) for f in frames]
         )
         return v, np.nonzero(is_cut_frame)[0]
 
@@ -484,11 +485,20 @@ class AutoCamPlanner(Planner):
         d.update({first_block + i: c for i, c in enumerate(cands)})
         return d
 
-    def _is_cut(self, cands: dict[int, int], b: int) -> bool:
-        """Whether the move from block b to b+1 is a cut (further than one block's reach)."""
+    def _is_cut(self, cands: dict[int, int], b: int, framed: dict[int, tuple] | None = None) -> bool:
+        """Whether the move from block b to b+1 is a cut (further than one block's reach); never inside a
+        two-shot (``framed``), where the DP's jump from one talker to the other leaves the aim in place."""
         if not self.cuts or b < 0 or b not in cands or b + 1 not in cands:
             return False
-        return bool(self._dist[cands[b], cands[b + 1]] > self.reach + 1e-6)
+        if self._dist[cands[b], cands[b + 1]] <= self.reach + 1e-6:
+            return False
+        if framed and b + 1 in framed:
+            a = b
+            while a > 0 and a not in framed and self._blk_w[a] <= 0:  # silence holds the aim before it
+                a -= 1
+            if a in framed and float(framed[a][0] @ framed[b + 1][0]) > np.cos(np.radians(1.0)):
+                return False
+        return True
 
     def _advance(self, final: bool) -> None:
         """Decide blocks old enough (all when ``final``) and commit their frames to the output."""
@@ -515,7 +525,7 @@ class AutoCamPlanner(Planner):
         times = np.concatenate(self._times)
         f0 = self._committed
         f1 = self._n if final else min(self._n, (first + n_new) * self.k)
-        v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n)
+        v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n, framed)
         dt = frame_steps(times, self.fps)[f0:]
         onsets = onset_breaks(np.concatenate(self._act), int(np.ceil(3 * self.smooth * self.fps)))
         onsets = onsets[onsets >= f0] - f0
