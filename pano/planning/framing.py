@@ -90,8 +90,8 @@ def two_shot_aims(
         if np.all(in_view(yaw, pitch, cy, cp, h, v)):
             dy = np.abs((np.atleast_1d(yaw) - cy + 180.0) % 360.0 - 180.0).max()
             dp = np.abs(np.atleast_1d(pitch) - cp).max()
-            room_y = max(0.0, hfov / 2 - margin / 2 - dy * np.cos(np.radians(cp)))  # as a view angle
-            out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, vfov / 2 - margin / 2 - dp))
+            room_y = max(0.0, hfov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
+            out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, vfov / 2 - margin - dp))
     shots = np.array(sorted(out))
     for i in wanted:
         if i in out or not active[i] or len(shots) == 0:
