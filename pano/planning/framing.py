@@ -61,6 +61,7 @@ def two_shot_aims(
     min_span: float = 20.0,
     dwell: float = 0.5,
     dwell_tol: float = 5.0,
+    support: float = 1.0,
 ) -> dict[int, tuple[np.ndarray, float, float]]:
     """Two-shot aims for the blocks in ``wanted`` that get one: block → (unit vector, yaw room, pitch
     room), the rooms being how far (degrees) the camera may stray from the aim with every framed
@@ -71,11 +72,14 @@ def two_shot_aims(
     ``window`` seconds of it span at least ``min_span`` degrees and all fit inside the view shrunk by
     ``margin`` on every side, centred on their extent. An active block that is not a dwell (the moment
     a turn changes) keeps the two-shot of the nearest block that has one if its direction fits there.
+    A place counts only if the window dwells there (within ``dwell_tol``) for ``support`` seconds in
+    all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot.
     """
     from pano.geometry import yaw_pitch_to_vec
 
     reach = max(1, int(round(window / block_seconds)))
     still = dwell_mask(dirs, active, max(1, int(round(dwell / block_seconds))), dwell_tol)
+    cos_tol, need = np.cos(np.radians(dwell_tol)), support / block_seconds
     h, v = max(1.0, hfov - 2 * margin), max(1.0, vfov - 2 * margin)
     out: dict[int, tuple[np.ndarray, float, float]] = {}
     for i in wanted:
@@ -83,6 +87,10 @@ def two_shot_aims(
             continue
         lo, hi = max(0, i - reach), min(len(dirs), i + reach + 1)
         near = dirs[lo:hi][still[lo:hi]]
+        held = (near @ near.T >= cos_tol).sum(axis=1) >= need  # places held long enough
+        if not np.any(near[held] @ dirs[i] >= cos_tol):
+            continue  # this block is at none of them
+        near = near[held]
         cy, cp, span = extent_centre(near)
         if span < min_span:
             continue
