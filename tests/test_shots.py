@@ -66,6 +66,32 @@ def test_turn_taking_talkers_150_degrees_apart_get_a_cut_per_turn():
     assert metrics["capture"] >= 0.9
 
 
+def test_talkers_60_degrees_apart_taking_turns_get_a_still_two_shot():
+    """Issue 10 item 5: both fit in a 65.5° view, so an operator frames both and holds, instead of
+    panning to whoever talks at each turn (which the DP's centre-weighted scores alone would do)."""
+    from pano.geometry import in_view
+
+    scene = turn_taking(60.0, turn=4.0, seconds=14.0)  # turns at 4, 8 and 12 s
+    metrics, path = scored(scene)
+    framed = np.arange(len(path.yaw)) / scene.fps >= 1.0
+    for yaw in (-30.0, 30.0):
+        assert np.all(in_view(yaw, 0.0, path.yaw[framed], path.pitch[framed], HFOV, VFOV)), yaw
+    speed = np.degrees(np.abs(np.diff(np.unwrap(np.radians(path.yaw[framed]))))) * scene.fps
+    assert speed.max() < 0.5  # held through every turn
+    assert metrics["cuts"] == 0 and metrics["capture"] == 1.0
+    _, quick = scored(scene, max_pan_time=0.4)  # the DP now cuts between the talkers: the aim stays
+    assert not quick.cut.any()  # so there is no cut to the same shot
+
+
+def test_a_two_shot_needs_both_to_fit():
+    """Without room for both (150° apart) there is no two-shot: the camera still goes to each talker."""
+    scene = turn_taking(150.0, turn=4.0, seconds=12.0)
+    _, path = scored(scene)
+    t = np.arange(len(path.yaw)) / scene.fps
+    assert abs(np.median(path.yaw[(t > 1.0) & (t < 3.5)]) + 75.0) < 10.0
+    assert abs(np.median(path.yaw[(t > 5.0) & (t < 7.5)]) - 75.0) < 10.0
+
+
 def test_cuts_never_pans_instead():
     scene = turn_taking(150.0, turn=4.0, seconds=12.0)
     metrics, path = scored(scene, cuts="never")

@@ -20,7 +20,11 @@ pick the path with dynamic programming under a smoothness (maximum motion) const
   rules out cutting back and forth).
 * **refinement** — the chosen candidate per block only says *which* view; the camera aims at the
   saliency centroid inside that view (also accumulated per block and candidate), held through silence,
-  interpolated between block centres. How the camera then moves is ``motion``: ``"shots"`` (default)
+  interpolated between block centres. Where the places the DP attended to within ``two_shot`` seconds
+  all fit in the view (two talkers in dialogue), the aim is instead the centre of their extent and the
+  camera may stray only as far as keeps them all in view (``pano.planning.framing``): the DP's
+  centre-weighted scores alone always prefer a view centred on whoever talks now, so it would pan at
+  every turn. How the camera then moves is ``motion``: ``"shots"`` (default)
   solves the L1-optimal path of ``pano.planning.motion`` (still shots, eased steady pans; the camera
   moves only when the aim leaves a central safe zone), ``"smooth"`` the older limit → smooth → limit
   chain (``pano.planning.smoothing``), which follows every wobble of the aim.
@@ -43,6 +47,7 @@ import scipy.sparse as sp
 from common.options import PluginOptions, option
 from pano.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
 from pano.planning.base import Observation, PlannedPath, Planner
+from pano.planning.framing import two_shot_aims
 from pano.planning.motion import MotionStyle, ShotCamera
 from pano.planning.smoothing import (
     frame_steps,
@@ -142,9 +147,11 @@ class _Calmer:
         self.last_out: np.ndarray | None = None
 
     def push(
-        self, tgt: np.ndarray, dt: np.ndarray, n: int, cuts: np.ndarray, sbreaks: np.ndarray
+        self, tgt: np.ndarray, dt: np.ndarray, n: int, cuts: np.ndarray, sbreaks: np.ndarray,
+        room: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Commit the first ``n`` of ``tgt`` (the rest is look-ahead); indices relative to ``tgt[0]``."""
+        """Commit the first ``n`` of ``tgt`` (the rest is look-ahead); indices relative to ``tgt[0]``.
+        ``room`` (the two-shot's) is ignored: this chain follows the aim closely anyway."""
         if n == 0:
             return np.zeros((0, 3))
         cuts = np.asarray(cuts, dtype=int)
@@ -197,6 +204,11 @@ class AutoCamOptions(PluginOptions):
     aim_memory: float = option(2.0, "the aim is the centroid of what the chosen view held over ± this many "
                                "seconds (two talkers taking turns in one view: one aim between them)",
                                lo=0.0, hi=30.0)
+    two_shot: float = option(8.0, "two-shot: where the places attended to within ± this many seconds all fit "
+                             "in the view, frame them all (dialogue) instead of panning at each turn; 0 = off",
+                             lo=0.0, hi=120.0)
+    two_shot_margin: float = option(2.0, "two-shot: degrees kept free inside each edge of the view",
+                                    lo=0.0, hi=20.0)
 
 
 class AutoCamPlanner(Planner):
@@ -222,6 +234,8 @@ class AutoCamPlanner(Planner):
         self.motion = o.motion
         self.safe_zone = o.safe_zone
         self.aim_memory = o.aim_memory
+        self.two_shot = o.two_shot
+        self.two_shot_margin = o.two_shot_margin
         self.max_pan_time = o.max_pan_time
         self.cut_cost = o.cut_cost
         self.lag = o.lag
@@ -365,15 +379,21 @@ class AutoCamPlanner(Planner):
         return path[len(self._decided) : upto] if upto <= n else path[len(self._decided) :]
 
     # ------------------------------------------------------------- refinement
-    def _targets(self, cands: list[int], first_block: int, hold: np.ndarray | None) -> tuple[list, list, Any]:
-        """Aim per block: centroid inside the chosen view blended with its centre, held when silent."""
+    def _targets(
+        self, cands: list[int], first_block: int, hold: np.ndarray | None, framed: dict[int, tuple]
+    ) -> tuple[list, list, Any]:
+        """Aim per block: the two-shot's (``framed``) where there is one, else the centroid inside the
+        chosen view blended with its centre; held when silent."""
         out, active = [], []
         every = self._decided_and(cands, first_block)
         reach = int(round(self.aim_memory * self.fps / self.k))
         for j, c in enumerate(cands):
             b = first_block + j
             w = self._blk_w[b]
-            if w > 0:
+            if w > 0 and b in framed:
+                tgt = hold = framed[b][0]
+                active.append(True)
+            elif w > 0:
                 # The centroid of what this view held over the last and next aim_memory seconds while the
                 # DP kept it: two talkers taking turns inside one view give one aim between them.
                 near = [i for i in range(max(0, b - reach), min(len(self._blk_w), b + reach + 1)) if every.get(i) == c]
@@ -392,8 +412,31 @@ class AutoCamPlanner(Planner):
             out.append(tgt)
         return out, active, hold
 
+    def _two_shots(self, every: dict[int, int], first_block: int, n: int) -> dict[int, tuple]:
+        """Two-shot aims (``pano.planning.framing``) for blocks [first_block, first_block + n), from the
+        centroids inside the views the DP chose over the window around them."""
+        if not self.two_shot or n == 0:
+            return {}
+        sec = self.k / self.fps
+        pad = int(np.ceil((self.two_shot + 1.0) / sec))  # the window plus the dwell test's reach
+        lo, hi = max(0, first_block - pad), min(len(self._blk_w), first_block + n + pad)
+        dirs = np.zeros((hi - lo, 3))
+        act = np.zeros(hi - lo, bool)
+        for i in range(lo, hi):
+            c = every.get(i)
+            if c is None or self._blk_w[i] <= 0:
+                continue
+            m = self._blk_mom[i][c].astype(np.float64)
+            norm = np.linalg.norm(m)
+            if norm > 1e-12:
+                dirs[i - lo], act[i - lo] = m / norm, True
+        got = two_shot_aims(dirs, act, range(first_block - lo, first_block - lo + n), sec, self.hfov, self.vfov,
+                            window=self.two_shot, margin=self.two_shot_margin)
+        return {lo + i: v for i, v in got.items()}
+
     def _frame_targets(
-        self, tgts: list[np.ndarray], cands: list[int], first_block: int, f0: int, f1: int
+        self, tgts: list[np.ndarray], cands: list[int], first_block: int, f0: int, f1: int,
+        framed: dict[int, tuple] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame aims for frames [f0, f1) by interpolating block-centre aims; cut frames (relative)."""
         nb = len(tgts)
@@ -405,7 +448,7 @@ class AutoCamPlanner(Planner):
         hi = np.clip(lo + 1, 0, nb - 1)
         frac = (pos - lo)[:, None]
         all_cands = self._decided_and(cands, first_block)
-        cut_after = np.array([self._is_cut(all_cands, first_block + i) for i in range(nb)] + [False])
+        cut_after = np.array([self._is_cut(all_cands, first_block + i, framed) for i in range(nb)] + [False])
         # Nor from a silent block into an active one: the aim jumps at the onset, not before it.
         wake = np.array(
             [
@@ -433,7 +476,7 @@ class AutoCamPlanner(Planner):
         v = (1 - frac) * vec[lo] + frac * vec[hi]
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         is_cut_frame = np.array(
-            [f % self.k == 0 and self._is_cut(all_cands, f // self.k - 1) for f in frames]
+            [f % self.k == 0 and self._is_cut(all_cands, f // self.k - 1, framed) for f in frames]
         )
         return v, np.nonzero(is_cut_frame)[0]
 
@@ -442,11 +485,20 @@ class AutoCamPlanner(Planner):
         d.update({first_block + i: c for i, c in enumerate(cands)})
         return d
 
-    def _is_cut(self, cands: dict[int, int], b: int) -> bool:
-        """Whether the move from block b to b+1 is a cut (further than one block's reach)."""
+    def _is_cut(self, cands: dict[int, int], b: int, framed: dict[int, tuple] | None = None) -> bool:
+        """Whether the move from block b to b+1 is a cut (further than one block's reach); never inside a
+        two-shot (``framed``), where the DP's jump from one talker to the other leaves the aim in place."""
         if not self.cuts or b < 0 or b not in cands or b + 1 not in cands:
             return False
-        return bool(self._dist[cands[b], cands[b + 1]] > self.reach + 1e-6)
+        if self._dist[cands[b], cands[b + 1]] <= self.reach + 1e-6:
+            return False
+        if framed and b + 1 in framed:
+            a = b
+            while a > 0 and a not in framed and self._blk_w[a] <= 0:  # silence holds the aim before it
+                a -= 1
+            if a in framed and float(framed[a][0] @ framed[b + 1][0]) > np.cos(np.radians(1.0)):
+                return False
+        return True
 
     def _advance(self, final: bool) -> None:
         """Decide blocks old enough (all when ``final``) and commit their frames to the output."""
@@ -462,7 +514,8 @@ class AutoCamPlanner(Planner):
         if n_new == 0:
             return
         first = len(self._decided)
-        tgts, _, _ = self._targets(tentative, first, self._hold)
+        framed = self._two_shots(self._decided_and(tentative, first), first, len(tentative))
+        tgts, _, _ = self._targets(tentative, first, self._hold, framed)
         if all(t is None for t in tgts):
             # Nothing heard in the whole window: look ahead (front, horizon) rather than hold output
             # back indefinitely; a streaming viewer cannot wait for the first sound.
@@ -472,17 +525,21 @@ class AutoCamPlanner(Planner):
         times = np.concatenate(self._times)
         f0 = self._committed
         f1 = self._n if final else min(self._n, (first + n_new) * self.k)
-        v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n)
+        v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n, framed)
         dt = frame_steps(times, self.fps)[f0:]
         onsets = onset_breaks(np.concatenate(self._act), int(np.ceil(3 * self.smooth * self.fps)))
         onsets = onsets[onsets >= f0] - f0
-        out = self._calmer.push(v, dt, f1 - f0, cuts, onsets)
+        room = None  # inside a two-shot the camera may stray only as far as keeps everyone in view
+        if framed:
+            blk = np.arange(f0, self._n) // self.k
+            room = np.array([framed[b][1:] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
+        out = self._calmer.push(v, dt, f1 - f0, cuts, onsets, room=room)
         self._out.append(out)
         self._cut_frames.append(f0 + cuts[cuts < f1 - f0])
         self._committed = f1
         # Commit the decided blocks and the hold state they leave.
         self._decided.extend(tentative[:n_new])
-        _, _, self._hold = self._targets(tentative[:n_new], first, self._hold)
+        _, _, self._hold = self._targets(tentative[:n_new], first, self._hold, framed)
         if self._hold is None:  # the committed frames were back-filled with the first aim
             self._hold = first_tgt
 

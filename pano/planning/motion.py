@@ -160,9 +160,13 @@ class ShotCamera:
         self._last_vec: np.ndarray | None = None
 
     def push(
-        self, tgt: np.ndarray, dt: np.ndarray, n: int, cuts: np.ndarray, sbreaks: np.ndarray | None = None
+        self, tgt: np.ndarray, dt: np.ndarray, n: int, cuts: np.ndarray, sbreaks: np.ndarray | None = None,
+        room: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Commit the first ``n`` frames of aims ``tgt`` (unit vectors, the rest is look-ahead)."""
+        """Commit the first ``n`` frames of aims ``tgt`` (unit vectors, the rest is look-ahead).
+
+        ``room`` (frames, 2): per frame, the most the camera may stray from the aim in yaw and pitch
+        (view degrees; inf = the safe zone), e.g. a two-shot that only just fits."""
         if n == 0:
             return np.zeros((0, 3))
         yaw, pitch = vec_to_yaw_pitch(np.asarray(tgt, dtype=np.float64).reshape(-1, 3))
@@ -182,7 +186,7 @@ class ShotCamera:
                 self._tail, self._phase = [], 0
             # Up to an onset or a switch of attention the path is solved without seeing past it (no
             # panning before a sound starts: an operator cannot know), then continues from there.
-            y, p = self._solve_shot(yaw[a:b], pitch[a:b], min(b, n) - a)
+            y, p = self._solve_shot(yaw[a:b], pitch[a:b], min(b, n) - a, None if room is None else room[a:b])
             out_y.append(y)
             out_p.append(p)
         vec = yaw_pitch_to_vec(np.concatenate(out_y), np.concatenate(out_p)).reshape(-1, 3)
@@ -209,7 +213,9 @@ class ShotCamera:
         starts = np.nonzero(jump & ~np.r_[False, jump[:-1]])[0]  # first frame of each jump, minus lag
         return [int(i) for i in starts]
 
-    def _solve_shot(self, yaw: np.ndarray, pitch: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _solve_shot(
+        self, yaw: np.ndarray, pitch: np.ndarray, n: int, room: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Frames [0, n) of one shot's path, solved window by window; ``yaw[n:]`` is look-ahead."""
         from scipy.interpolate import PchipInterpolator
 
@@ -227,6 +233,10 @@ class ShotCamera:
         )
         zy = self.style.zone * self.hfov / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3)
         zp = np.full(len(keys), self.style.zone * self.vfov)
+        if room is not None:
+            r = np.array([room[max(0, k - half) : k + half + 1].min(axis=0) for k in keys]).reshape(-1, 2)
+            zy = np.minimum(zy, r[:, 0] / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3))
+            zp = np.minimum(zp, r[:, 1])
         kfps = self.fps / q
         win = max(4, int(round(self.style.window * kfps)))
         keep = max(1, min(win - 1, int(round(self.style.commit * kfps))))

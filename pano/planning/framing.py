@@ -1,0 +1,113 @@
+"""Two-shots: when the places the camera attends to over a stretch of time all fit in one view, frame them all.
+
+An operator filming two people in dialogue does not pan from one to the other at every turn; if both
+fit in the frame they hold a two-shot between them. The AutoCam DP cannot find that shot by itself: its
+centre-weighted scores always prefer a view centred on whoever is talking now. So after the DP has said
+*what* to look at, block by block, this looks at the attended directions over a window around each block
+(``window`` seconds either side, only what the planner has observed) and, where they fit inside the view
+shrunk by ``margin`` degrees on every side, aims at the centre of their extent (the middle of the yaw
+and pitch range: unlike a mean, it does not drift with who talked longer, so the shot stays locked).
+
+Only *dwells* count: blocks whose direction stays within ``dwell_tol`` degrees of every other active
+block within ``dwell`` seconds (a talker in place). A source that moves (an engine circling) is never a
+dwell, so a moving source is followed as before and a source that stops is framed where it stops, not
+at the middle of the stretch it travelled. A window whose dwells span less than ``min_span`` degrees is
+one place, left to the DP's own aim and the motion layer's safe zone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pano.geometry import in_view, vec_to_yaw_pitch
+
+
+def dwell_mask(dirs: np.ndarray, active: np.ndarray, reach: int, tol: float) -> np.ndarray:
+    """(B,) whether each active block's direction (B, 3) stays within ``tol`` degrees of the active blocks
+    in the ``reach`` blocks before it or in those after it (one side is enough: a talker whose turn
+    starts or ends is in place, a source in motion moves on both sides)."""
+    b = len(dirs)
+    out = np.zeros(b, bool)
+    cos_tol = np.cos(np.radians(tol))
+    for i in np.nonzero(active)[0]:
+        for lo, hi in ((max(0, i - reach), i + 1), (i, min(b, i + reach + 1))):
+            near = active[lo:hi]
+            if near.sum() > reach // 2 and np.all(dirs[lo:hi][near] @ dirs[i] >= cos_tol):
+                out[i] = True
+                break
+    return out
+
+
+def extent_centre(dirs: np.ndarray) -> tuple[float, float, float]:
+    """Centre (yaw, pitch) of the yaw and pitch range of directions (n, 3), yaw unwrapped around the
+    first one so the ±180° seam is not special; and the larger of the two spans (degrees)."""
+    yaw, pitch = vec_to_yaw_pitch(dirs)
+    yaw, pitch = np.atleast_1d(yaw), np.atleast_1d(pitch)
+    yaw = yaw[0] + (yaw - yaw[0] + 180.0) % 360.0 - 180.0
+    cy = 0.5 * (yaw.min() + yaw.max())
+    cp = 0.5 * (pitch.min() + pitch.max())
+    return float((cy + 180.0) % 360.0 - 180.0), float(cp), float(max(np.ptp(yaw), np.ptp(pitch)))
+
+
+def two_shot_aims(
+    dirs: np.ndarray,
+    active: np.ndarray,
+    wanted: range,
+    block_seconds: float,
+    hfov: float,
+    vfov: float,
+    window: float = 8.0,
+    margin: float = 2.0,
+    min_span: float = 20.0,
+    dwell: float = 0.5,
+    dwell_tol: float = 5.0,
+    support: float = 1.0,
+) -> dict[int, tuple[np.ndarray, float, float]]:
+    """Two-shot aims for the blocks in ``wanted`` that get one: block → (unit vector, yaw room, pitch
+    room), the rooms being how far (degrees) the camera may stray from the aim with every framed
+    direction still in view (the motion layer's safe zone must not be wider).
+
+    ``dirs`` (B, 3) are the attended directions of blocks [0, B) (rows of inactive blocks are
+    ignored); ``wanted`` must lie inside [0, B). A dwell block gets a two-shot when the dwells within
+    ``window`` seconds of it span at least ``min_span`` degrees and all fit inside the view shrunk by
+    ``margin`` on every side, centred on their extent. An active block that is not a dwell (the moment
+    a turn changes) keeps the two-shot of the nearest block that has one if its direction fits there.
+    A place counts only if the window dwells there (within ``dwell_tol``) for ``support`` seconds in
+    all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot.
+    """
+    from pano.geometry import yaw_pitch_to_vec
+
+    reach = max(1, int(round(window / block_seconds)))
+    still = dwell_mask(dirs, active, max(1, int(round(dwell / block_seconds))), dwell_tol)
+    cos_tol, need = np.cos(np.radians(dwell_tol)), support / block_seconds
+    h, v = max(1.0, hfov - 2 * margin), max(1.0, vfov - 2 * margin)
+    out: dict[int, tuple[np.ndarray, float, float]] = {}
+    for i in wanted:
+        if not still[i]:
+            continue
+        lo, hi = max(0, i - reach), min(len(dirs), i + reach + 1)
+        near = dirs[lo:hi][still[lo:hi]]
+        held = (near @ near.T >= cos_tol).sum(axis=1) >= need  # places held long enough
+        if not np.any(near[held] @ dirs[i] >= cos_tol):
+            continue  # this block is at none of them
+        near = near[held]
+        cy, cp, span = extent_centre(near)
+        if span < min_span:
+            continue
+        yaw, pitch = vec_to_yaw_pitch(near)
+        if np.all(in_view(yaw, pitch, cy, cp, h, v)):
+            dy = np.abs((np.atleast_1d(yaw) - cy + 180.0) % 360.0 - 180.0).max()
+            dp = np.abs(np.atleast_1d(pitch) - cp).max()
+            room_y = max(0.0, hfov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
+            out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, vfov / 2 - margin - dp))
+    shots = np.array(sorted(out))
+    for i in wanted:
+        if i in out or not active[i] or len(shots) == 0:
+            continue
+        j = int(shots[np.argmin(np.abs(shots - i))])
+        if abs(j - i) <= reach:
+            cy, cp = vec_to_yaw_pitch(out[j][0])
+            y, p = vec_to_yaw_pitch(dirs[i])
+            if in_view(y, p, cy, cp, h, v):
+                out[i] = out[j]
+    return out
