@@ -220,34 +220,15 @@ class AutoCamPlanner(Planner):
     def __init__(self, ctx: RunContext | None = None, options: AutoCamOptions | None = None) -> None:
         super().__init__(ctx, options)
         o = self.options
-        self.max_speed = o.max_speed
-        self.yaw_step = o.yaw_step
-        self.pitch_step = o.pitch_step
-        self.pitch_max = o.pitch_max
-        self.motion_cost = o.motion_cost
-        self.min_confidence = o.min_confidence
-        self.smooth = o.smooth
-        self.max_accel = o.max_accel
         self.cuts = o.cuts == "auto"
-        self.min_shot = o.min_shot
-        self.min_sound = o.min_sound
-        self.motion = o.motion
-        self.safe_zone = o.safe_zone
-        self.aim_memory = o.aim_memory
-        self.two_shot = o.two_shot
-        self.two_shot_margin = o.two_shot_margin
-        self.max_pan_time = o.max_pan_time
-        self.cut_cost = o.cut_cost
-        self.lag = o.lag
-        self.score_grid = o.score_grid
 
-        self.cand_yaw, self.cand_pitch = candidate_grid(self.yaw_step, self.pitch_step, self.pitch_max)
+        self.cand_yaw, self.cand_pitch = candidate_grid(o.yaw_step, o.pitch_step, o.pitch_max)
         self.cand_vec = yaw_pitch_to_vec(self.cand_yaw, self.cand_pitch)
         c = len(self.cand_yaw)
         n_p = c // len(np.unique(self.cand_yaw))
-        spacing = max(self.yaw_step, (2 * self.pitch_max / (n_p - 1)) if n_p > 1 else 0.0)
-        self.k = max(1, int(np.ceil(spacing / (self.max_speed / self.fps) - 1e-9)))
-        self.reach = self.max_speed * self.k / self.fps
+        spacing = max(o.yaw_step, (2 * o.pitch_max / (n_p - 1)) if n_p > 1 else 0.0)
+        self.k = max(1, int(np.ceil(spacing / (o.max_speed / self.fps) - 1e-9)))
+        self.reach = o.max_speed * self.k / self.fps
         dist = np.degrees(np.arccos(np.clip(self.cand_vec @ self.cand_vec.T, -1, 1)))
         self._dist = dist
         allowed = dist <= self.reach + 1e-6
@@ -255,8 +236,8 @@ class AutoCamPlanner(Planner):
         order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
         self._nbr = order.astype(np.int64)
         ok = np.take_along_axis(allowed, order, axis=1)
-        self._nbr_cost = np.where(ok, self.motion_cost * np.take_along_axis(dist, order, axis=1), np.inf)
-        self._far = dist > self.max_speed * self.max_pan_time if self.cuts else None
+        self._nbr_cost = np.where(ok, o.motion_cost * np.take_along_axis(dist, order, axis=1), np.inf)
+        self._far = dist > o.max_speed * o.max_pan_time if self.cuts else None
         # A whisper of preference for the front and the horizon, on the first block only, breaks ties
         # in an all-silent video (which then looks ahead instead of at candidate 0, the floor behind).
         self._prior = (1e-4 * (self.cand_vec @ np.array([1.0, 0.0, 0.0]))).astype(np.float64)
@@ -281,12 +262,12 @@ class AutoCamPlanner(Planner):
         # Commitment state (frames handed out so far).
         self._decided: list[int] = []  # final candidate per block, in order
         self._hold: np.ndarray | None = None  # last aim carried into the next block
-        if self.motion == "shots":
+        if o.motion == "shots":
             self._calmer = ShotCamera(
-                self.fps, self.hfov, self.vfov, self.max_speed, self.max_accel, MotionStyle(zone=self.safe_zone)
+                self.fps, self.hfov, self.vfov, o.max_speed, o.max_accel, MotionStyle(zone=o.safe_zone)
             )
         else:
-            self._calmer = _Calmer(self.smooth * self.fps, self.max_speed, self.max_accel)
+            self._calmer = _Calmer(o.smooth * self.fps, o.max_speed, o.max_accel)
         self._cut_frames: list[np.ndarray] = []
         self._out: list[np.ndarray] = []
         self._committed = 0
@@ -306,14 +287,14 @@ class AutoCamPlanner(Planner):
         b = len(times)
         if b == 0:
             return
-        maps = pool_maps(obs.maps, self.score_grid)
+        maps = pool_maps(obs.maps, self.options.score_grid)
         h, w = maps.shape[1:]
         fp = self._footprint(h, w)
         flat = maps.reshape(b, -1)
         total = flat @ np.broadcast_to(area_weights(h), (h, w)).ravel().astype(np.float32)
         res = np.asarray(fp @ np.ascontiguousarray(flat.T), dtype=np.float64)  # (4C, B)
         c = len(self.cand_yaw)
-        vote = np.where(conf >= self.min_confidence, conf, 0.0) / self.fps
+        vote = np.where(conf >= self.options.min_confidence, conf, 0.0) / self.fps
         scale = np.divide(vote, total, out=np.zeros(b), where=total > 0)  # per frame
         scores = res[:c] * scale[None, :]
         moms = res[c:].reshape(3, c, b) * scale[None, None, :]
@@ -331,7 +312,7 @@ class AutoCamPlanner(Planner):
             if self._acc_n == self.k:
                 self._close_block()
         self._n += b
-        if self.lag is not None:
+        if self.options.lag is not None:
             self._advance(final=False)
 
     def _close_block(self) -> None:
@@ -359,7 +340,7 @@ class AutoCamPlanner(Planner):
         if self._far is not None:
             far_val = np.where(self._far, self._value[None, :], -np.inf)
             far_best = np.argmax(far_val, axis=1)
-            fv = far_val[np.arange(len(score)), far_best] - self.cut_cost
+            fv = far_val[np.arange(len(score)), far_best] - self.options.cut_cost
             use = fv > val
             val = np.where(use, fv, val)
             bp = np.where(use, far_best, bp)
@@ -386,7 +367,7 @@ class AutoCamPlanner(Planner):
         chosen view blended with its centre; held when silent."""
         out, active = [], []
         every = self._decided_and(cands, first_block)
-        reach = int(round(self.aim_memory * self.fps / self.k))
+        reach = int(round(self.options.aim_memory * self.fps / self.k))
         for j, c in enumerate(cands):
             b = first_block + j
             w = self._blk_w[b]
@@ -415,10 +396,10 @@ class AutoCamPlanner(Planner):
     def _two_shots(self, every: dict[int, int], first_block: int, n: int) -> dict[int, tuple]:
         """Two-shot aims (``pano.planning.framing``) for blocks [first_block, first_block + n), from the
         centroids inside the views the DP chose over the window around them."""
-        if not self.two_shot or n == 0:
+        if not self.options.two_shot or n == 0:
             return {}
         sec = self.k / self.fps
-        pad = int(np.ceil((self.two_shot + 1.0) / sec))  # the window plus the dwell test's reach
+        pad = int(np.ceil((self.options.two_shot + 1.0) / sec))  # the window plus the dwell test's reach
         lo, hi = max(0, first_block - pad), min(len(self._blk_w), first_block + n + pad)
         dirs = np.zeros((hi - lo, 3))
         act = np.zeros(hi - lo, bool)
@@ -431,7 +412,7 @@ class AutoCamPlanner(Planner):
             if norm > 1e-12:
                 dirs[i - lo], act[i - lo] = m / norm, True
         got = two_shot_aims(dirs, act, range(first_block - lo, first_block - lo + n), sec, self.hfov, self.vfov,
-                            window=self.two_shot, margin=self.two_shot_margin)
+                            window=self.options.two_shot, margin=self.options.two_shot_margin)
         return {lo + i: v for i, v in got.items()}
 
     def _frame_targets(
@@ -507,7 +488,7 @@ class AutoCamPlanner(Planner):
         nb = len(self._bp)
         if nb == 0:
             return
-        lag_blocks = 0 if final else int(np.ceil((self.lag or 0.0) * self.fps / self.k)) + 1
+        lag_blocks = 0 if final else int(np.ceil((self.options.lag or 0.0) * self.fps / self.k)) + 1
         upto = nb if final else nb - lag_blocks
         tentative = self._edit_shots(self._backtrack(nb), final)  # blocks [decided, nb)
         n_new = max(0, upto - len(self._decided))
@@ -527,7 +508,7 @@ class AutoCamPlanner(Planner):
         f1 = self._n if final else min(self._n, (first + n_new) * self.k)
         v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n, framed)
         dt = frame_steps(times, self.fps)[f0:]
-        onsets = onset_breaks(np.concatenate(self._act), int(np.ceil(3 * self.smooth * self.fps)))
+        onsets = onset_breaks(np.concatenate(self._act), int(np.ceil(3 * self.options.smooth * self.fps)))
         onsets = onsets[onsets >= f0] - f0
         room = None  # inside a two-shot the camera may stray only as far as keeps everyone in view
         if framed:
@@ -556,7 +537,7 @@ class AutoCamPlanner(Planner):
         first = len(self._decided)
         path = self._decided + list(cands)
         sec = self.k / self.fps
-        min_blocks = int(np.ceil(self.min_shot / sec - 1e-9))
+        min_blocks = int(np.ceil(self.options.min_shot / sec - 1e-9))
 
         def heard(b0: int, b1: int) -> float:
             """Seconds of blocks in [b0, b1) in which the shot's view holds confident sound."""
@@ -578,11 +559,12 @@ class AutoCamPlanner(Planner):
                 is_open = i + 1 == len(starts) and not final
                 if is_open and end - b < min_blocks:
                     continue
-                if end - b < min_blocks or heard(b, end) < self.min_sound:
+                if end - b < min_blocks or heard(b, end) < self.options.min_sound:
                     # Only where the camera can then go on from the held view without a jump cut: to the
                     # next shot by a pan within reach, or by a cut that is itself far enough.
                     gap = self._dist[path[b - 1], path[end]] if end < len(path) else 0.0
-                    if end < len(path) and self.reach + 1e-6 < gap <= self.max_speed * self.max_pan_time:
+                    cut_reach = self.options.max_speed * self.options.max_pan_time
+                    if end < len(path) and self.reach + 1e-6 < gap <= cut_reach:
                         continue
                     path[b:end] = [path[b - 1]] * (end - b)
                     changed = True

@@ -56,12 +56,6 @@ class CentroidPlanner(Planner):
 
     def __init__(self, ctx: RunContext | None = None, options: CentroidOptions | None = None) -> None:
         super().__init__(ctx, options)
-        o = self.options
-        self.min_confidence = o.min_confidence
-        self.max_speed = o.max_speed
-        self.max_accel = o.max_accel
-        self.smooth = o.smooth
-        self.strip_bins = o.strip_bins
         self._t: list[np.ndarray] = []
         self._yaw: list[np.ndarray] = []
         self._pitch: list[np.ndarray] = []
@@ -73,8 +67,8 @@ class CentroidPlanner(Planner):
         self._yaw.append(np.asarray(obs.yaw, dtype=np.float32).ravel())
         self._pitch.append(np.asarray(obs.pitch, dtype=np.float32).ravel())
         self._conf.append(np.asarray(obs.confidence, dtype=np.float32).ravel())
-        if self.strip_bins > 0 and obs.maps is not None:
-            self._strip.append(yaw_profile(obs.maps, self.strip_bins) * self._conf[-1][:, None])
+        if self.options.strip_bins > 0 and obs.maps is not None:
+            self._strip.append(yaw_profile(obs.maps, self.options.strip_bins) * self._conf[-1][:, None])
 
     def plan(self) -> PlannedPath:
         if not self._t:
@@ -82,12 +76,9 @@ class CentroidPlanner(Planner):
             return PlannedPath(yaw=empty, pitch=empty.copy(), confidence=empty.copy())
         t = np.concatenate(self._t)
         conf = np.concatenate(self._conf).astype(np.float64)
-        yaw, pitch, ok = hold_direction(
-            np.concatenate(self._yaw), np.concatenate(self._pitch), conf, self.min_confidence
-        )
-        yaw, pitch = calm_path(
-            yaw, pitch, t, self.fps, self.max_speed, self.smooth, active=ok, max_accel=self.max_accel
-        )
+        o = self.options
+        yaw, pitch, ok = hold_direction(np.concatenate(self._yaw), np.concatenate(self._pitch), conf, o.min_confidence)
+        yaw, pitch = calm_path(yaw, pitch, t, self.fps, o.max_speed, o.smooth, active=ok, max_accel=o.max_accel)
         return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf)
 
     def yaw_strip(self) -> np.ndarray | None:

@@ -127,24 +127,12 @@ class AmbisonicSource(SaliencySource):
                 f"has {channels} channel(s); use --localizer auto, or --audio-format ambix if it is FOA"
             )
         self.audio_format = self.ctx.audio_format
-        self.grid = o.grid
-        self.band = o.band
-        self.n_bands = o.n_bands
-        self.blob_width = o.blob_width
-        self.abs_floor_db = o.abs_floor_db
-        self.tau = o.tau
-        self.residue_margin = o.residue_margin
-        self.full_directness = o.full_directness
-        self.direct_margin_db = o.direct_margin_db
-        self.diffuse_rise_db_per_s = o.diffuse_rise_db_per_s
-        self.onset_gain = o.onset_gain
-        self.onset_memory = o.onset_memory
         self.fps = float(self.ctx.fps)
         self.audio_spec = AudioSpec(sample_rate=o.sample_rate, layout="foa", window=o.audio_window)
-        self._edges = log_band_edges(o.band[0], o.band[1], self.n_bands)
+        self._edges = log_band_edges(o.band[0], o.band[1], o.n_bands)
         # vMF concentration for the requested half-width: exp(κ(cos θ − 1)) = 1/2 at θ = blob_width.
-        self._kappa = np.float32(np.log(2.0) / (1.0 - np.cos(np.radians(self.blob_width))))
-        self._grid_vec = grid_vectors(*self.grid).reshape(-1, 3).T.astype(np.float32)  # (3, G)
+        self._kappa = np.float32(np.log(2.0) / (1.0 - np.cos(np.radians(o.blob_width))))
+        self._grid_vec = grid_vectors(*o.grid).reshape(-1, 3).T.astype(np.float32)  # (3, G)
         self.reset()
 
     def reset(self) -> None:
@@ -182,7 +170,7 @@ class AmbisonicSource(SaliencySource):
         much averaging (expected ``0.9 / √(bins × independent windows)``, times ``residue_margin``), so
         diffuse sound reads 0 in every band, from the first frame on, whatever its spectrum.
         """
-        a = self._decay(self.tau)
+        a = self._decay(self.options.tau)
         x = np.concatenate([inten, energy[..., None]], axis=-1)
         sums = _ema_sums(x, self._sums, a)
         ones = np.ones((len(x), 1))
@@ -192,7 +180,7 @@ class AmbisonicSource(SaliencySource):
         # Independent windows in the average: the weights' effective count × hop / (Hann window ≈ L/2).
         n_eff = w[:, 0] ** 2 / w[:, 1]
         m = np.maximum(1.0, n_eff / (self.fps * self.audio_spec.window / 2.0))
-        floor = self.residue_margin * self._RESIDUE / np.sqrt(self._band_bins(n_samples)[None, :] * m[:, None])
+        floor = self.options.residue_margin * self._RESIDUE / np.sqrt(self._band_bins(n_samples)[None, :] * m[:, None])
         floor = np.minimum(floor, 0.95)
         e = avg[..., 3]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -214,17 +202,18 @@ class AmbisonicSource(SaliencySource):
         counts at once.
         """
         out = np.empty_like(direct_db)
-        floor = self.abs_floor_db if self._diffuse_db is None else self._diffuse_db
-        rise = self.diffuse_rise_db_per_s / self.fps
+        floor = self.options.abs_floor_db if self._diffuse_db is None else self._diffuse_db
+        rise = self.options.diffuse_rise_db_per_s / self.fps
         for i, (d, f) in enumerate(zip(direct_db, diffuse_db, strict=True)):
-            floor = max(min(float(f), floor + rise), self.abs_floor_db - 30.0)
-            out[i] = _smoothstep(np.float64(d - floor), self.direct_margin_db - 6.0, self.direct_margin_db)
+            floor = max(min(float(f), floor + rise), self.options.abs_floor_db - 30.0)
+            margin = self.options.direct_margin_db
+            out[i] = _smoothstep(np.float64(d - floor), margin - 6.0, margin)
         self._diffuse_db = floor
         return out
 
     def _novelty(self, band_db: np.ndarray) -> np.ndarray:
         """Per band (B, K): how far the level is above its own average over ``onset_memory``, 0–1."""
-        a = self._decay(self.onset_memory)
+        a = self._decay(self.options.onset_memory)
         sums = _ema_sums(band_db, self._band_sums, a)
         w = _ema_sums(np.ones((len(band_db), 1)), np.array([self._band_weight]), a)
         ref = sums / w
@@ -233,7 +222,7 @@ class AmbisonicSource(SaliencySource):
         return _smoothstep(band_db - np.concatenate([before, ref[:-1]]), 3.0, 12.0)
 
     def process(self, batch: FrameBatch) -> SaliencyBatch:
-        h, w = self.grid
+        h, w = self.options.grid
         audio = batch.audio
         n = len(batch.indices)
         if audio is None or n == 0:
@@ -255,15 +244,15 @@ class AmbisonicSource(SaliencySource):
         direct_p, total_p, keeps = self._directness(inten, energy, x.shape[-1])
         with np.errstate(divide="ignore", invalid="ignore"):
             direct = np.where(total_p > 0, direct_p / total_p, 0.0)
-        conf_dir = np.clip(direct / self.full_directness, 0.0, 1.0) * keeps
+        conf_dir = np.clip(direct / self.options.full_directness, 0.0, 1.0) * keeps
         db = lambda p: 10.0 * np.log10(np.maximum(p, 1e-30))  # noqa: E731
         level_db = db(w_power.sum(axis=1))
-        gate_abs = _smoothstep(level_db, self.abs_floor_db, self.abs_floor_db + 10.0)
+        gate_abs = _smoothstep(level_db, self.options.abs_floor_db, self.options.abs_floor_db + 10.0)
         gate_diffuse = self._diffuse_gate(db(direct_p), db(total_p - direct_p))
         confidence = np.clip(conf_dir * gate_abs * gate_diffuse, 0.0, 1.0)
 
         # Onset emphasis: a band louder than its own recent average weighs more in the map.
-        weight = weight * (1.0 + self.onset_gain * self._novelty(db(energy)))
+        weight = weight * (1.0 + self.options.onset_gain * self._novelty(db(energy)))
         wn = (weight / np.maximum(weight.max(axis=1, keepdims=True), 1e-30)).astype(np.float32)
         maps = self._histogram(units, wn)
         peak = maps.max(axis=1, keepdims=True)

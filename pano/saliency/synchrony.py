@@ -216,16 +216,7 @@ class SynchronySource(SaliencySource):
         o = self.options
         self.frame_size = o.frame_size
         self.window = o.evidence_window
-        self.blur_deg = o.blur_deg
-        self.prefilter_deg = o.prefilter_deg
-        self.track_yaw = o.track_yaw
-        self.max_yaw_speed = o.max_yaw_speed
-        self.noise_floor = o.noise_floor
-        self.band = o.band
-        self.loudness_exponent = o.loudness_exponent
         self.pairs = tuple(p for p in PAIRS if p in o.pairs)
-        self.map_floor = o.map_floor
-        self.min_seconds = o.min_seconds
         self.batch_size = o.batch_size
         self._set_fps(self.ctx.fps)
         self.reset()
@@ -299,12 +290,12 @@ class SynchronySource(SaliencySource):
         valid = np.ones(b)
         if self._prev_y is None:
             valid[0] = 0.0
-        mag = np.maximum(np.abs(dy) - self.noise_floor, 0.0)
+        mag = np.maximum(np.abs(dy) - self.options.noise_floor, 0.0)
         h, w = y.shape[1:]
         visual = {}
         for kind in dict.fromkeys(_VISUAL[p] for p in self.pairs):
             v = mag if kind == "mag" else np.sign(dy) * mag
-            v = blur_equirect(v.reshape(b, h, w), self.blur_deg, shift=world).reshape(b, -1)
+            v = blur_equirect(v.reshape(b, h, w), self.options.blur_deg, shift=world).reshape(b, -1)
             # Global component: the median pixel is not the source, but sees flicker and camera motion.
             visual[kind] = (v, np.median(v[:, self._sample(h, w)], axis=1).astype(np.float64))
         da = loud - a_prev
@@ -349,14 +340,15 @@ class SynchronySource(SaliencySource):
         if batch.audio is None:
             loud = np.zeros(b)
         else:
-            loud = audio_loudness(batch.audio, self.audio_spec.sample_rate, self.band, self.loudness_exponent)
-        y = blur_equirect(luminance(frames), self.prefilter_deg)
+            o = self.options
+            loud = audio_loudness(batch.audio, self.audio_spec.sample_rate, o.band, o.loudness_exponent)
+        y = blur_equirect(luminance(frames), self.options.prefilter_deg)
         if self._prev_y is not None and self._prev_y.shape != (h, w):
             self.reset()
         step = np.zeros(b)
-        if self.track_yaw:
+        if self.options.track_yaw:
             prev = y[0] if self._prev_y is None else self._prev_y
-            raw, _ = estimate_yaw_shift(prev, y, self.max_yaw_speed / self.fps * w / 360.0, w / 60.0)
+            raw, _ = estimate_yaw_shift(prev, y, self.options.max_yaw_speed / self.fps * w / 360.0, w / 60.0)
             step = self._steady_steps(raw)
         offset = self._yaw_offset + np.cumsum(step)
         visual, audio, valid = self._features(y, loud, step, offset)
@@ -393,8 +385,8 @@ class SynchronySource(SaliencySource):
 
         self._prev_y = y[-1].copy()
         self._prev_a = float(loud[-1])
-        warm = n_eff >= max(3.0, self.min_seconds * self.fps)
-        maps = (np.maximum(z_best - self.map_floor, 0.0) * warm[:, None]).reshape(b, h, w)
+        warm = n_eff >= max(3.0, self.options.min_seconds * self.fps)
+        maps = (np.maximum(z_best - self.options.map_floor, 0.0) * warm[:, None]).reshape(b, h, w)
         if np.any(offset):  # scene columns back to this frame's columns
             cols = np.round(offset).astype(int)
             maps = np.stack([np.roll(m, c, axis=1) for m, c in zip(maps, cols, strict=True)])
@@ -459,7 +451,7 @@ class SynchronySource(SaliencySource):
 
     def _confidence(self, peak: np.ndarray, h: int, w: int) -> np.ndarray:
         """Map the peak statistic to [0, 1] against the largest one chance gives over the grid."""
-        sig_px = max(self.blur_deg * h / 180.0, 0.5)
+        sig_px = max(self.options.blur_deg * h / 180.0, 0.5)
         area_px = float(area_weights(h).sum() * w)  # solid angle in equator-pixel units
         cells = area_px / (2.0 * np.pi * sig_px**2 + 1.0) * len(self.pairs)
         z0 = _chi2_1_tail_max(cells)
