@@ -163,13 +163,11 @@ def _streamed(info, sampling: FoaSampling, picks: np.ndarray, times: np.ndarray)
 
 def build_cache(info, sampling: FoaSampling, cache_dir: Path) -> Path:
     """The cache folder of one video, written by a streaming pass unless a complete one is there."""
-    from pano.pipeline import frame_times
-
     final = cache_dir / _cache_key(info, sampling)
     if (final / "done.json").is_file():
         return final
     cache_dir.mkdir(parents=True, exist_ok=True)
-    times = frame_times(info.path)
+    times = info.frame_times()
     if len(times) == 0:
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
     picks = sample_frames(times, info.fps, sampling)

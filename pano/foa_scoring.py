@@ -43,14 +43,14 @@ def map_peaks(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def track(info, name: str, ctx, options: dict | None = None) -> Track:
     """Run localizer ``name`` over the whole video (streaming, as pass 1 of a run) and keep map peaks."""
-    from pano.pipeline import _batches, frame_times
+    from pano.pipeline import frame_batches
     from pano.saliency.base import create_source
 
     source = create_source(name, ctx, options)
-    times = frame_times(info.path)
+    times = info.frame_times()
     source.prepare(info)
     yaws, pitches, confs = [], [], []
-    for batch in _batches(info, source, times):
+    for batch in frame_batches(info, source, times):
         res = source.process(batch)
         y, p = map_peaks(res.maps)
         yaws.append(y)

@@ -37,7 +37,6 @@ from pano.media.audio import AudioWindows
 from pano.media.boxes import MetadataBoxes
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
 from pano.media.video import planes_to_rgb
-from pano.media.video import read_frame_times as frame_times  # noqa: F401 - the name tests and benchmarks use
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.outputs import ensure_writable_dir, output_set
 from pano.overlay import draw_saliency_frame
@@ -169,7 +168,7 @@ class _MapReader:
         self._fh.close()
 
 
-def _batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iterator[FrameBatch]:
+def frame_batches(info: MediaInfo, source: SaliencySource, times: np.ndarray) -> Iterator[FrameBatch]:
     """Frames (if the source wants them) and audio windows, batch by batch, in frame order."""
     spec = source.audio_spec
     windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
@@ -374,7 +373,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Salie
         store = _MapStore(Path(tmp)) if sal_path else None
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
-            for batch in _batches(info, source, times):
+            for batch in frame_batches(info, source, times):
                 result = source.process(batch)
                 maps = result.maps
                 yaw, pitch, resultant = batch_centroids(maps)

@@ -57,7 +57,7 @@ def clip(tmp_path_factory) -> Path:
 
 def path_for(clip: Path, **over) -> Trajectory:
     """A trajectory with a sample at every frame time of ``clip``, optionally with one value changed."""
-    from pano.pipeline import frame_times
+    from pano.media.video import read_frame_times as frame_times
 
     t = frame_times(clip)
     traj = Trajectory(t=t, yaw=np.linspace(-60, 60, len(t)), pitch=np.zeros(len(t)), hfov=65.5, vfov=39.8)

@@ -19,7 +19,8 @@ from test_hostile_inputs import ROOT, listing
 
 from clips import foa_clip
 from common.interrupt import Interrupted, handle_signals
-from pano.pipeline import frame_times, render_trajectory
+from pano.media.video import read_frame_times as frame_times
+from pano.pipeline import render_trajectory
 from pano.trajectory import Trajectory
 
 

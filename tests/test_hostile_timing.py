@@ -14,7 +14,7 @@ from test_hostile_inputs import listing, one_error_line, pano, run_cli
 from clips import foa_clip, timed_clip
 from pano.ambisonics import encode_foa
 from pano.media.video import iter_frames
-from pano.pipeline import frame_times
+from pano.media.video import read_frame_times as frame_times
 from pano.trajectory import Trajectory
 
 SR = 48000

@@ -63,14 +63,14 @@ def foa_strip(info, times: np.ndarray, notify: Callable[[float], None] | None = 
     """Confidence-weighted yaw profile (N, BINS) of the ambisonic source's maps, audio only."""
     from pano.context import RunContext
     from pano.importance import batch_centroids
-    from pano.pipeline import _batches
+    from pano.pipeline import frame_batches
     from pano.planning.centroid import yaw_profile
     from pano.saliency.base import create_source
 
     source = create_source("ambisonic", RunContext.for_media(info))
     source.prepare(info)
     out = np.zeros((len(times), BINS), np.float32)
-    for batch in _batches(info, source, times):
+    for batch in frame_batches(info, source, times):
         result = source.process(batch)
         maps = np.asarray(result.maps, dtype=np.float32)
         _y, _p, resultant = batch_centroids(maps)
