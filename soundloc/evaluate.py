@@ -5,10 +5,10 @@ the score map g and the embeddings, so memory stays small.
 
 A cIoU score alone cannot tell sound localization from objectness: a model that ignores the audio and
 marks the most object-like region scores the same. So by default every image is also scored with
-*another* sample's sound (mismatched) and with silence, for both the attention α and the cosine map,
-and the report gives the sound gain, matched − mismatched success with its 95% interval. A model that
-localizes the sound loses most of its score with the wrong sound; one that only finds objects loses none.
- Scoring (``soundloc.metrics``) follows a
+*another* sample's sound (mismatched; of another class where the dataset knows classes) and with
+silence, for both the attention α and the cosine map, and the report gives the sound gain, matched −
+mismatched success with its 95% interval. A model that localizes the sound loses most of its score with
+the wrong sound; one that only finds objects loses none. Scoring (``soundloc.metrics``) follows a
 named protocol (``senocak`` or ``lvs``) because public evaluators differ. Results come back as an
 ``EvalReport`` that prints as a table, serialises to JSON, and draws its success curve with OpenCV
 (no matplotlib dependency).
@@ -81,18 +81,33 @@ def _device(device: str | torch.device | None) -> torch.device:
 
 
 class _ControlSounds:
-    """Pooled sound features for the controls: another sample's (the previous one in dataset order; the
-    first sample takes the first batch's last) and silence's (computed once per clip length)."""
+    """Pooled sound features for the controls: another sample's and silence's (computed once per clip length).
+
+    The mismatched sound of a sample is the nearest earlier one in dataset order (the first samples take
+    the first batch's later ones) whose class differs when both classes are known (``label`` ≥ 0). A
+    dataset with a handful of sound classes would otherwise give many images a sound of their own
+    source's kind as the "wrong" sound (a quarter of them with four classes), which measures class
+    collisions rather than whether the model listens. Unknown labels (−1) take the previous sample.
+    """
+
+    KEEP = 64  # earlier samples remembered for the next batches
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
-        self.carry: torch.Tensor | None = None
+        self.recent: list[tuple[int, torch.Tensor]] = []
         self.silence: dict[int, torch.Tensor] = {}
 
-    def mismatched(self, f_s: torch.Tensor) -> torch.Tensor:
-        prev = f_s.roll(1, dims=0) if self.carry is None else torch.cat([self.carry, f_s[:-1]])
-        self.carry = f_s[-1:]
-        return prev
+    def mismatched(self, f_s: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        known = [-1] * len(f_s) if labels is None else [int(x) for x in labels]
+        pool = self.recent + list(zip(known, f_s, strict=True))
+        picked = []
+        for i, label in enumerate(known):
+            k = len(self.recent) + i
+            order = [j % len(pool) for j in range(k - 1, k - len(pool), -1)]  # nearest earlier first, cyclic
+            other = [j for j in order if label < 0 or pool[j][0] < 0 or pool[j][0] != label]
+            picked.append(pool[(other or order or [k])[0]][1])
+        self.recent = pool[-self.KEEP:]
+        return torch.stack(picked)
 
     def silent(self, wave: torch.Tensor) -> torch.Tensor:
         n = wave.shape[-1]
@@ -135,7 +150,8 @@ def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
                 v, f_s = model.visual_features(image), model.sound_features(wave)
                 out = model.attend_sound(v, f_s)
                 if controls:
-                    variants = {"matched": out, "mismatched": model.attend_sound(v, sounds.mismatched(f_s)),
+                    other = sounds.mismatched(f_s, batch["label"])
+                    variants = {"matched": out, "mismatched": model.attend_sound(v, other),
                                 "silent": model.attend_sound(v, sounds.silent(wave))}
                     for audio, o in variants.items():
                         for name, m in (("attention", o.attention), ("cosine", o.cosine)):

@@ -200,3 +200,20 @@ def test_sound_gain_separates_localization_from_objectness():
     ignores = score(_predictions(on, on, gts), with_baselines=False)
     gain = ignores.controls["cosine"]["gain"]
     assert ignores.summary.success == 1.0 and gain["success"] == 0.0 and gain["ci_low"] <= 0 <= gain["ci_high"]
+
+
+def test_mismatched_sound_is_of_another_class_when_classes_are_known():
+    """With four sound classes a quarter of 'previous sample' sounds are of the image's own kind; the control
+    must take the nearest earlier sample of another class instead (and the previous one when classes are unknown)."""
+    from soundloc.evaluate import _ControlSounds
+
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 0, 3, -1, 3])
+    ids = torch.arange(len(labels), dtype=torch.float32)[:, None]  # each sample's "sound" is its index
+    sounds = _ControlSounds(model=None)
+    picked = torch.cat([sounds.mismatched(ids[i:i + 4], labels[i:i + 4]) for i in range(0, 12, 4)])[:, 0].long()
+    for i, j in enumerate(picked.tolist()):
+        assert j != i and (labels[j] != labels[i] or labels[i] < 0), (i, j)
+    assert picked[2] == 1 and picked[7] == 6 and picked[11] == 10  # nearest earlier of another class
+    plain = _ControlSounds(model=None)
+    prev = torch.cat([plain.mismatched(ids[i:i + 4]) for i in range(0, 12, 4)])[:, 0].long()
+    assert prev.tolist() == [3] + list(range(11))  # unknown classes: the previous sample (the first takes batch end)

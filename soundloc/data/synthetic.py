@@ -125,7 +125,8 @@ class SyntheticScenes(Dataset):
         return [i for i in range(self.n) if self.scene(i)["labelled"]]
 
     def scene(self, index: int) -> dict:
-        """The raw scene: uint8 RGB image, float audio in [-1,1], source class, source box, labelled."""
+        """The raw scene: uint8 RGB image, float audio in [-1,1], source class, source box, labelled, and the
+        classes of every object drawn (the source first unless the scene is ambient)."""
         if not 0 <= index < self.n:
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, index])
@@ -159,7 +160,8 @@ class SyntheticScenes(Dataset):
             audio = audio + 0.6 * _class_sound(label, self.audio_samples, self.sample_rate, rng)
         audio = np.clip(audio, -1, 1).astype(np.float32)
         labelled = box is not None and rng.random() < self.labelled_fraction
-        return {"rgb": img, "audio": audio, "label": label, "box": box, "labelled": labelled}
+        return {"rgb": img, "audio": audio, "label": label, "box": box, "labelled": labelled,
+                "objects": [int(k) for k in kinds]}
 
     def __getitem__(self, index: int) -> dict:
         sc = self.scene(index)
