@@ -36,6 +36,9 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
               help="τ of α = softmax(cos/τ): 1 is the paper's eq. 1; 0.03-0.1 gives peaked maps (LVS, EZ-VSL).")
 @click.option("--unsup-target", type=click.Choice(["f_s", "h"]), default="f_s", show_default=True,
               help="What eq. 6 pulls f_v towards: f_s (the paper) or the sound embedding h (pano-pan < 0.2).")
+@click.option("--padding", type=click.Choice(["zeros", "reflect"]), default="zeros", show_default=True,
+              help="Padding of the backbone's convolutions: zeros (the paper) or reflect, which keeps the image "
+              "border out of the features (on synthetic data it stops eq. 6 from being met without localizing).")
 @click.option("--normalize-embeddings", is_flag=True,
               help="Eq. 6 on L2-normalised f_v and f_s (advisable with --soundnet-weights: pretrained f_s are "
               "logits of norm ~10^3, where raw distances saturate the loss).")
@@ -130,7 +133,8 @@ def _model_config(resume: Path | None, opts: dict):
         config = ModelConfig(backbone=opts["backbone"], pretrained=opts["pretrained"],
                              freeze_backbone=opts["freeze_backbone"], attention=opts["attention"],
                              embed_dim=opts["embed_dim"], image_size=opts["image_size"],
-                             attention_temperature=opts["attention_temperature"], unsup_target=opts["unsup_target"])
+                             attention_temperature=opts["attention_temperature"], unsup_target=opts["unsup_target"],
+                             padding=opts["padding"])
         config.validate()
     except ValueError as exc:
         raise UserError(f"bad model option: {exc}") from None

@@ -29,14 +29,21 @@ from soundloc.attention import (
 from soundloc.backbones import BACKBONES
 from soundloc.image import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
 from soundloc.soundnet import FS_DIM, WAVEFORM_SCALE, SoundHead, SoundNet8, pooled_features
-from soundloc.visual import build_backbone
+from soundloc.visual import build_backbone, set_padding
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "UNSUP_TARGETS", "LocalizerOutput", "ModelConfig", "SoundLocalizer",
-           "preprocess_image", "scale_waveform"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PADDINGS", "UNSUP_TARGETS", "LocalizerOutput", "ModelConfig",
+           "SoundLocalizer", "preprocess_image", "scale_waveform"]
 
 #: What eq. 6 pulls f_v towards: the pooled SoundNet features f_s (the paper, 1000-D f_v), or the
 #: sound embedding h (this project's first releases, f_v of ``embed_dim``).
 UNSUP_TARGETS = ("f_s", "h")
+
+#: Padding of the backbone's convolutions. Zeros (the paper; what ImageNet weights were trained with)
+#: mark the image border in the features, so a cell knows where it is; a sound-dependent attention
+#: pattern over border cells can then carry the sound's identity into z with no object involved, and
+#: the unsupervised loss falls without localizing (measured on synthetic scenes, see the README).
+#: "reflect" leaves a plain background looking the same at the border as inside.
+PADDINGS = ("zeros", "reflect")
 
 
 @dataclass
@@ -51,6 +58,7 @@ class ModelConfig:
     image_size: int = 320  # training/eval square size
     attention_temperature: float = 1.0  # τ of α = softmax(cos/τ); 1 = the paper's eq. 1
     unsup_target: str = "f_s"  # see UNSUP_TARGETS
+    padding: str = "zeros"  # see PADDINGS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +89,8 @@ class ModelConfig:
             raise ValueError(f"attention_temperature {self.attention_temperature}: use a value in (0, 10]")
         if self.unsup_target not in UNSUP_TARGETS:
             raise ValueError(f"unknown unsup_target {self.unsup_target!r}; choose one of: {', '.join(UNSUP_TARGETS)}")
+        if self.padding not in PADDINGS:
+            raise ValueError(f"unknown padding {self.padding!r}; choose one of: {', '.join(PADDINGS)}")
 
     @property
     def f_v_dim(self) -> int:
@@ -109,7 +119,7 @@ class SoundLocalizer(nn.Module):
         self.config = config
         pretrained = config.pretrained if load_pretrained is None else load_pretrained
         backbone = build_backbone(config.backbone, pretrained)
-        self.backbone = backbone.module
+        self.backbone = set_padding(backbone.module, config.padding)
         self.feature_stride = backbone.stride
         self.receptive_field = backbone.receptive_field
         self.project = (

@@ -160,6 +160,17 @@ def _tiny() -> Backbone:
     return Backbone(trunk, 64, 16, sequential_receptive_field(trunk))
 
 
+def set_padding(net: nn.Module, mode: str) -> nn.Module:
+    """Give every padded 2-D convolution of ``net`` the padding ``mode`` ("zeros" or "reflect"); returns ``net``.
+
+    Only the mode changes, not the amount, so feature grids, strides and weights stay as they are.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d) and (m.padding != "valid" if isinstance(m.padding, str) else any(m.padding)):
+            m.padding_mode = mode
+    return net
+
+
 def build_backbone(name: str, pretrained: bool = False) -> Backbone:
     """Instantiate a registered backbone; unknown names are a UserError listing the choices."""
     return BACKBONES.create(name, None, {"pretrained": pretrained}).build()

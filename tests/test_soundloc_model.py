@@ -239,3 +239,23 @@ def test_datasets_prepare_images_exactly_like_inference():
         assert torch.allclose(normalize_image(rgb, 96), preprocess_image(rgb, 96)[0], atol=1e-6)
     grey = rng.integers(0, 256, (64, 64), dtype=np.uint8)
     assert torch.allclose(normalize_image(grey, 32), preprocess_image(np.repeat(grey[..., None], 3, 2), 32)[0])
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "vgg16"])
+def test_reflect_padding_keeps_the_border_out_of_the_features(backbone):
+    """Zero padding makes border cells of a plain image differ from inner ones (a position code the attention
+    can use to pass the sound's identity to f_v); reflect padding makes every cell of a plain image the same."""
+    image = torch.full((1, 3, 64, 64), 0.7)
+    feats = {}
+    for padding in ("zeros", "reflect"):
+        torch.manual_seed(0)
+        model = SoundLocalizer(ModelConfig(backbone=backbone, embed_dim=32, padding=padding)).eval()
+        with torch.no_grad():
+            v = model.visual_features(image)[0].flatten(1)  # (C, cells)
+        feats[padding] = float((v - v.mean(dim=1, keepdim=True)).abs().max() / v.abs().max().clamp_min(1e-9))
+    assert feats["zeros"] > 0.05 and feats["reflect"] < 1e-4, feats
+    restored = ModelConfig.from_dict({k: v for k, v in ModelConfig(padding="reflect").to_dict().items()})
+    assert restored.padding == "reflect"
+    assert ModelConfig.from_dict({k: v for k, v in restored.to_dict().items() if k != "padding"}).padding == "zeros"
+    with pytest.raises(ValueError, match="padding"):
+        ModelConfig(padding="circular").validate()

@@ -128,6 +128,7 @@ class NetworkSource(SaliencySource):
             "backbone": cfg.backbone,
             "attention": cfg.attention,
             "attention_temperature": cfg.attention_temperature,
+            "padding": cfg.padding,
             "stride": self.stride,
             "inference_size": list(self.frame_size),
             "seam_padding_cells": self.seam_cells,
