@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, rs in runs.items():
         a = rs[0][args.score_map]
         curves[f"{name} seed {rs[0]['seed']} (AUC {a['matched']['auc'] * 100:.1f})"] = a["matched"]["curve"]
-        curves[f"{name} mismatched (AUC {a['mismatched']['auc'] * 100:.1f})"] = a["mismatched"]["curve"]
+        curves[f"{name} seed {rs[0]['seed']} mismatched (AUC {a['mismatched']['auc'] * 100:.1f})"] = \
+            a["mismatched"]["curve"]
     summary = {"setup": {**{k: v for k, v in vars(args).items() if k != "out"}, "train": sizes[0], "test": sizes[1],
                          "epochs": sizes[2], "seeds": seeds},
                "runs": {n: [{k: v for k, v in r.items() if k != "baselines"} for r in rs] for n, rs in runs.items()},

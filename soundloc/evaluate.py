@@ -282,7 +282,7 @@ def format_report(report: EvalReport) -> str:
                 lines.append(f"{'  ' + audio + ' audio':34s}{ci:>18s}{r['auc'] * pct:8.1f}{r['mean_ciou'] * pct:11.1f}")
             g = rows["gain"]
             gain = f"{g['success'] * pct:+.1f} [{g['ci_low'] * pct:+.1f}, {g['ci_high'] * pct:+.1f}]"
-            lines.append(f"{'  sound gain (matched − mismatched)':34s}{gain:>18s}")
+            lines.append(f"{'  sound gain (matched − mismatched)':35s} {gain:>16s}")
     if report.retrieval:
         rt = report.retrieval
         lines.append(f"retrieval ({rt['labelled_queries']} labelled queries): top-k success, %")
