@@ -289,7 +289,8 @@ class FoaVideoDataset(Dataset):
             rgb = np.roll(rgb, shift, axis=1)
             gt = None if gt is None else np.roll(gt, shift, axis=1)
         audio = fit_length(np.asarray(part["audio"][k], np.float32), self.audio_samples)
-        return make_sample(preprocess_image(rgb, None)[0], audio, gt, self.sampling.frame_size, -1, int(index))
+        return make_sample(preprocess_image(rgb, None)[0], audio, gt, self.sampling.frame_size, -1, int(index),
+                           clip=v)
 
 
 def open_foa_training(data: str | Path, model_config, audio_seconds: float | None, *, frames_per_second: float,

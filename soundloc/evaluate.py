@@ -5,7 +5,7 @@ the score map g and the embeddings, so memory stays small.
 
 A cIoU score alone cannot tell sound localization from objectness: a model that ignores the audio and
 marks the most object-like region scores the same. So by default every image is also scored with
-*another* sample's sound (mismatched; of another class where the dataset knows classes) and with
+*another* sample's sound (mismatched; from another video and class where the dataset knows them) and with
 silence, for both the attention α and the cosine map, and the report gives the sound gain, matched −
 mismatched success with its 95% interval. A model that localizes the sound loses most of its score with
 the wrong sound; one that only finds objects loses none. Scoring (``soundloc.metrics``) follows a
@@ -83,29 +83,56 @@ def _device(device: str | torch.device | None) -> torch.device:
 class _ControlSounds:
     """Pooled sound features for the controls: another sample's and silence's (computed once per clip length).
 
-    The mismatched sound of a sample is the nearest earlier one in dataset order (the first samples take
-    the first batch's later ones) whose class differs when both classes are known (``label`` ≥ 0). A
-    dataset with a handful of sound classes would otherwise give many images a sound of their own
-    source's kind as the "wrong" sound (a quarter of them with four classes), which measures class
-    collisions rather than whether the model listens. Unknown labels (−1) take the previous sample.
+    The mismatched sound of a sample is the nearest earlier one in dataset order that comes from another
+    recording (``clip``) and is of another class, each where the dataset knows it (≥ 0). Otherwise the
+    control would hand many images a sound that belongs to them: with four synthetic classes a quarter
+    of "previous sample" sounds are of the image's own source kind, and consecutive frames of one video
+    share their source. :meth:`seed` first remembers a few samples spread over the whole dataset, so
+    that the first video's frames have other videos to draw from; when nothing qualifies, the nearest
+    other sample is used.
     """
 
-    KEEP = 64  # earlier samples remembered for the next batches
+    KEEP = 1024  # samples remembered (f_s only: a few MB)
+    SEEDS = 32  # samples spread over the dataset remembered before the first batch
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
-        self.recent: list[tuple[int, torch.Tensor]] = []
+        self.recent: list[tuple[int, int, int, torch.Tensor]] = []  # (index, label, clip, f_s), oldest first
         self.silence: dict[int, torch.Tensor] = {}
 
-    def mismatched(self, f_s: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        known = [-1] * len(f_s) if labels is None else [int(x) for x in labels]
-        pool = self.recent + list(zip(known, f_s, strict=True))
+    @staticmethod
+    def _entries(f_s: torch.Tensor, batch: dict) -> list[tuple[int, int, int, torch.Tensor]]:
+        def ids(key: str) -> list[int]:
+            x = batch.get(key)
+            return [-1] * len(f_s) if x is None else [int(v) for v in x]
+
+        return list(zip(ids("index"), ids("label"), ids("clip"), f_s, strict=True))
+
+    def seed(self, dataset: Dataset, device: torch.device) -> None:
+        """Remember up to ``SEEDS`` samples spread evenly over ``dataset``."""
+        from torch.utils.data import default_collate
+
+        from soundloc.model import scale_waveform
+
+        picks = sorted({int(round(x)) for x in np.linspace(0, len(dataset) - 1, min(self.SEEDS, len(dataset)))})
+        for start in range(0, len(picks), 16):
+            batch = default_collate([dataset[i] for i in picks[start:start + 16]])
+            f_s = self.model.sound_features(scale_waveform(batch["audio"].to(device)))
+            self.recent += self._entries(f_s, batch)
+
+    def mismatched(self, f_s: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Another sample's f_s for each sample of ``batch`` (its ``index``, ``label``, ``clip`` where present)."""
+        def differs(a: int, b: int) -> bool:
+            return a < 0 or b < 0 or a != b
+
+        pool = self.recent + self._entries(f_s, batch)
         picked = []
-        for i, label in enumerate(known):
-            k = len(self.recent) + i
+        for k in range(len(self.recent), len(pool)):
+            index, label, clip, _ = pool[k]
             order = [j % len(pool) for j in range(k - 1, k - len(pool), -1)]  # nearest earlier first, cyclic
-            other = [j for j in order if label < 0 or pool[j][0] < 0 or pool[j][0] != label]
-            picked.append(pool[(other or order or [k])[0]][1])
+            others = [j for j in order if differs(pool[j][0], index)] or order or [k]
+            j = next((j for j in others if differs(pool[j][1], label) and differs(pool[j][2], clip)), others[0])
+            picked.append(pool[j][3])
         self.recent = pool[-self.KEEP:]
         return torch.stack(picked)
 
@@ -142,6 +169,8 @@ def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
     sounds = _ControlSounds(model)
     done = 0
     try:
+        if controls:
+            sounds.seed(dataset, dev)
         for batch in loader:
             image, wave = batch["image"].to(dev), scale_waveform(batch["audio"].to(dev))
             if forward is not None:
@@ -150,7 +179,7 @@ def predict(model: torch.nn.Module, dataset: Dataset, batch_size: int = 16,
                 v, f_s = model.visual_features(image), model.sound_features(wave)
                 out = model.attend_sound(v, f_s)
                 if controls:
-                    other = sounds.mismatched(f_s, batch["label"])
+                    other = sounds.mismatched(f_s, batch)
                     variants = {"matched": out, "mismatched": model.attend_sound(v, other),
                                 "silent": model.attend_sound(v, sounds.silent(wave))}
                     for audio, o in variants.items():

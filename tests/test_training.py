@@ -202,18 +202,44 @@ def test_sound_gain_separates_localization_from_objectness():
     assert ignores.summary.success == 1.0 and gain["success"] == 0.0 and gain["ci_low"] <= 0 <= gain["ci_high"]
 
 
+def _control_picks(labels: torch.Tensor | None, clips: torch.Tensor | None, n: int, batch: int = 4,
+                   seeds: list[int] = ()) -> list[int]:
+    """Which sample's sound the mismatched control gives each of ``n`` samples (each sample's "sound" is its
+    index), after remembering ``seeds`` as :meth:`_ControlSounds.seed` does."""
+    from soundloc.evaluate import _ControlSounds
+
+    ids = torch.arange(n, dtype=torch.float32)[:, None]
+
+    def part(sel) -> dict:
+        out = {"index": torch.arange(n)[sel]}
+        for key, x in (("label", labels), ("clip", clips)):
+            if x is not None:
+                out[key] = x[sel]
+        return out
+
+    sounds = _ControlSounds(model=None)
+    if seeds:
+        sounds.recent = sounds._entries(ids[seeds], part(seeds))
+    picked = [sounds.mismatched(ids[i:i + batch], part(slice(i, i + batch))) for i in range(0, n, batch)]
+    return torch.cat(picked)[:, 0].long().tolist()
+
+
 def test_mismatched_sound_is_of_another_class_when_classes_are_known():
     """With four sound classes a quarter of 'previous sample' sounds are of the image's own kind; the control
     must take the nearest earlier sample of another class instead (and the previous one when classes are unknown)."""
-    from soundloc.evaluate import _ControlSounds
-
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 0, 3, -1, 3])
-    ids = torch.arange(len(labels), dtype=torch.float32)[:, None]  # each sample's "sound" is its index
-    sounds = _ControlSounds(model=None)
-    picked = torch.cat([sounds.mismatched(ids[i:i + 4], labels[i:i + 4]) for i in range(0, 12, 4)])[:, 0].long()
-    for i, j in enumerate(picked.tolist()):
+    picked = _control_picks(labels, None, 12)
+    for i, j in enumerate(picked):
         assert j != i and (labels[j] != labels[i] or labels[i] < 0), (i, j)
     assert picked[2] == 1 and picked[7] == 6 and picked[11] == 10  # nearest earlier of another class
-    plain = _ControlSounds(model=None)
-    prev = torch.cat([plain.mismatched(ids[i:i + 4]) for i in range(0, 12, 4)])[:, 0].long()
-    assert prev.tolist() == [3] + list(range(11))  # unknown classes: the previous sample (the first takes batch end)
+    assert _control_picks(None, None, 12) == [3] + list(range(11))  # unknown: the previous sample
+
+
+def test_mismatched_sound_comes_from_another_video():
+    """Frames of one video share their source, so a frame's 'wrong' sound must come from another recording,
+    also for the first video's frames (from the samples remembered across the dataset first)."""
+    clips = torch.tensor([0] * 6 + [1] * 6 + [2] * 6)
+    picked = _control_picks(None, clips, 18, seeds=[0, 8, 17])
+    assert all(clips[j] != clips[i] for i, j in enumerate(picked)), picked
+    assert picked[6] == 5 and picked[17] == 11  # the nearest frame of the video before
+    assert picked[0] == 17  # the first video draws on a remembered frame of another video

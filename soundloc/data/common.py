@@ -7,7 +7,9 @@ Every dataset yields the same dict so that training and evaluation never care wh
            that batches stack (the training loop scales it with ``scale_waveform``);
 ``gt_map`` (G,G) float32 consensus score map g of eq. 9 (zeros when there is no annotation); datasets of
            non-square frames give (G_h,G_w) on the frame's own grid;
-``has_gt`` bool; ``label`` int class id (−1 when unknown or ambient); ``index`` int.
+``has_gt`` bool; ``label`` int class id (−1 when unknown or ambient); ``index`` int; ``clip`` int id of
+           the recording a sample was cut from (−1 when each sample is its own), so that evaluation's
+           mismatched-audio control never takes a sound from the image's own video.
 
 ``gt_map`` and ``has_gt`` are always present, so the default collate function works on mixed batches.
 """
@@ -39,7 +41,7 @@ def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
 
 
 def make_sample(image: torch.Tensor, audio: np.ndarray, gt_map: np.ndarray | None, gt_size: int | tuple[int, int],
-                label: int = -1, index: int = 0) -> dict:
+                label: int = -1, index: int = 0, clip: int = -1) -> dict:
     """Assemble the sample dict described in the module docstring (``gt_size`` (G_h, G_w) for non-square
     ground-truth grids)."""
     has_gt = gt_map is not None
@@ -52,4 +54,5 @@ def make_sample(image: torch.Tensor, audio: np.ndarray, gt_map: np.ndarray | Non
         "has_gt": torch.tensor(has_gt),
         "label": torch.tensor(int(label), dtype=torch.long),
         "index": torch.tensor(int(index), dtype=torch.long),
+        "clip": torch.tensor(int(clip), dtype=torch.long),
     }

@@ -78,14 +78,14 @@ class VideoFolder(Dataset):
         classes = sorted({p.parent.relative_to(root).as_posix() for p in files} - {"."})
         label_of = {c: i for i, c in enumerate(classes)}
         rng = np.random.default_rng(seed)
-        self.items: list[tuple[Path, float, int]] = []
-        for p in files:
+        self.items: list[tuple[Path, float, int, int]] = []
+        for clip, p in enumerate(files):
             dur = _probe(p)
             rel = p.parent.relative_to(root).as_posix()
             label = label_of.get(rel, -1)
             for k in range(frames_per_video):
                 t = (k + rng.uniform(0.25, 0.75)) * dur / frames_per_video
-                self.items.append((p, float(t), label))
+                self.items.append((p, float(t), label, clip))
         self.classes = classes
         self.image_size, self.sample_rate = image_size, sample_rate
         self.audio_samples = int(round(audio_seconds * sample_rate))
@@ -119,7 +119,7 @@ class VideoFolder(Dataset):
         return out
 
     def __getitem__(self, index: int) -> dict:
-        path, t, label = self.items[index]
+        path, t, label, clip = self.items[index]
         rgb = read_frame(path, t)
         audio = fit_length(self.window(self._audio(path), t), self.audio_samples)
-        return make_sample(normalize_image(rgb, self.image_size), audio, None, self.image_size, label, index)
+        return make_sample(normalize_image(rgb, self.image_size), audio, None, self.image_size, label, index, clip)
