@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-size", type=int, default=256, help="equirectangular training width (height = /2)")
     ap.add_argument("--foa-fps", type=float, default=4.0, help="frames sampled per second of training video")
     ap.add_argument("--temperature", type=float, default=0.05)
+    ap.add_argument("--padding", default="zeros", choices=["zeros", "reflect"], help="the backbone's padding")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="keep scenes, cache and checkpoint in this folder")
     args = ap.parse_args(argv)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
         t1 = time.perf_counter()
         mcfg = ModelConfig(backbone="tiny", embed_dim=128, image_size=args.image_size,
-                           attention_temperature=args.temperature)
+                           attention_temperature=args.temperature, padding=args.padding)
         data, mcfg, meta = open_foa_training(work / "train", mcfg, None, frames_per_second=args.foa_fps,
                                              min_confidence=0.5, seed=0, cache_dir=work / "cache", resuming=False,
                                              notify=print)
