@@ -344,6 +344,10 @@ def _restore_or_build(job: _Job):
         source = load_soundnet_weights(model.soundnet, job.config.soundnet_weights)
         state.sound_meta = {"file": str(job.config.soundnet_weights), **source}
         job.report(Progress("info", message=f"SoundNet-8 from {job.config.soundnet_weights}"))
+        if job.config.freeze_sound:
+            job.report(Progress("info", message=(
+                "warning: pretrained SoundNet kept frozen did not learn to localize in our measurements (its "
+                "pooled logits are nearly the same for every clip; fine-tuned it did): drop --freeze-sound")))
     return model, state
 
 

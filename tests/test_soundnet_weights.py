@@ -123,7 +123,10 @@ def test_training_starts_from_the_pretrained_soundnet(fake, tmp_path):
     data = SyntheticScenes(4, seed=1, image_size=64, audio_seconds=0.5)
     cfg = TrainConfig(mode="unsup", epochs=1, batch_size=2, device="cpu", freeze_sound=True,
                       max_steps_per_epoch=1, soundnet_weights=str(weights))
-    res = train(data, tmp_path / "run", cfg, ModelConfig(backbone="tiny", embed_dim=16, image_size=64))
+    said = []
+    res = train(data, tmp_path / "run", cfg, ModelConfig(backbone="tiny", embed_dim=16, image_size=64),
+                callback=lambda p: p.kind == "info" and said.append(p.message))
+    assert any("frozen" in m and "drop --freeze-sound" in m for m in said), said  # measured not to learn
     model, meta = load_checkpoint(res.last)
     # frozen pretrained SoundNet: weights and BatchNorm statistics as published (no recalibration)
     for (name, a), b in zip(model.soundnet.state_dict().items(), reference.state_dict().values(), strict=True):
