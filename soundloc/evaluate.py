@@ -129,10 +129,16 @@ class _ControlSounds:
         picked = []
         for k in range(len(self.recent), len(pool)):
             index, label, clip, _ = pool[k]
-            order = [j % len(pool) for j in range(k - 1, k - len(pool), -1)]  # nearest earlier first, cyclic
-            others = [j for j in order if differs(pool[j][0], index)] or order or [k]
-            j = next((j for j in others if differs(pool[j][1], label) and differs(pool[j][2], clip)), others[0])
-            picked.append(pool[j][3])
+            chosen = None  # the nearest other sample, kept if none of another class and recording comes
+            for j in (j % len(pool) for j in range(k - 1, k - len(pool), -1)):  # nearest earlier first, cyclic
+                if not differs(pool[j][0], index):
+                    continue
+                if chosen is None:
+                    chosen = j
+                if differs(pool[j][1], label) and differs(pool[j][2], clip):
+                    chosen = j
+                    break
+            picked.append(pool[k if chosen is None else chosen][3])
         self.recent = pool[-self.KEEP:]
         return torch.stack(picked)
 
