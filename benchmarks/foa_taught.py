@@ -47,6 +47,7 @@ from make_demo import SphereDisk, make_background  # noqa: E402
 from pano.ambisonics import diffuse_noise, encode_foa  # noqa: E402
 from pano.geometry import wrap_yaw  # noqa: E402
 from pano.media.writer import VideoWriter  # noqa: E402
+from soundloc.backbones import PADDINGS  # noqa: E402
 from soundloc.data.synthetic import CLASSES, _class_sound  # noqa: E402
 
 WIDTH, HEIGHT, FPS, RATE = 512, 256, 15, 24000
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-size", type=int, default=256, help="equirectangular training width (height = /2)")
     ap.add_argument("--foa-fps", type=float, default=4.0, help="frames sampled per second of training video")
     ap.add_argument("--temperature", type=float, default=0.05)
-    ap.add_argument("--padding", default="zeros", choices=["zeros", "reflect"], help="the backbone's padding")
+    ap.add_argument("--padding", default="zeros", choices=PADDINGS, help="the backbone's padding")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="keep scenes, cache and checkpoint in this folder")
     args = ap.parse_args(argv)

@@ -66,7 +66,7 @@ import torch  # noqa: E402
 from soundloc.checkpoint import load_checkpoint  # noqa: E402
 from soundloc.data import SyntheticScenes  # noqa: E402
 from soundloc.evaluate import evaluate, plot_success_curve  # noqa: E402
-from soundloc.model import ModelConfig  # noqa: E402
+from soundloc.model import PADDINGS, ModelConfig  # noqa: E402
 from soundloc.train import TrainConfig, train  # noqa: E402
 
 GOALS = {"unsup": 0.40, "semi": 0.80}  # issue 12: cIoU@0.5 success on synthetic scenes
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unsup-target", default="f_s", choices=["f_s", "h"])
     ap.add_argument("--unsup-weight", type=float, default=0.75, help="eq. 7's weight of L_U in semi (Table 5's best)")
     ap.add_argument("--sup-weight", type=float, default=0.25, help="eq. 7's weight of L_S in semi (Table 5's best)")
-    ap.add_argument("--padding", default="reflect", choices=["zeros", "reflect"],
+    ap.add_argument("--padding", default="reflect", choices=PADDINGS,
                     help="the backbone's padding (zeros = the paper; see the module docstring)")
     ap.add_argument("--raw-distances", action="store_true",
                     help="eq. 6 on raw embeddings (the paper) instead of L2-normalised ones")

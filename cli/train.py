@@ -9,7 +9,7 @@ import click
 
 from cli.commands import debug_option
 from common.errors import UserError
-from soundloc.backbones import BACKBONES
+from soundloc.backbones import BACKBONES, PADDINGS
 
 DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:seed]"
 
@@ -36,7 +36,7 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
               help="τ of α = softmax(cos/τ): 1 is the paper's eq. 1; 0.03-0.1 gives peaked maps (LVS, EZ-VSL).")
 @click.option("--unsup-target", type=click.Choice(["f_s", "h"]), default="f_s", show_default=True,
               help="What eq. 6 pulls f_v towards: f_s (the paper) or the sound embedding h (pano-pan < 0.2).")
-@click.option("--padding", type=click.Choice(["zeros", "reflect"]), default="zeros", show_default=True,
+@click.option("--padding", type=click.Choice(PADDINGS), default="zeros", show_default=True,
               help="Padding of the backbone's convolutions: zeros (the paper) or reflect, which keeps the image "
               "border out of the features (on synthetic data it stops eq. 6 from being met without localizing).")
 @click.option("--normalize-embeddings", is_flag=True,

@@ -14,3 +14,10 @@ BACKBONES: Registry = Registry("backbone", {
     "resnet18": "soundloc.visual:ResNet18",
     "tiny": "soundloc.visual:Tiny",
 }, entry_point_group="pano_pan.backbones")
+
+#: Padding of the backbone's convolutions (``ModelConfig.padding``, ``train --padding``). Zeros (the paper;
+#: what ImageNet weights were trained with) mark the image border in the features, so a cell knows where
+#: it is; a sound-dependent attention pattern over border cells can then carry the sound's identity into z
+#: with no object involved, and the unsupervised loss falls without localizing (measured on synthetic
+#: scenes, see the README). "reflect" leaves a plain background looking the same at the border as inside.
+PADDINGS = ("zeros", "reflect")

@@ -26,7 +26,7 @@ from soundloc.attention import (
     cosine_map,
     softmax_map,
 )
-from soundloc.backbones import BACKBONES
+from soundloc.backbones import BACKBONES, PADDINGS
 from soundloc.image import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
 from soundloc.soundnet import FS_DIM, WAVEFORM_SCALE, SoundHead, SoundNet8, pooled_features
 from soundloc.visual import build_backbone, set_padding
@@ -37,13 +37,6 @@ __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PADDINGS", "UNSUP_TARGETS", "Locali
 #: What eq. 6 pulls f_v towards: the pooled SoundNet features f_s (the paper, 1000-D f_v), or the
 #: sound embedding h (this project's first releases, f_v of ``embed_dim``).
 UNSUP_TARGETS = ("f_s", "h")
-
-#: Padding of the backbone's convolutions. Zeros (the paper; what ImageNet weights were trained with)
-#: mark the image border in the features, so a cell knows where it is; a sound-dependent attention
-#: pattern over border cells can then carry the sound's identity into z with no object involved, and
-#: the unsupervised loss falls without localizing (measured on synthetic scenes, see the README).
-#: "reflect" leaves a plain background looking the same at the border as inside.
-PADDINGS = ("zeros", "reflect")
 
 
 @dataclass
@@ -58,7 +51,7 @@ class ModelConfig:
     image_size: int = 320  # training/eval square size
     attention_temperature: float = 1.0  # τ of α = softmax(cos/τ); 1 = the paper's eq. 1
     unsup_target: str = "f_s"  # see UNSUP_TARGETS
-    padding: str = "zeros"  # see PADDINGS
+    padding: str = "zeros"  # see soundloc.backbones.PADDINGS
 
     def to_dict(self) -> dict:
         return asdict(self)
