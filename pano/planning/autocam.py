@@ -37,6 +37,7 @@ Memory per block of ``k`` frames: C scores + 3·C moments (float32), C back-poin
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,30 @@ class _Calmer:
             self.hist.clear()
         self.hist.extend(keep[-self.hist.maxlen :])
         return out
+
+
+class _BlockPath(Mapping):
+    """Candidate per block: the decided ones, then ``cands`` from ``first`` on (they override from there).
+
+    A view, not a copy: a streaming plan looks up a few blocks around its window on every step, and
+    copying every decided block each time made that quadratic in the video's length.
+    """
+
+    def __init__(self, decided: list[int], cands: list[int], first: int) -> None:
+        self.decided, self.cands, self.first = decided, cands, first
+
+    def __getitem__(self, b: int) -> int:
+        if self.first <= b < self.first + len(self.cands):
+            return self.cands[b - self.first]
+        if 0 <= b < len(self.decided):
+            return self.decided[b]
+        raise KeyError(b)
+
+    def __iter__(self) -> Iterator[int]:
+        return (b for b in range(max(len(self.decided), self.first + len(self.cands))) if b in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(frozen=True)
@@ -393,7 +418,7 @@ class AutoCamPlanner(Planner):
             out.append(tgt)
         return out, active, hold
 
-    def _two_shots(self, every: dict[int, int], first_block: int, n: int) -> dict[int, tuple]:
+    def _two_shots(self, every: Mapping[int, int], first_block: int, n: int) -> dict[int, tuple]:
         """Two-shot aims (``pano.planning.framing``) for blocks [first_block, first_block + n), from the
         centroids inside the views the DP chose over the window around them."""
         if not self.options.two_shot or n == 0:
@@ -461,12 +486,10 @@ class AutoCamPlanner(Planner):
         )
         return v, np.nonzero(is_cut_frame)[0]
 
-    def _decided_and(self, cands: list[int], first_block: int) -> dict[int, int]:
-        d = {b: c for b, c in enumerate(self._decided)}
-        d.update({first_block + i: c for i, c in enumerate(cands)})
-        return d
+    def _decided_and(self, cands: list[int], first_block: int) -> Mapping[int, int]:
+        return _BlockPath(self._decided, cands, first_block)
 
-    def _is_cut(self, cands: dict[int, int], b: int, framed: dict[int, tuple] | None = None) -> bool:
+    def _is_cut(self, cands: Mapping[int, int], b: int, framed: dict[int, tuple] | None = None) -> bool:
         """Whether the move from block b to b+1 is a cut (further than one block's reach); never inside a
         two-shot (``framed``), where the DP's jump from one talker to the other leaves the aim in place."""
         if not self.cuts or b < 0 or b not in cands or b + 1 not in cands:
