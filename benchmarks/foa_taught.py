@@ -48,7 +48,7 @@ from pano.ambisonics import diffuse_noise, encode_foa  # noqa: E402
 from pano.geometry import wrap_yaw  # noqa: E402
 from pano.media.writer import VideoWriter  # noqa: E402
 from soundloc.backbones import PADDINGS  # noqa: E402
-from soundloc.data.synthetic import CLASSES, _class_sound  # noqa: E402
+from soundloc.data.synthetic import CLASSES, class_sound  # noqa: E402
 
 WIDTH, HEIGHT, FPS, RATE = 512, 256, 15, 24000
 
@@ -101,7 +101,7 @@ def make_scene(scene: Scene, seconds: float, folder: Path, mono: bool = False) -
     paths = [_path(m, ts, np.random.default_rng(scene.seed * 10 + k)) for k, m in enumerate(motions)]
     gate_rng = np.random.default_rng(scene.seed + 999)
     gate_s = _gate(ts, scene.intermittent, gate_rng)
-    sound = _class_sound(scene.source, len(ts), RATE, rng) * gate_s
+    sound = class_sound(scene.source, len(ts), RATE, rng) * gate_s
     sound *= 0.12 / max(np.sqrt(np.mean(sound**2)), 1e-9)
     foa = encode_foa(sound, paths[0][0], paths[0][1]) + 0.012 * diffuse_noise(len(ts), rng, 64, np.float64)
     foa = (foa * min(1.0, 0.95 / np.abs(foa).max())).astype(np.float32)

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from soundloc.data.common import make_sample, normalize_image
 from soundloc.metrics import consensus_map
 
-#: (name, RGB colour, shape) of each class; the sound is made by ``_class_sound``.
+#: (name, RGB colour, shape) of each class; the sound is made by ``class_sound``.
 CLASSES = [
     ("tone", (220, 40, 40), "disc"),
     ("chirp", (40, 200, 60), "square"),
@@ -32,7 +32,7 @@ CLASSES = [
 ]
 
 
-def _class_sound(cls: int, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def class_sound(cls: int, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """A second or two of the class's characteristic sound, with small random variations."""
     t = np.arange(n) / sr
     k = rng.uniform(0.9, 1.1)  # pitch/rate variation
@@ -157,7 +157,7 @@ class SyntheticScenes(Dataset):
         label, box = -1, None
         if not ambient:
             label, box = int(kinds[0]), boxes[0]
-            audio = audio + 0.6 * _class_sound(label, self.audio_samples, self.sample_rate, rng)
+            audio = audio + 0.6 * class_sound(label, self.audio_samples, self.sample_rate, rng)
         audio = np.clip(audio, -1, 1).astype(np.float32)
         labelled = box is not None and rng.random() < self.labelled_fraction
         return {"rgb": img, "audio": audio, "label": label, "box": box, "labelled": labelled,
