@@ -80,9 +80,17 @@ def iter_audio_chunks(
                 arr = out.to_ndarray().reshape(-1, n_out).T if packed else out.to_ndarray().reshape(n_out, -1)
                 yield arr.mean(axis=0, keepdims=True) if average else arr
 
+        bad: av.error.FFmpegError | None = None  # a packet that did not decode: fatal unless it was the last
         try:
             for packet in container.demux(stream):
-                for frame in packet.decode():
+                if bad is not None and packet.size:
+                    raise bad
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # a file cut short ends in half a packet
+                    bad = exc
+                    continue
+                for frame in frames:
                     frame.pts = None  # let the resampler count samples; some files have gaps in pts
                     for arr in resampled(frame):
                         if skip:

@@ -154,3 +154,32 @@ def test_compare_refuses_paths_of_different_clips_unless_forced(tmp_path, capsys
     one_error_line(err, "b.json", "30 fps vs 25 fps", "--force")
     code, err = pano(capsys, "compare", tmp_path / "a.json", tmp_path / "b.json", "--force")
     assert code == 0, err
+
+
+def test_file_cut_inside_an_audio_packet_ends_early_but_damage_inside_still_fails(tmp_path, capsys):
+    """A download cut off mid-packet leaves half an AAC packet at the end, which the decoder refuses: that is
+    the file ending early (one warning, the frames before it kept), while a garbled packet with more after
+    it is still damage, reported in one line."""
+    from common.audio_io import read_audio
+    from common.errors import UserError
+
+    whole = foa_clip(tmp_path / "whole.mp4", seconds=4.0, size=(120, 240))
+    data = whole.read_bytes()
+    with av.open(str(whole)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.audio[0]) if p.size]
+    pos, size = packets[len(packets) // 2]
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: pos + size // 2])
+    assert read_audio(cut, 48000, 4).shape[1] > 48000 * 1.5
+    out = tmp_path / "out"
+    code, err = pano(capsys, "run", cut, "-o", out, "--size", "64x36")
+    assert code == 0, err
+    warnings = [line for line in err if line.startswith("warning:")]
+    assert len(warnings) == 1 and "cut.mp4 ends early" in warnings[0], err
+    garbled = bytearray(data)
+    for p, n in packets[len(packets) // 3 : len(packets) // 3 + 3]:
+        garbled[p : p + n] = b"\xff" * n
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(garbled))
+    with pytest.raises(UserError, match="bad.mp4: the audio stream is damaged"):
+        read_audio(bad, 48000, 4)
