@@ -87,10 +87,10 @@ def speed() -> None:
 
     import numpy as np
 
-    from pano.geometry import yaw_pitch_to_vec
     from pano.planning.autocam import _Calmer
     from pano.planning.motion import MotionStyle, ShotCamera
     from pano.planning.smoothing import frame_steps
+    from pano.sphere.geometry import yaw_pitch_to_vec
 
     fps = 30.0
     for minutes in (10, 60):

@@ -8,7 +8,7 @@ look does not change with its sound except for a 10 % swell while it sounds, so 
 looks for what moves or flickers has little to go on — the hard case of real footage (a guitarist
 whose hands barely move).
 
-It then trains the ``tiny`` network on the training scenes through ``pano.foa_dataset`` (W channel as
+It then trains the ``tiny`` network on the training scenes through ``pano.foa.dataset`` (W channel as
 the sound, the ambisonic map as the target, ``--mode semi``), and scores held-out scenes:
 
 * **mono capture** (the goal): the held-out scenes re-encoded with their W channel only, so pano-pan
@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from make_demo import SphereDisk, make_background  # noqa: E402
 
-from pano.ambisonics import diffuse_noise, encode_foa  # noqa: E402
-from pano.geometry import wrap_yaw  # noqa: E402
 from pano.media.writer import VideoWriter  # noqa: E402
+from pano.sphere.ambisonics import diffuse_noise, encode_foa  # noqa: E402
+from pano.sphere.geometry import wrap_yaw  # noqa: E402
 from soundloc.backbones import PADDINGS  # noqa: E402
 from soundloc.data.synthetic import CLASSES, class_sound  # noqa: E402
 
@@ -146,9 +146,9 @@ def scenes(n_train: int) -> tuple[list[Scene], list[Scene]]:
 
 def mono_capture(video: Path, truth: dict, checkpoint: Path, inference_height: int) -> dict[str, float]:
     """Capture of network, synchrony and the centre view on a mono clip, against the truth."""
-    from pano.context import RunContext
-    from pano.foa_scoring import CENTRE, capture, track
+    from pano.foa.scoring import CENTRE, capture, track
     from pano.media.probe import probe
+    from pano.run.context import RunContext
 
     info = probe(video)
     assert not info.is_foa
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from pano.foa_dataset import open_foa_training
-    from pano.foa_scoring import score_foa_folder
+    from pano.foa.dataset import open_foa_training
+    from pano.foa.scoring import score_foa_folder
     from soundloc.model import ModelConfig
     from soundloc.train import TrainConfig, progress_line, train
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from common.audio_io import iter_audio_chunks
-from pano.context import RunContext
-from pano.saliency.base import FrameBatch
-from pano.saliency.network import NetworkOptions, NetworkSource, wrapped_features
+from pano.localizers.base import FrameBatch
+from pano.localizers.network import NetworkLocalizer, NetworkOptions, wrapped_features
+from pano.run.context import RunContext
 from soundloc.checkpoint import save_checkpoint
 from soundloc.model import ModelConfig, SoundLocalizer, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
@@ -124,7 +124,7 @@ def source_fps(device: str, frames: int, seconds: float) -> dict:
             w.setsampwidth(2)
             w.setframerate(SR)
             w.writeframes(pcm.tobytes())
-        src = NetworkSource.build(RunContext(checkpoint=str(ckpt), device=device, fps=FPS))
+        src = NetworkLocalizer.build(RunContext(checkpoint=str(ckpt), device=device, fps=FPS))
         media = AudioTrack(path=wav, fps=FPS, frame_count=int(seconds * FPS), duration=seconds, is_foa=False)
         t0 = time.perf_counter()
         src.prepare(media)

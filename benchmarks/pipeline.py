@@ -51,8 +51,8 @@ def make_clip(path: Path, width: int, height: int, codec: str, seconds: float) -
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from pano.ambisonics import encode_foa
     from pano.media.writer import VideoWriter
+    from pano.sphere.ambisonics import encode_foa
 
     rng = np.random.default_rng(0)
     # Coarse blocks with fine grain on top: real footage's bit rate, so decoding costs what it would.

@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pano.context import RunContext  # noqa: E402
-from pano.geometry import angular_distance, grid_angles  # noqa: E402
-from pano.saliency.base import FrameBatch  # noqa: E402
-from pano.saliency.synchrony import SynchronySource  # noqa: E402
+from pano.localizers.base import FrameBatch  # noqa: E402
+from pano.localizers.synchrony import SynchronyLocalizer  # noqa: E402
+from pano.run.context import RunContext  # noqa: E402
+from pano.sphere.geometry import angular_distance, grid_angles  # noqa: E402
 
 
 def write_clip(path: Path, seconds: float, fps: int = 30, size: tuple[int, int] = (480, 960)) -> int:
@@ -114,7 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "bench960x480.mp4"
         n = write_clip(clip, args.seconds, int(fps))
-        syn = SynchronySource.build(RunContext(fps=fps))
+        syn = SynchronyLocalizer.build(RunContext(fps=fps))
         syn_grid = syn.frame_size
         bare = best(time_decode(clip, None)[0] for _ in range(args.repeats))
         small_runs = [time_decode(clip, syn_grid) for _ in range(args.repeats)]
@@ -127,22 +127,24 @@ def main() -> None:
         (f"decode + downsize to {syn_grid[0]}x{syn_grid[1]} RGB", small),
     ]
     ctx = RunContext(fps=fps)
-    syn_t = best(time_source(lambda: SynchronySource.build(ctx), frames, mono, fps) for _ in range(args.repeats))
+    syn_t = best(time_source(lambda: SynchronyLocalizer.build(ctx), frames, mono, fps) for _ in range(args.repeats))
     rows.append(("synchrony process", syn_t))
     no_track = best(
-        time_source(lambda: SynchronySource.build(ctx, track_yaw=False), frames, mono, fps) for _ in range(args.repeats)
+        time_source(lambda: SynchronyLocalizer.build(ctx, track_yaw=False), frames, mono, fps)
+        for _ in range(args.repeats)
     )
     rows.append(("synchrony process, track_yaw=False", no_track))
     amb_t = None
     try:
-        from pano.saliency.ambisonic import AmbisonicSource
+        from pano.localizers.ambisonic import AmbisonicLocalizer
     except ImportError:
-        AmbisonicSource = None  # noqa: N806 - the optional class
-    if AmbisonicSource is not None:
+        AmbisonicLocalizer = None  # noqa: N806 - the optional class
+    if AmbisonicLocalizer is not None:
         foa_ctx = RunContext(fps=fps, audio_format="ambix")
-        amb = AmbisonicSource.build(foa_ctx)
+        amb = AmbisonicLocalizer.build(foa_ctx)
         foa = audio_windows(n, fps, amb.audio_spec.sample_rate, amb.audio_spec.window, 4)
-        amb_t = best(time_source(lambda: AmbisonicSource.build(foa_ctx), None, foa, fps) for _ in range(args.repeats))
+        amb_t = best(time_source(lambda: AmbisonicLocalizer.build(foa_ctx), None, foa, fps)
+                     for _ in range(args.repeats))
         rows.append(("ambisonic process", amb_t))
 
     print(f"{n} frames, 960x480 @ {fps:g} fps, libx264; best of {args.repeats}; CPU time (wall time)")

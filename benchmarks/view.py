@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from common.audio_io import iter_audio_chunks  # noqa: E402
 from pano.media.probe import probe  # noqa: E402
 from pano.media.video import read_frame_times as frame_times  # noqa: E402
+from pano.paths.trajectory import Trajectory  # noqa: E402
 from pano.planning.smoothing import calm_path  # noqa: E402
-from pano.trajectory import Trajectory  # noqa: E402
 from pano.view.audio import write_view_audio  # noqa: E402
 from pano.view.edit import Keyframe, apply_keyframes  # noqa: E402
 from pano.view.strip import foa_strip  # noqa: E402

@@ -10,12 +10,12 @@ import click
 
 from cli.progress import make_progress
 from common.errors import OptionError
-from pano.exporters import EXPORTERS
+from pano.localizers.base import LOCALIZERS
 from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
+from pano.paths.exporters import EXPORTERS
 from pano.pipeline import NFOV_AUDIO, RunOptions, run
-from pano.planning.base import PLANNERS
-from pano.render import DEFAULT_HFOV, parse_fov, parse_size
-from pano.saliency.base import LOCALIZERS
+from pano.planning.base import MAX_SPEED, PLANNERS
+from pano.sphere.views import DEFAULT_HFOV, parse_fov, parse_size
 from soundloc.device import check_device_word
 from soundloc.download import is_url
 
@@ -69,7 +69,7 @@ def debug_option(f):
               help="3D 360° video: which half of the frame is one eye (auto: from the file's metadata). One eye "
               "is analysed and rendered.")
 @click.option("--max-speed", type=float, default=None, metavar="DEG/S",
-              help="Camera's top angular speed [default: the planner's, 60°/s].")
+              help=f"Camera's top angular speed [default: the planner's, {MAX_SPEED:g}°/s].")
 @click.option("--cuts", type=click.Choice(["auto", "never"]), default=None,
               help="autocam: auto = cut where an editor would (a pan longer than --max-pan-time to a new "
               "source; shots of at least 1.5 s; no cut for a sound under 0.5 s); never = always pan "
@@ -108,8 +108,6 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
     hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
     planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
-        if not max_speed > 0:
-            raise OptionError(f"--max-speed {max_speed}: must be a positive number of degrees per second")
         planner_options["max_speed"] = max_speed
     if cuts is not None or max_pan_time is not None:
         if planner != "autocam":
@@ -157,7 +155,7 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
     audio layout, FOA or not."""
     from common.errors import InputError
     from pano.media.probe import require_equirectangular
-    from pano.render import default_output_size
+    from pano.sphere.views import default_output_size
 
     info = probe(input_path, audio_format, projection, stereo)
     if as_json:

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from cli.commands import debug_option
-from pano.compare import compare as compare_paths
-from pano.compare import format_table
-from pano.trajectory import Trajectory
+from pano.paths.compare import compare as compare_paths
+from pano.paths.compare import format_table
+from pano.paths.trajectory import Trajectory
 
 
 @click.command("compare")

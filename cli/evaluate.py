@@ -104,13 +104,13 @@ def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, p
 
 def _evaluate_on_foa(data: str, checkpoint: str, json_out: Path | None, no_baselines: bool, device: str,
                      min_confidence: float, source_options: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
-    """``--dataset-type foa-videos``: capture against each video's ambisonic direction (pano.foa_scoring)."""
+    """``--dataset-type foa-videos``: capture against each video's ambisonic direction (pano.foa.scoring)."""
     import json
 
     from cli.commands import parse_key_values
     from common.atomic import atomic_path
     from common.ownership import GENERATOR
-    from pano.foa_scoring import format_scores, score_foa_folder
+    from pano.foa.scoring import format_scores, score_foa_folder
     from soundloc.device import resolve_device
     from soundloc.download import resolve
 

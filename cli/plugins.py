@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from cli.commands import debug_option
-from pano.exporters import EXPORTERS
+from pano.localizers.base import LOCALIZERS
+from pano.paths.exporters import EXPORTERS
 from pano.planning.base import PLANNERS
-from pano.saliency.base import LOCALIZERS
 from soundloc.backbones import BACKBONES
 
 FAMILIES = {"localizer": LOCALIZERS, "planner": PLANNERS, "exporter": EXPORTERS, "backbone": BACKBONES}

@@ -12,9 +12,10 @@ import click
 from cli.commands import debug_option, overwrite_option
 from cli.progress import make_progress
 from common.errors import InputError
-from pano.pipeline import NFOV_AUDIO
-from pano.render import parse_size
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
+from pano.rendering.render import NFOV_AUDIO
+from pano.run.names import OutputNames
+from pano.sphere.views import parse_size
 
 
 @click.command("render")
@@ -48,13 +49,13 @@ def render(
 
     Each frame shows the sample nearest its time (t); a path that does not cover the video is refused.
     """
-    from pano.outputs import ensure_writable_dir, output_set
-    from pano.pipeline import render_trajectory
+    from common.outputs import ensure_writable_dir, output_set
+    from pano.rendering.render import render_trajectory
 
     if not input_path.is_file():
         raise InputError(f"{input_path}: no such video file; check the path")
     traj = Trajectory.load(traj_path)
-    out = output or Path(f"{input_path.stem}.nfov.mp4")
+    out = output or OutputNames.of(".", input_path.stem).nfov
     out_size = parse_size(size) if size else None
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     outputs = output_set([input_path, traj_path], overwrite=overwrite)

@@ -101,8 +101,8 @@ def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: boo
 
 def _train_on_foa(data: str, out: Path, resume: Path | None, val: str | None, quiet: bool, model_config,
                   seconds: float | None, opts: dict) -> None:
-    """``--dataset-type foa-videos``: the FOA folder through ``pano.foa_dataset`` (no cIoU validation)."""
-    from pano.foa_dataset import open_foa_training
+    """``--dataset-type foa-videos``: the FOA folder through ``pano.foa.dataset`` (no cIoU validation)."""
+    from pano.foa.dataset import open_foa_training
     from soundloc.train import train as run_training
 
     if val is not None:

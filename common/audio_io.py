@@ -12,19 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
+from common.media import open_media
 
 _LAYOUTS = {1: "mono", 2: "stereo", 4: "4.0"}
 
 
-def _open(path: Path):
-    import av
-
-    if not path.is_file():
-        raise UserError(f"{path}: no such file; check the path")
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise UserError(f"{path}: not a media file FFmpeg can read ({exc}); pass an audio or video file") from None
+def _open_audio(path: Path):
+    container = open_media(path, "a media file", "pass an audio or video file")
     if not container.streams.audio:
         container.close()
         raise UserError(f"{path}: has no audio stream; pass a file with sound")
@@ -47,7 +41,7 @@ def iter_audio_chunks(
     import av
 
     path = Path(path)
-    container = _open(path)
+    container = _open_audio(path)
     try:
         stream = container.streams.audio[0]
         n_in = stream.codec_context.channels

@@ -31,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without install
 
-from pano.ambisonics import diffuse_noise, encode_foa  # noqa: E402
-from pano.geometry import grid_angles, grid_vectors, wrap_yaw, yaw_to_x  # noqa: E402
 from pano.media.boxes import MetadataBoxes  # noqa: E402
 from pano.media.writer import VideoWriter  # noqa: E402
+from pano.sphere.ambisonics import diffuse_noise, encode_foa  # noqa: E402
+from pano.sphere.geometry import grid_angles, grid_vectors, wrap_yaw, yaw_to_x  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 960, 480, 30
 AUDIO_RATE = 48000
@@ -142,7 +142,7 @@ class SphereDisk:
         self.px = np.float32(np.radians(360.0 / width))
 
     def draw(self, img: np.ndarray, yaw: float, pitch: float, radius: float, rim, core) -> None:
-        from pano.geometry import yaw_pitch_to_vec
+        from pano.sphere.geometry import yaw_pitch_to_vec
 
         c = yaw_pitch_to_vec(yaw, pitch).astype(np.float32)
         r = np.float32(np.radians(radius))
@@ -196,16 +196,16 @@ def verify(path: Path, truth: list[dict]) -> dict:
     import av
     from scipy.signal import resample_poly
 
-    from pano.context import RunContext
-    from pano.geometry import angular_distance, spherical_mean
-    from pano.saliency.ambisonic import AmbisonicSource
-    from pano.saliency.base import FrameBatch
+    from pano.localizers.ambisonic import AmbisonicLocalizer
+    from pano.localizers.base import FrameBatch
+    from pano.run.context import RunContext
+    from pano.sphere.geometry import angular_distance, spherical_mean
 
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         layout = stream.codec_context.layout.name
         audio = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
-    src = AmbisonicSource.build(RunContext(audio_format="ambix", fps=FPS))
+    src = AmbisonicLocalizer.build(RunContext(audio_format="ambix", fps=FPS))
     rate, win = src.audio_spec.sample_rate, int(round(src.audio_spec.window * src.audio_spec.sample_rate))
     track = resample_poly(audio.astype(np.float64), rate, AUDIO_RATE, axis=1).astype(np.float32)
     errors, gap_conf, conf = [], [], []

@@ -1,8 +1,10 @@
-"""360° video: media I/O, equirectangular geometry, saliency sources, planning, rendering."""
+"""360° video: media I/O, localizers, camera planning, rendering and the trajectory contract.
 
-from importlib.metadata import PackageNotFoundError, version
+The layout follows the data's journey (``docs/ARCHITECTURE.md``): ``media`` → ``localizers`` →
+``planning`` → ``rendering``, with ``paths`` for the trajectory files, ``foa`` for FOA training data and
+scoring, ``view`` for the browser editor, and :mod:`pano.pipeline` running the two passes.
+"""
 
-try:
-    __version__ = version("pano-pan")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
+from common.version import VERSION as __version__
+
+__all__ = ["__version__"]

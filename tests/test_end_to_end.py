@@ -10,9 +10,9 @@ import pytest
 
 from cli.main import main
 from common.audio_io import read_audio
-from pano.geometry import angular_distance, in_view
 from pano.media.probe import probe
 from pano.media.video import iter_frames
+from pano.sphere.geometry import angular_distance, in_view
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo360.mp4"
 TRUTH = DEMO.with_suffix(".truth.json")
@@ -75,10 +75,10 @@ def test_camera_finds_the_sound_and_moves_calmly(demo_run):
 
 
 def test_interrupted_run_leaves_nothing_under_final_names(tmp_path, monkeypatch, capsys):
-    import pano.render
+    import pano.rendering.nfov
 
     calls = {"n": 0}
-    original = pano.render.NFOVRenderer.render_yuv
+    original = pano.rendering.nfov.NFOVRenderer.render_yuv
 
     def flaky(self, *a, **k):
         calls["n"] += 1
@@ -86,7 +86,7 @@ def test_interrupted_run_leaves_nothing_under_final_names(tmp_path, monkeypatch,
             raise KeyboardInterrupt
         return original(self, *a, **k)
 
-    monkeypatch.setattr(pano.render.NFOVRenderer, "render_yuv", flaky)
+    monkeypatch.setattr(pano.rendering.nfov.NFOVRenderer, "render_yuv", flaky)
     code = main([str(DEMO), "-o", str(tmp_path)])
     assert code == 130
     assert "interrupted" in capsys.readouterr().err

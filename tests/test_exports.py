@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from common.errors import InputError, OptionError
-from pano.context import output_geometry
-from pano.exports import ffmpeg_filter_escape, read_csv, write_csv, write_ffmpeg
-from pano.plot import write_plot
-from pano.trajectory import Trajectory
+from pano.paths.ffmpeg import ffmpeg_filter_escape, write_ffmpeg
+from pano.paths.plot import write_plot
+from pano.paths.trajectory import Trajectory, read_csv, write_csv
+from pano.sphere.views import output_geometry
 
 
 def make_traj(n=90, fps=30.0, zoom=False):

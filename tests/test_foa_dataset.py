@@ -8,9 +8,9 @@ import pytest
 from clips import foa_clip, mono_pulse_clip
 from common.audio_io import read_audio
 from common.errors import UserError
-from pano import foa_dataset
-from pano.foa_dataset import FoaSampling, FoaVideoDataset
-from pano.geometry import angular_distance, x_to_yaw, y_to_pitch
+from pano.foa import dataset as foa_dataset
+from pano.foa.dataset import FoaSampling, FoaVideoDataset
+from pano.sphere.geometry import angular_distance, x_to_yaw, y_to_pitch
 
 SR = 22050
 SMALL = FoaSampling(image_size=64, sample_rate=SR, audio_seconds=0.5, frames_per_second=4.0, min_confidence=0.5)

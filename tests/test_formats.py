@@ -17,13 +17,13 @@ import pytest
 from cli.main import main
 from clips import disk_frame, remux
 from common.errors import InputError
-from pano.ambisonics import encode_foa
 from pano.media.boxes import MetadataBoxes, add_boxes
 from pano.media.probe import probe, require_equirectangular
 from pano.media.spherical import read_spherical_metadata
 from pano.media.writer import write_video
-from pano.pipeline import render_trajectory
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
+from pano.rendering.render import render_trajectory
+from pano.sphere.ambisonics import encode_foa
 
 RED = (255, 40, 40)
 FPS = 30

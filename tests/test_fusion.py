@@ -10,10 +10,10 @@ import pytest
 
 from common.errors import OptionError
 from common.options import PluginOptions, option
-from pano.context import RunContext
-from pano.geometry import angular_distance, grid_angles, spherical_mean
-from pano.saliency.base import LOCALIZERS, AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
-from pano.saliency.fusion import FusionSource, derive_audio, resize_equirect, union_audio_spec
+from pano.localizers.base import LOCALIZERS, AudioSpec, FrameBatch, Localizer, SaliencyBatch
+from pano.localizers.fusion import FusionLocalizer, derive_audio, resize_equirect, union_audio_spec
+from pano.run.context import RunContext
+from pano.sphere.geometry import angular_distance, grid_angles, spherical_mean
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class FakeOptions(PluginOptions):
     frame_size: tuple[int, int] | None = option(None, "frames it asks for")
 
 
-class FakeSource(SaliencySource):
+class FakeSource(Localizer):
     """A map with one Gaussian peak at a fixed direction; records what it was given."""
 
     name = "fake"
@@ -59,8 +59,8 @@ def fake(audio_spec: AudioSpec | None = None, **options) -> FakeSource:
     return src
 
 
-def fusion_of(sources, ctx=None, **options) -> FusionSource:
-    return FusionSource.build(ctx, sources=sources, **options)
+def fusion_of(sources, ctx=None, **options) -> FusionLocalizer:
+    return FusionLocalizer.build(ctx, sources=sources, **options)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -76,14 +76,14 @@ def batch(n: int = 3, frames: np.ndarray | None = None, audio: np.ndarray | None
     return FrameBatch(indices=idx, times=idx / 30.0, frames=frames, audio=audio)
 
 
-def centroid(fusion: FusionSource) -> tuple[float, float]:
+def centroid(fusion: FusionLocalizer) -> tuple[float, float]:
     out = fusion.process(batch())
     yaw, pitch, _ = spherical_mean(out.maps[0])
     return yaw, pitch
 
 
 def test_registered_under_fusion():
-    assert LOCALIZERS.load("fusion") is FusionSource
+    assert LOCALIZERS.load("fusion") is FusionLocalizer
 
 
 def test_centroid_moves_toward_heavier_source():
@@ -191,7 +191,7 @@ def test_children_built_by_name_share_the_run_context():
 
 
 def test_default_children_follow_the_input():
-    from pano.saliency.fusion import default_children
+    from pano.localizers.fusion import default_children
 
     assert default_children(RunContext(audio_format="mono")) == ["synchrony"]
     assert default_children(RunContext(checkpoint="m.pt", audio_format="mono")) == ["network", "synchrony"]
@@ -213,7 +213,7 @@ def test_bad_options():
 def test_fusion_feeds_synchrony_derived_frames_and_audio():
     """End to end with a real child: synchrony (mono 16 kHz, 30×60 frames) inside a fusion that also
     holds an FOA 24 kHz child with 60×120 frames; the pulsing blob must win once synchrony is sure."""
-    from pano.saliency.synchrony import SynchronySource
+    from pano.localizers.synchrony import SynchronyLocalizer
 
     rng = np.random.default_rng(0)
     fps, sr, n = 30.0, 24000, 150
@@ -226,7 +226,7 @@ def test_fusion_feeds_synchrony_derived_frames_and_audio():
     audio = np.zeros((n, 4, s), np.float32)
     audio[:, 0] = env[:, None] * rng.standard_normal((n, s)) * 0.2  # W carries the sound
 
-    syn = SynchronySource.build(None, frame_size=(30, 60))
+    syn = SynchronyLocalizer.build(None, frame_size=(30, 60))
     other = fake(
         yaw=-90.0, grid=(60, 120), confidence=0.3, frame_size=(60, 120), audio_spec=AudioSpec(sr, "foa", 0.2)
     )

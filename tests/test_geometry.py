@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pano.geometry import (
+from pano.localizers.importance import batch_centroids
+from pano.sphere.geometry import (
     angular_distance,
     camera_rotation,
     grid_angles,
@@ -15,7 +16,6 @@ from pano.geometry import (
     yaw_pitch_to_vec,
     yaw_to_x,
 )
-from pano.importance import batch_centroids
 
 
 def blob(height, width, yaw, pitch, radius=4.0):

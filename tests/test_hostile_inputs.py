@@ -20,7 +20,7 @@ import pytest
 
 from cli.main import main
 from clips import foa_clip
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def test_outputs_never_replace_inputs_through_aliases(tmp_path, clip, capsys):
     video = work / "in.mp4"
     shutil.copy(clip, video)
     traj = work / "t.csv"
-    from pano.exports import write_csv
+    from pano.paths.trajectory import write_csv
 
     write_csv(path_for(clip), traj)
     snapshot = {p: p.read_bytes() for p in (video, traj)}
@@ -185,7 +185,7 @@ def test_full_temporary_folder_is_named_as_such(tiny_disk, tmp_path, clip, capsy
 
 
 def test_room_for_the_video_but_not_the_json_leaves_nothing(tmp_path, clip, capsys, monkeypatch):
-    import pano.trajectory as trajectory_module
+    import pano.paths.trajectory as trajectory_module
 
     real_open = open
 
@@ -206,7 +206,7 @@ def test_a_failure_keeps_the_previous_complete_set(tmp_path, clip, capsys, monke
     out = tmp_path / "out"
     assert pano(capsys, "run", clip, "-o", out, "-q", "--size", "64x36")[0] == 0
     before = {name: (out / name).read_bytes() for name in listing(out)}
-    import pano.trajectory as trajectory_module
+    import pano.paths.trajectory as trajectory_module
 
     def broken_save(self, path):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -20,8 +20,8 @@ from test_hostile_inputs import ROOT, listing
 from clips import foa_clip
 from common.interrupt import Interrupted, handle_signals
 from pano.media.video import read_frame_times as frame_times
-from pano.pipeline import render_trajectory
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
+from pano.rendering.render import render_trajectory
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_random_interrupts_never_hang_or_leave_files(tmp_path):
 
 
 def test_a_failing_writer_stops_the_render(tmp_path, monkeypatch):
-    import pano.pipeline as pipeline
+    import pano.rendering.render as pipeline
 
     clip = foa_clip(tmp_path / "short.mp4", seconds=1.0, size=(120, 240))
     t = frame_times(clip)
@@ -126,7 +126,7 @@ def test_a_failing_writer_stops_the_render(tmp_path, monkeypatch):
 
 def test_an_interrupted_render_does_not_finish_the_queued_work(tmp_path, monkeypatch):
     """After Ctrl-C the writer threads stop after the item in hand instead of draining their queues."""
-    import pano.pipeline as pipeline
+    import pano.rendering.render as pipeline
 
     clip = foa_clip(tmp_path / "short.mp4", seconds=2.0, size=(120, 240))
     t = frame_times(clip)

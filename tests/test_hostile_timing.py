@@ -12,10 +12,10 @@ import pytest
 from test_hostile_inputs import listing, one_error_line, pano, run_cli
 
 from clips import foa_clip, timed_clip
-from pano.ambisonics import encode_foa
 from pano.media.video import iter_frames
 from pano.media.video import read_frame_times as frame_times
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
+from pano.sphere.ambisonics import encode_foa
 
 SR = 48000
 

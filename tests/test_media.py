@@ -148,8 +148,8 @@ def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
 
 def test_nfov_sound_turns_with_the_camera(tmp_path):
     """FOA source at yaw +90 (right): louder in the right channel looking forward, in the left looking back."""
-    from pano.pipeline import render_trajectory
-    from pano.trajectory import Trajectory
+    from pano.paths.trajectory import Trajectory
+    from pano.rendering.render import render_trajectory
 
     clip = foa_clip(tmp_path / "right.mp4", seconds=1.0, size=(60, 120), yaw=90.0, noise=0.0)
     n = 30

@@ -6,7 +6,7 @@ import numpy as np
 
 from cli.main import main
 from clips import mono_pulse_clip
-from pano.geometry import angular_distance, in_view
+from pano.sphere.geometry import angular_distance, in_view
 
 
 def test_auto_uses_synchrony_and_finds_the_source(tmp_path, capsys):

@@ -13,11 +13,11 @@ import pytest
 from cli.main import main
 from clips import foa_clip
 from common.errors import OptionError
-from pano.context import RunContext
-from pano.exporters import EXPORTERS
+from pano.localizers.base import LOCALIZERS
+from pano.paths.exporters import EXPORTERS
 from pano.pipeline import RunOptions, run
 from pano.planning.base import PLANNERS
-from pano.saliency.base import LOCALIZERS
+from pano.run.context import RunContext
 
 PLUGIN_FILE = '''
 """A localizer that always points at a fixed direction (a test plugin)."""
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.options import PluginOptions, option
-from pano.geometry import angular_distance, grid_angles
-from pano.saliency.base import SaliencyBatch, SaliencySource
+from pano.sphere.geometry import angular_distance, grid_angles
+from pano.localizers.base import SaliencyBatch, Localizer
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class FixedOptions(PluginOptions):
     yaw: float = option(0.0, "where it points", lo=-180.0, hi=180.0)
 
 
-class FixedSource(SaliencySource):
+class FixedSource(Localizer):
     name = "fixed"
     Options = FixedOptions
 
@@ -119,7 +119,7 @@ def test_listing_plugins_and_an_ambisonic_run_never_import_torch(tmp_path):
         from cli.main import main
         assert main(["plugins"]) == 0
         assert main([{str(clip)!r}, "-o", {str(tmp_path / "o")!r}, "-q", "--export", "plot"]) == 0
-        print(sorted(m for m in ("torch", "pano.saliency.network") if m in sys.modules))
+        print(sorted(m for m in ("torch", "pano.localizers.network") if m in sys.modules))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from common.errors import OptionError
-from pano.geometry import grid_vectors
-from pano.render import NFOVRenderer, default_output_size, parse_fov, parse_size
+from pano.rendering.nfov import NFOVRenderer
+from pano.sphere.geometry import grid_vectors
+from pano.sphere.views import default_output_size, parse_fov, parse_size
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from common.errors import InputError
-from pano.context import RunContext
-from pano.saliency.select import choose_localizer
+from pano.localizers.select import choose_localizer
+from pano.run.context import RunContext
 
 
 @dataclass
@@ -69,10 +68,3 @@ def test_follows_the_probes_decided_format(channels, decided, checkpoint, expect
 def test_forced_mono_overrides_foa_track():
     name, reason = choose(Media(4, "mono"))
     assert name == "synchrony" and "downmixed to mono" in reason
-
-
-def test_no_audio_is_refused():
-    with pytest.raises(InputError, match="clip.mp4"):
-        choose(Media(0, "none"))
-    with pytest.raises(InputError, match="no audio"):
-        choose(Media(0, "none"), "m.pt")

@@ -69,7 +69,7 @@ def test_turn_taking_talkers_150_degrees_apart_get_a_cut_per_turn():
 def test_talkers_60_degrees_apart_taking_turns_get_a_still_two_shot():
     """Issue 10 item 5: both fit in a 65.5° view, so an operator frames both and holds, instead of
     panning to whoever talks at each turn (which the DP's centre-weighted scores alone would do)."""
-    from pano.geometry import in_view
+    from pano.sphere.geometry import in_view
 
     scene = turn_taking(60.0, turn=4.0, seconds=14.0)  # turns at 4, 8 and 12 s
     metrics, path = scored(scene)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.errors import InputError
-from pano.trajectory import SCHEMA, Trajectory
+from pano.paths.trajectory import SCHEMA, Trajectory
 
 
 def test_round_trip_keeps_unknown_keys(tmp_path):

@@ -15,8 +15,8 @@ import pytest
 from cli.main import main
 from clips import foa_clip
 from pano.media.video import iter_frames
-from pano.render import NFOVRenderer
-from pano.trajectory import Trajectory
+from pano.paths.trajectory import Trajectory
+from pano.rendering.nfov import NFOVRenderer
 from pano.view.job import open_job
 from pano.view.server import ViewServer
 

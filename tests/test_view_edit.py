@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from common.errors import InputError, OptionError
-from pano.geometry import angular_distance
+from pano.paths.trajectory import Trajectory
 from pano.planning.smoothing import path_speed
-from pano.trajectory import Trajectory
+from pano.sphere.geometry import angular_distance
 from pano.view.edit import Keyframe, Limits, apply_keyframes, edited_trajectory, recorded_keyframes
 from pano.view.job import open_job
 

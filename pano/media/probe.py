@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError, OptionError
+from common.media import open_media
 from pano.media.spherical import read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")
@@ -130,22 +131,6 @@ class MediaInfo:
         return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds)
 
 
-def _open(path: Path):
-    import av
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; pass a video file")
-    try:
-        return av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise InputError(
-            f"{path}: not a video FFmpeg can read ({reason}); pass an MP4/MOV/MKV 360° video"
-        ) from None
-
-
 def _ambisonic_order(channels: int) -> int | None:
     """The ambisonic order a channel count can hold ((order + 1)² channels), or None."""
     order = round(channels**0.5) - 1
@@ -216,7 +201,7 @@ def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto"
     if stereo not in STEREO_MODES:
         raise OptionError(f"--stereo {stereo!r}: choose from {', '.join(STEREO_MODES)}")
     path = Path(path)
-    container = _open(path)
+    container = open_media(path)
     try:
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream; pass a 360° video file")

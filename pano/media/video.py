@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
+from common.media import open_media
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -27,9 +28,7 @@ _PLANAR_420 = {"yuv420p": 0, "yuvj420p": 0, "yuv420p10le": 2, "yuv420p12le": 4} 
 def read_frame_times(path: str | Path) -> np.ndarray:
     """Presentation times of every video frame on the file's clock, from packets alone (no decoding),
     sorted. Not shifted to start at 0: audio windows and the output video use the same clock."""
-    import av
-
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
         tb = stream.time_base
@@ -94,12 +93,7 @@ def planes_to_rgb(planes: tuple[np.ndarray, ...], shift: int, width: int, height
 
 
 def _open_video(path: Path):
-    import av
-
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise InputError(f"{path}: cannot open the video ({exc}); check the file") from None
+    container = open_media(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = 0

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-import pano
 from common.errors import InputError, OutputError
+from common.outputs import atomic_output
+from common.version import VERSION
 from pano.media.boxes import MetadataBoxes, add_boxes
-from pano.outputs import atomic_output
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -185,7 +185,7 @@ class VideoWriter:
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
         self._stack.callback(self.output.close)
         if self.mark:  # pano-pan's outputs may be replaced by a later run (common.ownership)
-            self.output.metadata["comment"] = f"pano-pan {pano.__version__}"
+            self.output.metadata["comment"] = f"pano-pan {VERSION}"
         vs = self.output.add_stream(self.codec, rate=self.rate)
         vs.codec_context.time_base = Fraction(1, CLOCK)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, self.pix_fmt

@@ -28,8 +28,6 @@ pick the path with dynamic programming under a smoothness (maximum motion) const
   solves the L1-optimal path of ``pano.planning.motion`` (still shots, eased steady pans; the camera
   moves only when the aim leaves a central safe zone), ``"smooth"`` the older limit → smooth → limit
   chain (``pano.planning.smoothing``), which follows every wobble of the aim.
-* **lag** — with ``lag`` seconds the planner decides each block once ``lag`` seconds of later frames are
-  in (fixed-lag Viterbi) and commits frames as it goes (``pop_ready``); ``plan`` then flushes the rest.
 
 Memory per block of ``k`` frames: C scores + 3·C moments (float32), C back-pointers (int16).
 """
@@ -46,8 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from common.options import PluginOptions, option
-from pano.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
-from pano.planning.base import Observation, PlannedPath, Planner
+from pano.planning.base import Observation, PlannedPath, Planner, max_accel_option, max_speed_option
 from pano.planning.framing import two_shot_aims
 from pano.planning.motion import MotionStyle, ShotCamera
 from pano.planning.smoothing import (
@@ -57,9 +54,10 @@ from pano.planning.smoothing import (
     smooth_vectors,
     track_vectors,
 )
+from pano.sphere.geometry import area_weights, grid_angles, grid_vectors, view_coordinates, yaw_pitch_to_vec
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
+    from pano.run.context import RunContext
 
 
 def candidate_grid(yaw_step: float, pitch_step: float, pitch_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +202,7 @@ class _BlockPath(Mapping):
 
 @dataclass(frozen=True)
 class AutoCamOptions(PluginOptions):
-    max_speed: float = option(60.0, "top angular speed (deg/s)", lo=0.1, hi=3600.0)
+    max_speed: float = max_speed_option()
     yaw_step: float = option(10.0, "candidate spacing in yaw (degrees)", lo=1.0, hi=90.0)
     pitch_step: float = option(20.0, "candidate spacing in pitch (degrees)", lo=1.0, hi=90.0)
     pitch_max: float = option(60.0, "highest candidate pitch (degrees)", lo=0.0, hi=89.0)
@@ -212,12 +210,11 @@ class AutoCamOptions(PluginOptions):
                                 "one view are framed together rather than panned between)", lo=0.0, hi=10.0)
     min_confidence: float = option(0.15, "frames below it do not vote and the aim is held", lo=0.0, hi=1.0)
     smooth: float = option(0.4, "Gaussian smoothing sigma of the path (s; motion=smooth only)", lo=0.0, hi=60.0)
-    max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
+    max_accel: float = max_accel_option()
     cuts: str = option("auto", "auto = cut instead of panning longer than max_pan_time to a new source "
                        "(editor's rules: min_shot, min_sound); never = always pan", choices=("auto", "never"))
     max_pan_time: float = option(2.0, "longest pan before a cut (s)", lo=0.1, hi=60.0)
     cut_cost: float = option(0.5, "score-seconds a cut costs", lo=0.0, hi=100.0)
-    lag: float | None = option(None, "seconds of look-ahead for streaming (none = offline)", lo=0.0, hi=3600.0)
     score_grid: int = option(32, "maps are pooled to at most this many rows", lo=4, hi=512)
 
     min_shot: float = option(1.5, "cuts: no shot shorter than this (s)", lo=0.0, hi=60.0)
@@ -296,7 +293,6 @@ class AutoCamPlanner(Planner):
         self._cut_frames: list[np.ndarray] = []
         self._out: list[np.ndarray] = []
         self._committed = 0
-        self._ready = 0
 
     # ----------------------------------------------------------------- pass 1
     def _footprint(self, h: int, w: int) -> sp.csr_matrix:
@@ -337,8 +333,6 @@ class AutoCamPlanner(Planner):
             if self._acc_n == self.k:
                 self._close_block()
         self._n += b
-        if self.options.lag is not None:
-            self._advance(final=False)
 
     def _close_block(self) -> None:
         self._blk_score.append(self._acc_score.astype(np.float32))
@@ -504,16 +498,15 @@ class AutoCamPlanner(Planner):
                 return False
         return True
 
-    def _advance(self, final: bool) -> None:
-        """Decide blocks old enough (all when ``final``) and commit their frames to the output."""
-        if final and self._acc_n:
+    def _decide(self) -> None:
+        """Decide every block and commit its frames to the output."""
+        if self._acc_n:
             self._close_block()
         nb = len(self._bp)
         if nb == 0:
             return
-        lag_blocks = 0 if final else int(np.ceil((self.options.lag or 0.0) * self.fps / self.k)) + 1
-        upto = nb if final else nb - lag_blocks
-        tentative = self._edit_shots(self._backtrack(nb), final)  # blocks [decided, nb)
+        upto = nb
+        tentative = self._edit_shots(self._backtrack(nb))  # blocks [decided, nb)
         n_new = max(0, upto - len(self._decided))
         if n_new == 0:
             return
@@ -528,7 +521,7 @@ class AutoCamPlanner(Planner):
         tgts = [first_tgt if t is None else t for t in tgts]
         times = np.concatenate(self._times)
         f0 = self._committed
-        f1 = self._n if final else min(self._n, (first + n_new) * self.k)
+        f1 = self._n
         v, cuts = self._frame_targets(tgts, tentative, first, f0, self._n, framed)
         dt = frame_steps(times, self.fps)[f0:]
         onsets = onset_breaks(np.concatenate(self._act), int(np.ceil(3 * self.options.smooth * self.fps)))
@@ -547,13 +540,12 @@ class AutoCamPlanner(Planner):
         if self._hold is None:  # the committed frames were back-filled with the first aim
             self._hold = first_tgt
 
-    def _edit_shots(self, cands: list[int], final: bool) -> list[int]:
+    def _edit_shots(self, cands: list[int]) -> list[int]:
         """An editor's rules on the DP's cuts, for the undecided blocks ``cands``.
 
         A shot that starts with a cut and is shorter than ``min_shot``, or whose view holds its sound for
         less than ``min_sound``, is given back to the shot before it (the camera holds instead of
-        cutting away and back). Repeated until no such shot is left; the last, still open shot of a
-        streaming plan is only judged once it has had ``min_shot`` seconds.
+        cutting away and back). Repeated until no such shot is left.
         """
         if not self.cuts or not cands:
             return cands
@@ -579,9 +571,6 @@ class AutoCamPlanner(Planner):
             ]
             for i, b in enumerate(starts):
                 end = starts[i + 1] if i + 1 < len(starts) else len(path)
-                is_open = i + 1 == len(starts) and not final
-                if is_open and end - b < min_blocks:
-                    continue
                 if end - b < min_blocks or heard(b, end) < self.options.min_sound:
                     # Only where the camera can then go on from the held view without a jump cut: to the
                     # next shot by a pan within reach, or by a cut that is itself far enough.
@@ -599,12 +588,6 @@ class AutoCamPlanner(Planner):
         return np.concatenate(self._cut_frames).astype(int) if self._cut_frames else np.zeros(0, int)
 
     # ------------------------------------------------------------------ output
-    def pop_ready(self) -> PlannedPath:
-        """Frames committed since the last call (streaming use with ``lag``); never revised later."""
-        path = self._path(self._ready)
-        self._ready = self._committed
-        return path
-
     def _path(self, start: int) -> PlannedPath:
         vec = np.concatenate(self._out)[start:] if self._out else np.zeros((0, 3))
         x, y, z = vec[:, 0], vec[:, 1], vec[:, 2]
@@ -617,7 +600,7 @@ class AutoCamPlanner(Planner):
         return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), cut=cut)
 
     def plan(self) -> PlannedPath:
-        self._advance(final=True)
+        self._decide()
         return self._path(0)
 
     def yaw_strip(self) -> np.ndarray | None:

@@ -14,12 +14,27 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from common.errors import OptionError
-from common.options import PluginOptions
-from common.plugin import Plugin
+from common.options import PluginOptions, option
 from common.registry import Registry
+from pano.run.context import RunPlugin
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
+    from pano.run.context import RunContext
+
+
+# The camera's limits: every planner's defaults, and the viewer's when a trajectory records none.
+MAX_SPEED = 60.0  # deg/s
+MAX_ACCEL = 120.0  # deg/s²
+
+
+def max_speed_option(help: str = "top angular speed (deg/s)"):  # noqa: A002 - the option's help text
+    """The ``max_speed`` option field, with the one default and range every planner shares."""
+    return option(MAX_SPEED, help, lo=0.1, hi=3600.0)
+
+
+def max_accel_option():
+    """The ``max_accel`` option field, likewise."""
+    return option(MAX_ACCEL, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
 
 
 @dataclass
@@ -43,16 +58,14 @@ class PlannedPath:
     cut: np.ndarray | None = None  # (N,) bool: the frame starts a new shot (the view jumps there)
 
 
-class Planner(Plugin, ABC):
+class Planner(RunPlugin, ABC):
     """Base class; created as ``cls(ctx, options)``: the frame rate and the view's field of view come
     from the run context, everything else from the planner's ``Options``."""
 
     family: ClassVar[str] = "planner"
 
     def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
-        from pano.context import RunContext
-
-        super().__init__(ctx if ctx is not None else RunContext(), options)
+        super().__init__(ctx, options)
         self.fps = float(self.ctx.fps)
         self.hfov = float(self.ctx.hfov)
         self.vfov = float(self.ctx.vfov)
@@ -81,6 +94,4 @@ PLANNERS: Registry[Planner] = Registry("planner", {
 
 def create_planner(name: str, ctx: RunContext | None = None, options: dict | None = None) -> Planner:
     """Instantiate a registered planner with validated options."""
-    from pano.context import RunContext
-
-    return PLANNERS.create(name, ctx if ctx is not None else RunContext(), options)
+    return PLANNERS.create(name, ctx, options)

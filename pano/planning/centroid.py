@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common.options import PluginOptions, option
-from pano.geometry import area_weights
-from pano.planning.base import Observation, PlannedPath, Planner
+from pano.planning.base import Observation, PlannedPath, Planner, max_accel_option, max_speed_option
 from pano.planning.smoothing import calm_path, hold_direction
+from pano.sphere.geometry import area_weights
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
+    from pano.run.context import RunContext
 
 
 def yaw_profile(maps: np.ndarray, bins: int = 72) -> np.ndarray:
@@ -42,8 +42,8 @@ def yaw_profile(maps: np.ndarray, bins: int = 72) -> np.ndarray:
 class CentroidOptions(PluginOptions):
     min_confidence: float = option(0.15, "below it a frame's centroid is ignored and the last direction held",
                                    lo=0.0, hi=1.0)
-    max_speed: float = option(60.0, "top great-circle speed (deg/s)", lo=0.1, hi=3600.0)
-    max_accel: float = option(120.0, "top acceleration (deg/s²; 0 = plain speed limit)", lo=0.0, hi=100000.0)
+    max_speed: float = max_speed_option("top great-circle speed (deg/s)")
+    max_accel: float = max_accel_option()
     smooth: float = option(0.5, "Gaussian smoothing sigma (s)", lo=0.0, hi=60.0)
     strip_bins: int = option(72, "yaw bins of the plot strip (0 keeps none)", lo=0, hi=3600)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pano.geometry import in_view, vec_to_yaw_pitch
+from pano.sphere.geometry import in_view, vec_to_yaw_pitch
 
 
 def dwell_mask(dirs: np.ndarray, active: np.ndarray, reach: int, tol: float) -> np.ndarray:
@@ -75,7 +75,7 @@ def two_shot_aims(
     A place counts only if the window dwells there (within ``dwell_tol``) for ``support`` seconds in
     all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot.
     """
-    from pano.geometry import yaw_pitch_to_vec
+    from pano.sphere.geometry import yaw_pitch_to_vec
 
     reach = max(1, int(round(window / block_seconds)))
     still = dwell_mask(dirs, active, max(1, int(round(dwell / block_seconds))), dwell_tol)

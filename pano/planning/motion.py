@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from pano.geometry import vec_to_yaw_pitch, yaw_pitch_to_vec
 from pano.planning.smoothing import limit_speed_vectors
+from pano.sphere.geometry import vec_to_yaw_pitch, yaw_pitch_to_vec
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from pano.geometry import vec_to_yaw_pitch, wrap_yaw, yaw_pitch_to_vec
+from pano.sphere.geometry import vec_to_yaw_pitch, wrap_yaw, yaw_pitch_to_vec
 
 
 def frame_steps(times: np.ndarray, fps: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The page's sound for FOA sources: the NFOV output's view-following stereo, as a WAV per path.
 
-Browsers would play a 4-channel AmbiX track as "quad" (see :mod:`pano.view_audio`), so for FOA the
+Browsers would play a 4-channel AmbiX track as "quad" (see :mod:`pano.rendering.view_audio`), so for FOA the
 page mutes the video and plays this stereo, decoded by the very function that makes the NFOV output's
 sound, for the path on screen (re-made after each edit). 16-bit PCM: no encoder, exact seeking.
 """
@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.outputs import atomic_output
 from pano.media.probe import MediaInfo
-from pano.outputs import atomic_output
-from pano.pipeline import VIEW_AUDIO_RATE
-from pano.view_audio import view_stereo_chunks
+from pano.rendering.view_audio import VIEW_AUDIO_RATE, view_stereo_chunks
 
 
 def write_view_audio(info: MediaInfo, times: np.ndarray, yaw: np.ndarray, path: Path) -> Path:

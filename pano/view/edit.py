@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from common.errors import OptionError
-from pano.geometry import vec_to_yaw_pitch, wrap_yaw, yaw_pitch_to_vec
+from pano.paths.trajectory import Trajectory
+from pano.planning.base import MAX_ACCEL, MAX_SPEED
 from pano.planning.smoothing import frame_steps, path_speed, track_vectors
-from pano.trajectory import Trajectory
+from pano.sphere.geometry import vec_to_yaw_pitch, wrap_yaw, yaw_pitch_to_vec
 
 DEFAULT_HOLD = 2.0  # seconds a keyframe's view is held before the automatic path resumes
 ZOOM_EASE = 1.0  # seconds over which the field of view eases between a keyframe and the path
@@ -59,8 +60,8 @@ class Keyframe:
 class Limits:
     """The camera's limits, read from the planner parameters recorded in the trajectory."""
 
-    max_speed: float = 60.0  # deg/s
-    max_accel: float = 120.0  # deg/s²; 0 = a plain speed limit
+    max_speed: float = MAX_SPEED  # deg/s
+    max_accel: float = MAX_ACCEL  # deg/s²; 0 = a plain speed limit
 
     @classmethod
     def of(cls, traj: Trajectory) -> Limits:
@@ -70,7 +71,7 @@ class Limits:
             value = planner.get(key) if isinstance(planner, dict) else None
             if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
                 setattr(out, key, float(value))
-        out.max_speed = out.max_speed or 60.0
+        out.max_speed = out.max_speed or MAX_SPEED
         return out
 
 
@@ -96,14 +97,7 @@ class EditedPath:
 
 def trajectory_cuts(traj: Trajectory) -> np.ndarray:
     """Bool per frame from the optional per-sample ``"cut": true`` (first frame of a new shot)."""
-    own = getattr(traj, "cut", None)
-    if own is not None:
-        return np.asarray(own, dtype=bool).reshape(len(traj)).copy()
-    cuts = np.zeros(len(traj), dtype=bool)
-    for i, extra in enumerate(traj.sample_extra or []):
-        cuts[i] = bool(extra.get("cut", False))
-    cuts[:1] = False
-    return cuts
+    return np.asarray(traj.cut, dtype=bool).reshape(len(traj)).copy()
 
 
 def travel_time(angle: float, limits: Limits) -> float:

@@ -7,18 +7,14 @@ trajectory, one folder up and in the current folder before the user is asked to 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
-from pano.geometry import vertical_fov
 from pano.media.probe import MediaInfo, probe, require_equirectangular
-from pano.render import default_output_size
-from pano.trajectory import Trajectory
-
-TRAJ_SUFFIX = ".trajectory.json"
-_EDIT = re.compile(r"\.edit-(\d+)$")
+from pano.paths.trajectory import Trajectory
+from pano.run.names import TRAJECTORY, OutputNames
+from pano.sphere.views import output_geometry
 
 
 @dataclass
@@ -33,10 +29,10 @@ class Job:
     @property
     def stem(self) -> str:
         """The trajectory's name without ``.trajectory.json`` and without an ``.edit-N`` tag."""
-        return _EDIT.sub("", trajectory_stem(self.trajectory_path))
+        return OutputNames.of_trajectory(self.trajectory_path).base_stem
 
     def edit_path(self, number: int) -> Path:
-        return self.trajectory_path.with_name(f"{self.stem}.edit-{number}{TRAJ_SUFFIX}")
+        return OutputNames.of_trajectory(self.trajectory_path).edit(number).trajectory
 
     def next_edit_path(self) -> Path:
         """The first ``<stem>.edit-N.trajectory.json`` not taken: a save never replaces another file."""
@@ -46,22 +42,17 @@ class Job:
         return self.edit_path(n)
 
 
-def trajectory_stem(path: Path) -> str:
-    name = path.name
-    return name[: -len(TRAJ_SUFFIX)] if name.endswith(TRAJ_SUFFIX) else path.stem
-
-
 def _is_video(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() not in (".json", ".csv")
 
 
 def _find_trajectory(folder: Path) -> Path:
-    found = sorted(p for p in folder.glob(f"*{TRAJ_SUFFIX}") if not p.name.startswith(".")
-                   and not _EDIT.search(trajectory_stem(p)))
+    found = sorted(p for p in folder.glob(f"*{TRAJECTORY}") if not p.name.startswith(".")
+                   and not OutputNames.of_trajectory(p).is_edit)
     if len(found) == 1:
         return found[0]
     if not found:
-        raise InputError(f"{folder}: no *{TRAJ_SUFFIX} in this folder; run 'pano-pan VIDEO -o {folder}' first "
+        raise InputError(f"{folder}: no *{TRAJECTORY} in this folder; run 'pano-pan VIDEO -o {folder}' first "
                          "or pass --trajectory FILE")
     names = ", ".join(p.name for p in found)
     raise InputError(f"{folder}: several trajectories ({names}); choose one with --trajectory FILE")
@@ -107,17 +98,16 @@ def open_job(target: str | Path, trajectory: str | Path | None = None) -> Job:
         video = target
         if traj_path is None:
             stem = target.stem
-            candidates = [Path.cwd() / f"{stem}{TRAJ_SUFFIX}", target.with_name(f"{stem}{TRAJ_SUFFIX}")]
+            candidates = [Path.cwd() / f"{stem}{TRAJECTORY}", target.with_name(f"{stem}{TRAJECTORY}")]
             traj_path = next((c for c in candidates if c.is_file()), None)
             if traj_path is None:
-                raise InputError(f"{target}: no {stem}{TRAJ_SUFFIX} here or beside the video; pass --trajectory "
-                                 f"FILE (e.g. out/{stem}{TRAJ_SUFFIX}) or the folder 'pano-pan run' wrote")
+                raise InputError(f"{target}: no {stem}{TRAJECTORY} here or beside the video; pass --trajectory "
+                                 f"FILE (e.g. out/{stem}{TRAJECTORY}) or the folder 'pano-pan run' wrote")
     traj = Trajectory.load(traj_path)
     video = video or _find_video(traj_path, traj)
     info = probe(video)
     require_equirectangular(info)
     hf, vf = float(traj.hfov[0]), float(traj.vfov[0])
-    out = default_output_size(info.pano_size[0], hf, vf if vf > 0 else vertical_fov(hf, 16, 9),
-                              pano_height=info.pano_size[1])
+    out = output_geometry(info.pano_size[0], hf, vf if vf > 0 else None, src_height=info.pano_size[1]).size
     return Job(video=video, trajectory_path=traj_path, trajectory=traj, base=_base_of(traj_path, traj),
                info=info, out_size=out)

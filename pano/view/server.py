@@ -32,6 +32,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from common.errors import UserError
+from pano.run.names import OutputNames
 from pano.view.audio import write_view_audio
 from pano.view.edit import (
     DEFAULT_HOLD,
@@ -92,8 +93,8 @@ class RenderJob:
         yield advance
 
     def start(self, job: Job, trajectory: Path, output: Path) -> None:
-        from pano.pipeline import render_trajectory
-        from pano.trajectory import Trajectory
+        from pano.paths.trajectory import Trajectory
+        from pano.rendering.render import render_trajectory
 
         if self.state == "running":
             raise UserError("a render is already running; wait for it or cancel it")
@@ -187,8 +188,7 @@ class Session:
         return shlex.join(["pano-pan", "render", rel(self.job.video), rel(trajectory), "-o", rel(output)])
 
     def render_output(self, trajectory: Path) -> Path:
-        name = trajectory.name.removesuffix(".trajectory.json")
-        return trajectory.with_name(f"{name}.nfov.mp4")
+        return OutputNames.of_trajectory(trajectory).nfov
 
 
 def _keyframes(payload: Any) -> list[Keyframe]:

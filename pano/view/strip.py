@@ -22,16 +22,17 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
+from common.outputs import atomic_output
 from common.ownership import png_with_mark
-from pano.exporters import Exporter, ExportJob
-from pano.outputs import atomic_output
+from pano.paths.exporters import Exporter, ExportJob
+from pano.run.names import OutputNames
 
 STRIP_SUFFIX = ".strip.png"
 BINS = 72
 
 
 def strip_path_for(prefix: Path) -> Path:
-    return prefix.with_name(prefix.name + STRIP_SUFFIX)
+    return OutputNames(prefix).path(STRIP_SUFFIX)
 
 
 def write_strip(path: str | Path, strip: np.ndarray) -> Path:
@@ -61,13 +62,13 @@ def read_strip(path: str | Path, frames: int) -> np.ndarray | None:
 
 def foa_strip(info, times: np.ndarray, notify: Callable[[float], None] | None = None) -> np.ndarray:
     """Confidence-weighted yaw profile (N, BINS) of the ambisonic source's maps, audio only."""
-    from pano.context import RunContext
-    from pano.importance import batch_centroids
-    from pano.pipeline import frame_batches
+    from pano.localizers.base import create_localizer
+    from pano.localizers.batches import frame_batches
+    from pano.localizers.importance import batch_centroids
     from pano.planning.centroid import yaw_profile
-    from pano.saliency.base import create_source
+    from pano.run.context import RunContext
 
-    source = create_source("ambisonic", RunContext.for_media(info))
+    source = create_localizer("ambisonic", RunContext.for_media(info))
     source.prepare(info)
     out = np.zeros((len(times), BINS), np.float32)
     for batch in frame_batches(info, source, times):

@@ -69,7 +69,7 @@ function initGL() {
   gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
   return true;
 }
-function rotation(yaw, pitch, roll) {  // pano.geometry.camera_rotation, returned column-major for GLSL
+function rotation(yaw, pitch, roll) {  // pano.sphere.geometry.camera_rotation, returned column-major for GLSL
   const r = Math.PI / 180, cy = Math.cos(yaw * r), sy = Math.sin(yaw * r), cp = Math.cos(pitch * r),
     sp = Math.sin(pitch * r), cr = Math.cos(roll * r), sr = Math.sin(roll * r);
   const Y = [[cy, sy, 0], [-sy, cy, 0], [0, 0, 1]], P = [[cp, 0, -sp], [0, 1, 0], [sp, 0, cp]], R = [[1, 0, 0], [0, cr, sr], [0, -sr, cr]];

@@ -125,12 +125,12 @@ def sample_frames(times: np.ndarray, fps: float, sampling: FoaSampling) -> np.nd
 
 def _streamed(info, sampling: FoaSampling, picks: np.ndarray, times: np.ndarray) -> Iterator[dict]:
     """Sampled frames with their W windows, ambisonic maps and confidences, in batches, in one pass."""
-    from pano.context import RunContext
+    from pano.localizers.base import FrameBatch, create_localizer
     from pano.media.audio import AudioWindows
     from pano.media.video import iter_frames
-    from pano.saliency.base import FrameBatch, create_source
+    from pano.run.context import RunContext
 
-    foa = create_source("ambisonic", RunContext.for_media(info))
+    foa = create_localizer("ambisonic", RunContext.for_media(info))
     foa.prepare(info)
     spec = foa.audio_spec
     foa_windows = AudioWindows(info, "foa", spec.sample_rate, spec.window)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pano.geometry import in_view, x_to_yaw, y_to_pitch
-from pano.render import DEFAULT_HFOV
+from pano.sphere.geometry import in_view, x_to_yaw, y_to_pitch
+from pano.sphere.views import DEFAULT_HFOV
 
 DEFAULT_VFOV = 39.8  # the 16:9 view of DEFAULT_HFOV, as in the trajectory's "fov"
 CENTRE = "centre"
@@ -43,10 +43,10 @@ def map_peaks(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def track(info, name: str, ctx, options: dict | None = None) -> Track:
     """Run localizer ``name`` over the whole video (streaming, as pass 1 of a run) and keep map peaks."""
-    from pano.pipeline import frame_batches
-    from pano.saliency.base import create_source
+    from pano.localizers.base import create_localizer
+    from pano.localizers.batches import frame_batches
 
-    source = create_source(name, ctx, options)
+    source = create_localizer(name, ctx, options)
     times = info.frame_times()
     source.prepare(info)
     yaws, pitches, confs = [], [], []
@@ -86,8 +86,8 @@ def score_foa_folder(root: str | Path, checkpoint: str | Path, device: str = "cp
                      baselines: bool = True, notify: Callable[[str], None] | None = None) -> FolderScores:
     """Capture of the ``network`` localizer (and ``synchrony`` and the centre view) on every FOA video
     under ``root``, with each frame's ambisonic peak as the reference (module docstring)."""
-    from pano.context import RunContext
-    from pano.foa_dataset import find_foa_videos
+    from pano.foa.dataset import find_foa_videos
+    from pano.run.context import RunContext
 
     notify = notify or (lambda _m: None)
     methods = ["network"] + (["synchrony", CENTRE] if baselines else [])

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from common.options import PluginOptions
-from common.plugin import Plugin
 from common.registry import Registry
+from pano.run.context import RunPlugin
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
     from pano.media.probe import MediaInfo
+    from pano.run.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ class SaliencyBatch:
         self.confidence = np.clip(conf, 0.0, 1.0)
 
 
-class SaliencySource(Plugin, ABC):
+class Localizer(RunPlugin, ABC):
     """Base class; subclasses set ``name``, ``Options`` and the class attributes they need.
 
-    Created as ``cls(ctx, options)``; ``ctx`` is the run's :class:`pano.context.RunContext` (a default
+    Created as ``cls(ctx, options)``; ``ctx`` is the run's :class:`pano.run.context.RunContext` (a default
     one when None: a library caller outside a run).
     """
 
@@ -69,9 +69,7 @@ class SaliencySource(Plugin, ABC):
     batch_size: int = 16
 
     def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
-        from pano.context import RunContext
-
-        super().__init__(ctx if ctx is not None else RunContext(), options)
+        super().__init__(ctx, options)
 
     def prepare(self, media: MediaInfo) -> None:  # noqa: B027 - optional hook
         """Optional whole-track pre-pass before the first batch (e.g. an audio embedding over the track)."""
@@ -83,16 +81,14 @@ class SaliencySource(Plugin, ABC):
 
 # The localizer family: one line per localizer. Modules are imported on first use, so a run that does
 # not use the network never imports PyTorch.
-LOCALIZERS: Registry[SaliencySource] = Registry("localizer", {
-    "ambisonic": "pano.saliency.ambisonic:AmbisonicSource",
-    "network": "pano.saliency.network:NetworkSource",
-    "synchrony": "pano.saliency.synchrony:SynchronySource",
-    "fusion": "pano.saliency.fusion:FusionSource",
+LOCALIZERS: Registry[Localizer] = Registry("localizer", {
+    "ambisonic": "pano.localizers.ambisonic:AmbisonicLocalizer",
+    "network": "pano.localizers.network:NetworkLocalizer",
+    "synchrony": "pano.localizers.synchrony:SynchronyLocalizer",
+    "fusion": "pano.localizers.fusion:FusionLocalizer",
 }, entry_point_group="pano_pan.localizers")
 
 
-def create_source(name: str, ctx: RunContext | None = None, options: dict | None = None) -> SaliencySource:
+def create_localizer(name: str, ctx: RunContext | None = None, options: dict | None = None) -> Localizer:
     """Instantiate a registered localizer with validated options."""
-    from pano.context import RunContext
-
-    return LOCALIZERS.create(name, ctx if ctx is not None else RunContext(), options)
+    return LOCALIZERS.create(name, ctx, options)

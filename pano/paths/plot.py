@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 
 from common.errors import OptionError
+from common.outputs import atomic_output
 from common.ownership import png_with_mark
-from pano.exporters import Exporter, ExportJob
-from pano.outputs import atomic_output
-from pano.trajectory import Trajectory
+from pano.paths.exporters import Exporter, ExportJob
+from pano.paths.trajectory import Trajectory
 
 _MARGIN_L, _MARGIN_R, _MARGIN_T, _GAP, _MARGIN_B = 56, 12, 12, 26, 28
 

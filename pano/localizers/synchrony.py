@@ -47,12 +47,12 @@ from scipy.ndimage import gaussian_filter1d
 
 from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
-from pano.geometry import area_weights, grid_angles
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
+from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
+from pano.sphere.geometry import area_weights, grid_angles
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
     from pano.media.probe import MediaInfo
+    from pano.run.context import RunContext
 
 PAIRS = ("activity", "comodulation", "onset")
 _VISUAL = {"activity": "mag", "comodulation": "signed", "onset": "mag"}  # visual feature per pair
@@ -201,7 +201,7 @@ class SynchronyOptions(PluginOptions):
             self.fail(f"band must be (low, high) Hz with low < high, got {list(self.band)}")
 
 
-class SynchronySource(SaliencySource):
+class SynchronyLocalizer(Localizer):
     """Per-pixel audio-visual synchrony over a sliding window; see the module docstring for why.
 
     Frames before ``min_seconds`` of evidence get an empty map and confidence 0; ``map_floor`` of 9 χ²₁

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from common.options import PluginOptions
-from common.plugin import Plugin
 from common.registry import Registry
+from pano.paths.trajectory import write_csv
+from pano.run.context import RunPlugin
+from pano.run.names import OutputNames
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
-    from pano.trajectory import Trajectory
+    from pano.paths.trajectory import Trajectory
+    from pano.run.context import RunContext
 
 
 @dataclass
@@ -32,27 +34,36 @@ class ExportJob:
     yaw_strip: np.ndarray | None = None  # the planner's per-frame yaw profile, for plots
 
     def path(self, suffix: str) -> Path:
-        return self.prefix.with_name(self.prefix.name + suffix)
+        return OutputNames(self.prefix).path(suffix)
 
 
-class Exporter(Plugin, ABC):
+class Exporter(RunPlugin, ABC):
     family: ClassVar[str] = "exporter"
     suffixes: ClassVar[tuple[str, ...]] = ()  # the files it writes, e.g. (".trajectory.csv",)
 
     def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
-        from pano.context import RunContext
-
-        super().__init__(ctx if ctx is not None else RunContext(), options)
+        super().__init__(ctx, options)
 
     @abstractmethod
     def write(self, job: ExportJob) -> list[Path]:
         """Write the export for ``job``; return the paths written."""
 
 
+class CsvExporter(Exporter):
+    """``<stem>.trajectory.csv``: one row per frame, for spreadsheets and editors."""
+
+    name = "csv"
+    suffixes = (".trajectory.csv",)
+
+    def write(self, job: ExportJob) -> list[Path]:
+        return [write_csv(job.trajectory, job.path(self.suffixes[0]))]
+
+
+
 # The exporter family: one line per exporter, imported on first use.
 EXPORTERS: Registry[Exporter] = Registry("exporter", {
-    "csv": "pano.exports:CsvExporter",
-    "ffmpeg": "pano.exports:FfmpegExporter",
-    "plot": "pano.plot:PlotExporter",
+    "csv": "pano.paths.exporters:CsvExporter",
+    "ffmpeg": "pano.paths.ffmpeg:FfmpegExporter",
+    "plot": "pano.paths.plot:PlotExporter",
     "strip": "pano.view.strip:StripExporter",
 }, flag="--export", entry_point_group="pano_pan.exporters")

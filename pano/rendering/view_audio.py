@@ -13,9 +13,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from pano.ambisonics import beam_weights, fuma_to_ambix
-from pano.geometry import unwrap_yaw
 from pano.media.probe import MediaInfo
+from pano.sphere.ambisonics import beam_weights, fuma_to_ambix
+from pano.sphere.geometry import unwrap_yaw
+
+VIEW_AUDIO_RATE = 48000  # the NFOV video's generated stereo, and the viewer's WAV
 
 
 def view_stereo_chunks(

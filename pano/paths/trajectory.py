@@ -8,6 +8,7 @@ instead of panning (players should not interpolate across it).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from common.errors import InputError
-from pano.outputs import atomic_output
+from common.outputs import atomic_output
+from common.ownership import CSV_HEADER
 
 SCHEMA = "pano-pan/trajectory@1"
 SAMPLE_KEYS = ("frame", "t", "yaw", "pitch", "roll", "hfov", "vfov", "confidence")
@@ -158,11 +160,9 @@ class Trajectory:
 
     @classmethod
     def load(cls, path: str | Path) -> Trajectory:
-        """A trajectory JSON, or a CSV written by ``pano.exports.write_csv`` (told apart by suffix)."""
+        """A trajectory JSON, or a CSV written by ``pano.paths.ffmpeg.write_csv`` (told apart by suffix)."""
         path = Path(path)
         if path.suffix.lower() == ".csv":
-            from pano.exports import read_csv
-
             return read_csv(path)
         if not path.is_file():
             raise InputError(f"{path}: no such trajectory file; check the path")
@@ -209,3 +209,60 @@ def validate_views(traj: Trajectory, origin: str = "trajectory") -> None:
             )
     if not np.all(np.isfinite(traj.yaw)):
         raise InputError(f"{origin}: a yaw is not a finite number; fix or remove that sample")
+
+
+# ------------------------------------------------------------- the CSV form
+def write_csv(traj: Trajectory, path: str | Path) -> Path:
+    """One row per frame: frame,t,yaw,pitch,roll,hfov,vfov,confidence (same rounding as the JSON), cut
+    (1 on the first frame of a new shot, else 0)."""
+    path = Path(path)
+    digits = {"t": 6, "yaw": 4, "pitch": 4, "roll": 4, "hfov": 4, "vfov": 4, "confidence": 4}
+    cols = {k: getattr(traj, k) for k in SAMPLE_KEYS}
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_HEADER.split(","))  # the header is also pano-pan's mark on the file
+        for i in range(len(traj)):
+            w.writerow(
+                [int(cols["frame"][i])]
+                + [_fmt(float(cols[k][i]), digits[k]) for k in SAMPLE_KEYS if k != "frame"]
+                + [int(traj.cut[i])]
+            )
+    return path
+
+
+def _fmt(x: float, digits: int) -> str:
+    r = round(x, digits)
+    return repr(0.0 if r == 0 else r)
+
+
+def read_csv(path: str | Path) -> Trajectory:
+    """Read a CSV written by :func:`write_csv` (or by hand: needs t, yaw, pitch; others optional)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such CSV file; check the path")
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc}); export one with pano-pan") from None
+    if not rows or not {"t", "yaw", "pitch"} <= set(rows[0]):
+        raise InputError(
+            f"{path}: needs a header with at least t, yaw and pitch columns and one row per frame"
+        )
+    defaults = {"roll": 0.0, "hfov": 65.5, "vfov": 39.8, "confidence": 0.0}
+    data: dict[str, list[float]] = {k: [] for k in SAMPLE_KEYS}
+    cut: list[bool] = []
+    for i, row in enumerate(rows):
+        try:
+            data["frame"].append(int(row.get("frame") or i))
+            for k in ("t", "yaw", "pitch"):
+                data[k].append(float(row[k]))
+            for k, d in defaults.items():
+                v = row.get(k)
+                data[k].append(float(v) if v not in (None, "") else d)
+            cut.append((row.get("cut") or "0").strip().lower() in ("1", "true", "yes"))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: row {i + 2} is malformed ({exc}); fix or remove it") from None
+        if not all(math.isfinite(data[k][-1]) for k in ("t", "yaw", "pitch", "hfov", "vfov")):
+            raise InputError(f"{path}: row {i + 2} has a non-finite value; fix or remove it")
+    return Trajectory(**{k: np.array(v) for k, v in data.items()}, cut=np.array(cut, bool))

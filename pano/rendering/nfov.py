@@ -15,9 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.errors import OptionError
-from pano.geometry import camera_rotation, vertical_fov
 from pano.media.video import to_8bit
+from pano.sphere.geometry import camera_rotation
+from pano.sphere.views import even
 
 
 def yuv_planes(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,76 +25,7 @@ def yuv_planes(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return (np.empty((height, width), np.uint8), np.empty((height // 2, width // 2), np.uint8),
             np.empty((height // 2, width // 2), np.uint8))
 
-DEFAULT_HFOV = 65.5  # AutoCam's horizontal field of view
-DEFAULT_ASPECT = (16, 9)
-MIN_OUTPUT_HEIGHT = 240
-STANDARD_HEIGHTS = (720, 1080)  # 16:9 sizes editors expect: 1280×720, 1920×1080
 ENLARGE_DIRECTLY = 1.25  # views enlarging the panorama more than this are enlarged in two steps
-
-
-def _even(x: float) -> int:
-    return max(2, int(round(x / 2.0)) * 2)
-
-
-def native_output_size(pano_width: int, pano_height: int, hfov: float, vfov: float) -> tuple[float, float]:
-    """(width, height) at which a view shows the panorama's own angular resolution at its centre.
-
-    Pixels per radian are ``W / 2π`` across and ``H / π`` down; a stretched (non-2:1) panorama is as
-    sharp as its coarser direction.
-    """
-    focal = min(pano_width / (2 * np.pi), pano_height / np.pi)
-    return 2 * focal * np.tan(np.radians(hfov) / 2), 2 * focal * np.tan(np.radians(vfov) / 2)
-
-
-def default_output_size(
-    pano_width: int, hfov: float, vfov: float | None = None, pano_height: int | None = None, rule: str = "standard"
-) -> tuple[int, int]:
-    """Output (width, height) for a view of ``hfov × vfov`` degrees.
-
-    ``standard`` (the default): 1280×720, or 1920×1080 when the panorama's native angular resolution
-    reaches 1080 lines; other fields of view keep their aspect at that height. A 240-line video looks
-    broken in an editor's timeline, so even small sources get a standard size (rendered bicubic).
-    ``native``: the panorama's own angular resolution at the view centre (a 3840×1920 source gives a
-    65.5° view 786×442), but never below 240 lines.
-    """
-    vfov = vfov if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
-    pano_height = pano_height if pano_height is not None else pano_width // 2
-    width, height = native_output_size(pano_width, pano_height, hfov, vfov)
-    if rule == "native":
-        if height < MIN_OUTPUT_HEIGHT:
-            width, height = width * MIN_OUTPUT_HEIGHT / height, MIN_OUTPUT_HEIGHT
-        return _even(width), _even(height)
-    if rule != "standard":
-        raise OptionError(f"output size rule {rule!r}: use standard or native")
-    lines = STANDARD_HEIGHTS[1] if height >= STANDARD_HEIGHTS[1] else STANDARD_HEIGHTS[0]
-    aspect = np.tan(np.radians(hfov) / 2) / np.tan(np.radians(vfov) / 2)
-    return _even(lines * aspect), lines
-
-
-def parse_size(text: str) -> tuple[int, int] | str:
-    """``"WxH"`` → (W, H), even and positive; ``"native"`` → the native-resolution rule."""
-    if text.strip().lower() == "native":
-        return "native"
-    try:
-        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise OptionError(f"--size {text!r}: write it as WIDTHxHEIGHT (e.g. --size 1280x720) or native") from None
-    if w < 16 or h < 16 or w > 8192 or h > 8192:
-        raise OptionError(f"--size {text!r}: width and height must be between 16 and 8192 pixels")
-    if w % 2 or h % 2:
-        raise OptionError(f"--size {text!r}: H.264 needs even numbers, e.g. --size {w + w % 2}x{h + h % 2}")
-    return w, h
-
-
-def parse_fov(text: str) -> tuple[float, float | None]:
-    """``"H"`` or ``"HxV"`` in degrees; V is derived from the output aspect when omitted."""
-    try:
-        parts = [float(v) for v in text.lower().replace("×", "x").split("x")]
-    except ValueError:
-        raise OptionError(f"--fov {text!r}: write degrees as H or HxV, e.g. --fov 65.5 or --fov 90x60") from None
-    if len(parts) not in (1, 2) or not all(1.0 <= p <= 170.0 for p in parts):
-        raise OptionError(f"--fov {text!r}: give one or two angles between 1 and 170 degrees")
-    return parts[0], (parts[1] if len(parts) == 2 else None)
 
 
 class NFOVRenderer:
@@ -224,7 +155,7 @@ class NFOVRenderer:
             self._work = None
             scale = self.magnification / ENLARGE_DIRECTLY
             if self.interpolation != cv2.INTER_LINEAR and scale > 1.0:
-                w, h = _even(self.out_w / scale), _even(self.out_h / scale)
+                w, h = even(self.out_w / scale), even(self.out_h / scale)
                 if w >= 16 and h >= 16:
                     self._work = NFOVRenderer(self.src_w, self.src_h, w, h, self.hfov, self.vfov,
                                               interpolation=cv2.INTER_LINEAR)

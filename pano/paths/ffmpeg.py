@@ -1,14 +1,12 @@
-"""Trajectory exports for other tools: ffmpeg ``v360`` + ``sendcmd`` scripts, CSV, and a PNG plot.
+"""The ffmpeg export: a ``v360`` + ``sendcmd`` script that renders the same path with stock ffmpeg.
 
-The JSON (``pano.trajectory``) is the contract; these are conveniences for people who edit in a
-spreadsheet or render with stock ffmpeg instead of pano-pan. Every file is written through
+The JSON (``pano.paths.trajectory``) is the contract; this is a convenience for people who render with
+stock ffmpeg instead of pano-pan. Every file is written through
 ``atomic_output`` so a failure never leaves a truncated export under its final name.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 import shlex
 from pathlib import Path
@@ -16,69 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
-from common.ownership import CSV_HEADER
-from pano.exporters import Exporter, ExportJob
-from pano.outputs import atomic_output
-from pano.trajectory import SAMPLE_KEYS, Trajectory
+from common.outputs import atomic_output
+from pano.paths.exporters import Exporter, ExportJob
+from pano.paths.trajectory import Trajectory
+from pano.run.names import OutputNames
+from pano.sphere.views import output_geometry
 
-__all__ = ["write_csv", "read_csv", "write_ffmpeg", "ffmpeg_filter_escape", "CsvExporter", "FfmpegExporter"]
-
-
-# --------------------------------------------------------------------- CSV
-def write_csv(traj: Trajectory, path: str | Path) -> Path:
-    """One row per frame: frame,t,yaw,pitch,roll,hfov,vfov,confidence (same rounding as the JSON), cut
-    (1 on the first frame of a new shot, else 0)."""
-    path = Path(path)
-    digits = {"t": 6, "yaw": 4, "pitch": 4, "roll": 4, "hfov": 4, "vfov": 4, "confidence": 4}
-    cols = {k: getattr(traj, k) for k in SAMPLE_KEYS}
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(CSV_HEADER.split(","))  # the header is also pano-pan's mark on the file
-        for i in range(len(traj)):
-            w.writerow(
-                [int(cols["frame"][i])]
-                + [_fmt(float(cols[k][i]), digits[k]) for k in SAMPLE_KEYS if k != "frame"]
-                + [int(traj.cut[i])]
-            )
-    return path
-
-
-def _fmt(x: float, digits: int) -> str:
-    r = round(x, digits)
-    return repr(0.0 if r == 0 else r)
-
-
-def read_csv(path: str | Path) -> Trajectory:
-    """Read a CSV written by :func:`write_csv` (or by hand: needs t, yaw, pitch; others optional)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such CSV file; check the path")
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc}); export one with pano-pan") from None
-    if not rows or not {"t", "yaw", "pitch"} <= set(rows[0]):
-        raise InputError(
-            f"{path}: needs a header with at least t, yaw and pitch columns and one row per frame"
-        )
-    defaults = {"roll": 0.0, "hfov": 65.5, "vfov": 39.8, "confidence": 0.0}
-    data: dict[str, list[float]] = {k: [] for k in SAMPLE_KEYS}
-    cut: list[bool] = []
-    for i, row in enumerate(rows):
-        try:
-            data["frame"].append(int(row.get("frame") or i))
-            for k in ("t", "yaw", "pitch"):
-                data[k].append(float(row[k]))
-            for k, d in defaults.items():
-                v = row.get(k)
-                data[k].append(float(v) if v not in (None, "") else d)
-            cut.append((row.get("cut") or "0").strip().lower() in ("1", "true", "yes"))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{path}: row {i + 2} is malformed ({exc}); fix or remove it") from None
-        if not all(math.isfinite(data[k][-1]) for k in ("t", "yaw", "pitch", "hfov", "vfov")):
-            raise InputError(f"{path}: row {i + 2} has a non-finite value; fix or remove it")
-    return Trajectory(**{k: np.array(v) for k, v in data.items()}, cut=np.array(cut, bool))
+__all__ = ["write_ffmpeg", "ffmpeg_filter_escape", "FfmpegExporter"]
 
 
 # ------------------------------------------------------------------ ffmpeg
@@ -113,8 +55,8 @@ def write_ffmpeg(
     if len(traj) == 0:
         raise InputError("the trajectory has no samples; nothing to export")
     prefix = Path(path_prefix)
-    cmd_path = prefix.with_name(prefix.name + ".sendcmd.txt")
-    sh_path = prefix.with_name(prefix.name + ".ffmpeg.sh")
+    names = OutputNames(prefix)
+    cmd_path, sh_path = names.path(".sendcmd.txt"), names.path(".ffmpeg.sh")
     fps = float(traj.source.get("fps") or 0) or _median_fps(traj.t)
     half = 0.5 / fps
     zooms = bool(np.ptp(traj.hfov) > 1e-6 or np.ptp(traj.vfov) > 1e-6)
@@ -135,11 +77,10 @@ def write_ffmpeg(
         if traj.cut[i]:
             lines.append(f"# cut: a new shot at frame {int(traj.frame[i])}")
         lines.append(f"{t:.6f} {cmds};")
-    if size is None:
-        from pano.context import output_geometry
-
-        src_width = int(traj.source.get("width") or 3840)
-        size = output_geometry(src_width, float(traj.hfov[0]), float(traj.vfov[0])).size
+    if size is None:  # the size pano-pan render gives this path (a source the JSON does not record: 720 lines)
+        src = traj.source
+        size = output_geometry(int(src.get("width") or 0), float(traj.hfov[0]), float(traj.vfov[0]),
+                               src_height=int(src.get("height") or 0) or None).size
     w, h = size
     v360 = (
         f"v360=e:flat:yaw={traj.yaw[0]:.3f}:pitch={traj.pitch[0]:.3f}:roll={traj.roll[0]:.3f}"
@@ -147,7 +88,7 @@ def write_ffmpeg(
     )
     vf = f"sendcmd=f={ffmpeg_filter_escape(str(cmd_path.resolve()))},{v360}"
     # Absolute paths (quoted below), so the script works from any folder, not only the one it was made in.
-    out_name = os.path.abspath(output_name or prefix.with_name(prefix.name + ".ffmpeg.mp4"))
+    out_name = os.path.abspath(output_name or names.path(".ffmpeg.mp4"))
     argv = ["ffmpeg", "-hide_banner", "-i", os.path.abspath(input_name), "-vf", vf, "-c:a", "copy", out_name]
     script = (
         "#!/bin/sh\n"
@@ -167,16 +108,6 @@ def _median_fps(t: np.ndarray) -> float:
     d = np.diff(np.asarray(t, dtype=np.float64))
     d = d[d > 0]
     return float(1.0 / np.median(d)) if len(d) else 30.0
-
-
-class CsvExporter(Exporter):
-    """``<stem>.trajectory.csv``: one row per frame, for spreadsheets and editors."""
-
-    name = "csv"
-    suffixes = (".trajectory.csv",)
-
-    def write(self, job: ExportJob) -> list[Path]:
-        return [write_csv(job.trajectory, job.path(self.suffixes[0]))]
 
 
 class FfmpegExporter(Exporter):

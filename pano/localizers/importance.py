@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from pano.geometry import area_weights, grid_vectors, vec_to_yaw_pitch
+from pano.sphere.geometry import area_weights, grid_vectors, vec_to_yaw_pitch
 
 
 @functools.lru_cache(maxsize=8)

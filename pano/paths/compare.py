@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from common.errors import InputError
-from pano.trajectory import Trajectory, nearest_samples
+from pano.paths.trajectory import Trajectory, nearest_samples
 
 _SAMPLES = 24  # per axis: 24×24 solid-angle-weighted samples inside each view
 

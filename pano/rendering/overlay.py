@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pano.geometry import camera_rotation, pitch_to_y, vec_to_yaw_pitch, yaw_to_x
+from pano.sphere.geometry import camera_rotation, pitch_to_y, vec_to_yaw_pitch, yaw_to_x
 
 _EDGE_SAMPLES = 24
 

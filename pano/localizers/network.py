@@ -38,8 +38,8 @@ import torch.nn.functional as F
 
 from common.errors import OptionError
 from common.options import PluginOptions, option
+from pano.localizers.base import FrameBatch, Localizer, SaliencyBatch
 from pano.media.audio import mono_chunks
-from pano.saliency.base import FrameBatch, SaliencyBatch, SaliencySource
 from soundloc.attention import map_confidence
 from soundloc.checkpoint import load_checkpoint
 from soundloc.device import resolve_device
@@ -48,8 +48,8 @@ from soundloc.model import preprocess_image, scale_waveform
 from soundloc.streaming import WindowPooler, conv8_track
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
     from pano.media.probe import MediaInfo
+    from pano.run.context import RunContext
 
 
 def seam_cells(model) -> int:
@@ -90,7 +90,7 @@ class NetworkOptions(PluginOptions):
                                       "at 160x320); 0: zero padding, as before", lo=0, hi=64)
 
 
-class NetworkSource(SaliencySource):
+class NetworkLocalizer(Localizer):
     """Sound-conditioned attention of a trained ``SoundLocalizer`` on every frame; the checkpoint and
     device come from the run context."""
 
@@ -157,9 +157,9 @@ class NetworkSource(SaliencySource):
 
     def process(self, batch: FrameBatch) -> SaliencyBatch:
         if self._pooler is None:
-            raise RuntimeError("NetworkSource.prepare() must run before process()")
+            raise RuntimeError("NetworkLocalizer.prepare() must run before process()")
         if batch.frames is None:
-            raise RuntimeError("NetworkSource needs frames")
+            raise RuntimeError("NetworkLocalizer needs frames")
         idx = np.asarray(batch.indices, np.int64)
         n = len(idx)
         carry = self._carry if self._carry is not None and self._carry[0] < idx[0] else None

@@ -1,7 +1,7 @@
 """First-order ambisonics (FOA) helpers in the project's one convention.
 
 Channels are AmbiX: ACN order W, Y, Z, X with SN3D normalisation, on the second-to-last axis. A plane
-wave ``s`` from unit direction ``d = (x, y, z)`` (x forward, y left, z up; see :mod:`pano.geometry`)
+wave ``s`` from unit direction ``d = (x, y, z)`` (x forward, y left, z up; see :mod:`pano.sphere.geometry`)
 encodes as ``W = s, Y = s·y, Z = s·z, X = s·x``, so ``azimuth = -yaw``. FuMa (W, X, Y, Z, W at −3 dB)
 only differs at first order by channel order and W's gain, so conversion is a cheap linear map.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from pano.geometry import yaw_pitch_to_vec
+from pano.sphere.geometry import yaw_pitch_to_vec
 
 ArrayLike = np.ndarray | float
 

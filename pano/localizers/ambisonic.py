@@ -42,12 +42,12 @@ import numpy as np
 
 from common.errors import InputError
 from common.options import PluginOptions, option
-from pano.ambisonics import band_intensity, fuma_to_ambix, log_band_edges
-from pano.geometry import grid_vectors
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
+from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
+from pano.sphere.ambisonics import band_intensity, fuma_to_ambix, log_band_edges
+from pano.sphere.geometry import grid_vectors
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
+    from pano.run.context import RunContext
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -102,7 +102,7 @@ class AmbisonicOptions(PluginOptions):
             self.fail(f"band must satisfy low < high < {self.sample_rate / 2:g} Hz, got {list(self.band)}")
 
 
-class AmbisonicSource(SaliencySource):
+class AmbisonicLocalizer(Localizer):
     """Direction map from first-order ambisonics by a band-wise intensity-vector histogram.
 
     The FOA convention (AmbiX or FuMa, converted on the fly) and the frame rate (the averages are in

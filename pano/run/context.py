@@ -9,12 +9,13 @@ from here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pano.geometry import vertical_fov
-from pano.render import DEFAULT_ASPECT, DEFAULT_HFOV, default_output_size
+from common.options import PluginOptions
+from common.plugin import Plugin
+from pano.sphere.views import OutputGeometry, output_geometry
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -24,34 +25,6 @@ FOA_FORMATS = ("ambix", "fuma")
 
 def _quiet(_message: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class OutputGeometry:
-    """The NFOV view: field of view in degrees and frame size in pixels."""
-
-    hfov: float
-    vfov: float
-    width: int
-    height: int
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.width, self.height
-
-
-def output_geometry(src_width: int, hfov: float = DEFAULT_HFOV, vfov: float | None = None,
-                    size: tuple[int, int] | str | None = None, src_height: int | None = None) -> OutputGeometry:
-    """The one rule for the view's size and vertical fov: a given size fixes the aspect (and so vfov
-    when not given); otherwise a 16:9 view sized by the rule ``size`` names (``standard``, the
-    default, or ``native``: see :func:`pano.render.default_output_size`) from the panorama of one eye,
-    ``src_width × src_height`` as stored (2:1 when the height is not given)."""
-    if isinstance(size, tuple):
-        vf = float(vfov) if vfov is not None else vertical_fov(hfov, *size)
-        return OutputGeometry(float(hfov), vf, int(size[0]), int(size[1]))
-    vf = float(vfov) if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
-    w, h = default_output_size(src_width, hfov, vf, pano_height=src_height, rule=size or "standard")
-    return OutputGeometry(float(hfov), vf, w, h)
 
 
 @dataclass(frozen=True)
@@ -95,6 +68,10 @@ class RunContext:
     def vfov(self) -> float:
         return self.geometry.vfov
 
-    def with_(self, **changes) -> RunContext:
-        """A copy with some fields changed (e.g. a test's frame rate)."""
-        return replace(self, **changes)
+
+class RunPlugin(Plugin):
+    """The base of pano's plugin families (localizers, planners, exporters): the one place where a
+    plugin built outside a run (a library caller, a test) gets the default context."""
+
+    def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:
+        super().__init__(ctx if ctx is not None else RunContext(), options)

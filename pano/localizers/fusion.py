@@ -29,14 +29,14 @@ import numpy as np
 
 from common.errors import OptionError
 from common.options import PluginOptions, option
-from pano.geometry import area_weights
-from pano.saliency.base import AudioSpec, FrameBatch, SaliencyBatch, SaliencySource
+from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
+from pano.sphere.geometry import area_weights
 
 if TYPE_CHECKING:
-    from pano.context import RunContext
     from pano.media.probe import MediaInfo
+    from pano.run.context import RunContext
 
-ChildSpec = SaliencySource | str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
+ChildSpec = Localizer | str | tuple[str, Mapping[str, Any]] | Mapping[str, Any]
 _LAYOUT_CHANNELS = {"mono": 1, "foa": 4}
 
 
@@ -118,20 +118,20 @@ def derive_audio(audio: np.ndarray, have: AudioSpec, want: AudioSpec) -> np.ndar
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _build_child(spec: ChildSpec, ctx: RunContext) -> tuple[SaliencySource, float | None]:
+def _build_child(spec: ChildSpec, ctx: RunContext) -> tuple[Localizer, float | None]:
     """A constructed source and the weight its spec carries (None: use ``weights`` or 1)."""
-    from pano.saliency.base import create_source
+    from pano.localizers.base import create_localizer
 
-    if isinstance(spec, SaliencySource):
+    if isinstance(spec, Localizer):
         return spec, None
     if isinstance(spec, str):
-        return create_source(spec, ctx), None
+        return create_localizer(spec, ctx), None
     if isinstance(spec, Mapping):
         if "name" not in spec:
             raise OptionError(f"fusion source {dict(spec)!r} needs a 'name'")
-        return create_source(spec["name"], ctx, spec.get("options", {})), spec.get("weight")
+        return create_localizer(spec["name"], ctx, spec.get("options", {})), spec.get("weight")
     if isinstance(spec, tuple | list) and len(spec) == 2 and isinstance(spec[0], str):
-        return create_source(spec[0], ctx, spec[1]), None
+        return create_localizer(spec[0], ctx, spec[1]), None
     raise OptionError(f"fusion source {spec!r} is not a source, a name, (name, options) or a mapping")
 
 
@@ -154,7 +154,7 @@ class FusionOptions(PluginOptions):
     confidence_weighted: bool = option(True, "multiply each child's weight by its per-frame confidence")
 
 
-class FusionSource(SaliencySource):
+class FusionLocalizer(Localizer):
     """Weighted, confidence-aware combination of other sources on one equirectangular grid.
 
     Children built by name get the fusion's own run context (checkpoint, device, audio format), so the
@@ -168,7 +168,7 @@ class FusionSource(SaliencySource):
         super().__init__(ctx, options)
         o = self.options
         sources = o.sources if o.sources is not None else default_children(self.ctx)
-        if isinstance(sources, str | SaliencySource) or not sources:
+        if isinstance(sources, str | Localizer) or not sources:
             raise OptionError("fusion needs a list of sources, e.g. sources=['network', 'synchrony']")
         built = [_build_child(s, self.ctx) for s in sources]
         self.children = [child for child, _ in built]
@@ -204,7 +204,7 @@ class FusionSource(SaliencySource):
             "confidence_weighted": self.confidence_weighted,
         }
 
-    def _child_batch(self, child: SaliencySource, batch: FrameBatch, cache: dict) -> FrameBatch:
+    def _child_batch(self, child: Localizer, batch: FrameBatch, cache: dict) -> FrameBatch:
         frames = None
         if child.frame_size is not None:
             if batch.frames is None:

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from common.errors import InputError
-
 if TYPE_CHECKING:
-    from pano.context import RunContext
+    from pano.run.context import RunContext
 
 
 def choose_localizer(ctx: RunContext) -> tuple[str, str]:
     """``(name, reason)`` for ``--localizer auto``, from the run's decided audio format and checkpoint.
 
-    A video without audio is refused: every localizer follows the sound.
+    The run has refused a video without audio before this (``require_audio``).
     """
     media = ctx.media
-    path = media.path if media is not None else "input"
     channels = media.audio_channels if media is not None else None
-    if ctx.audio_format == "none" or (channels is not None and channels <= 0):
-        raise InputError(
-            f"{path}: has no audio stream, and pano-pan follows the sound; pass a video with its audio"
-        )
     if ctx.is_foa:
         reason = f"first-order ambisonic audio ({ctx.audio_format}) gives the sound's direction directly"
         if ctx.checkpoint:

@@ -1,0 +1,1 @@
+"""FOA 360° videos as training data for the network, and held-out scoring of mono localizers."""

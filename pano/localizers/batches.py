@@ -1,0 +1,52 @@
+"""Pass 1's feed: what a localizer asked for (frames at its size, audio windows), batch by batch.
+
+The run, the viewer's strip and FOA scoring all feed localizers through :func:`frame_batches`, so each
+hears and sees exactly what it would in a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pano.localizers.base import FrameBatch, Localizer
+from pano.media.audio import AudioWindows
+
+if TYPE_CHECKING:
+    from pano.media.probe import MediaInfo
+
+
+def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray) -> Iterator[FrameBatch]:
+    """Frames (if the source wants them) and audio windows, batch by batch, in frame order."""
+    spec = source.audio_spec
+    windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
+    bs = max(1, int(source.batch_size))
+
+    def make(indices: list[int], frames: list[np.ndarray] | None) -> FrameBatch:
+        idx = np.asarray(indices)
+        ts = times[np.clip(idx, 0, len(times) - 1)]
+        return FrameBatch(
+            indices=idx,
+            times=ts,
+            frames=np.stack(frames) if frames else None,
+            audio=windows.windows(ts) if windows else None,
+        )
+
+    if source.frame_size is None:
+        for start in range(0, len(times), bs):
+            yield make(list(range(start, min(start + bs, len(times)))), None)
+        return
+    idx_buf: list[int] = []
+    frame_buf: list[np.ndarray] = []
+    for index, _t, rgb in info.frames(size=source.frame_size):
+        if index >= len(times):
+            break
+        idx_buf.append(index)
+        frame_buf.append(rgb)
+        if len(idx_buf) == bs:
+            yield make(idx_buf, frame_buf)
+            idx_buf, frame_buf = [], []
+    if idx_buf:
+        yield make(idx_buf, frame_buf)

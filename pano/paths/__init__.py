@@ -1,0 +1,1 @@
+"""The camera path on file: the trajectory contract (JSON and CSV), exporters, the plot, comparison."""

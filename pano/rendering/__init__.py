@@ -1,0 +1,1 @@
+"""Pass 2: a trajectory rendered into the NFOV video with its sound, and the saliency video."""

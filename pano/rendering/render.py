@@ -1,0 +1,242 @@
+"""Pass 2: a trajectory rendered into the NFOV video (with its sound) and the saliency video.
+
+One decode of the source feeds both: the NFOV view straight from the decoder's YUV planes, the
+saliency overlay from a small copy of them on a second thread. ``pano-pan run``, ``pano-pan render``
+and the viewer's Render all render through :func:`render_trajectory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from common import interrupt
+from common.errors import InputError, OptionError
+from common.progress import ProgressFactory, no_progress
+from common.worker import Worker
+from pano.media.boxes import MetadataBoxes
+from pano.media.probe import MediaInfo, probe, require_equirectangular
+from pano.media.video import planes_to_rgb
+from pano.media.writer import VideoWriter, yuv_buffer
+from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
+from pano.rendering.maps import MapReader
+from pano.rendering.nfov import NFOVRenderer
+from pano.rendering.overlay import draw_saliency_frame
+from pano.rendering.view_audio import VIEW_AUDIO_RATE, view_stereo_chunks
+from pano.sphere.views import output_geometry
+
+# auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
+# can hold it); view: stereo from the FOA track, turned with the camera (pano.rendering.view_audio).
+NFOV_AUDIO = ("auto", "keep", "view")
+
+
+
+SALIENCY_VIDEO_MAX_WIDTH = 720
+
+
+def saliency_video_size(width: int, height: int) -> tuple[int, int]:
+    """2:1, the panorama's width halved until it is at most 720 (3840 → 480, 5760 → 720, 960 → 480).
+
+    It is a diagnostic view (where was the sound, where did the camera look). Exact halvings make its
+    frames a chain of 2×2 means of the decoded planes, with no fractional resize: at 640 wide, a 4K
+    source's saliency video cost a quarter of stock ffmpeg's whole fixed-view render
+    (benchmarks/pipeline.py)."""
+    w = max(width // 2, 4)
+    while w > SALIENCY_VIDEO_MAX_WIDTH:
+        w //= 2
+    w -= w % 4
+    return max(w, 4), max(w // 2, 2)
+
+
+def render_trajectory(
+    input_path: str | Path | MediaInfo,
+    trajectory: Trajectory,
+    nfov_path: str | Path,
+    size: tuple[int, int] | str | None = None,
+    saliency_path: str | Path | None = None,
+    saliency_maps: np.ndarray | MapReader | None = None,
+    progress: ProgressFactory | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+    audio_mode: str = "auto",
+    notify: Callable[[str], None] | None = None,
+    origin: str = "trajectory",
+    times: np.ndarray | None = None,
+) -> Path:
+    """Pass 2: decode once, render the view of each trajectory sample, with the sound (see NFOV_AUDIO).
+
+    Each frame shows the sample nearest its presentation time (the contract matches by ``t``), and is
+    written with that same time, so the video matches its trajectory and its sound even for variable
+    frame rate or a late-starting stream. A trajectory that does not cover the video is refused.
+    With ``saliency_path`` the overlay video is written from the same decoded frames (maps optional:
+    without them only the view is drawn). ``times`` are the frames' times if the caller has them.
+    """
+    info = input_path if isinstance(input_path, MediaInfo) else probe(input_path)
+    require_equirectangular(info)
+    progress = progress or no_progress
+    notify = notify or (lambda _m: None)
+    n = len(trajectory)
+    if n == 0:
+        raise InputError(f"{info.path}: the trajectory is empty")
+    validate_views(trajectory, origin)
+    times = info.frame_times() if times is None else times
+    if len(times) == 0:
+        raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
+    _check_coverage(trajectory, times, info, origin, notify)
+    samples = _SampleOfFrame(trajectory, times, info.fps)
+    pano_w, pano_h = info.pano_size
+    out_w, out_h = output_geometry(pano_w, float(trajectory.hfov[0]), float(trajectory.vfov[0]), size,
+                                   src_height=pano_h).size
+    renderer = _Renderers(pano_w, pano_h, out_w, out_h)
+    audio, stereo = _nfov_sound(info, trajectory, audio_mode)
+    sal_w, sal_h = saliency_video_size(pano_w, pano_h)
+    full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
+    decoded = 0
+    with contextlib.ExitStack() as stack:
+        # Entered first, left last: while threads run, a signal waits for a safe point (common.interrupt),
+        # and one that comes while the writers finish is raised after they have closed.
+        stack.enter_context(interrupt.deferred())
+        nfov = stack.enter_context(
+            VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
+                        audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None, color_range=full_range)
+        )
+        sal = None
+        if saliency_path is not None:
+            # An equirectangular panorama: declared as one, so 360° players show it as 360°.
+            sal_writer = stack.enter_context(
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
+                            threads=1, boxes=MetadataBoxes(equirectangular=True))
+            )
+            sal = stack.enter_context(Worker(lambda args: sal_writer.write(draw_saliency_frame(*args[0]), args[1])))
+
+        def encode_view(item: tuple[np.ndarray, float]) -> None:
+            view, t = item
+            nfov.write_yuv(view, t)
+            if stereo is not None:
+                _feed_audio(nfov, stereo, until=t + 0.5)
+
+        nfov_worker = stack.enter_context(Worker(encode_view))
+        advance = stack.enter_context(progress("rendering", len(times)))
+        for index, t, (planes, shift) in info.yuv_frames():
+            interrupt.check()
+            i = samples(t)
+            yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
+            hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
+            view, *out_planes = yuv_buffer(out_w, out_h)
+            renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
+            nfov_worker.put((view, t))
+            if sal is not None:
+                small = planes_to_rgb(planes, shift, sal_w, sal_h)
+                smap = None
+                if saliency_maps is not None and len(saliency_maps):
+                    smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
+                conf = float(trajectory.confidence[i])
+                sal.put(((small, smap, conf, yaw, pitch, hf, vf), t))
+            decoded += 1
+            advance(1)
+        nfov_worker.close()  # every view encoded before the rest of the sound is written
+        if stereo is not None:
+            _feed_audio(nfov, stereo, until=None)
+    warn_if_short(info, decoded, notify)
+    return Path(nfov_path)
+
+
+class _SampleOfFrame:
+    """The trajectory sample each decoded frame shows: the one nearest its presentation time."""
+
+    def __init__(self, trajectory: Trajectory, times: np.ndarray, fps: float) -> None:
+        self.trajectory, self.times, self.step = trajectory, times, 1.0 / fps
+        self.sample_of_frame, _ = nearest_samples(trajectory.t, times)
+
+    def __call__(self, t: float) -> int:
+        times = self.times
+        slot = min(int(np.searchsorted(times, t - 0.5 * self.step)), len(times) - 1)  # this frame in times
+        if abs(times[slot] - t) < 0.5 * self.step:
+            return int(self.sample_of_frame[slot])
+        return int(nearest_samples(self.trajectory.t, [t])[0][0])  # a frame the time list did not have
+
+
+class _Renderers:
+    """One NFOV renderer per field of view in use, a few kept (each holds full-size lookups, ~15 MB at
+    720p, and a zoom passes through many fields of view)."""
+
+    KEEP = 4
+
+    def __init__(self, pano_w: int, pano_h: int, out_w: int, out_h: int) -> None:
+        self.sizes = (pano_w, pano_h, out_w, out_h)
+        self._cache: dict[tuple[float, float], NFOVRenderer] = {}
+
+    def __call__(self, hf: float, vf: float) -> NFOVRenderer:
+        key = (round(hf, 3), round(vf, 3))
+        if key not in self._cache:
+            if len(self._cache) >= self.KEEP:
+                self._cache.clear()
+            self._cache[key] = NFOVRenderer(*self.sizes, hf, vf)
+        return self._cache[key]
+
+
+def _nfov_sound(info: MediaInfo, trajectory: Trajectory, audio_mode: str) -> tuple[Path | None, Iterator | None]:
+    """The NFOV video's sound under ``audio_mode`` (NFOV_AUDIO): the file whose track is copied, or the
+    view-following stereo chunks made from the FOA track (one of the two, or neither without audio)."""
+    if audio_mode not in NFOV_AUDIO:
+        raise OptionError(f"--nfov-audio {audio_mode!r}: choose from {', '.join(NFOV_AUDIO)}")
+    if audio_mode == "view" and not info.is_foa:
+        raise InputError(
+            f"{info.path}: --nfov-audio view needs first-order ambisonic audio; use --nfov-audio keep"
+        )
+    view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
+    if not view_audio:
+        return (info.path if info.has_audio else None), None
+    by_time = np.argsort(trajectory.t, kind="stable")
+    return None, view_stereo_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], VIEW_AUDIO_RATE)
+
+
+def _check_coverage(traj: Trajectory, times: np.ndarray, info: MediaInfo, origin: str,
+                    notify: Callable[[str], None]) -> None:
+    """Refuse a trajectory whose samples do not reach the video's first or last frame; warn about one
+    that runs past the video or lists its samples out of time order."""
+    step = 1.0 / info.fps if info.fps > 0 else 1 / 30
+    tol = 1.5 * step
+    t0, t1 = float(np.min(traj.t)), float(np.max(traj.t))
+    v0, v1 = float(times[0]), float(times[-1])
+    if t0 > v0 + tol or t1 < v1 - tol:
+        raise InputError(
+            f"{origin}: the trajectory covers {t0:.2f}–{t1:.2f} s but {info.path.name} runs {v0:.2f}–{v1:.2f} s; "
+            "pass the trajectory made for this video (pano-pan run writes one), with a sample for every frame"
+        )
+    if t1 > v1 + tol or t0 < v0 - tol:
+        notify(
+            f"warning: {origin}: the trajectory runs {t0:.2f}–{t1:.2f} s, beyond the video's {v0:.2f}–{v1:.2f} s; "
+            "only the samples inside the video are used (is it from another video?)"
+        )
+    if np.any(np.diff(traj.t) < 0):
+        notify(f"warning: {origin}: the samples are not in time order; each frame uses the sample nearest its time")
+    _, gap = nearest_samples(traj.t, times)
+    if float(gap.max()) > tol:
+        notify(
+            f"warning: {origin}: {int(np.sum(gap > tol))} frame(s) have no sample within a frame of their time; "
+            "they use the nearest sample"
+        )
+
+
+def warn_if_short(info: MediaInfo, frames: int, notify: Callable[[str], None]) -> None:
+    """One line when the file held fewer frames than its header announced (a truncated download)."""
+    expected = int(info.frame_count or 0)
+    if expected and frames < expected - max(2, 0.01 * expected):
+        notify(
+            f"warning: {info.path.name} ends early: processed {frames} of the {expected} frames its header "
+            f"announces ({frames / info.fps:.1f} of {info.duration:.1f} s); the file may be truncated"
+        )
+
+
+
+def _feed_audio(writer: VideoWriter, chunks: Iterator[np.ndarray], until: float | None) -> None:
+    """Write generated audio up to ``until`` seconds (all of it for None), keeping A/V interleaved."""
+    while until is None or writer.audio_time < until:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return
+        writer.write_audio(chunk)
