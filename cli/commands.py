@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cli.delivery import delivery_options, run_fields
 from cli.progress import make_progress
 from common.errors import OptionError
 from pano.localizers.base import LOCALIZERS
@@ -93,6 +94,7 @@ def debug_option(f):
 @click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
               help="An option of the planner, e.g. smooth=0.8 (autocam); 'pano-pan plugins planner' lists "
               "them. Repeatable.")
+@delivery_options
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
@@ -102,10 +104,10 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
             localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
-            debug: bool) -> None:
+            debug: bool, delivery: dict) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else "standard"
-    hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
+    hfov, vfov = parse_fov(fov) if fov else (None, None)
     planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
         planner_options["max_speed"] = max_speed
@@ -125,14 +127,15 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
         exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
-        overwrite=overwrite,
+        overwrite=overwrite, **run_fields(delivery),
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()
-    result = run(input_path, outdir, options, progress=make_progress(not quiet), notify=say)
+    mode = "none" if quiet and delivery["progress_mode"] == "auto" else delivery["progress_mode"]
+    result = run(input_path, outdir, options, progress=make_progress(mode), notify=say)
     elapsed = time.perf_counter() - start
     if not quiet:
-        info_duration = result.media.duration
+        info_duration = result.frames / result.media.fps if result.media.fps else result.media.duration
         click.echo(f"wrote {result.nfov}", err=True)
         if result.saliency:
             click.echo(f"wrote {result.saliency}", err=True)
