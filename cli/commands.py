@@ -86,7 +86,8 @@ def debug_option(f):
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
               help="Sound of the flat video: auto = stereo turned with the camera for FOA sources, else keep; "
-              "keep = the source's track unchanged; view = the FOA stereo decode.")
+              "keep = the source's track unchanged; view = the FOA stereo decode; binaural = for headphones, "
+              "the FOA field turned to the view and rendered with measured (KEMAR) HRTFs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
 @click.option("--localizer-option", "--source-option", "localizer_opts", multiple=True, metavar="KEY=VALUE",
               help="An option of the localizer, e.g. stride=5 (network); 'pano-pan plugins localizer' lists "

@@ -37,7 +37,8 @@ from pano.sphere.views import parse_size
     "panorama's own angular resolution at the view centre.",
 )
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
-              help="auto = stereo turned with the camera for FOA sources, else the source's track.")
+              help="auto = stereo turned with the camera for FOA sources, else the source's track; "
+              "binaural = for headphones (FOA sources).")
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option

@@ -24,6 +24,7 @@ from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.media.video import planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
+from pano.rendering.binaural import binaural_chunks
 from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
@@ -32,7 +33,11 @@ from pano.sphere.views import output_geometry
 
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
 # can hold it); view: stereo from the FOA track, turned with the camera (pano.rendering.view_audio).
-NFOV_AUDIO = ("auto", "keep", "view")
+# binaural: for headphones, the FOA field turned to the view and rendered with measured KEMAR HRTFs
+# (pano.rendering.binaural). auto stays "view": the flat video plays on speakers as often as on
+# headphones, and binaural sound on speakers is coloured and loses its width, while the stereo decode
+# works on both.
+NFOV_AUDIO = ("auto", "keep", "view", "binaural")
 
 
 
@@ -199,10 +204,15 @@ def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
     or a segment's part of the source track (a stream copy cannot start mid-packet); else nothing."""
     if audio_mode not in NFOV_AUDIO:
         raise OptionError(f"--nfov-audio {audio_mode!r}: choose from {', '.join(NFOV_AUDIO)}")
-    if audio_mode == "view" and not info.is_foa:
+    if audio_mode in ("view", "binaural") and not info.is_foa:
         raise InputError(
-            f"{info.path}: --nfov-audio view needs first-order ambisonic audio; use --nfov-audio keep"
+            f"{info.path}: --nfov-audio {audio_mode} needs first-order ambisonic audio; use --nfov-audio keep"
         )
+    if audio_mode == "binaural" and info.has_audio:
+        by_time = np.argsort(trajectory.t, kind="stable")
+        ears = binaural_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], trajectory.pitch[by_time],
+                               VIEW_AUDIO_RATE)
+        return None, segment_chunks(ears, VIEW_AUDIO_RATE, info.segment), (2, VIEW_AUDIO_RATE)
     view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
     if not view_audio:
         if info.has_audio and info.segment is not None:
