@@ -14,15 +14,17 @@ and audio decision.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from common.errors import InputError
+from common.errors import InputError, OptionError
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.version import VERSION
@@ -80,9 +82,14 @@ class RunResult:
     reason: str
     frames: int
     media: MediaInfo
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # seconds per stage: prepare, analyse, plan, render
     notices: list[str] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[Path]:
+        """Every file the run wrote: the NFOV video, the saliency video (if any), the trajectory, exports."""
+        return [p for p in (self.nfov, self.saliency, self.trajectory) if p is not None] + list(self.extra_outputs)
 
 
 def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], None] | None = None) -> RunContext:
@@ -115,9 +122,21 @@ def run(
     options: RunOptions | None = None,
     progress: ProgressFactory | None = None,
     notify: Callable[[str], None] | None = None,
+    **fields: Any,
 ) -> RunResult:
-    """The whole job; raises ``UserError`` subclasses for anything the user can fix."""
+    """The whole job; raises ``UserError`` subclasses for anything the user can fix.
+
+    ``fields`` are :class:`RunOptions` fields given as keywords (``run("c.mp4", "out", aspect="9:16")``),
+    applied over ``options``; an unknown one is an ``OptionError`` naming the valid ones. ``progress``
+    is a factory ``(pass name, total frames) → context manager yielding advance(n)`` (see
+    ``common.progress``); ``notify`` receives the run's one-line messages."""
     options = options or RunOptions()
+    if fields:
+        known = {f.name for f in dataclasses.fields(RunOptions)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise OptionError(f"run(): unknown option {', '.join(unknown)}; RunOptions has {', '.join(sorted(known))}")
+        options = dataclasses.replace(options, **fields)
     progress = progress or no_progress
     notify = notify or (lambda _m: None)
     input_path = Path(input_path)

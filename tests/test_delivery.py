@@ -147,3 +147,23 @@ def test_progress_json_lines_give_pass_frames_total_and_eta(tmp_path, capsys):
     finals = [r for r in records if r["done"]]
     assert len(finals) == 2 and all(r["frames"] == r["total"] == 30 and r["eta_s"] == 0 for r in finals)
     assert all(set(r) >= {"pass", "frames", "total", "fps", "eta_s"} for r in records)
+
+
+def test_the_python_api_runs_with_keyword_options_and_stays_light_to_import(tmp_path):
+    import subprocess
+    import sys
+
+    clip = foa_clip(tmp_path / "c.mp4", seconds=0.5, size=(60, 120))
+    code = (
+        "import sys, pano\n"
+        "print(sorted(m for m in ('numpy', 'av', 'cv2', 'pano.pipeline') if m in sys.modules))\n"
+        f"r = pano.reframe({str(clip)!r}, {str(tmp_path / 'o')!r}, aspect='1:1', saliency_video=False)\n"
+        "print([p.name for p in r.outputs], sorted(r.timings), r.frames)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "[]"
+    assert out[1] == "['c.nfov.mp4', 'c.trajectory.json'] ['analyse', 'plan', 'prepare', 'render'] 15"
+    import pano
+
+    with pytest.raises(OptionError, match="unknown option aspekt"):
+        pano.reframe(clip, tmp_path / "x", aspekt="9:16")
