@@ -80,7 +80,8 @@ def debug_option(f):
 @click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
 @click.option("--export", "exports", type=click.Choice(EXPORTERS.names()), multiple=True,
               help="Also write the path for other tools: csv (.trajectory.csv), ffmpeg (.sendcmd.txt + "
-              ".ffmpeg.sh for stock ffmpeg's v360), plot (.plot.png). Repeatable.")
+              ".ffmpeg.sh for stock ffmpeg's v360), plot (.plot.png); editors' timelines of the shots: otio (.otio), "
+              "edl (CMX 3600), fcp-xml (.fcp.xml for Premiere/Resolve), fcpxml (Final Cut Pro). Repeatable.")
 @click.option("--plot", is_flag=True, help="Same as --export plot.")
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")

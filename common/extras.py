@@ -2,9 +2,9 @@
 what to install.
 
 The default FOA run needs NumPy, SciPy, OpenCV and PyAV only; PyTorch and torchvision (about 4.5 GB
-with their CUDA libraries) come with ``pano-pan[network]``, and the timeline adapters with
-``pano-pan[otio]``. A feature that needs a missing package fails with :class:`MissingExtra`, a
-``UserError`` naming the feature and the ``pip install`` that adds it, instead of a traceback.
+with their CUDA libraries) come with ``pano-pan[network]``. A feature that needs a missing package
+fails with :class:`MissingExtra`, a ``UserError`` naming the feature and the ``pip install`` that adds
+it, instead of a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from common.errors import UserError
 EXTRAS = {
     "torch": "network",
     "torchvision": "network",
-    "opentimelineio": "otio",
 }
 
 

@@ -237,7 +237,8 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
                 maps_on_disk.close()
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
-    job = ExportJob(traj, names.prefix, planner.yaw_strip() if {"plot", "strip"} & set(options.exports) else None)
+    job = ExportJob(traj, names.prefix, planner.yaw_strip() if {"plot", "strip"} & set(options.exports) else None,
+                    nfov=nfov_path)
     extra = [path for exporter in exporters for path in exporter.write(job)]
     return RunResult(nfov_path, sal_path, traj_path, name, reason, n, info, timings, list(info.notices), extra)
 
