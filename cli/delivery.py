@@ -14,13 +14,8 @@ from pano.sphere.views import ASPECTS
 PROGRESS_MODES = ("auto", "json", "none")
 
 
-def delivery_options(f):
-    """``--aspect --codec --crf --preset --encoder --start --end --progress``, passed to the command as
-    the keyword ``delivery`` (a dict; :func:`run_fields` turns it into ``RunOptions`` fields)."""
-    options = [
-        click.option("--aspect", type=click.Choice(list(ASPECTS)), default=None,
-                     help="Frame preset: 16:9, 9:16 (vertical), 1:1 or 4:5; the size (720 or 1080 on the short "
-                     "side) and the field of view follow it (the same lens as the 16:9 65.5° view)."),
+def _encoding() -> list:
+    return [
         click.option("--codec", type=click.Choice(list(CODECS)), default=None,
                      help="NFOV video codec [default: h264]; prores writes a .nfov.mov (ProRes 422 HQ) for editing."),
         click.option("--crf", type=int, default=None,
@@ -30,6 +25,38 @@ def delivery_options(f):
         click.option("--encoder", default=None, metavar="NAME",
                      help="An FFmpeg encoder, e.g. h264_nvenc, hevc_qsv, h264_videotoolbox; falls back to the "
                      "software encoder in one line when it cannot run here."),
+    ]
+
+
+ENCODING_NAMES = ("codec", "crf", "preset", "encoder")
+
+
+def _grouped(f, options: list, names: tuple[str, ...], key: str):
+    """``f`` with ``options`` added, their values passed as one dict keyword ``key``."""
+
+    @functools.wraps(f)  # keeps the options already attached to f (__click_params__)
+    def wrapper(*args, **kwargs):
+        kwargs[key] = {name: kwargs.pop(name) for name in names}
+        return f(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def encoding_options(f):
+    """``--codec --crf --preset --encoder``, passed as the keyword ``encoding`` (a dict)."""
+    return _grouped(f, _encoding(), ENCODING_NAMES, "encoding")
+
+
+def delivery_options(f):
+    """``--aspect``, the encoding options, ``--start --end --progress``, passed to the command as the
+    keyword ``delivery`` (a dict; :func:`run_fields` turns it into ``RunOptions`` fields)."""
+    options = [
+        click.option("--aspect", type=click.Choice(list(ASPECTS)), default=None,
+                     help="Frame preset: 16:9, 9:16 (vertical), 1:1 or 4:5; the size (720 or 1080 on the short "
+                     "side) and the field of view follow it (the same lens as the 16:9 65.5° view)."),
+        *_encoding(),
         click.option("--start", default=None, metavar="TIME",
                      help="Process from TIME (seconds or [H:]MM:SS) on the file's clock; the trajectory keeps it."),
         click.option("--end", default=None, metavar="TIME", help="Process up to TIME (exclusive)."),
@@ -38,16 +65,7 @@ def delivery_options(f):
                      help="auto: a progress line on a terminal; json: one JSON object per update on stderr "
                      "(pass, frames, total, fps, eta_s) for GUIs and scripts; none: no progress."),
     ]
-    names = ("aspect", "codec", "crf", "preset", "encoder", "start", "end", "progress_mode")
-
-    @functools.wraps(f)  # keeps the options already attached to f (__click_params__)
-    def wrapper(*args, **kwargs):
-        kwargs["delivery"] = {name: kwargs.pop(name) for name in names}
-        return f(*args, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    return _grouped(f, options, ("aspect", *ENCODING_NAMES, "start", "end", "progress_mode"), "delivery")
 
 
 def run_fields(delivery: dict) -> dict:

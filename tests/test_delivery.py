@@ -167,3 +167,14 @@ def test_the_python_api_runs_with_keyword_options_and_stays_light_to_import(tmp_
 
     with pytest.raises(OptionError, match="unknown option aspekt"):
         pano.reframe(clip, tmp_path / "x", aspekt="9:16")
+
+
+def test_render_takes_the_codec_options_too(tmp_path, capsys):
+    clip = foa_clip(tmp_path / "c.mp4", seconds=0.5, size=(60, 120))
+    result = run(clip, tmp_path / "o", RunOptions(saliency_video=False, size=(160, 90)))
+    out = tmp_path / "r.mov"
+    assert main(["render", str(clip), str(result.trajectory), "-o", str(out), "--codec", "prores", "-q"]) == 0
+    with av.open(str(out)) as f:
+        assert f.streams.video[0].codec_context.codec.canonical_name == "prores"
+    assert main(["render", str(clip), str(result.trajectory), "-o", str(tmp_path / "r.mp4"), "--codec", "prores"]) == 2
+    assert "name the output .mov" in capsys.readouterr().err
