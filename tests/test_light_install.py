@@ -15,7 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _without_torch(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter where ``import torch`` / ``torchvision`` fail as when absent."""
-    prelude = "import sys\nsys.modules['torch'] = None\nsys.modules['torchvision'] = None\n"
+    # a finder that refuses them, as an environment without them does (a None in sys.modules would
+    # differ: SciPy looks torch up there and would find None)
+    prelude = textwrap.dedent("""
+        import sys
+
+        class _Absent:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "torchvision"):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        sys.meta_path.insert(0, _Absent())
+    """)
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
                           text=True, timeout=180, cwd=ROOT)
 
