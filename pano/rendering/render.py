@@ -24,7 +24,6 @@ from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.media.video import planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
-from pano.rendering.binaural import binaural_chunks
 from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
@@ -209,6 +208,8 @@ def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
             f"{info.path}: --nfov-audio {audio_mode} needs first-order ambisonic audio; use --nfov-audio keep"
         )
     if audio_mode == "binaural" and info.has_audio:
+        from pano.rendering.binaural import binaural_chunks  # SciPy's signal and spatial: only when asked
+
         by_time = np.argsort(trajectory.t, kind="stable")
         ears = binaural_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], trajectory.pitch[by_time],
                                VIEW_AUDIO_RATE)
