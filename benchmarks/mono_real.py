@@ -150,7 +150,8 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
               "stereo": reduce_audio(clip, tmp / f"{clip.stem}.stereo.mp4", "stereo")}
     hfov, vfov = DEFAULT_HFOV, DEFAULT_VFOV
     row: dict = {"clip": clip.name, "ref": ref_kind, "frames": int(len(keep)), "seconds": float(info.duration)}
-    for run in runs:
+    for spec in runs:
+        run, extra = parse_run(spec)
         t0 = time.perf_counter()
         if run == "front":
             yaw, pitch = np.zeros(n), np.zeros(n)
@@ -161,20 +162,37 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
             if run == "network" and not checkpoint:
                 continue
             used, path, _desc = plan_path(src, frames, loc, checkpoint if run == "network" else None,
-                                          options.get(run))
+                                          options.get(run, {}) | extra)
             m = min(n, len(path.yaw))
             yaw = np.zeros(n)
             pitch = np.zeros(n)
             yaw[:m], pitch[:m] = path.yaw[:m], path.pitch[:m]
-        row[run] = score(refs, keep[keep < n], yaw, pitch, hfov, vfov)
-        row[run + ".localizer"] = used
-        row[run + ".seconds"] = time.perf_counter() - t0
+        row[spec] = score(refs, keep[keep < n], yaw, pitch, hfov, vfov)
+        row[spec + ".localizer"] = used
+        row[spec + ".seconds"] = time.perf_counter() - t0
     return row
+
+
+def parse_run(spec: str) -> tuple[str, dict]:
+    """``RUN[:KEY=VALUE...]`` (values JSON, else strings): a run with extra localizer options, for
+    ablations, e.g. ``mono:parts=synchrony+motion:prior_strength=0`` (``a+b`` is a list)."""
+    run, *pairs = spec.split(":")
+    if run not in RUNS:
+        raise SystemExit(f"unknown run {run!r}; choose from {', '.join(RUNS)}")
+    extra = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value.split("+") if "+" in value or key == "parts" else value
+    return run, extra
 
 
 def format_table(rows: list[dict], runs: list[str]) -> str:
     width = max([6, *(len(r["clip"]) for r in rows)]) + 2
-    head = f"{'clip':{width}s}{'ref':>6s}{'frames':>7s}" + "".join(f"{r:>10s}" for r in runs)
+    labels = {r: (r if len(r) <= 9 else f"[{i}]") for i, r in enumerate(runs)}
+    head = f"{'clip':{width}s}{'ref':>6s}{'frames':>7s}" + "".join(f"{labels[r]:>10s}" for r in runs)
     lines = ["capture: fraction of scored frames whose reference direction is inside the planned view", head]
     for r in rows:
         lines.append(f"{r['clip']:{width}s}{r['ref']:>6s}{r['frames']:>7d}"
@@ -182,9 +200,10 @@ def format_table(rows: list[dict], runs: list[str]) -> str:
     means = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in runs}
     lines.append(f"{'mean':{width}s}{'':>6s}{sum(r['frames'] for r in rows):>7d}"
                  + "".join(f"{means[k]:>10.3f}" for k in runs))
-    worst = {k: min(r.get(k, np.nan) - r["front"] for r in rows) for k in runs if "front" in runs}
+    worst = {k: min(r.get(k, np.nan) - r["front"] for r in rows) for k in runs} if "front" in runs else {}
     if worst:
         lines.append(f"{'min-front':{width}s}{'':>13s}" + "".join(f"{worst[k]:>+10.3f}" for k in runs))
+    lines += [f"[{i}] = {r}" for i, r in enumerate(runs) if labels[r] != r]
     used = {k: sorted({r.get(k + ".localizer", "") for r in rows}) for k in runs}
     lines.append("localizers: " + "; ".join(f"{k}={'/'.join(v)}" for k, v in used.items() if v != [""]))
     return "\n".join(lines)
@@ -194,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)}")
+    ap.add_argument("--runs", default=",".join(RUNS),
+                    help=f"comma-separated runs from {','.join(RUNS)}, each optionally RUN:KEY=VALUE:... "
+                    "(extra localizer options, for ablations)")
     ap.add_argument("--clips", default=None, help="comma-separated name prefixes to run (default all)")
     ap.add_argument("--option", action="append", default=[],
                     help="RUN:KEY=VALUE localizer option for one run (e.g. mono:prior_strength=0)")
@@ -203,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("ffmpeg") is None:
         raise SystemExit("mono_real needs the ffmpeg CLI to write the mono/stereo copies (apt-get install ffmpeg)")
     runs = [r for r in args.runs.split(",") if r]
-    if "network" in runs and not args.checkpoint:
-        runs.remove("network")
+    if not args.checkpoint:
+        runs = [r for r in runs if parse_run(r)[0] != "network"]
     options: dict[str, dict] = {}
     for item in args.option:
         run, kv = item.split(":", 1)
