@@ -190,7 +190,7 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
     ]
     from pano.localizers.lateral import audio_cues
 
-    rows.append(("direction cues", audio_cues(info)[1]))
+    rows.append(("direction", audio_cues(info)[1]))
     if info.spherical:
         rows.append(("metadata", json.dumps(info.spherical)))
     width = max(len(k) for k, _ in rows)

@@ -128,7 +128,7 @@ def test_inspect_reports_what_the_audio_offers(tmp_path, capsys):
     for clip in (stereo, dual, mono):
         assert main(["inspect", str(clip)]) == 0
         out = capsys.readouterr().out
-        found[clip.stem] = next(line for line in out.splitlines() if line.startswith("direction cues"))
+        found[clip.stem] = next(line for line in out.splitlines() if line.startswith("direction "))
         assert main(["inspect", "--json", str(clip)]) == 0
         found[clip.stem + ".kind"] = json.loads(capsys.readouterr().out)["direction_cues"]["kind"]
     assert "usable lateral cues" in found["st"] and "left" in found["st"] and found["st.kind"] == "stereo"
