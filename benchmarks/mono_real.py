@@ -20,6 +20,13 @@ mono default), ``synchrony`` (on the mono copy), ``stereo`` (``auto`` on the ste
 Frames are decoded once per clip and size and shared by the runs (the copies' video is the same).
 
     python benchmarks/mono_real.py DIR [--checkpoint CKPT] [--runs mono,synchrony,...] [--json out.json]
+    python benchmarks/mono_real.py --synthetic [--runs ...]   # the synthetic FOA scenes below instead
+
+``--synthetic`` writes four FOA scenes with truth files (a reverberation-free room; a textured still
+panorama): ``pulse`` (a disk whose brightness follows its on/off sound, yaw 60 / pitch 15), ``mover``
+(a disk circling at 25°/s with a steady sound), ``still_side`` (a sound at yaw −70 from a thing that
+does not change visibly) and ``weak_sky`` (a still talker at the front while a patch in the sky flickers
+weakly with the sound: a weak, wrong synchrony cue).
 
 Needs the ffmpeg CLI to write the copies (a benchmark-only tool; the product reads media with PyAV).
 Real media is not in the repository: see the README ("Real footage to test on") for where to find it.
@@ -56,6 +63,55 @@ RUNS = ("foa", "mono", "synchrony", "stereo", "network", "front")
 MIN_CONFIDENCE = 0.5
 # Left and right cardioids from AmbiX (W, Y, Z, X; SN3D): ½(W ± Y); +Y points left (yaw -90°).
 PAN = {"mono": "pan=mono|c0=c0", "stereo": "pan=stereo|c0=0.5*c0+0.5*c1|c1=0.5*c0-0.5*c1"}
+
+
+def write_synthetic(root: Path, seconds: float = 8.0, fps: float = 25.0, size=(240, 480)) -> Path:
+    """The ``--synthetic`` scenes (module docstring) as FOA clips with ``.truth.json`` files in ``root``."""
+    from pano.media.writer import write_video
+    from pano.sphere.ambisonics import encode_foa
+    from pano.sphere.geometry import angular_distance, grid_angles
+
+    sr = 48000
+    rng = np.random.default_rng(0)
+    n = int(seconds * fps)
+    ts = np.arange(n) / fps
+    st = np.arange(int(seconds * sr)) / sr
+    h, w = size
+    gy, gp = grid_angles(h, w)
+    small = rng.uniform(50, 170, (h // 8, w // 8, 1))
+    bg = np.repeat(np.kron(small, np.ones((8, 8, 1))), 3, axis=2)
+    env = np.zeros(n)
+    i, on = 0, True
+    while i < n:
+        k = int(rng.integers(int(0.2 * fps), int(0.7 * fps)))
+        env[i:i + k] = 1.0 if on else 0.0
+        i, on = i + k, not on
+    env_s = env[np.minimum((st * fps).astype(int), n - 1)]
+    tone = 0.3 * np.sin(2 * np.pi * 300 * st) + 0.05 * rng.standard_normal(len(st))
+
+    def disk(yaw, pitch, radius=10.0):
+        return angular_distance(gy[None, :], gp[:, None], yaw, pitch) <= radius
+
+    scenes = {}
+    pulse = [np.where(disk(60, 15)[..., None], 70 + 180 * e, bg) for e in env]
+    scenes["pulse"] = (pulse, tone * env_s, 60.0, 15.0)
+    yaw_t = ((25.0 * ts + 60.0 + 180.0) % 360.0) - 180.0
+    mover = [np.where(disk(y, 0)[..., None], np.array([230, 200, 40]), bg) for y in yaw_t]
+    scenes["mover"] = (mover, tone, ((25.0 * st + 240.0) % 360.0) - 180.0, 0.0, ts, yaw_t)
+    still = np.where(disk(-70, 0)[..., None], np.array([200, 60, 40]), bg)
+    scenes["still_side"] = ([still] * n, tone * (0.6 + 0.4 * env_s), -70.0, 0.0)
+    sky = [np.where(disk(150, 50, 8)[..., None], 120 + 6 * e, bg) for e in env]
+    scenes["weak_sky"] = (sky, tone * (0.6 + 0.4 * env_s), 0.0, -5.0)
+    for name, (frames, sig, yaw, pitch, *moving) in scenes.items():
+        foa = encode_foa(sig.astype(np.float64), yaw, pitch) + 0.003 * rng.standard_normal((4, len(st)))
+        write_video(root / f"{name}.mp4", [np.clip(f, 0, 255).astype(np.uint8) for f in frames], fps,
+                    audio=(foa.astype(np.float32), sr))
+        if moving:
+            truth = {"times": moving[0].tolist(), "yaw": moving[1].tolist(), "pitch": [0.0] * len(moving[0])}
+        else:
+            truth = {"times": [0.0, seconds], "yaw": [yaw, yaw], "pitch": [pitch, pitch]}
+        (root / f"{name}.truth.json").write_text(json.dumps(truth))
+    return root
 
 
 def reduce_audio(src: Path, dst: Path, kind: str) -> Path:
@@ -211,7 +267,8 @@ def format_table(rows: list[dict], runs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dir", type=Path)
+    ap.add_argument("dir", type=Path, nargs="?")
+    ap.add_argument("--synthetic", action="store_true", help="run on the synthetic FOA scenes instead of DIR")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--runs", default=",".join(RUNS),
                     help=f"comma-separated runs from {','.join(RUNS)}, each optionally RUN:KEY=VALUE:... "
@@ -234,12 +291,16 @@ def main(argv: list[str] | None = None) -> int:
             options.setdefault(run, {})[key] = json.loads(value)
         except json.JSONDecodeError:
             options.setdefault(run, {})[key] = value
-    clips = sorted(p for p in args.dir.glob("*.mp4") if not p.name.endswith((".nfov.mp4", ".saliency.mp4")))
-    if args.clips:
-        prefixes = args.clips.split(",")
-        clips = [c for c in clips if c.name.startswith(tuple(prefixes))]
     rows = []
     with tempfile.TemporaryDirectory(prefix="mono-real-") as tmp:
+        if args.synthetic:
+            (Path(tmp) / "scenes").mkdir()
+            args.dir = write_synthetic(Path(tmp) / "scenes")
+        elif args.dir is None:
+            ap.error("give DIR or --synthetic")
+        clips = sorted(p for p in args.dir.glob("*.mp4") if not p.name.endswith((".nfov.mp4", ".saliency.mp4")))
+        if args.clips:
+            clips = [c for c in clips if c.name.startswith(tuple(args.clips.split(",")))]
         for clip in clips:
             row = bench_clip(clip, Path(tmp), runs, args.checkpoint, options)
             rows.append(row)
