@@ -5,7 +5,9 @@ Mono audio carries no direction, so the map is built from the picture, with the 
 deciding whenever that evidence is weak:
 
 - ``synchrony`` — pixels whose change goes with the loudness (the ``synchrony`` localizer, run inside):
-  lips, hands on strings, hits at onsets;
+  lips, hands on strings, hits at onsets; kept only where the picture visibly changes (the mean pooled
+  |Δ luminance| over synchrony's window above ``motion_floor``), because on a still picture synchrony
+  correlates codec noise with the sound and was confident about the sky;
 - ``motion`` — what moves while sound is present, whatever its rhythm: a tractor circling, a train,
   a walker. A running mean (``motion_window``) of pooled |Δ luminance| over frames weighted by how
   loud the track is relative to its own recent level, minus the frame's median (camera motion and
@@ -120,10 +122,7 @@ class AudiovisualLocalizer(Localizer):
         self.parts = tuple(p for p in PARTS if p in o.parts)
         self.frame_size = GRID
         self.batch_size = o.batch_size
-        # Codec noise on a still picture changes pixels by 1-2 levels; synchrony's own floor (0.25) let it
-        # correlate that noise with the sound (confident maps on still test clips), so the floor is 2 here.
-        sync_options = {"frame_size": GRID, "noise_floor": 2.0}
-        self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse(sync_options))
+        self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse({"frame_size": GRID}))
         self.stereo = _uses_stereo(self.ctx, self.parts)
         fps = float(self.ctx.fps)
         if not fps > 0:
@@ -136,12 +135,14 @@ class AudiovisualLocalizer(Localizer):
         self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
         self._lam_s = float(np.exp(-1.0 / (o.stereo_smooth * fps))) if o.stereo_smooth > 0 else 0.0
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
+        self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
         self.reset()
 
     def reset(self) -> None:
         self._prev_y: np.ndarray | None = None
         self._sm: np.ndarray | None = None  # Σ presence·motion, per cell
         self._sp = 0.0  # Σ presence
+        self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
         self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
 
@@ -168,8 +169,9 @@ class AudiovisualLocalizer(Localizer):
         start = max(0, (x.shape[-1] - keep) // 2)
         return np.ascontiguousarray(x[..., start:start + keep])
 
-    def _motion(self, y: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Motion while sound is present: maps (B, h, w) and confidences (B,)."""
+    def _motion(self, y: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Motion while sound is present: maps (B, h, w) and confidences (B,); and the visible change
+        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony."""
         o = self.options
         b, h, w = y.shape
         prev = y[:1] if self._prev_y is None else self._prev_y[None]
@@ -180,8 +182,12 @@ class AudiovisualLocalizer(Localizer):
         g = np.median(m.reshape(b, -1)[:, sample], axis=1)
         m = np.maximum(m - g[:, None, None], 0.0)
         maps = np.empty_like(m)
+        change = np.empty_like(m)
         conf = np.zeros(b)
         for k in range(b):
+            lc = self._lam_c
+            self._change = m[k].copy() if self._change is None else lc * self._change + (1 - lc) * m[k]
+            change[k] = self._change
             self._loud_ref = self._lam_loud * self._loud_ref + (1 - self._lam_loud) * float(loud[k])
             if self._loud_ref <= 0:
                 self._loud_ref = float(loud[k])
@@ -193,7 +199,8 @@ class AudiovisualLocalizer(Localizer):
             excess = max(peak - o.motion_floor, 0.0)
             conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if self._sp > 0.5 else 0.0
             maps[k] = np.maximum(mean - o.motion_floor, 0.0)
-        return maps, conf
+        self._prev_y = y[-1].copy()
+        return maps, conf, change
 
     def _lateral(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Smoothed lateral estimate per frame: s (B,), spread (B,), confidence (B,)."""
@@ -228,20 +235,21 @@ class AudiovisualLocalizer(Localizer):
         o = self.options
         mono = self._mono(batch.audio, b)
         dists, ks = [], []
+        loud = np.zeros(b) if mono is None else audio_loudness(mono, self.audio_spec.sample_rate,
+                                                               (100.0, 6000.0), 0.3)
+        motion_maps, motion_conf, change = self._motion(luminance(frames), loud)
         if "synchrony" in self.parts:
             res = self.sync.process(FrameBatch(batch.indices, batch.times, frames, mono))
-            d, has = as_distribution(res.maps)
+            # Only where the picture visibly changes: synchrony's chance level is measured on the frame,
+            # and on a still picture it correlates codec noise (±1-2 levels) with the sound.
+            gate = np.clip(change / max(o.motion_floor, 1e-6), 0.0, 1.0)
+            d, has = as_distribution(res.maps * gate)
             dists.append(d)
             ks.append(o.synchrony_weight * res.confidence * has * concentration(d))
         if "motion" in self.parts:
-            loud = (np.zeros(b) if mono is None else
-                    audio_loudness(mono, self.audio_spec.sample_rate, (100.0, 6000.0), 0.3))
-            y = luminance(frames)
-            maps, conf = self._motion(y, loud)
-            self._prev_y = y[-1].copy()
-            d, has = as_distribution(maps)
+            d, has = as_distribution(motion_maps)
             dists.append(d)
-            ks.append(o.motion_weight * conf * has * concentration(d))
+            ks.append(o.motion_weight * motion_conf * has * concentration(d))
         if dists:
             k = np.stack(ks)  # (P, B)
             total = k.sum(axis=0)
