@@ -73,6 +73,9 @@ class AudiovisualOptions(PluginOptions):
     lateral_gain: float = option(1.5, "stereo: the level ratio is multiplied by this before it is read as the "
                                  "lateral direction (room sound, equal in both channels, shrinks the ratio: a "
                                  "real FOA room recording at 80° left gave 0.48 instead of 0.98)", lo=0.1, hi=10.0)
+    stereo_prior_yaw_sigma: float = option(90.0, "stereo: the prior's width in yaw once the pair gives a lateral "
+                                           "cue (the cue places the sound left-right; the prior then only "
+                                           "prefers front over back)", lo=1.0, hi=360.0)
     stereo_smooth: float = option(0.5, "seconds, time constant of the lateral estimate", lo=0.0, hi=30.0)
     batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
 
@@ -258,11 +261,16 @@ class AudiovisualLocalizer(Localizer):
             conf = 1.0 - np.prod(1.0 - np.clip(k, 0.0, 1.0), axis=0)
         else:
             evidence, conf = np.zeros((b, h, w), np.float32), np.zeros(b)
-        maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
-        if self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2:
-            s, spread, lconf = self._lateral(batch.audio)
-            cone = cone_maps(s, spread, h, w)
-            weight = lconf.astype(np.float32)[:, None, None]
-            maps = maps * ((1.0 - weight) + weight * cone)
-            conf = np.maximum(conf, lconf * (np.abs(s) > 0.2))
+        lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
+        if not lateral:
+            maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
+            return SaliencyBatch(maps.astype(np.float32), conf)
+        s, spread, lconf = self._lateral(batch.audio)
+        weight = lconf.astype(np.float32)[:, None, None]
+        # With a lateral cue the prior only chooses front over back (and the horizon): a narrow prior in
+        # yaw would pull a sound the pair places hard left back towards the front.
+        narrow, c_n = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
+        wide, c_w = blend_prior(evidence, conf, o.prior_strength, o.stereo_prior_yaw_sigma, o.prior_pitch_sigma)
+        maps = (1.0 - weight) * narrow + weight * wide * cone_maps(s, spread, h, w)
+        conf = np.maximum((1.0 - lconf) * c_n + lconf * c_w, lconf * (np.abs(s) > 0.2))
         return SaliencyBatch(maps.astype(np.float32), conf)
