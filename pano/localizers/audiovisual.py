@@ -76,6 +76,9 @@ class AudiovisualOptions(PluginOptions):
     stereo_prior_yaw_sigma: float = option(90.0, "stereo: the prior's width in yaw once the pair gives a lateral "
                                            "cue (the cue places the sound left-right; the prior then only "
                                            "prefers front over back)", lo=1.0, hi=360.0)
+    lateral_onset: float = option(2.0, "stereo: windows louder than the recent level count more, by (energy / "
+                                  "level) to this power (the direct sound dominates onsets; the room's "
+                                  "tail, which is alike in both channels, follows them)", lo=0.0, hi=8.0)
     stereo_smooth: float = option(0.5, "seconds, time constant of the lateral estimate", lo=0.0, hi=30.0)
     batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
 
@@ -138,6 +141,7 @@ class AudiovisualLocalizer(Localizer):
         self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
         self._lam_s = float(np.exp(-1.0 / (o.stereo_smooth * fps))) if o.stereo_smooth > 0 else 0.0
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
+        self._lam_level = float(np.exp(-1.0 / (2.0 * fps)))
         self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
         self.reset()
 
@@ -148,6 +152,7 @@ class AudiovisualLocalizer(Localizer):
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
         self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
+        self._level = 0.0  # recent stereo window energy, for lateral_onset
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
@@ -213,9 +218,12 @@ class AudiovisualLocalizer(Localizer):
         spread = np.ones(b)
         conf = np.zeros(b)
         lam = self._lam_s
+        p = self.options.lateral_onset
         for k in range(b):
             # Energy-weighted running sums: loud windows (the source) count, near-silence does not.
-            self._lat = lam * self._lat + np.array([wr[k], wrr[k], ww[k], ratio[k] * ww[k]])
+            self._level = self._lam_level * self._level + (1 - self._lam_level) * ww[k]
+            boost = (ww[k] / self._level) ** p if p > 0 and self._level > 0 else 1.0
+            self._lat = lam * self._lat + boost * np.array([wr[k], wrr[k], ww[k], ratio[k] * ww[k]])
             if self._lat[2] > 0:
                 mean = self._lat[0] / self._lat[2]
                 var = max(self._lat[1] / self._lat[2] - mean**2, 0.0)
