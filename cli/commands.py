@@ -164,7 +164,11 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
 
     info = probe(input_path, audio_format, projection, stereo)
     if as_json:
-        click.echo(json.dumps(info.to_dict(), indent=2, default=str))
+        from pano.localizers.lateral import audio_cues
+
+        kind, words = audio_cues(info)
+        click.echo(json.dumps(info.to_dict() | {"direction_cues": {"kind": kind, "text": words}}, indent=2,
+                              default=str))
         return
     foa = {"ambix": "yes (AmbiX: W, Y, Z, X, SN3D)", "fuma": "yes (FuMa, converted to AmbiX on read)"}
     pano_w, pano_h = info.pano_size
@@ -189,6 +193,9 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
         ("FOA", foa.get(info.audio_format, "no" if info.has_audio else "no audio")
          + (" from the SA3D box" if info.is_foa and info.spherical.get("spatial_audio") else "")),
     ]
+    from pano.localizers.lateral import audio_cues
+
+    rows.append(("direction", audio_cues(info)[1]))
     if info.spherical:
         rows.append(("metadata", json.dumps(info.spherical)))
     width = max(len(k) for k, _ in rows)

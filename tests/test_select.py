@@ -1,4 +1,4 @@
-"""``auto`` picks ambisonic for FOA, network with a checkpoint, synchrony otherwise, and says why."""
+"""``auto`` picks ambisonic for FOA, network with a checkpoint, audiovisual otherwise, and says why."""
 
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def test_mono_with_checkpoint_picks_network():
     assert name == "network" and "checkpoint" in reason
 
 
-def test_mono_without_checkpoint_picks_synchrony():
+def test_mono_without_checkpoint_picks_audiovisual():
     name, reason = choose(Media(2, "mono"))
-    assert name == "synchrony" and "no checkpoint" in reason and "2-channel" in reason
+    assert name == "audiovisual" and "no checkpoint" in reason and "stereo" in reason
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_mono_without_checkpoint_picks_synchrony():
         (4, "ambix", None, "ambisonic"),
         (4, "fuma", "m.pt", "ambisonic"),
         (2, "mono", "m.pt", "network"),
-        (1, "mono", None, "synchrony"),
+        (1, "mono", None, "audiovisual"),
     ],
 )
 def test_follows_the_probes_decided_format(channels, decided, checkpoint, expected):
@@ -67,4 +67,4 @@ def test_follows_the_probes_decided_format(channels, decided, checkpoint, expect
 
 def test_forced_mono_overrides_foa_track():
     name, reason = choose(Media(4, "mono"))
-    assert name == "synchrony" and "downmixed to mono" in reason
+    assert name == "audiovisual" and "downmixed to mono" in reason and "stereo" not in reason

@@ -30,7 +30,7 @@ class AudioSpec:
     """What audio a source wants with each frame."""
 
     sample_rate: int
-    layout: str  # "foa": 4 channels AmbiX (W, Y, Z, X, SN3D); "mono": 1 channel
+    layout: str  # "foa": 4 channels AmbiX (W, Y, Z, X, SN3D); "mono": 1 channel; "stereo": 2 (left, right)
     window: float  # seconds, centred on each frame's presentation time; zero-padded at the ends
 
 
@@ -86,6 +86,7 @@ LOCALIZERS: Registry[Localizer] = Registry("localizer", {
     "network": "pano.localizers.network:NetworkLocalizer",
     "synchrony": "pano.localizers.synchrony:SynchronyLocalizer",
     "fusion": "pano.localizers.fusion:FusionLocalizer",
+    "audiovisual": "pano.localizers.audiovisual:AudiovisualLocalizer",
 }, entry_point_group="pano_pan.localizers")
 
 

@@ -13,8 +13,8 @@ from which every child's windows are derived: the highest sample rate, the longe
 when any child needs it. A mono child of an FOA fusion gets the W (omnidirectional) channel; a child
 with a shorter window gets the centred part; a lower rate is made with ``scipy.signal.resample_poly``.
 Limitation: derived windows are resampled per window, so the resampler's edge transient touches the
-first and last few samples of each; children cannot ask for stereo or other layouts (only "mono" and
-"foa" exist), and a mono fusion cannot feed an FOA child (no direction to invent).
+first and last few samples of each; children cannot ask for stereo (fusion derives only "mono" and
+"foa"; `audiovisual` on a stereo file is refused), and a mono fusion cannot feed an FOA child (no direction to invent).
 """
 
 from __future__ import annotations

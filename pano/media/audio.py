@@ -33,8 +33,22 @@ def _chunks_for(info: MediaInfo, layout: str, sample_rate: int, chunk_seconds: f
                 yield chunk[:1]
         else:
             yield from info.audio_chunks(sample_rate, channels=1, chunk_seconds=chunk_seconds)
+    elif layout == "stereo":
+        yield from _stereo_chunks(info, sample_rate, chunk_seconds)
     else:
         raise ValueError(f"unknown audio layout {layout!r}")
+
+
+def _stereo_chunks(info: MediaInfo, sample_rate: int, chunk_seconds: float) -> Iterator[np.ndarray]:
+    """``(2, S)`` left/right: the first two channels as stored (a stereo track, or a surround track's
+    front pair), FOA's two cardioids at ±90° (½(W ± Y)), or mono copied to both sides."""
+    for chunk in info.audio_chunks(sample_rate, channels=None, chunk_seconds=chunk_seconds):
+        if info.is_foa and chunk.shape[0] >= 4:
+            yield np.stack([0.5 * (chunk[0] + chunk[1]), 0.5 * (chunk[0] - chunk[1])])
+        elif chunk.shape[0] >= 2:
+            yield chunk[:2]
+        else:
+            yield np.repeat(chunk[:1], 2, axis=0)
 
 
 class AudioWindows:
@@ -43,7 +57,7 @@ class AudioWindows:
     def __init__(self, info: MediaInfo, layout: str, sample_rate: int, window: float, chunk_seconds: float = 2.0):
         self.sample_rate = int(sample_rate)
         self.length = max(1, int(round(window * sample_rate)))
-        self.channels = 4 if layout == "foa" else 1
+        self.channels = {"foa": 4, "stereo": 2}.get(layout, 1)
         self._chunks = _chunks_for(info, layout, sample_rate, chunk_seconds)
         self._buf = np.zeros((self.channels, 0), np.float32)
         self._buf_start = 0  # absolute sample index of _buf[:, 0]

@@ -1,0 +1,284 @@
+"""``audiovisual``: the default without ambisonics — what one or two channels and the pixels can tell.
+
+Mono audio carries no direction, so the map is built from the picture, with the sound only saying
+*when* to look and *what* goes with it, and the front-and-horizon prior (``pano.localizers.prior``)
+deciding whenever that evidence is weak:
+
+- ``synchrony`` — pixels whose change goes with the loudness (the ``synchrony`` localizer, run inside):
+  lips, hands on strings, hits at onsets; kept only where the picture visibly changes (the mean pooled
+  |Δ luminance| over synchrony's window above ``motion_floor``), because on a still picture synchrony
+  correlates codec noise with the sound and was confident about the sky;
+- ``motion`` — what moves while sound is present, whatever its rhythm: a tractor circling, a train,
+  a walker. A running mean (``motion_window``) of pooled |Δ luminance| over frames weighted by how
+  loud the track is relative to its own recent level, minus the frame's median (camera motion and
+  flicker move everything at once); it is confident only when the peak beats ``motion_floor`` luma
+  levels per frame, so codec noise on a still picture is no evidence;
+- ``stereo`` — with two channels that differ, their level difference gives the lateral direction (a
+  cone around the left-right axis, ``pano.localizers.lateral``); the map is multiplied by that cone,
+  so the prior and the picture choose front or back on it.
+
+Parts are combined like ``fusion`` combines sources: each map made a distribution on the sphere,
+weighted by ``weight × confidence × concentration`` (the share of the map within 30° of its peak,
+so evidence spread over the sphere — everyone in a band moving, noise — counts for little); the
+combined confidence is the noisy-or of the parts'. The prior
+is then blended in (``prior_strength``; 0 switches it off), and last the stereo cone multiplies the
+whole map. ``describe()`` records every option, the prior's included, in the trajectory.
+
+Why these parts and weights: the ablation in ``benchmarks/mono_real.py`` on real FOA clips reduced to
+mono and stereo, and on the synthetic scenes of the tests (see the README's table).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from common.errors import InputError, OptionError
+from common.options import PluginOptions, option
+from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
+from pano.localizers.lateral import cone_maps, lateral_confidence, level_difference
+from pano.localizers.prior import as_distribution, blend_prior
+from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
+from pano.sphere.geometry import area_weights, grid_vectors
+
+if TYPE_CHECKING:
+    from pano.media.probe import MediaInfo
+    from pano.run.context import RunContext
+
+PARTS = ("synchrony", "motion", "stereo")
+GRID = (64, 128)  # the analysis grid of every part; pools evenly to the planner's 32 rows
+
+
+@dataclass(frozen=True)
+class AudiovisualOptions(PluginOptions):
+    parts: tuple[str, ...] = option(PARTS, "evidence used (stereo only acts on a stereo track)", choices=PARTS)
+    synchrony_weight: float = option(0.3, "weight of the synchrony part (below motion's: on a steady sound "
+                                     "it contradicts a mover)", lo=0.0, hi=100.0)
+    motion_weight: float = option(1.0, "weight of the motion-while-sounding part", lo=0.0, hi=100.0)
+    prior_strength: float = option(0.5, "front-and-horizon prior: how much evidence a move away from "
+                                   "yaw 0 / pitch 0 must beat (0 = no prior)", lo=0.0, hi=100.0)
+    prior_yaw_sigma: float = option(30.0, "prior's width in yaw (degrees)", lo=1.0, hi=360.0)
+    prior_pitch_sigma: float = option(15.0, "prior's width in pitch (degrees)", lo=1.0, hi=180.0)
+    motion_window: float = option(1.0, "seconds, time constant of the motion evidence", lo=0.05, hi=30.0)
+    motion_floor: float = option(0.75, "luma levels per frame a region must move by (above the frame's "
+                                 "median) before motion counts", lo=0.0, hi=255.0)
+    motion_scale: float = option(2.0, "luma levels per frame above the floor for confidence 1 − 1/e",
+                                 lo=0.01, hi=255.0)
+    stereo_window: float = option(0.25, "seconds of stereo audio per frame for the level difference",
+                                  lo=0.02, hi=2.0)
+    lateral_gain: float = option(1.5, "stereo: the level ratio is multiplied by this before it is read as the "
+                                 "lateral direction (room sound, equal in both channels, shrinks the ratio: a "
+                                 "real FOA room recording at 80° left gave 0.48 instead of 0.98)", lo=0.1, hi=10.0)
+    stereo_prior_yaw_sigma: float = option(90.0, "stereo: the prior's width in yaw once the pair gives a lateral "
+                                           "cue (the cue places the sound left-right; the prior then only "
+                                           "prefers front over back)", lo=1.0, hi=360.0)
+    lateral_onset: float = option(2.0, "stereo: windows louder than the recent level count more, by (energy / "
+                                  "level) to this power (the direct sound dominates onsets; the room's "
+                                  "tail, which is alike in both channels, follows them)", lo=0.0, hi=8.0)
+    stereo_smooth: float = option(0.5, "seconds, time constant of the lateral estimate", lo=0.0, hi=30.0)
+    batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
+
+    def check(self) -> None:
+        if not self.parts:
+            self.fail(f"parts must be a non-empty subset of {', '.join(PARTS)}")
+
+
+@functools.lru_cache(maxsize=4)
+def _cell_vectors(h: int, w: int) -> np.ndarray:
+    return grid_vectors(h, w).reshape(-1, 3).astype(np.float32)
+
+
+def concentration(dist: np.ndarray, cap_deg: float = 30.0) -> np.ndarray:
+    """How much of each distribution (B, h, w) lies within ``cap_deg`` of its peak, rescaled so a map
+    spread evenly over the sphere gives 0 and one inside the cap gives 1: evidence that points
+    everywhere (a band where everyone moves, noise) points nowhere."""
+    b, h, w = dist.shape
+    vec = _cell_vectors(h, w)
+    area = np.broadcast_to(area_weights(h), (h, w)).reshape(-1).astype(np.float32)
+    flat = dist.reshape(b, -1) * area
+    total = flat.sum(axis=1)
+    peak = vec[flat.argmax(axis=1)]  # (B, 3)
+    inside = np.cos(np.radians(cap_deg)) <= (vec @ peak.T).T  # (B, P)
+    frac = np.divide((flat * inside).sum(axis=1), total, out=np.zeros(b), where=total > 0)
+    even = (1.0 - np.cos(np.radians(cap_deg))) / 2.0
+    return np.clip((frac - even) / (1.0 - even), 0.0, 1.0)
+
+
+def _uses_stereo(ctx: RunContext, parts: tuple[str, ...]) -> bool:
+    """A stereo pair (or a surround track's front pair) is used; a 4-, 9- or 16-channel track read as
+    mono (``--audio-format mono`` on ambisonics) is not: its first two channels are W and Y, not a pair."""
+    media = ctx.media
+    n = int(media.audio_channels) if media is not None else 0
+    return "stereo" in parts and not ctx.is_foa and n >= 2 and round(n**0.5) ** 2 != n
+
+
+class AudiovisualLocalizer(Localizer):
+    """Synchrony + motion-while-sounding + stereo lateral cue + front prior (module docstring)."""
+
+    name = "audiovisual"
+    Options = AudiovisualOptions
+
+    def __init__(self, ctx: RunContext | None = None, options: AudiovisualOptions | None = None) -> None:
+        super().__init__(ctx, options)
+        o = self.options
+        self.parts = tuple(p for p in PARTS if p in o.parts)
+        self.frame_size = GRID
+        self.batch_size = o.batch_size
+        self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse({"frame_size": GRID}))
+        self.stereo = _uses_stereo(self.ctx, self.parts)
+        fps = float(self.ctx.fps)
+        if not fps > 0:
+            raise OptionError(f"audiovisual needs a positive frame rate, got {fps!r}")
+        self.fps = fps
+        sync_spec = self.sync.audio_spec
+        window = max(sync_spec.window, o.stereo_window) if self.stereo else sync_spec.window
+        self.audio_spec = AudioSpec(sample_rate=sync_spec.sample_rate, layout="stereo" if self.stereo else "mono",
+                                    window=float(window))
+        self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
+        self._lam_s = float(np.exp(-1.0 / (o.stereo_smooth * fps))) if o.stereo_smooth > 0 else 0.0
+        self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
+        self._lam_level = float(np.exp(-1.0 / (2.0 * fps)))
+        self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev_y: np.ndarray | None = None
+        self._sm: np.ndarray | None = None  # Σ presence·motion, per cell
+        self._sp = 0.0  # Σ presence
+        self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
+        self._loud_ref = 0.0  # slow running loudness level, for "sound present"
+        self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
+        self._level = 0.0  # recent stereo window energy, for lateral_onset
+
+    def prepare(self, media: MediaInfo) -> None:
+        channels = getattr(media, "audio_channels", None)
+        if channels is not None and channels <= 0:
+            raise InputError(f"{getattr(media, 'path', 'input')}: has no audio stream, which the audiovisual "
+                             "localizer needs; pass a video with its audio track")
+        self.sync.prepare(media)
+        self.reset()
+
+    def describe(self) -> dict:
+        return super().describe() | {"audio_window": self.audio_spec.window, "stereo_used": self.stereo,
+                                     "synchrony": self.sync.describe()}
+
+    # -- parts -------------------------------------------------------------------------------------
+    def _mono(self, audio: np.ndarray | None, n: int) -> np.ndarray | None:
+        """The synchrony part's mono windows: channel mean, centred cut to its window length."""
+        if audio is None:
+            return None
+        x = np.asarray(audio, np.float32)
+        x = x.mean(axis=1, keepdims=True) if x.shape[1] > 1 else x
+        keep = max(1, int(round(self.sync.audio_spec.window * self.audio_spec.sample_rate)))
+        start = max(0, (x.shape[-1] - keep) // 2)
+        return np.ascontiguousarray(x[..., start:start + keep])
+
+    def _motion(self, y: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Motion while sound is present: maps (B, h, w) and confidences (B,); and the visible change
+        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony."""
+        o = self.options
+        b, h, w = y.shape
+        prev = y[:1] if self._prev_y is None else self._prev_y[None]
+        before = np.concatenate([prev, y[:-1]], axis=0)
+        dy = np.abs(y - before)
+        m = blur_equirect(dy, self.sync.options.blur_deg)
+        sample = self.sync._sample(h, w)
+        g = np.median(m.reshape(b, -1)[:, sample], axis=1)
+        m = np.maximum(m - g[:, None, None], 0.0)
+        maps = np.empty_like(m)
+        change = np.empty_like(m)
+        conf = np.zeros(b)
+        for k in range(b):
+            lc = self._lam_c
+            self._change = m[k].copy() if self._change is None else lc * self._change + (1 - lc) * m[k]
+            change[k] = self._change
+            self._loud_ref = self._lam_loud * self._loud_ref + (1 - self._lam_loud) * float(loud[k])
+            if self._loud_ref <= 0:
+                self._loud_ref = float(loud[k])
+            present = float(np.clip(loud[k] / max(0.5 * self._loud_ref, 1e-9), 0.0, 1.0)) if loud[k] > 0 else 0.0
+            self._sm = m[k] * present if self._sm is None else self._lam_m * self._sm + present * m[k]
+            self._sp = self._lam_m * self._sp + present
+            mean = self._sm / max(self._sp, 1e-9)
+            peak = float(mean.max())
+            excess = max(peak - o.motion_floor, 0.0)
+            conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if self._sp > 0.5 else 0.0
+            maps[k] = np.maximum(mean - o.motion_floor, 0.0)
+        self._prev_y = y[-1].copy()
+        return maps, conf, change
+
+    def _lateral(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Smoothed lateral estimate per frame: s (B,), spread (B,), confidence (B,)."""
+        wr, wrr, ww, ratio = level_difference(audio, self.audio_spec.sample_rate)
+        b = len(wr)
+        s = np.zeros(b)
+        spread = np.ones(b)
+        conf = np.zeros(b)
+        lam = self._lam_s
+        p = self.options.lateral_onset
+        for k in range(b):
+            # Energy-weighted running sums: loud windows (the source) count, near-silence does not.
+            self._level = self._lam_level * self._level + (1 - self._lam_level) * ww[k]
+            boost = (ww[k] / self._level) ** p if p > 0 and self._level > 0 else 1.0
+            self._lat = lam * self._lat + boost * np.array([wr[k], wrr[k], ww[k], ratio[k] * ww[k]])
+            if self._lat[2] > 0:
+                mean = self._lat[0] / self._lat[2]
+                var = max(self._lat[1] / self._lat[2] - mean**2, 0.0)
+                s[k], spread[k] = mean, np.sqrt(var)
+                conf[k] = float(lateral_confidence(np.array([self._lat[3] / self._lat[2]]))[0])
+        gain = self.options.lateral_gain
+        return np.clip(gain * s, -1.0, 1.0), gain * spread, conf
+
+    # -- the batch ---------------------------------------------------------------------------------
+    def process(self, batch: FrameBatch) -> SaliencyBatch:
+        if batch.frames is None:
+            raise OptionError("audiovisual needs frames; the pipeline did not pass any")
+        frames = np.asarray(batch.frames)
+        b = frames.shape[0]
+        h, w = GRID
+        if b == 0:
+            return SaliencyBatch(np.zeros((0, h, w), np.float32), np.zeros(0))
+        if frames.shape[1:3] != GRID:
+            frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+        o = self.options
+        mono = self._mono(batch.audio, b)
+        dists, ks = [], []
+        loud = np.zeros(b) if mono is None else audio_loudness(mono, self.audio_spec.sample_rate,
+                                                               (100.0, 6000.0), 0.3)
+        motion_maps, motion_conf, change = self._motion(luminance(frames), loud)
+        if "synchrony" in self.parts:
+            res = self.sync.process(FrameBatch(batch.indices, batch.times, frames, mono))
+            # Only where the picture visibly changes: synchrony's chance level is measured on the frame,
+            # and on a still picture it correlates codec noise (±1-2 levels) with the sound.
+            gate = np.clip(change / max(o.motion_floor, 1e-6), 0.0, 1.0)
+            d, has = as_distribution(res.maps * gate)
+            dists.append(d)
+            ks.append(o.synchrony_weight * res.confidence * has * concentration(d))
+        if "motion" in self.parts:
+            d, has = as_distribution(motion_maps)
+            dists.append(d)
+            ks.append(o.motion_weight * motion_conf * has * concentration(d))
+        if dists:
+            k = np.stack(ks)  # (P, B)
+            total = k.sum(axis=0)
+            evidence = sum(ki[:, None, None].astype(np.float32) * di for ki, di in zip(k, dists, strict=True))
+            evidence = evidence / np.where(total > 0, total, 1.0)[:, None, None].astype(np.float32)
+            conf = 1.0 - np.prod(1.0 - np.clip(k, 0.0, 1.0), axis=0)
+        else:
+            evidence, conf = np.zeros((b, h, w), np.float32), np.zeros(b)
+        lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
+        if not lateral:
+            maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
+            return SaliencyBatch(maps.astype(np.float32), conf)
+        s, spread, lconf = self._lateral(batch.audio)
+        weight = lconf.astype(np.float32)[:, None, None]
+        # With a lateral cue the prior only chooses front over back (and the horizon): a narrow prior in
+        # yaw would pull a sound the pair places hard left back towards the front.
+        narrow, c_n = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
+        wide, c_w = blend_prior(evidence, conf, o.prior_strength, o.stereo_prior_yaw_sigma, o.prior_pitch_sigma)
+        maps = (1.0 - weight) * narrow + weight * wide * cone_maps(s, spread, h, w)
+        conf = np.maximum((1.0 - lconf) * c_n + lconf * c_w, lconf * (np.abs(s) > 0.2))
+        return SaliencyBatch(maps.astype(np.float32), conf)

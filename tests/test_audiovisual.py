@@ -1,0 +1,153 @@
+"""The default without ambisonics (``audiovisual``): front-and-horizon prior, motion while sounding,
+the stereo pair's lateral cue, and what ``inspect`` says the audio offers; on clips the tests make."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cli.main import main
+from clips import disk_frame
+from pano.media.writer import write_video
+from pano.sphere.geometry import grid_angles, in_view
+
+FPS = 30.0
+SR = 48000
+SIZE = (120, 240)
+
+
+def _background(seed: int = 0) -> np.ndarray:
+    """A still textured panorama (blocks of random grey), so a still camera's codec noise is realistic."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(60, 160, (SIZE[0] // 8, SIZE[1] // 8, 1))
+    return np.repeat(np.kron(small, np.ones((8, 8, 1))), 3, axis=2).astype(np.uint8)
+
+
+def _tone(seconds: float, seed: int = 0, envelope: np.ndarray | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    st = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * 330 * st) + 0.05 * rng.standard_normal(len(st))
+    if envelope is not None:
+        x = x * envelope[np.minimum((st * FPS).astype(int), len(envelope) - 1)]
+    return x.astype(np.float32)
+
+
+def _run(tmp_path, clip, *extra) -> dict:
+    out = tmp_path / "out"
+    assert main([str(clip), "-o", str(out), "--no-saliency-video", *extra]) == 0
+    return json.loads((out / (clip.stem + ".trajectory.json")).read_text())
+
+
+def _path(traj: dict, after: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    s = [x for x in traj["samples"] if x["t"] >= after]
+    return np.array([x["yaw"] for x in s]), np.array([x["pitch"] for x in s])
+
+
+def test_weak_synchrony_cue_keeps_the_camera_at_the_front_and_horizon(tmp_path):
+    """A still disk high up (pitch 50°, behind-right) flickers a little with a continuous sound: a weak
+    cue. The camera stays at the front and the horizon instead of turning to the sky."""
+    seconds = 6.0
+    n = int(seconds * FPS)
+    rng = np.random.default_rng(1)
+    env = np.clip(np.convolve(rng.uniform(0, 1, n), np.ones(5) / 5, mode="same"), 0, 1)
+    bg = _background(1)
+    frames = [disk_frame(*SIZE, 150.0, 50.0, radius=8, color=(int(120 + 6 * e),) * 3, background=bg) for e in env]
+    clip = write_video(tmp_path / "weak.mp4", frames, FPS, audio=(_tone(seconds, 1, 0.6 + 0.4 * env)[None], SR))
+    traj = _run(tmp_path, clip)
+    assert traj["generator"]["localizer"] == "audiovisual"
+    yaw, pitch = _path(traj)
+    assert np.all(np.abs(yaw) <= 10.0) and np.all(np.abs(pitch) <= 10.0), (yaw.min(), yaw.max(), pitch.max())
+
+
+def test_a_source_that_moves_while_it_sounds_is_followed_in_mono(tmp_path):
+    """A disk circles the camera at 25°/s over a still panorama while a steady engine-like tone plays
+    (no rhythm for synchrony to match): the camera follows it."""
+    seconds = 7.0
+    n = int(seconds * FPS)
+    ts = np.arange(n) / FPS
+    yaw = ((25.0 * ts + 60.0 + 180.0) % 360.0) - 180.0
+    bg = _background(2)
+    frames = [disk_frame(*SIZE, float(y), 0.0, radius=10, color=(230, 200, 40), background=bg) for y in yaw]
+    clip = write_video(tmp_path / "moving.mp4", frames, FPS, audio=(_tone(seconds, 2)[None], SR))
+    traj = _run(tmp_path, clip)
+    cam_yaw, cam_pitch = _path(traj)
+    inside = in_view(yaw[: len(cam_yaw)], 0.0, cam_yaw, cam_pitch, 65.5, 36.8)
+    assert inside[int(1.5 * FPS):].mean() >= 0.6, inside.mean()
+    # Without the motion part the same clip leaves the camera at the front: the part is what follows it.
+    traj_off = _run(tmp_path, clip, "--overwrite", "--source-option", 'parts=["synchrony"]')
+    off_yaw, off_pitch = _path(traj_off)
+    assert in_view(yaw[: len(off_yaw)], 0.0, off_yaw, off_pitch, 65.5, 36.8).mean() < 0.5
+
+
+@pytest.mark.parametrize(("gains", "side"), [((0.9, 0.1), -1), ((0.1, 0.9), 1)])
+def test_a_source_panned_in_a_stereo_track_gets_its_side(tmp_path, gains, side):
+    """Nothing moves; the sound is panned hard left (or right) in a stereo track: the camera turns to
+    that side (yaw −90° is left), which mono could never tell."""
+    seconds = 5.0
+    n = int(seconds * FPS)
+    bg = _background(3)
+    frames = [bg] * n
+    x = _tone(seconds, 3)
+    clip = write_video(tmp_path / "panned.mp4", frames, FPS, audio=(np.stack([gains[0] * x, gains[1] * x]), SR))
+    traj = _run(tmp_path, clip)
+    assert traj["generator"]["params"]["localizer"]["stereo_used"] is True
+    yaw, _pitch = _path(traj, after=2.0)
+    assert np.median(side * yaw) > 45.0, np.median(yaw)
+
+
+def test_dual_mono_is_not_a_side(tmp_path):
+    seconds = 4.0
+    x = _tone(seconds, 4)
+    clip = write_video(tmp_path / "dual.mp4", [_background(4)] * int(seconds * FPS), FPS,
+                       audio=(np.stack([x, x]), SR))
+    yaw, pitch = _path(_run(tmp_path, clip))
+    assert np.all(np.abs(yaw) <= 10.0) and np.all(np.abs(pitch) <= 10.0)
+
+
+def test_a_mono_run_records_the_prior_options(tmp_path):
+    seconds = 3.0
+    clip = write_video(tmp_path / "rec.mp4", [_background(5)] * int(seconds * FPS), FPS,
+                       audio=(_tone(seconds, 5)[None], SR))
+    traj = _run(tmp_path, clip, "--source-option", "prior_strength=0.2")
+    params = traj["generator"]["params"]["localizer"]
+    assert params["prior_strength"] == 0.2
+    assert {"prior_yaw_sigma", "prior_pitch_sigma", "parts"} <= set(params)
+    assert "front" in traj["generator"]["params"]["reason"]
+
+
+def test_inspect_reports_what_the_audio_offers(tmp_path, capsys):
+    seconds = 2.0
+    x = _tone(seconds, 6)
+    frames = [_background(6)] * int(seconds * FPS)
+    stereo = write_video(tmp_path / "st.mp4", frames, FPS, audio=(np.stack([0.9 * x, 0.2 * x]), SR))
+    dual = write_video(tmp_path / "dm.mp4", frames, FPS, audio=(np.stack([x, x]), SR))
+    mono = write_video(tmp_path / "mo.mp4", frames, FPS, audio=(x[None], SR))
+    found = {}
+    for clip in (stereo, dual, mono):
+        assert main(["inspect", str(clip)]) == 0
+        out = capsys.readouterr().out
+        found[clip.stem] = next(line for line in out.splitlines() if line.startswith("direction "))
+        assert main(["inspect", "--json", str(clip)]) == 0
+        found[clip.stem + ".kind"] = json.loads(capsys.readouterr().out)["direction_cues"]["kind"]
+    assert "usable lateral cues" in found["st"] and "left" in found["st"] and found["st.kind"] == "stereo"
+    assert "dual mono" in found["dm"] and found["dm.kind"] == "dual-mono"
+    assert "mono: no direction" in found["mo"] and found["mo.kind"] == "mono"
+
+
+def test_prior_is_a_distribution_peaked_at_the_front():
+    from pano.localizers.prior import blend_prior, front_prior
+    from pano.sphere.geometry import area_weights
+
+    p = front_prior(32, 64, 30.0, 15.0)
+    assert abs(float((p * area_weights(32)).sum()) - 1.0) < 1e-5
+    yaw, pitch = grid_angles(32, 64)
+    r, c = np.unravel_index(p.argmax(), p.shape)
+    assert abs(yaw[c]) < 6 and abs(pitch[r]) < 6
+    # Confident, concentrated evidence keeps its place; none at all leaves only the prior.
+    ev = np.zeros((2, 32, 64), np.float32)
+    ev[:, 8, 50] = 1.0
+    maps, conf = blend_prior(ev, np.array([1.0, 0.0]), 0.5, 30.0, 15.0)
+    assert np.unravel_index(maps[0].argmax(), p.shape) == (8, 50)
+    assert np.unravel_index(maps[1].argmax(), p.shape) == (r, c) and conf[1] == pytest.approx(0.5)
