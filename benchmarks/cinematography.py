@@ -87,9 +87,8 @@ def speed() -> None:
 
     import numpy as np
 
-    from pano.planning.autocam import _Calmer
     from pano.planning.motion import MotionStyle, ShotCamera
-    from pano.planning.smoothing import frame_steps
+    from pano.planning.smoothing import SmoothCamera, frame_steps
     from pano.sphere.geometry import yaw_pitch_to_vec
 
     fps = 30.0
@@ -105,7 +104,7 @@ def speed() -> None:
         dt = frame_steps(t, fps)
         none = np.zeros(0, int)
         start = time.perf_counter()
-        _Calmer(0.4 * fps, 60.0, 120.0).push(vec, dt, n, none, none)
+        SmoothCamera(0.4 * fps, 60.0, 120.0).push(vec, dt, n, none, none)
         base = time.perf_counter() - start
         tracemalloc.start()
         start = time.perf_counter()
