@@ -279,6 +279,72 @@ def silent_gap(seconds: float = 64.0, fps: float = 30.0, seed: int = 6) -> Scene
     return Scene("silent gap, new place", foa, fps, targets, sounding, np.ones(len(times), bool), _events(keys))
 
 
+def _mover(name: str, yaw_at: Callable, moving_at: Callable, seconds: float, fps: float, seed: int,
+           talker_at: Callable | None = None) -> Scene:
+    """An engine on the path ``yaw_at(t)`` (pitch 0); ``moving_at(t)`` says when it moves. Where
+    ``talker_at(t)`` gives a yaw (not None), a talker sounds there instead of the engine (the camera
+    starts elsewhere and has to pan to the engine when it starts)."""
+    rng = np.random.default_rng(seed)
+    st = np.arange(int(seconds * SR)) / SR
+    times = _frames(seconds, fps)
+    sig_e = engine(seconds, rng)
+    if talker_at is None:
+        foa = encode_foa(sig_e, yaw_at(st), 0.0)
+        targets = [[(float(yaw_at(t)), 0.0)] for t in times]
+        sounding = np.ones(len(times), bool)
+    else:
+        sig_t, act = talker(seconds, rng)
+        ty = np.array([talker_at(t) for t in st[:: SR // 100]])  # the talker's place, 100 Hz
+        on_t = np.repeat(~np.isnan(ty), SR // 100)[: len(st)]
+        ty = np.nan_to_num(np.repeat(ty, SR // 100)[: len(st)])
+        foa = encode_foa(sig_t * on_t, ty, 0.0) + encode_foa(sig_e * ~on_t, yaw_at(st), 0.0)
+        tf = [talker_at(t) for t in times]
+        targets = [[(float(x), 0.0)] if x == x else [(float(yaw_at(t)), 0.0)] for x, t in zip(tf, times, strict=True)]
+        sounding = np.where(np.isnan(tf), True, _at_frames(act, times))
+    foa = foa + ambience(seconds, rng)
+    still = ~np.array([bool(moving_at(t)) for t in times])
+    ty = np.array([x[0][0] for x in targets])
+    jump = np.abs(_wrap(np.diff(ty))) > 20.0  # the talker hands over to the engine (a new source)
+    return Scene(name, foa, fps, targets, sounding, still, [0] + [int(i) + 1 for i in np.nonzero(jump)[0]])
+
+
+def _wrap(y):
+    return (np.asarray(y, float) + 180.0) % 360.0 - 180.0
+
+
+def sweep(seconds: float = 60.0, fps: float = 30.0, seed: int = 7) -> Scene:
+    """One engine whose path spans 60° in 8 s (7.5°/s), rests 4 s and sweeps back: the tractor that the
+    old two-shot rule held as two places, from one end of its path to the other."""
+    def yaw_at(t):
+        ph = np.asarray(t, float) % 24.0
+        out = np.clip(ph, 0, 8) * 7.5 - np.clip(ph - 12, 0, 8) * 7.5
+        return out - 30.0
+
+    return _mover("one source, 60° in 8 s", yaw_at, lambda t: (t % 12.0) < 8.0, seconds, fps, seed)
+
+
+def slow_mover(seconds: float = 60.0, fps: float = 30.0, seed: int = 8) -> Scene:
+    """Per 15 s: a talker for 5 s, then an engine 50° to its right moving on at 5°/s for 10 s; the camera
+    pans to the engine, and the pan must end on it, not ahead of it."""
+    def base(t):
+        return -150.0 + 150.0 * (np.asarray(t, float) // 15.0)
+
+    def yaw_at(t):
+        return _wrap(base(t) + 50.0 + 5.0 * np.clip(np.asarray(t, float) % 15.0 - 5.0, 0, None))
+
+    def talker_at(t):
+        return float(_wrap(base(t))) if t % 15.0 < 5.0 else float("nan")
+
+    return _mover("slow mover (5°/s) after a talker", yaw_at, lambda t: t % 15.0 >= 5.0, seconds, fps, seed,
+                  talker_at)
+
+
+def fast_mover(seconds: float = 60.0, fps: float = 30.0, seed: int = 9) -> Scene:
+    """An engine circling at 30°/s the whole time (half the camera's top speed)."""
+    return _mover("fast mover (30°/s)", lambda t: _wrap(30.0 * np.asarray(t, float) - 90.0), lambda t: True,
+                  seconds, fps, seed)
+
+
 SUITE: list[Callable[[], Scene]] = [
     moving_engine,
     fixed_chord,
@@ -292,6 +358,9 @@ SUITE: list[Callable[[], Scene]] = [
     silent_gap,
 ]
 
+# Moving sources (issue 21): scored also on the central half and how far pans end ahead of the source.
+MOVING: list[Callable[[], Scene]] = [sweep, slow_mover, fast_mover]
+
 
 # ----------------------------------------------------------------------------------------- scoring
 def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: float,
@@ -304,12 +373,21 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     * ``p95_accel``: 95th percentile of angular acceleration (deg/s²), frames next to a cut left out;
     * ``cuts`` and ``min_shot`` (s); a path without cut flags has its jumps (faster than 1.5×
       ``max_speed``) counted as cuts;
-    * ``time_to_frame``: mean seconds from a new target's appearance until it is in view.
+    * ``time_to_frame``: mean seconds from a new target's appearance until it is in view;
+    * ``central``: fraction of sounding frames whose targets are in motion with every target inside the
+      central half of the view (half the field of view each way; nan when nothing moves);
+    * ``pan_ahead``: how far (degrees, along the pan) the camera is past its target at worst within 1 s
+      after each pan ends (a pan: ≥ 0.2 s at more than the target's own speed + 8°/s, outside cuts;
+      negative = it ends behind; nan when there is no pan).
+
+    ``hfov``/``vfov`` may be per frame (a zooming path).
     """
     from pano.sphere.geometry import in_view
 
     n = min(len(yaw), len(scene.targets))
     yaw, pitch = np.asarray(yaw[:n], float), np.asarray(pitch[:n], float)
+    hfov = np.broadcast_to(np.asarray(hfov, float), (len(yaw),))[:n] if np.ndim(hfov) else np.full(n, hfov)
+    vfov = np.broadcast_to(np.asarray(vfov, float), (len(yaw),))[:n] if np.ndim(vfov) else np.full(n, vfov)
     fps = scene.fps
     vec = yaw_pitch_to_vec(yaw, pitch)
     step = np.degrees(np.arctan2(np.linalg.norm(np.cross(vec[:-1], vec[1:]), axis=1),
@@ -318,8 +396,10 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     cut = np.zeros(n, bool) if cut is None or not np.any(cut) else np.asarray(cut[:n], bool)
     if not cut.any():
         cut = speed > 1.5 * max_speed
-    inside = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov, vfov)) for ty, tp in scene.targets[i])
+    inside = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov[i], vfov[i])) for ty, tp in scene.targets[i])
                        if scene.targets[i] else True for i in range(n)])
+    centre = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov[i] / 2, vfov[i] / 2))
+                           for ty, tp in scene.targets[i]) if scene.targets[i] else True for i in range(n)])
     sounding = scene.sounding[:n] & np.array([bool(t) for t in scene.targets[:n]])
     capture = float(inside[sounding].mean()) if sounding.any() else 1.0
     since = np.full(n, np.inf)
@@ -339,14 +419,45 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     for e in scene.events:
         got = np.nonzero(inside[e:])[0]
         frame_times.append(got[0] / fps if len(got) else (n - e) / fps)
+    moving = sounding & ~scene.still[:n]
+    central = float(centre[moving].mean()) if moving.any() else float("nan")
     return {
         "capture": capture,
+        "central": central,
+        "pan_ahead": _pan_ahead(scene, yaw, speed, cut, n),
         "still_speed": still_speed,
         "p95_accel": p95,
         "cuts": int(cut.sum()),
         "min_shot": float(shots.min()) if len(shots) else n / fps,
         "time_to_frame": float(np.mean(frame_times)) if frame_times else 0.0,
     }
+
+
+def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray, n: int) -> float:
+    """Worst signed overshoot (degrees) past the target within 1 s after each pan ends; see ``score``."""
+    fps = scene.fps
+    ty = np.array([t[0][0] if t else np.nan for t in scene.targets[:n]])
+    t_step = np.abs((np.diff(ty) + 180.0) % 360.0 - 180.0)
+    t_speed = np.r_[0.0, np.where(t_step > 20.0, 0.0, t_step) * fps]  # a new target is no speed
+    fast = (speed > np.nan_to_num(t_speed) + 8.0) & ~cut
+    fast[1:] &= ~cut[:-1]
+    worst = []
+    i = 0
+    while i < n:
+        if not fast[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and fast[j]:
+            j += 1
+        if j - i >= 0.2 * fps and j < n:
+            d = (yaw[j - 1] - yaw[i] + 180.0) % 360.0 - 180.0  # the pan's direction
+            after = slice(j - 1, min(n, j + int(fps)))
+            err = (yaw[after] - ty[after] + 180.0) % 360.0 - 180.0
+            if np.isfinite(err).any():
+                worst.append(float(np.nanmax(np.sign(d) * err)))
+        i = j
+    return max(worst) if worst else float("nan")
 
 
 def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_options):

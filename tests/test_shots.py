@@ -23,7 +23,9 @@ from scenes import (
     plan_scene,
     score,
     simultaneous,
+    slow_mover,
     static_talker,
+    sweep,
     talker,
     turn_taking,
 )
@@ -90,6 +92,26 @@ def test_a_two_shot_needs_both_to_fit():
     t = np.arange(len(path.yaw)) / scene.fps
     assert abs(np.median(path.yaw[(t > 1.0) & (t < 3.5)]) + 75.0) < 10.0
     assert abs(np.median(path.yaw[(t > 5.0) & (t < 7.5)]) - 75.0) < 10.0
+
+
+def test_one_source_moving_60_degrees_in_8_seconds_is_followed_not_held_as_a_two_shot():
+    """Issue 21: the two-shot rule took two moments of one tractor's path for two places and held the
+    middle of it while the tractor crossed the frame. It sweeps −30° → +30° (8 s), rests 4 s, sweeps back."""
+    scene = sweep(seconds=24.0)
+    metrics, path = scored(scene)
+    assert metrics["capture"] == 1.0
+    assert metrics["central"] >= 0.9  # inside the central half while it moves
+    t = np.arange(len(path.yaw)) / scene.fps
+    assert np.ptp(path.yaw[(t >= 1.0) & (t < 8.0)]) > 35.0  # the camera went with it
+
+
+def test_a_pan_to_a_slow_mover_ends_on_it_not_ahead():
+    """A talker, then an engine 50° to its right moving on at 5°/s: the pan ends within 10° of the
+    engine (it used to end a safe zone's width ahead and hold while the engine crossed the frame)."""
+    scene = slow_mover(seconds=15.0)
+    metrics, _ = scored(scene)
+    assert metrics["pan_ahead"] <= 10.0, metrics
+    assert metrics["central"] >= 0.9 and metrics["capture"] >= 0.95
 
 
 def test_cuts_never_pans_instead():

@@ -13,6 +13,13 @@ block within ``dwell`` seconds (a talker in place). A source that moves (an engi
 dwell, so a moving source is followed as before and a source that stops is framed where it stops, not
 at the middle of the stretch it travelled. A window whose dwells span less than ``min_span`` degrees is
 one place, left to the DP's own aim and the motion layer's safe zone.
+
+Places must also sound *separately*: two moments of one moving source are not two places, however slowly
+it moves (a tractor at 5°/s dwells by the test above on every block of its path). So the window's places
+are linked whenever two lie within ``link`` degrees of each other (single linkage, so a path traced
+continuously is one group however long); a group that spans more than ``place_span`` is a source in
+motion and frames nothing, and a two-shot needs at least two groups left. The camera then follows the
+moving source instead of holding the middle of its path.
 """
 
 from __future__ import annotations
@@ -36,6 +43,20 @@ def dwell_mask(dirs: np.ndarray, active: np.ndarray, reach: int, tol: float) -> 
                 out[i] = True
                 break
     return out
+
+
+def place_groups(dirs: np.ndarray, link: float) -> np.ndarray:
+    """(n,) group label per direction (n, 3): single-linkage groups, two directions joined when within
+    ``link`` degrees, so a continuously traced path is one group and places with a gap are apart."""
+    n = len(dirs)
+    label = np.arange(n)
+    close = dirs @ dirs.T >= np.cos(np.radians(link))
+    for i in range(n):  # union-find by relabelling: n is one window's blocks (≤ ~100)
+        for j in np.nonzero(close[i, i + 1 :])[0] + i + 1:
+            a, b = label[i], label[j]
+            if a != b:
+                label[label == b] = a
+    return label
 
 
 def extent_centre(dirs: np.ndarray) -> tuple[float, float, float]:
@@ -62,6 +83,8 @@ def two_shot_aims(
     dwell: float = 0.5,
     dwell_tol: float = 5.0,
     support: float = 1.0,
+    link: float = 10.0,
+    place_span: float = 15.0,
 ) -> dict[int, tuple[np.ndarray, float, float]]:
     """Two-shot aims for the blocks in ``wanted`` that get one: block → (unit vector, yaw room, pitch
     room), the rooms being how far (degrees) the camera may stray from the aim with every framed
@@ -73,7 +96,9 @@ def two_shot_aims(
     ``margin`` on every side, centred on their extent. An active block that is not a dwell (the moment
     a turn changes) keeps the two-shot of the nearest block that has one if its direction fits there.
     A place counts only if the window dwells there (within ``dwell_tol``) for ``support`` seconds in
-    all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot.
+    all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot;
+    and only if it is apart from the others (``place_groups``: a group linked within ``link`` degrees
+    spanning more than ``place_span`` is a moving source, never a two-shot's place).
     """
     from pano.sphere.geometry import yaw_pitch_to_vec
 
@@ -91,6 +116,13 @@ def two_shot_aims(
         if not np.any(near[held] @ dirs[i] >= cos_tol):
             continue  # this block is at none of them
         near = near[held]
+        group = place_groups(near, link)
+        places = [g for g in np.unique(group) if extent_centre(near[group == g])[2] <= place_span]
+        if len(places) < 2:
+            continue  # one place, or one source in motion: nothing to frame together
+        near = near[np.isin(group, places)]
+        if not np.any(near @ dirs[i] >= cos_tol):
+            continue  # this block is on the moving source's path, not at a place
         cy, cp, span = extent_centre(near)
         if span < min_span:
             continue
