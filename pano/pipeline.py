@@ -38,7 +38,7 @@ from pano.rendering.maps import MapStore
 from pano.rendering.render import NFOV_AUDIO, render_trajectory, warn_if_short
 from pano.run.context import RunContext
 from pano.run.names import OutputNames
-from pano.sphere.views import DEFAULT_HFOV, output_geometry
+from pano.sphere.views import DEFAULT_FOV_RANGE, DEFAULT_HFOV, output_geometry
 
 __all__ = ["NFOV_AUDIO", "RunOptions", "RunResult", "render_trajectory", "run", "run_context"]
 
@@ -49,6 +49,7 @@ class RunOptions:
     planner: str = "autocam"
     hfov: float = DEFAULT_HFOV
     vfov: float | None = None
+    fov_range: tuple[float, float] | None = DEFAULT_FOV_RANGE  # the planner zooms within it; None = fixed
     size: tuple[int, int] | str = "standard"  # output (width, height), or the rule: "standard" / "native"
     projection: str = "auto"  # auto | equirect (see pano.media.probe)
     stereo: str = "auto"  # auto | mono | top-bottom | left-right
@@ -81,7 +82,7 @@ class RunResult:
 def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], None] | None = None) -> RunContext:
     """Every run-wide decision for ``info`` under ``options``, made once (see ``pano.run.context``)."""
     geometry = output_geometry(info.pano_size[0], options.hfov, options.vfov, options.size,
-                               src_height=info.pano_size[1])
+                               src_height=info.pano_size[1], hfov_range=options.fov_range)
     return RunContext.for_media(info, checkpoint=options.checkpoint, device=options.device, geometry=geometry,
                                 notify=notify)
 

@@ -161,13 +161,16 @@ class Scene:
     def seconds(self) -> float:
         return self.foa.shape[1] / self.sr
 
-    def write(self, path: Path, size: tuple[int, int] = (64, 128)) -> Path:
+    def write(self, path: Path, size: tuple[int, int] = (64, 128), stripes: bool = False) -> Path:
         """A 2:1 clip of flat grey frames with this scene's FOA track (the ambisonic source needs no
-        pixels; small frames keep the benchmark about the camera, not the codec)."""
+        pixels; small frames keep the benchmark about the camera, not the codec); ``stripes``: vertical
+        stripes every 10° instead, so a view's field of view shows in its pictures."""
         from pano.media.writer import write_video
 
         n = len(self.targets)
         frame = np.full((*size, 3), 90, np.uint8)
+        if stripes:
+            frame[:, (np.arange(size[1]) * 36 // size[1]) % 2 == 1] = 200
         peak = max(1e-9, float(np.max(np.abs(self.foa))))
         from scipy.signal import resample_poly
 
@@ -460,7 +463,8 @@ def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray
     return max(worst) if worst else float("nan")
 
 
-def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_options):
+def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, hfov_range: tuple[float, float] | None = None,
+               **planner_options):
     """Pass 1 without a video: the ambisonic source on the scene's audio, then the autocam planner,
     batch by batch as the pipeline feeds them. Returns the planned path."""
     from pano.localizers.ambisonic import AmbisonicLocalizer
@@ -471,7 +475,7 @@ def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_o
     from pano.run.context import RunContext
     from pano.sphere.views import OutputGeometry
 
-    ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90))
+    ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90, hfov_range))
     source = AmbisonicLocalizer.build(ctx, sample_rate=scene.sr)
     planner = AutoCamPlanner.build(ctx, **planner_options)
     win = int(round(source.audio_spec.window * scene.sr))

@@ -32,6 +32,7 @@ class AimRules:
     aim_memory: float
     two_shot: float
     two_shot_margin: float
+    max_hfov: float | None = None  # how wide a two-shot may zoom out (None: the view is fixed)
 
     @property
     def block_seconds(self) -> float:
@@ -93,7 +94,7 @@ def two_shot_blocks(
         if norm > 1e-12:
             dirs[i - lo], act[i - lo] = m / norm, True
     got = two_shot_aims(dirs, act, range(first_block - lo, first_block - lo + n), sec, rules.hfov, rules.vfov,
-                        window=rules.two_shot, margin=rules.two_shot_margin)
+                        window=rules.two_shot, margin=rules.two_shot_margin, max_hfov=rules.max_hfov)
     return {lo + i: v for i, v in got.items()}
 
 

@@ -12,6 +12,8 @@ wires the steps together; each lives in its own module:
   (``min_shot``, ``min_sound``).
 * ``pano.planning.aims`` — refinement: the aim inside the chosen view, two-shots
   (``pano.planning.framing``), per-frame interpolation.
+* ``pano.planning.zoom`` — where the run gives a field-of-view range, one eased field of view per
+  shot (a two-shot that needs more than the nominal view widens it).
 * the camera: ``motion="shots"`` (default) the L1-optimal still shots and eased pans of
   ``pano.planning.motion`` (the camera moves only when the aim leaves a central safe zone),
   ``"smooth"`` the older limit → smooth → limit chain (``pano.planning.smoothing``).
@@ -33,6 +35,7 @@ from pano.planning.dp import BlockPath, BlockScores, Viterbi, block_frames
 from pano.planning.editing import EditRules, edit_shots, is_cut
 from pano.planning.motion import MotionStyle, ShotCamera
 from pano.planning.smoothing import SmoothCamera, frame_steps, onset_breaks
+from pano.planning.zoom import shot_fovs
 from pano.sphere.geometry import area_weights, yaw_pitch_to_vec
 
 if TYPE_CHECKING:
@@ -100,8 +103,9 @@ class AutoCamPlanner(Planner):
                            cut_dist=o.max_speed * o.max_pan_time if self.cuts else None, cut_cost=o.cut_cost)
         self._edit = EditRules(dist, self.reach, self.k / self.fps, o.min_shot, o.min_sound,
                                o.max_speed * o.max_pan_time)
+        self.zoom = self.ctx.geometry.hfov_range  # None: the field of view is fixed
         self._aim = AimRules(self.cand_vec, self.k, self.fps, self.hfov, self.vfov, o.aim_memory, o.two_shot,
-                             o.two_shot_margin)
+                             o.two_shot_margin, max_hfov=self.zoom[1] if self.zoom else None)
         self._blocks = BlockScores(c, self.k)
 
         self._footprints: dict[tuple[int, int], sp.csr_matrix] = {}
@@ -120,6 +124,7 @@ class AutoCamPlanner(Planner):
             self._calmer = SmoothCamera(o.smooth * self.fps, o.max_speed, o.max_accel)
         self._cut_frames: list[np.ndarray] = []
         self._out: list[np.ndarray] = []
+        self._want: list[np.ndarray] = []  # per committed frame: the field of view its shot wants (NaN: any)
         self._committed = 0
 
     # ----------------------------------------------------------------- pass 1
@@ -195,9 +200,10 @@ class AutoCamPlanner(Planner):
         onsets = onset_breaks(act, int(np.ceil(3 * self.options.smooth * self.fps)))
         onsets = onsets[onsets >= f0] - f0
         room = None  # inside a two-shot the camera may stray only as far as keeps everyone in view
+        blk = np.arange(f0, self._n) // self.k
         if framed:
-            blk = np.arange(f0, self._n) // self.k
-            room = np.array([framed[b][1:] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
+            room = np.array([framed[b][1:3] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
+        self._want.append(np.array([framed[b][3] if b in framed else np.nan for b in blk[: f1 - f0]]))
         out = self._calmer.push(v, dt, f1 - f0, cuts, onsets, room=room)
         self._out.append(out)
         self._cut_frames.append(f0 + cuts[cuts < f1 - f0])
@@ -223,7 +229,12 @@ class AutoCamPlanner(Planner):
         cut = np.zeros(len(vec), bool)
         frames = self.cut_frames() - start
         cut[frames[(frames >= 0) & (frames < len(vec))]] = True
-        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), cut=cut)
+        hfov = vfov = None
+        if self.zoom is not None and len(vec):
+            want = np.concatenate(self._want)[start : start + len(vec)]
+            hfov = shot_fovs(want, np.nonzero(cut)[0], self.fps, self.hfov, *self.zoom)
+            vfov = self.ctx.geometry.vfov_for(hfov)
+        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), hfov=hfov, vfov=vfov, cut=cut)
 
     def plan(self) -> PlannedPath:
         self._decide()

@@ -85,10 +85,12 @@ def two_shot_aims(
     support: float = 1.0,
     link: float = 10.0,
     place_span: float = 15.0,
-) -> dict[int, tuple[np.ndarray, float, float]]:
+    max_hfov: float | None = None,
+) -> dict[int, tuple[np.ndarray, float, float, float]]:
     """Two-shot aims for the blocks in ``wanted`` that get one: block → (unit vector, yaw room, pitch
-    room), the rooms being how far (degrees) the camera may stray from the aim with every framed
-    direction still in view (the motion layer's safe zone must not be wider).
+    room, field of view), the rooms being how far (degrees) the camera may stray from the aim with every
+    framed direction still in view (the motion layer's safe zone must not be wider) at that horizontal
+    field of view: ``hfov``, or wider up to ``max_hfov`` (the zoom's limit) where the places need it.
 
     ``dirs`` (B, 3) are the attended directions of blocks [0, B) (rows of inactive blocks are
     ignored); ``wanted`` must lie inside [0, B). A dwell block gets a two-shot when the dwells within
@@ -105,8 +107,11 @@ def two_shot_aims(
     reach = max(1, int(round(window / block_seconds)))
     still = dwell_mask(dirs, active, max(1, int(round(dwell / block_seconds))), dwell_tol)
     cos_tol, need = np.cos(np.radians(dwell_tol)), support / block_seconds
-    h, v = max(1.0, hfov - 2 * margin), max(1.0, vfov - 2 * margin)
-    out: dict[int, tuple[np.ndarray, float, float]] = {}
+    ratio = np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2)
+    wide = max(hfov, max_hfov or hfov)
+    wide_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(wide) / 2) * ratio)))
+    h, v = max(1.0, wide - 2 * margin), max(1.0, wide_v - 2 * margin)
+    out: dict[int, tuple[np.ndarray, float, float, float]] = {}
     for i in wanted:
         if not still[i]:
             continue
@@ -130,8 +135,14 @@ def two_shot_aims(
         if np.all(in_view(yaw, pitch, cy, cp, h, v)):
             dy = np.abs((np.atleast_1d(yaw) - cy + 180.0) % 360.0 - 180.0).max()
             dp = np.abs(np.atleast_1d(pitch) - cp).max()
-            room_y = max(0.0, hfov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
-            out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, vfov / 2 - margin - dp))
+            # The nominal view where they fit in it with room to spare, else as wide as they need.
+            half = dy * np.cos(np.radians(cp)) + margin
+            from_v = np.degrees(2 * np.arctan(np.tan(np.radians(dp + margin + 3.0)) / ratio))
+            fov = hfov if half <= hfov / 2 and dp + margin <= vfov / 2 else float(
+                np.clip(max(2 * (half + 3.0), from_v), hfov, wide))
+            fov_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov) / 2) * ratio)))
+            room_y = max(0.0, fov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
+            out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, fov_v / 2 - margin - dp), fov)
     shots = np.array(sorted(out))
     for i in wanted:
         if i in out or not active[i] or len(shots) == 0:
