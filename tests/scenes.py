@@ -156,6 +156,24 @@ class Scene:
     still: np.ndarray
     events: list[int] = field(default_factory=list)
     sr: int = SR
+    # (n, 4) per frame the sounding subject's box (yaw, pitch, width, height, view degrees) drawn in the
+    # picture in ``colour`` on a textured grey background; None: the picture shows nothing.
+    figure: np.ndarray | None = None
+    colour: tuple[int, int, int] = (230, 120, 30)
+
+    def picture(self, i: int, size: tuple[int, int] = (256, 512)) -> np.ndarray:
+        """Frame i (RGB, H×W): the background, and the figure where there is one."""
+        h, w = size
+        rng = np.random.default_rng(12345)  # the same background in every frame
+        frame = (80 + 30 * rng.random((h, w, 1))).repeat(3, axis=2).astype(np.uint8)
+        if self.figure is None or not np.all(np.isfinite(self.figure[i])):
+            return frame
+        yc, pc, bw, bh = self.figure[i]
+        yaw = (np.arange(w) + 0.5) / w * 360.0 - 180.0
+        pitch = 90.0 - (np.arange(h) + 0.5) / h * 180.0
+        dy = ((yaw[None, :] - yc + 180.0) % 360.0 - 180.0) * np.cos(np.radians(pitch[:, None]))
+        frame[(np.abs(pitch[:, None] - pc) <= bh / 2) & (np.abs(dy) <= bw / 2)] = self.colour
+        return frame
 
     @property
     def seconds(self) -> float:
@@ -171,12 +189,14 @@ class Scene:
         frame = np.full((*size, 3), 90, np.uint8)
         if stripes:
             frame[:, (np.arange(size[1]) * 36 // size[1]) % 2 == 1] = 200
+        if self.figure is not None:  # the subject must be seen: frames of its own, the size pass 1 looks at
+            size = (256, 512)
         peak = max(1e-9, float(np.max(np.abs(self.foa))))
         from scipy.signal import resample_poly
 
         audio = resample_poly(self.foa * min(1.0, 0.9 / peak), 2, 1, axis=1).astype(np.float32)  # AAC: 48 kHz
-        return write_video(path, (frame for _ in range(n)), self.fps, audio=(audio, 2 * self.sr), crf=30,
-                           preset="ultrafast")
+        frames = (self.picture(i, size) for i in range(n)) if self.figure is not None else (frame for _ in range(n))
+        return write_video(path, frames, self.fps, audio=(audio, 2 * self.sr), crf=30, preset="ultrafast")
 
 
 def _frames(seconds: float, fps: float) -> np.ndarray:
@@ -306,9 +326,15 @@ def _mover(name: str, yaw_at: Callable, moving_at: Callable, seconds: float, fps
         sounding = np.where(np.isnan(tf), True, _at_frames(act, times))
     foa = foa + ambience(seconds, rng)
     still = ~np.array([bool(moving_at(t)) for t in times])
+    # The picture: a vehicle (20° × 12°) at the engine, a standing person (10° × 30°) at the talker.
+    figure = np.array([[x[0][0], 0.0, 20.0, 12.0] for x in targets])
+    if talker_at is not None:
+        person = ~np.isnan(np.array([talker_at(t) for t in times]))
+        figure[person, 2:] = (10.0, 30.0)
     ty = np.array([x[0][0] for x in targets])
     jump = np.abs(_wrap(np.diff(ty))) > 20.0  # the talker hands over to the engine (a new source)
-    return Scene(name, foa, fps, targets, sounding, still, [0] + [int(i) + 1 for i in np.nonzero(jump)[0]])
+    return Scene(name, foa, fps, targets, sounding, still, [0] + [int(i) + 1 for i in np.nonzero(jump)[0]],
+                 figure=figure)
 
 
 def _wrap(y):
@@ -348,6 +374,43 @@ def fast_mover(seconds: float = 60.0, fps: float = 30.0, seed: int = 9) -> Scene
                   seconds, fps, seed)
 
 
+
+def tall_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 10, height: float = 44.0) -> Scene:
+    """A standing performer 14° wide and ``height`` tall at yaw 20°, whose sound (a voice, an instrument)
+    comes from the middle of the figure: centring the sound cuts the head off a 65.5° × 36.8° view."""
+    rng = np.random.default_rng(seed)
+    sig, active = talker(seconds, rng)
+    foa = encode_foa(sig, 20.0, 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    figure = np.tile([20.0, 0.0, 14.0, height], (n, 1))
+    return Scene(f"tall subject ({height:g}°), sound at its middle", foa, fps, [[(20.0, 0.0)]] * n,
+                 _at_frames(active, times), np.ones(n, bool), [0], figure=figure, colour=(40, 60, 200))
+
+
+def near_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 11) -> Scene:
+    """A performer a metre from the lens: 80° wide and 50° tall, wider than the 65.5° view can hold."""
+    rng = np.random.default_rng(seed)
+    sig = chord(seconds, rng)
+    foa = encode_foa(sig, -60.0, 0.0) + ambience(seconds, rng)
+    n = len(_frames(seconds, fps))
+    figure = np.tile([-60.0, 0.0, 80.0, 50.0], (n, 1))
+    return Scene("near subject (80° × 50°)", foa, fps, [[(-60.0, 0.0)]] * n, np.ones(n, bool), np.ones(n, bool),
+                 [0], figure=figure, colour=(200, 40, 120))
+
+
+
+def reflected_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 12) -> Scene:
+    """A passing-train-like source whose FOA direction is 20° below the vehicle (a platform reflects it):
+    the vehicle (40° × 16°, on the horizon) is what should be framed, not the platform under it."""
+    rng = np.random.default_rng(seed)
+    foa = encode_foa(engine(seconds, rng), 100.0, -20.0) + ambience(seconds, rng)
+    n = len(_frames(seconds, fps))
+    figure = np.tile([100.0, 0.0, 40.0, 16.0], (n, 1))
+    return Scene("sound 20° below its subject (reflection)", foa, fps, [[(100.0, 0.0)]] * n, np.ones(n, bool),
+                 np.ones(n, bool), [0], figure=figure, colour=(60, 170, 80))
+
+
 SUITE: list[Callable[[], Scene]] = [
     moving_engine,
     fixed_chord,
@@ -363,6 +426,8 @@ SUITE: list[Callable[[], Scene]] = [
 
 # Moving sources (issue 21): scored also on the central half and how far pans end ahead of the source.
 MOVING: list[Callable[[], Scene]] = [sweep, slow_mover, fast_mover]
+# Subjects in the picture (issue 21): scored also on subject-in-frame, whole-subject frames and headroom.
+SUBJECTS: list[Callable[[], Scene]] = [tall_subject, near_subject, reflected_subject]
 
 
 # ----------------------------------------------------------------------------------------- scoring
@@ -377,6 +442,10 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     * ``cuts`` and ``min_shot`` (s); a path without cut flags has its jumps (faster than 1.5×
       ``max_speed``) counted as cuts;
     * ``time_to_frame``: mean seconds from a new target's appearance until it is in view;
+    * ``subject_in``: mean fraction of the subject's box (``figure``) inside the view while it sounds;
+      ``whole``: fraction of those frames where it can fit (under 95% of the widest default view,
+      ``FIT_HFOV``) with all of it in;
+      ``headroom``: median degrees from its top to the frame's top (nan without a figure);
     * ``central``: fraction of sounding frames whose targets are in motion with every target inside the
       central half of the view (half the field of view each way; nan when nothing moves);
     * ``pan_ahead``: how far (degrees, along the pan) the camera is past its target at worst within 1 s
@@ -424,9 +493,23 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
         frame_times.append(got[0] / fps if len(got) else (n - e) / fps)
     moving = sounding & ~scene.still[:n]
     central = float(centre[moving].mean()) if moving.any() else float("nan")
+    whole = headroom = float("nan")
+    if scene.figure is not None:
+        inside_frac = np.array([_box_inside(scene.figure[i], yaw[i], pitch[i], hfov[i], vfov[i]) for i in range(n)])
+        fits = sounding & (scene.figure[:n, 3] <= FIT_VFOV * 0.95) & (scene.figure[:n, 2] <= FIT_HFOV * 0.95)
+        whole = float((inside_frac[fits] >= 0.98).mean()) if fits.any() else float("nan")
+        # Headroom: degrees between the subject's top and the frame's top, median over sounding frames.
+        top_gap = pitch + vfov / 2 - (scene.figure[:n, 1] + scene.figure[:n, 3] / 2)
+        headroom = float(np.median(top_gap[sounding])) if sounding.any() else float("nan")
+        subject_in = float(inside_frac[sounding].mean()) if sounding.any() else float("nan")
+    else:
+        subject_in = float("nan")
     return {
         "capture": capture,
         "central": central,
+        "subject_in": subject_in,
+        "whole": whole,
+        "headroom": headroom,
         "pan_ahead": _pan_ahead(scene, yaw, speed, cut, n),
         "still_speed": still_speed,
         "p95_accel": p95,
@@ -434,6 +517,23 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
         "min_shot": float(shots.min()) if len(shots) else n / fps,
         "time_to_frame": float(np.mean(frame_times)) if frame_times else 0.0,
     }
+
+
+# "Where it fits": inside the widest view of the default zoom range (104° at 16:9).
+FIT_HFOV = 104.0
+FIT_VFOV = float(np.degrees(2 * np.arctan(np.tan(np.radians(FIT_HFOV) / 2) * 9 / 16)))
+
+
+def _box_inside(box: np.ndarray, yaw: float, pitch: float, hfov: float, vfov: float, k: int = 9) -> float:
+    """Fraction of the box (yaw, pitch, width, height in view degrees) inside the view: a k×k grid of
+    points over the box, tested with the view's own projection."""
+    from pano.sphere.geometry import in_view
+
+    yc, pc, bw, bh = box
+    u = (np.arange(k) + 0.5) / k - 0.5
+    pp = pc + bh * u[:, None] + 0 * u[None, :]
+    yy = yc + bw * u[None, :] / np.maximum(np.cos(np.radians(pp)), 0.2)
+    return float(np.mean(in_view(yy, pp, yaw, pitch, hfov, vfov)))
 
 
 def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray, n: int) -> float:
@@ -490,5 +590,14 @@ def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, hfov_range:
             audio[i, :, lo - s : hi - s] = track[:, lo:hi]
         out = source.process(FrameBatch(np.arange(a, a + len(t)), t, audio=audio))
         yaw, pitch, resultant = batch_centroids(out.maps)
-        planner.observe(Observation(t, out.maps, yaw, pitch, out.confidence * resultant))
+        conf = out.confidence * resultant
+        boxes = None
+        if scene.figure is not None and planner.wants_subjects:  # as the pipeline's pass 1 does
+            from pano.localizers.subject import subject_boxes
+
+            boxes = np.full((len(t), 4), np.nan)
+            for i in range(0, len(t), 3):
+                boxes[i] = subject_boxes(scene.picture(a + i)[None], yaw[i : i + 1], pitch[i : i + 1],
+                                         conf[i : i + 1])[0]
+        planner.observe(Observation(t, out.maps, yaw, pitch, conf, subject=boxes))
     return planner.plan()

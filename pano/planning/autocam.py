@@ -12,6 +12,10 @@ wires the steps together; each lives in its own module:
   (``min_shot``, ``min_sound``).
 * ``pano.planning.aims`` — refinement: the aim inside the chosen view, two-shots
   (``pano.planning.framing``), per-frame interpolation.
+* ``pano.planning.composition`` — with ``subject="frame"`` (the default) pass 1 also finds the sounding
+  subject's box in the picture (``Observation.subject``), and the aim frames the subject (whole when it
+  fits, headroom for people, pitch from the picture within the sound's uncertainty) instead of the
+  sound's point; the box each frame was composed on is recorded (``PlannedPath.subject``).
 * ``pano.planning.zoom`` — where the run gives a field-of-view range, one eased field of view per
   shot (a two-shot that needs more than the nominal view widens it).
 * the camera: ``motion="shots"`` (default) the L1-optimal still shots and eased pans of
@@ -31,12 +35,13 @@ from common.options import PluginOptions, option
 from pano.planning.aims import AimRules, block_aims, frame_aims, two_shot_blocks
 from pano.planning.base import Observation, PlannedPath, Planner, max_accel_option, max_speed_option
 from pano.planning.candidates import candidate_grid, footprint_matrix, pool_maps
+from pano.planning.composition import compose
 from pano.planning.dp import BlockPath, BlockScores, Viterbi, block_frames
 from pano.planning.editing import EditRules, edit_shots, is_cut
 from pano.planning.motion import MotionStyle, ShotCamera
 from pano.planning.smoothing import SmoothCamera, frame_steps, onset_breaks
 from pano.planning.zoom import shot_fovs
-from pano.sphere.geometry import area_weights, yaw_pitch_to_vec
+from pano.sphere.geometry import area_weights, vec_to_yaw_pitch, yaw_pitch_to_vec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,6 +80,9 @@ class AutoCamOptions(PluginOptions):
                              lo=0.0, hi=120.0)
     two_shot_margin: float = option(2.0, "two-shot: degrees kept free inside each edge of the view",
                                     lo=0.0, hi=20.0)
+    subject: str = option("frame", "frame = find the sounding subject in the picture around the sound and "
+                          "compose its shot (whole when it fits, headroom, zoom); off = aim at the sound's "
+                          "point", choices=("frame", "off"))
 
 
 class AutoCamPlanner(Planner):
@@ -125,6 +133,8 @@ class AutoCamPlanner(Planner):
         self._cut_frames: list[np.ndarray] = []
         self._out: list[np.ndarray] = []
         self._want: list[np.ndarray] = []  # per committed frame: the field of view its shot wants (NaN: any)
+        self._subject: list[np.ndarray] = []  # per observed frame: the subject's box from pass 1 (NaN: none)
+        self._framed_box: list[np.ndarray] = []  # per committed frame: the box its shot was composed on
         self._committed = 0
 
     # ----------------------------------------------------------------- pass 1
@@ -155,11 +165,57 @@ class AutoCamPlanner(Planner):
         self._times.append(times)
         self._conf.append(conf.astype(np.float32))
         self._act.append((vote > 0) & (total > 0))
+        box = obs.subject if obs.subject is not None and self.wants_subjects else np.full((b, 4), np.nan)
+        self._subject.append(np.asarray(box, dtype=np.float32).reshape(b, 4))
         for score in self._blocks.add(scores, moms, vote):
             self._dp.forward(score)
         self._n += b
 
+    @property
+    def wants_subjects(self) -> bool:
+        return self.options.subject == "frame"
+
     # ------------------------------------------------------------- decisions
+    def _block_box(self, b: int, aim: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:
+        """The median subject box of block b's frames, if it holds the block's aim (10° to spare in yaw,
+        25° in pitch: the FOA's elevation is that uncertain, see ``pano.localizers.subject``)."""
+        got = boxes[b * self.k : (b + 1) * self.k]
+        got = got[np.all(np.isfinite(got), axis=1)]
+        if not len(got):
+            return None
+        box = np.median(got, axis=0)
+        y, p = vec_to_yaw_pitch(aim)
+        dy = abs((float(y) - box[0] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(float(p)))
+        if dy > box[2] / 2 + 10.0 or abs(float(p) - box[1]) > box[3] / 2 + 25.0:
+            return None  # a box found around another source
+        return box
+
+    def _compose(self, tgts: list, first: int, framed: dict) -> tuple[list, np.ndarray, np.ndarray]:
+        """Block aims composed on the subject where pass 1 found one (``pano.planning.composition``);
+        with the field of view each block then wants and its box (NaN where none)."""
+        nb = len(tgts)
+        want, used = np.full(nb, np.nan), np.full((nb, 4), np.nan)
+        if not self.wants_subjects or not self._subject:
+            return tgts, want, used
+        boxes = np.concatenate(self._subject)
+        out = list(tgts)
+        for j, t in enumerate(tgts):
+            b = first + j
+            if self._blocks.w[b] <= 0:  # silence holds the last composed aim
+                out[j] = out[j - 1] if j > 0 else t
+                want[j], used[j] = (want[j - 1], used[j - 1]) if j > 0 else (np.nan, used[j])
+                continue
+            if b in framed:
+                continue
+            box = self._block_box(b, t, boxes)
+            if box is None:
+                continue
+            y, p = vec_to_yaw_pitch(t)
+            cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
+            out[j] = yaw_pitch_to_vec(cy, cp).reshape(3)
+            used[j] = box
+        return out, want, used
+
     def _decided_and(self, cands: list[int], first_block: int) -> Mapping[int, int]:
         return BlockPath(self._decided, cands, first_block)
 
@@ -190,6 +246,7 @@ class AutoCamPlanner(Planner):
             tgts = [self.cand_vec[int(np.argmax(self._prior))]] * len(tgts)
         first_tgt = next(t for t in tgts if t is not None)
         tgts = [first_tgt if t is None else t for t in tgts]
+        tgts, comp_want, comp_box = self._compose(tgts, first, framed)
         times = np.concatenate(self._times)
         f0 = self._committed
         f1 = self._n
@@ -203,7 +260,8 @@ class AutoCamPlanner(Planner):
         blk = np.arange(f0, self._n) // self.k
         if framed:
             room = np.array([framed[b][1:3] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
-        self._want.append(np.array([framed[b][3] if b in framed else np.nan for b in blk[: f1 - f0]]))
+        self._want.append(np.array([framed[b][3] if b in framed else comp_want[b - first] for b in blk[: f1 - f0]]))
+        self._framed_box.append(comp_box[blk[: f1 - f0] - first])
         out = self._calmer.push(v, dt, f1 - f0, cuts, onsets, room=room)
         self._out.append(out)
         self._cut_frames.append(f0 + cuts[cuts < f1 - f0])
@@ -234,7 +292,11 @@ class AutoCamPlanner(Planner):
             want = np.concatenate(self._want)[start : start + len(vec)]
             hfov = shot_fovs(want, np.nonzero(cut)[0], self.fps, self.hfov, *self.zoom)
             vfov = self.ctx.geometry.vfov_for(hfov)
-        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), hfov=hfov, vfov=vfov, cut=cut)
+        box = np.concatenate(self._framed_box)[start : start + len(vec)] if self._framed_box else None
+        if box is not None and not np.isfinite(box).any():
+            box = None
+        return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), hfov=hfov, vfov=vfov, cut=cut,
+                           subject=box)
 
     def plan(self) -> PlannedPath:
         self._decide()
