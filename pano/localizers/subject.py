@@ -6,8 +6,10 @@ falls in: a colour segmentation seeded there. The patch ``reach`` degrees either
 is cut from the equirectangular frame (yaw scaled by cos(pitch), so a box is in view degrees), smoothed,
 and flood-filled from the seed with a fixed colour tolerance in Lab; the component that holds the seed is
 the subject. It is refused when it is a speck (under ``min_size`` degrees: the seed fell on an edge) or
-fills most of the patch or runs along its border on two sides (the seed fell on the floor, a wall, the
-sky: background, not a subject), and the frames where the sound itself is weak are skipped.
+fills over a third of the patch or reaches its border (the seed fell on the floor, a wall, the sky:
+background, not a subject), and the frames where the sound itself is weak are skipped. The planner
+then uses a box only where it keeps its place relative to the sound for a while (a region that moves
+with the sound), so a still background region under a moving sound is not taken for its subject.
 
 This is a seeded region, not a detector: a subject of one colour against a different background (a
 performer in dark clothes on a lit stage, a vehicle, the synthetic scenes of the benchmark) comes out
@@ -79,9 +81,8 @@ def _seeded_box(
         return NO_BOX
     rows, cols = np.nonzero(region)
     r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
-    sides = (r0 == 0) + (r1 == n - 1) + (c0 == 0) + (c1 == n - 1)
-    if region.mean() > 0.6 or sides >= 2:
-        return NO_BOX  # background: the seed fell on the floor, a wall or the sky
+    if region.mean() > 0.35 or r0 == 0 or c0 == 0 or r1 == n - 1 or c1 == n - 1:
+        return NO_BOX  # background: the seed fell on the floor, a wall or the sky (it runs off the patch)
     width, height = (c1 - c0 + 1) * step, (r1 - r0 + 1) * step
     if max(width, height) < min_size:
         return NO_BOX

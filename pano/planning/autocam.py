@@ -190,6 +190,18 @@ class AutoCamPlanner(Planner):
             return None  # a box found around another source
         return box
 
+    @staticmethod
+    def _steady(offset: np.ndarray, j: int, reach: int, tol: float = 6.0) -> bool:
+        """Whether block j's box keeps its place relative to the sound over ± ``reach`` blocks: most of
+        them have a box, offset within ``tol`` degrees and of a size within 25% (it moves with the sound)."""
+        near = offset[max(0, j - reach) : j + reach + 1]
+        near = near[np.isfinite(near[:, 0])]
+        if len(near) < max(2, reach):
+            return False
+        o = offset[j]
+        return bool(np.all(np.abs(near[:, :2] - o[:2]) <= tol)
+                    and np.all(np.abs(near[:, 2:] - o[2:]) <= 0.25 * o[2:] + 1.0))
+
     def _compose(self, tgts: list, first: int, framed: dict) -> tuple[list, np.ndarray, np.ndarray]:
         """Block aims composed on the subject where pass 1 found one (``pano.planning.composition``);
         with the field of view each block then wants and its box (NaN where none)."""
@@ -198,6 +210,14 @@ class AutoCamPlanner(Planner):
         if not self.wants_subjects or not self._subject:
             return tgts, want, used
         boxes = np.concatenate(self._subject)
+        found = [self._block_box(first + j, t, boxes) if self._blocks.w[first + j] > 0 else None
+                 for j, t in enumerate(tgts)]
+        offset = np.full((nb, 4), np.nan)  # the box relative to the sound: yaw, pitch offsets and size
+        for j, box in enumerate(found):
+            if box is not None:
+                y, p = vec_to_yaw_pitch(tgts[j])
+                offset[j] = ((box[0] - float(y) + 180.0) % 360.0 - 180.0, box[1] - float(p), box[2], box[3])
+        reach = max(1, int(round(1.0 * self.fps / self.k)))  # ± 1 s
         out = list(tgts)
         for j, t in enumerate(tgts):
             b = first + j
@@ -205,10 +225,8 @@ class AutoCamPlanner(Planner):
                 out[j] = out[j - 1] if j > 0 else t
                 want[j], used[j] = (want[j - 1], used[j - 1]) if j > 0 else (np.nan, used[j])
                 continue
-            if b in framed:
-                continue
-            box = self._block_box(b, t, boxes)
-            if box is None:
+            box = found[j]
+            if b in framed or box is None or not self._steady(offset, j, reach):
                 continue
             y, p = vec_to_yaw_pitch(t)
             cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
