@@ -41,6 +41,26 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
         for start in range(0, len(times), bs):
             yield make(list(range(start, min(start + bs, len(times)))), None)
         return
+    if source.frame_size is None:
+        # Frames only for the pipeline's own look: the frame times lead, as without frames, and a batch
+        # the decoder cannot fill (a truncated file, a gap) comes without them rather than not at all.
+        decoded = iter(info.frames(size=size))
+        pending = None
+        for start in range(0, len(times), bs):
+            idx = list(range(start, min(start + bs, len(times))))
+            got: dict[int, np.ndarray] = {}
+            while True:
+                if pending is None:
+                    pending = next(decoded, None)
+                    if pending is None:
+                        break
+                if pending[0] > idx[-1]:
+                    break
+                if pending[0] >= start:
+                    got[pending[0]] = pending[2]
+                pending = None
+            yield make(idx, [got[i] for i in idx] if len(got) == len(idx) else None)
+        return
     idx_buf: list[int] = []
     frame_buf: list[np.ndarray] = []
     for index, _t, rgb in info.frames(size=size):
