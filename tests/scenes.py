@@ -526,11 +526,12 @@ FIT_VFOV = float(np.degrees(2 * np.arctan(np.tan(np.radians(FIT_HFOV) / 2) * 9 /
 
 def _box_inside(box: np.ndarray, yaw: float, pitch: float, hfov: float, vfov: float, k: int = 9) -> float:
     """Fraction of the box (yaw, pitch, width, height in view degrees) inside the view: a k×k grid of
-    points over the box, tested with the view's own projection."""
+    points over the box, its edges included (a head cut by a degree is not "whole"), tested with the
+    view's own projection."""
     from pano.sphere.geometry import in_view
 
     yc, pc, bw, bh = box
-    u = (np.arange(k) + 0.5) / k - 0.5
+    u = np.linspace(-0.5, 0.5, k)
     pp = pc + bh * u[:, None] + 0 * u[None, :]
     yy = yc + bw * u[None, :] / np.maximum(np.cos(np.radians(pp)), 0.2)
     return float(np.mean(in_view(yy, pp, yaw, pitch, hfov, vfov)))

@@ -59,6 +59,19 @@ def place_groups(dirs: np.ndarray, link: float) -> np.ndarray:
     return label
 
 
+def drift(dirs: np.ndarray, when: np.ndarray) -> float:
+    """Deg/s the directions (n, 3) at times ``when`` (n,) move by a least-squares line through their yaw
+    (unwrapped) and pitch; 0 for fewer than two or under a second of them (a talker's wobble is no drift)."""
+    if len(dirs) < 2 or np.ptp(when) < 1.0:
+        return 0.0
+    yaw, pitch = vec_to_yaw_pitch(dirs)
+    yaw = np.degrees(np.unwrap(np.radians(np.atleast_1d(yaw))))
+    t = when - when.mean()
+    vy = float(np.sum(t * (yaw - yaw.mean())) / np.sum(t * t))
+    vp = float(np.sum(t * (np.atleast_1d(pitch) - np.mean(pitch))) / np.sum(t * t))
+    return float(np.hypot(vy * np.cos(np.radians(np.mean(pitch))), vp))
+
+
 def extent_centre(dirs: np.ndarray) -> tuple[float, float, float]:
     """Centre (yaw, pitch) of the yaw and pitch range of directions (n, 3), yaw unwrapped around the
     first one so the ±180° seam is not special; and the larger of the two spans (degrees)."""
@@ -85,6 +98,7 @@ def two_shot_aims(
     support: float = 1.0,
     link: float = 10.0,
     place_span: float = 15.0,
+    move_speed: float = 2.0,
     max_hfov: float | None = None,
 ) -> dict[int, tuple[np.ndarray, float, float, float]]:
     """Two-shot aims for the blocks in ``wanted`` that get one: block → (unit vector, yaw room, pitch
@@ -100,7 +114,8 @@ def two_shot_aims(
     A place counts only if the window dwells there (within ``dwell_tol``) for ``support`` seconds in
     all: a direction held for a moment (a localizer still settling, a brief sound) makes no two-shot;
     and only if it is apart from the others (``place_groups``: a group linked within ``link`` degrees
-    spanning more than ``place_span`` is a moving source, never a two-shot's place).
+    spanning more than ``place_span``, or drifting faster than ``move_speed`` deg/s, is a moving source,
+    never a two-shot's place: the window may hold only the first seconds of a slow mover's path).
     """
     from pano.sphere.geometry import yaw_pitch_to_vec
 
@@ -117,12 +132,14 @@ def two_shot_aims(
             continue
         lo, hi = max(0, i - reach), min(len(dirs), i + reach + 1)
         near = dirs[lo:hi][still[lo:hi]]
+        when = (np.arange(lo, hi)[still[lo:hi]]) * block_seconds
         held = (near @ near.T >= cos_tol).sum(axis=1) >= need  # places held long enough
         if not np.any(near[held] @ dirs[i] >= cos_tol):
             continue  # this block is at none of them
-        near = near[held]
+        near, when = near[held], when[held]
         group = place_groups(near, link)
-        places = [g for g in np.unique(group) if extent_centre(near[group == g])[2] <= place_span]
+        places = [g for g in np.unique(group) if extent_centre(near[group == g])[2] <= place_span
+                  and drift(near[group == g], when[group == g]) <= move_speed]
         if len(places) < 2:
             continue  # one place, or one source in motion: nothing to frame together
         near = near[np.isin(group, places)]
