@@ -9,6 +9,13 @@ trajectory JSON is scored: capture (every target in view while it sounds), mean 
 are still, p95 angular acceleration outside cuts, cuts and the shortest shot, time to frame a new
 source.
 
+Issue 21 adds scenes for moving sources (one source sweeping 60° in 8 s, a slow mover after a
+talker, a fast mover) and for subjects in the picture (a tall figure whose sound comes from its middle,
+a subject nearer than 65.5° can hold, a sound 20° below its subject), scored also on the central-half
+fraction while the source moves, how far a pan ends ahead of its source, the subject's box in view,
+headroom and the field of view of each shot (goals: central ≥ 0.9, no pan ends > 10° ahead, the whole
+subject in view on ≥ 90% of frames where it fits).
+
 Goals (issue 10), with default options: capture ≥ 0.95 on every scene; mean speed ≤ 0.5°/s while a
 source is still; p95 acceleration ≤ 30°/s² outside cuts; no shot shorter than 1.5 s.
 
@@ -39,9 +46,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from scenes import SUITE, score  # noqa: E402
+from scenes import MOVING, SUBJECTS, SUITE, score  # noqa: E402
 
 GOALS = {"capture": (">=", 0.95), "still_speed": ("<=", 0.5), "p95_accel": ("<=", 30.0), "min_shot": (">=", 1.5)}
+# Issue 21's goals for the moving-source and subject scenes.
+FRAMING_GOALS = {"central": (">=", 0.9), "pan_ahead": ("<=", 10.0), "whole": (">=", 0.9)}
 
 
 def run_tree(tree: Path, clip: Path, outdir: Path, extra: list[str]) -> tuple[dict, float]:
@@ -62,7 +71,22 @@ def scored(scene, traj: dict) -> dict:
     yaw = np.array([x["yaw"] for x in s])
     pitch = np.array([x["pitch"] for x in s])
     cut = np.array([bool(x.get("cut")) for x in s])
-    return score(scene, yaw, pitch, s[0]["hfov"], s[0]["vfov"], cut)
+    hfov = np.array([x["hfov"] for x in s])
+    out = score(scene, yaw, pitch, hfov, np.array([x["vfov"] for x in s]), cut)
+    starts = np.r_[0, np.nonzero(cut)[0], len(s)]
+    shots = [float(np.median(hfov[a:b])) for a, b in zip(starts[:-1], starts[1:], strict=False) if b > a]
+    out["fov"] = "/".join(f"{v:.0f}" for v in dict.fromkeys(round(v) for v in shots))  # distinct, in order
+    out["fov_range"] = f"{hfov.min():.0f}-{hfov.max():.0f}"
+    return out
+
+
+def fmt_framing(metrics: dict) -> str:
+    def f(key: str, spec: str) -> str:
+        v = metrics[key]
+        return format(v, spec) if v == v else format("-", spec.split(".")[0].rstrip("f") + "s")
+
+    return (f"{f('capture', '5.2f')} {f('central', '5.2f')} {f('pan_ahead', '6.1f')} {f('subject_in', '5.2f')} "
+            f"{f('whole', '5.2f')} {f('headroom', '5.1f')} {f('still_speed', '5.2f')} {metrics['fov']:>9s}")
 
 
 def fmt(metrics: dict) -> str:
@@ -70,9 +94,9 @@ def fmt(metrics: dict) -> str:
             f"{metrics['cuts']:3d} {metrics['min_shot']:5.1f} {metrics['time_to_frame']:5.2f}")
 
 
-def misses(metrics: dict) -> list[str]:
+def misses(metrics: dict, goals: dict = GOALS) -> list[str]:
     out = []
-    for key, (op, goal) in GOALS.items():
+    for key, (op, goal) in goals.items():
         v = metrics[key]
         if v != v:  # nan: no still frames in this scene
             continue
@@ -87,9 +111,8 @@ def speed() -> None:
 
     import numpy as np
 
-    from pano.planning.autocam import _Calmer
     from pano.planning.motion import MotionStyle, ShotCamera
-    from pano.planning.smoothing import frame_steps
+    from pano.planning.smoothing import SmoothCamera, frame_steps
     from pano.sphere.geometry import yaw_pitch_to_vec
 
     fps = 30.0
@@ -105,7 +128,7 @@ def speed() -> None:
         dt = frame_steps(t, fps)
         none = np.zeros(0, int)
         start = time.perf_counter()
-        _Calmer(0.4 * fps, 60.0, 120.0).push(vec, dt, n, none, none)
+        SmoothCamera(0.4 * fps, 60.0, 120.0).push(vec, dt, n, none, none)
         base = time.perf_counter() - start
         tracemalloc.start()
         start = time.perf_counter()
@@ -129,30 +152,46 @@ def main() -> None:
     if args.speed:
         speed()
         return
-    picks = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(SUITE))
+    extra = [*MOVING, *SUBJECTS]
+    every = [*SUITE, *extra]
+    picks = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(every))
     head = "capt  still  p95a cuts shot  ttf"
     print(f"{'scene':44s} | {'before: ' + head if args.before else '':46s} | after: {head}")
     failures = 0
+    framing_rows = []
     with tempfile.TemporaryDirectory(prefix="pano-cine-") as tmp:
         for k in picks:
             t0 = time.perf_counter()
-            scene = SUITE[k]()
+            scene = every[k]()
             build = time.perf_counter() - t0
             clip = scene.write(Path(tmp) / f"scene{k + 1}.mp4")
-            before = ""
+            before = b_metrics = None
             if args.before:
                 traj, _ = run_tree(args.before, clip, Path(tmp) / f"b{k}", [])
-                before = fmt(scored(scene, traj))
+                b_metrics = scored(scene, traj)
+                before = fmt(b_metrics)
             traj, took = run_tree(ROOT, clip, Path(tmp) / f"a{k}", args.option)
             after = scored(scene, traj)
-            miss = misses(after)
+            miss = misses(after) if k < len(SUITE) else misses(after, FRAMING_GOALS)
             failures += bool(miss)
-            print(f"{k + 1:2d} {scene.name:41s} | {before:46s} | {fmt(after)}"
+            print(f"{k + 1:2d} {scene.name:41s} | {before or '':46s} | {fmt(after)}"
                   f"{'  MISSES ' + ','.join(miss) if miss else ''}   ({scene.seconds:.0f} s scene, built {build:.1f} s,"
                   f" run {took:.1f} s)", flush=True)
+            if k >= len(SUITE):
+                framing_rows.append((k, scene.name, b_metrics, after))
     print("columns: capture, mean speed while still (deg/s), p95 acceleration outside cuts (deg/s²), cuts, "
           "shortest shot (s), mean time to frame a new source (s)")
-    print(f"goals: capture ≥ 0.95, still ≤ 0.5°/s, p95 ≤ 30°/s², shots ≥ 1.5 s; scenes missing a goal: {failures}")
+    if framing_rows:
+        head = " capt  cent  ahead  subj whole  head still       fov"
+        print(f"\nframing (issue 21)                           | {'before:' + head if args.before else '':56s} | "
+              f"after:{head}")
+        for k, name, b, a in framing_rows:
+            print(f"{k + 1:2d} {name:41s} | {('       ' + fmt_framing(b)) if b else '':56s} |       {fmt_framing(a)}")
+        print("columns: capture, central-half fraction while the source moves, worst degrees a pan ends ahead of "
+              "its source, mean fraction of the subject's box in view, frames with all of it in (where it fits "
+              "in 104°), median headroom (°), mean speed while still (°/s), field of view per shot (°)")
+    print(f"goals: capture ≥ 0.95, still ≤ 0.5°/s, p95 ≤ 30°/s², shots ≥ 1.5 s (the first {len(SUITE)} scenes); "
+          f"central ≥ 0.9, pan ahead ≤ 10°, whole ≥ 0.9 (the rest); scenes missing a goal: {failures}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.paths.exporters import EXPORTERS
 from pano.pipeline import NFOV_AUDIO, RunOptions, run
 from pano.planning.base import MAX_SPEED, PLANNERS
-from pano.sphere.views import DEFAULT_HFOV, parse_fov, parse_size
+from pano.sphere.views import DEFAULT_FOV_RANGE, DEFAULT_HFOV, parse_fov, parse_fov_range, parse_size
 from soundloc.device import check_device_word
 from soundloc.download import is_url
 
@@ -60,6 +60,9 @@ def debug_option(f):
               "SHA-256 (downloaded once, cached).")
 @click.option("--fov", "fov", default=None, metavar="H[xV]",
               help=f"Field of view in degrees [default: {DEFAULT_HFOV}, vertical from the output aspect].")
+@click.option("--fov-range", "fov_range", default=None, metavar="MIN:MAX",
+              help=f"Horizontal degrees the camera may zoom between, per shot [default: "
+              f"{DEFAULT_FOV_RANGE[0]:g}:{DEFAULT_FOV_RANGE[1]:g}; with --fov alone the view is fixed].")
 @click.option("--size", "size", default=None, metavar="WxH|native",
               help="NFOV output size [default: 1280x720, or 1920x1080 when the panorama is sharp enough]; "
               "native = the panorama's own angular resolution (at least 240 lines).")
@@ -101,8 +104,8 @@ def debug_option(f):
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: str | None, fov: str | None,
-            size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
-            max_pan_time: float | None,
+            fov_range: str | None, size: str | None, projection: str, stereo: str, max_speed: float | None,
+            cuts: str | None, max_pan_time: float | None,
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
             localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
@@ -110,6 +113,9 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else "standard"
     hfov, vfov = parse_fov(fov) if fov else (None, None)
+    zoom = parse_fov_range(fov_range) if fov_range else (None if fov else DEFAULT_FOV_RANGE)
+    if fov and fov_range and not zoom[0] <= hfov <= zoom[1]:
+        raise OptionError(f"--fov {hfov:g} is outside --fov-range {fov_range}: give a view inside the range")
     planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
         planner_options["max_speed"] = max_speed
@@ -123,8 +129,8 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
     if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
         raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
     options = RunOptions(
-        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size, projection=projection,
-        stereo=stereo,
+        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, fov_range=zoom, size=out_size,
+        projection=projection, stereo=stereo,
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         localizer_options=parse_key_values(localizer_opts, "--localizer-option"),

@@ -32,6 +32,7 @@ from pano.localizers.base import Localizer, create_localizer
 from pano.localizers.batches import frame_batches
 from pano.localizers.importance import batch_centroids
 from pano.localizers.select import choose_localizer
+from pano.localizers.subject import subject_boxes
 from pano.media.codecs import Encoding, choose_encoding
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
 from pano.paths.exporters import EXPORTERS, ExportJob
@@ -41,7 +42,12 @@ from pano.rendering.maps import MapStore
 from pano.rendering.render import NFOV_AUDIO, render_trajectory, warn_if_short
 from pano.run.context import RunContext
 from pano.run.names import OutputNames
-from pano.sphere.views import output_geometry, parse_aspect
+from pano.sphere.views import DEFAULT_FOV_RANGE, output_geometry, parse_aspect
+
+# Where the planner frames subjects: pass 1 also decodes the frames this small (H, W) and finds the
+# sounding subject's box on every SUBJECT_EVERY-th frame (pano.localizers.subject).
+SUBJECT_FRAME = (256, 512)
+SUBJECT_EVERY = 3
 
 __all__ = ["NFOV_AUDIO", "RunOptions", "RunResult", "render_trajectory", "run", "run_context"]
 
@@ -52,6 +58,7 @@ class RunOptions:
     planner: str = "autocam"
     hfov: float | None = None  # None: 65.5° (DEFAULT_HFOV), or the --aspect preset's lens
     vfov: float | None = None
+    fov_range: tuple[float, float] | None = DEFAULT_FOV_RANGE  # the planner zooms within it; None = fixed
     size: tuple[int, int] | str = "standard"  # output (width, height), or the rule: "standard" / "native"
     projection: str = "auto"  # auto | equirect (see pano.media.probe)
     stereo: str = "auto"  # auto | mono | top-bottom | left-right
@@ -96,7 +103,8 @@ def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], No
     """Every run-wide decision for ``info`` under ``options``, made once (see ``pano.run.context``)."""
     geometry = output_geometry(info.pano_size[0], options.hfov, options.vfov, options.size,
                                src_height=info.pano_size[1],
-                               aspect=parse_aspect(options.aspect) if options.aspect else None)
+                               aspect=parse_aspect(options.aspect) if options.aspect else None,
+                               hfov_range=options.fov_range)
     return RunContext.for_media(info, checkpoint=options.checkpoint, device=options.device, geometry=geometry,
                                 notify=notify)
 
@@ -107,6 +115,14 @@ def _segment_record(info: MediaInfo) -> dict:
         return {}
     start, end = info.segment
     return {"segment": [start, None if np.isinf(end) else end]}
+
+
+def subject_extras(boxes: np.ndarray | None) -> list[dict] | None:
+    """Per-sample ``subject`` keys for the trajectory: the box the shot was composed on, as
+    [yaw, pitch, width, height] degrees (absent where none; readers ignore unknown keys)."""
+    if boxes is None:
+        return None
+    return [{"subject": [round(float(v), 2) for v in b]} if np.all(np.isfinite(b)) else {} for b in boxes]
 
 
 def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
@@ -192,12 +208,18 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         store = MapStore(Path(tmp)) if sal_path else None
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
-            for batch in frame_batches(info, source, times):
+            look = SUBJECT_FRAME if planner.wants_subjects else None
+            for batch in frame_batches(info, source, times, frame_size=look):
                 result = source.process(batch)
                 maps = result.maps
                 yaw, pitch, resultant = batch_centroids(maps)
                 conf = result.confidence * resultant
-                planner.observe(Observation(batch.times, maps, yaw, pitch, conf))
+                boxes = None
+                if look is not None and batch.frames is not None:
+                    every = batch.indices % SUBJECT_EVERY == 0  # a few times a second is enough to frame
+                    boxes = np.full((len(yaw), 4), np.nan)
+                    boxes[every] = subject_boxes(batch.frames[every], yaw[every], pitch[every], conf[every])
+                planner.observe(Observation(batch.times, maps, yaw, pitch, conf, subject=boxes))
                 if store is not None:
                     store.append(maps)
                 advance(len(batch.indices))
@@ -214,6 +236,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
             vfov=path.vfov if path.vfov is not None else np.full(n, ctx.vfov),
             confidence=path.confidence,
             cut=path.cut,
+            sample_extra=subject_extras(path.subject),
             source=info.source_record() | {"frame_count": n} | _segment_record(info),
             generator={
                 "name": "pano-pan",

@@ -156,24 +156,47 @@ class Scene:
     still: np.ndarray
     events: list[int] = field(default_factory=list)
     sr: int = SR
+    # (n, 4) per frame the sounding subject's box (yaw, pitch, width, height, view degrees) drawn in the
+    # picture in ``colour`` on a textured grey background; None: the picture shows nothing.
+    figure: np.ndarray | None = None
+    colour: tuple[int, int, int] = (230, 120, 30)
+
+    def picture(self, i: int, size: tuple[int, int] = (256, 512)) -> np.ndarray:
+        """Frame i (RGB, H×W): the background, and the figure where there is one."""
+        h, w = size
+        rng = np.random.default_rng(12345)  # the same background in every frame
+        frame = (80 + 30 * rng.random((h, w, 1))).repeat(3, axis=2).astype(np.uint8)
+        if self.figure is None or not np.all(np.isfinite(self.figure[i])):
+            return frame
+        yc, pc, bw, bh = self.figure[i]
+        yaw = (np.arange(w) + 0.5) / w * 360.0 - 180.0
+        pitch = 90.0 - (np.arange(h) + 0.5) / h * 180.0
+        dy = ((yaw[None, :] - yc + 180.0) % 360.0 - 180.0) * np.cos(np.radians(pitch[:, None]))
+        frame[(np.abs(pitch[:, None] - pc) <= bh / 2) & (np.abs(dy) <= bw / 2)] = self.colour
+        return frame
 
     @property
     def seconds(self) -> float:
         return self.foa.shape[1] / self.sr
 
-    def write(self, path: Path, size: tuple[int, int] = (64, 128)) -> Path:
+    def write(self, path: Path, size: tuple[int, int] = (64, 128), stripes: bool = False) -> Path:
         """A 2:1 clip of flat grey frames with this scene's FOA track (the ambisonic source needs no
-        pixels; small frames keep the benchmark about the camera, not the codec)."""
+        pixels; small frames keep the benchmark about the camera, not the codec); ``stripes``: vertical
+        stripes every 10° instead, so a view's field of view shows in its pictures."""
         from pano.media.writer import write_video
 
         n = len(self.targets)
         frame = np.full((*size, 3), 90, np.uint8)
+        if stripes:
+            frame[:, (np.arange(size[1]) * 36 // size[1]) % 2 == 1] = 200
+        if self.figure is not None:  # the subject must be seen: frames of its own, the size pass 1 looks at
+            size = (256, 512)
         peak = max(1e-9, float(np.max(np.abs(self.foa))))
         from scipy.signal import resample_poly
 
         audio = resample_poly(self.foa * min(1.0, 0.9 / peak), 2, 1, axis=1).astype(np.float32)  # AAC: 48 kHz
-        return write_video(path, (frame for _ in range(n)), self.fps, audio=(audio, 2 * self.sr), crf=30,
-                           preset="ultrafast")
+        frames = (self.picture(i, size) for i in range(n)) if self.figure is not None else (frame for _ in range(n))
+        return write_video(path, frames, self.fps, audio=(audio, 2 * self.sr), crf=30, preset="ultrafast")
 
 
 def _frames(seconds: float, fps: float) -> np.ndarray:
@@ -279,6 +302,115 @@ def silent_gap(seconds: float = 64.0, fps: float = 30.0, seed: int = 6) -> Scene
     return Scene("silent gap, new place", foa, fps, targets, sounding, np.ones(len(times), bool), _events(keys))
 
 
+def _mover(name: str, yaw_at: Callable, moving_at: Callable, seconds: float, fps: float, seed: int,
+           talker_at: Callable | None = None) -> Scene:
+    """An engine on the path ``yaw_at(t)`` (pitch 0); ``moving_at(t)`` says when it moves. Where
+    ``talker_at(t)`` gives a yaw (not None), a talker sounds there instead of the engine (the camera
+    starts elsewhere and has to pan to the engine when it starts)."""
+    rng = np.random.default_rng(seed)
+    st = np.arange(int(seconds * SR)) / SR
+    times = _frames(seconds, fps)
+    sig_e = engine(seconds, rng)
+    if talker_at is None:
+        foa = encode_foa(sig_e, yaw_at(st), 0.0)
+        targets = [[(float(yaw_at(t)), 0.0)] for t in times]
+        sounding = np.ones(len(times), bool)
+    else:
+        sig_t, act = talker(seconds, rng)
+        ty = np.array([talker_at(t) for t in st[:: SR // 100]])  # the talker's place, 100 Hz
+        on_t = np.repeat(~np.isnan(ty), SR // 100)[: len(st)]
+        ty = np.nan_to_num(np.repeat(ty, SR // 100)[: len(st)])
+        foa = encode_foa(sig_t * on_t, ty, 0.0) + encode_foa(sig_e * ~on_t, yaw_at(st), 0.0)
+        tf = [talker_at(t) for t in times]
+        targets = [[(float(x), 0.0)] if x == x else [(float(yaw_at(t)), 0.0)] for x, t in zip(tf, times, strict=True)]
+        sounding = np.where(np.isnan(tf), True, _at_frames(act, times))
+    foa = foa + ambience(seconds, rng)
+    still = ~np.array([bool(moving_at(t)) for t in times])
+    # The picture: a vehicle (20° × 12°) at the engine, a standing person (10° × 30°) at the talker.
+    figure = np.array([[x[0][0], 0.0, 20.0, 12.0] for x in targets])
+    if talker_at is not None:
+        person = ~np.isnan(np.array([talker_at(t) for t in times]))
+        figure[person, 2:] = (10.0, 30.0)
+    ty = np.array([x[0][0] for x in targets])
+    jump = np.abs(_wrap(np.diff(ty))) > 20.0  # the talker hands over to the engine (a new source)
+    return Scene(name, foa, fps, targets, sounding, still, [0] + [int(i) + 1 for i in np.nonzero(jump)[0]],
+                 figure=figure)
+
+
+def _wrap(y):
+    return (np.asarray(y, float) + 180.0) % 360.0 - 180.0
+
+
+def sweep(seconds: float = 60.0, fps: float = 30.0, seed: int = 7) -> Scene:
+    """One engine whose path spans 60° in 8 s (7.5°/s), rests 4 s and sweeps back: the tractor that the
+    old two-shot rule held as two places, from one end of its path to the other."""
+    def yaw_at(t):
+        ph = np.asarray(t, float) % 24.0
+        out = np.clip(ph, 0, 8) * 7.5 - np.clip(ph - 12, 0, 8) * 7.5
+        return out - 30.0
+
+    return _mover("one source, 60° in 8 s", yaw_at, lambda t: (t % 12.0) < 8.0, seconds, fps, seed)
+
+
+def slow_mover(seconds: float = 60.0, fps: float = 30.0, seed: int = 8) -> Scene:
+    """Per 15 s: a talker for 5 s, then an engine 50° to its right moving on at 5°/s for 10 s; the camera
+    pans to the engine, and the pan must end on it, not ahead of it."""
+    def base(t):
+        return -150.0 + 150.0 * (np.asarray(t, float) // 15.0)
+
+    def yaw_at(t):
+        return _wrap(base(t) + 50.0 + 5.0 * np.clip(np.asarray(t, float) % 15.0 - 5.0, 0, None))
+
+    def talker_at(t):
+        return float(_wrap(base(t))) if t % 15.0 < 5.0 else float("nan")
+
+    return _mover("slow mover (5°/s) after a talker", yaw_at, lambda t: t % 15.0 >= 5.0, seconds, fps, seed,
+                  talker_at)
+
+
+def fast_mover(seconds: float = 60.0, fps: float = 30.0, seed: int = 9) -> Scene:
+    """An engine circling at 30°/s the whole time (half the camera's top speed)."""
+    return _mover("fast mover (30°/s)", lambda t: _wrap(30.0 * np.asarray(t, float) - 90.0), lambda t: True,
+                  seconds, fps, seed)
+
+
+
+def tall_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 10, height: float = 44.0) -> Scene:
+    """A standing performer 14° wide and ``height`` tall at yaw 20°, whose sound (a voice, an instrument)
+    comes from the middle of the figure: centring the sound cuts the head off a 65.5° × 36.8° view."""
+    rng = np.random.default_rng(seed)
+    sig, active = talker(seconds, rng)
+    foa = encode_foa(sig, 20.0, 0.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    figure = np.tile([20.0, 0.0, 14.0, height], (n, 1))
+    return Scene(f"tall subject ({height:g}°), sound at its middle", foa, fps, [[(20.0, 0.0)]] * n,
+                 _at_frames(active, times), np.ones(n, bool), [0], figure=figure, colour=(40, 60, 200))
+
+
+def near_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 11) -> Scene:
+    """A performer a metre from the lens: 80° wide and 50° tall, wider than the 65.5° view can hold."""
+    rng = np.random.default_rng(seed)
+    sig = chord(seconds, rng)
+    foa = encode_foa(sig, -60.0, 0.0) + ambience(seconds, rng)
+    n = len(_frames(seconds, fps))
+    figure = np.tile([-60.0, 0.0, 80.0, 50.0], (n, 1))
+    return Scene("near subject (80° × 50°)", foa, fps, [[(-60.0, 0.0)]] * n, np.ones(n, bool), np.ones(n, bool),
+                 [0], figure=figure, colour=(200, 40, 120))
+
+
+
+def reflected_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 12) -> Scene:
+    """A passing-train-like source whose FOA direction is 20° below the vehicle (a platform reflects it):
+    the vehicle (40° × 16°, on the horizon) is what should be framed, not the platform under it."""
+    rng = np.random.default_rng(seed)
+    foa = encode_foa(engine(seconds, rng), 100.0, -20.0) + ambience(seconds, rng)
+    n = len(_frames(seconds, fps))
+    figure = np.tile([100.0, 0.0, 40.0, 16.0], (n, 1))
+    return Scene("sound 20° below its subject (reflection)", foa, fps, [[(100.0, 0.0)]] * n, np.ones(n, bool),
+                 np.ones(n, bool), [0], figure=figure, colour=(60, 170, 80))
+
+
 SUITE: list[Callable[[], Scene]] = [
     moving_engine,
     fixed_chord,
@@ -292,6 +424,11 @@ SUITE: list[Callable[[], Scene]] = [
     silent_gap,
 ]
 
+# Moving sources (issue 21): scored also on the central half and how far pans end ahead of the source.
+MOVING: list[Callable[[], Scene]] = [sweep, slow_mover, fast_mover]
+# Subjects in the picture (issue 21): scored also on subject-in-frame, whole-subject frames and headroom.
+SUBJECTS: list[Callable[[], Scene]] = [tall_subject, near_subject, reflected_subject]
+
 
 # ----------------------------------------------------------------------------------------- scoring
 def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: float,
@@ -304,12 +441,25 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     * ``p95_accel``: 95th percentile of angular acceleration (deg/s²), frames next to a cut left out;
     * ``cuts`` and ``min_shot`` (s); a path without cut flags has its jumps (faster than 1.5×
       ``max_speed``) counted as cuts;
-    * ``time_to_frame``: mean seconds from a new target's appearance until it is in view.
+    * ``time_to_frame``: mean seconds from a new target's appearance until it is in view;
+    * ``subject_in``: mean fraction of the subject's box (``figure``) inside the view while it sounds;
+      ``whole``: fraction of those frames where it can fit (under 95% of the widest default view,
+      ``FIT_HFOV``) with all of it in;
+      ``headroom``: median degrees from its top to the frame's top (nan without a figure);
+    * ``central``: fraction of sounding frames whose targets are in motion with every target inside the
+      central half of the view (half the field of view each way; nan when nothing moves);
+    * ``pan_ahead``: how far (degrees, along the pan) the camera is past its target at worst within 1 s
+      after each pan ends (a pan: ≥ 0.2 s at more than the target's own speed + 8°/s, outside cuts;
+      negative = it ends behind; nan when there is no pan).
+
+    ``hfov``/``vfov`` may be per frame (a zooming path).
     """
     from pano.sphere.geometry import in_view
 
     n = min(len(yaw), len(scene.targets))
     yaw, pitch = np.asarray(yaw[:n], float), np.asarray(pitch[:n], float)
+    hfov = np.broadcast_to(np.asarray(hfov, float), (len(yaw),))[:n] if np.ndim(hfov) else np.full(n, hfov)
+    vfov = np.broadcast_to(np.asarray(vfov, float), (len(yaw),))[:n] if np.ndim(vfov) else np.full(n, vfov)
     fps = scene.fps
     vec = yaw_pitch_to_vec(yaw, pitch)
     step = np.degrees(np.arctan2(np.linalg.norm(np.cross(vec[:-1], vec[1:]), axis=1),
@@ -318,8 +468,10 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     cut = np.zeros(n, bool) if cut is None or not np.any(cut) else np.asarray(cut[:n], bool)
     if not cut.any():
         cut = speed > 1.5 * max_speed
-    inside = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov, vfov)) for ty, tp in scene.targets[i])
+    inside = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov[i], vfov[i])) for ty, tp in scene.targets[i])
                        if scene.targets[i] else True for i in range(n)])
+    centre = np.array([all(bool(in_view(ty, tp, yaw[i], pitch[i], hfov[i] / 2, vfov[i] / 2))
+                           for ty, tp in scene.targets[i]) if scene.targets[i] else True for i in range(n)])
     sounding = scene.sounding[:n] & np.array([bool(t) for t in scene.targets[:n]])
     capture = float(inside[sounding].mean()) if sounding.any() else 1.0
     since = np.full(n, np.inf)
@@ -339,8 +491,26 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     for e in scene.events:
         got = np.nonzero(inside[e:])[0]
         frame_times.append(got[0] / fps if len(got) else (n - e) / fps)
+    moving = sounding & ~scene.still[:n]
+    central = float(centre[moving].mean()) if moving.any() else float("nan")
+    whole = headroom = float("nan")
+    if scene.figure is not None:
+        inside_frac = np.array([_box_inside(scene.figure[i], yaw[i], pitch[i], hfov[i], vfov[i]) for i in range(n)])
+        fits = sounding & (scene.figure[:n, 3] <= FIT_VFOV * 0.95) & (scene.figure[:n, 2] <= FIT_HFOV * 0.95)
+        whole = float((inside_frac[fits] >= 0.98).mean()) if fits.any() else float("nan")
+        # Headroom: degrees between the subject's top and the frame's top, median over sounding frames.
+        top_gap = pitch + vfov / 2 - (scene.figure[:n, 1] + scene.figure[:n, 3] / 2)
+        headroom = float(np.median(top_gap[sounding])) if sounding.any() else float("nan")
+        subject_in = float(inside_frac[sounding].mean()) if sounding.any() else float("nan")
+    else:
+        subject_in = float("nan")
     return {
         "capture": capture,
+        "central": central,
+        "subject_in": subject_in,
+        "whole": whole,
+        "headroom": headroom,
+        "pan_ahead": _pan_ahead(scene, yaw, speed, cut, n),
         "still_speed": still_speed,
         "p95_accel": p95,
         "cuts": int(cut.sum()),
@@ -349,7 +519,53 @@ def score(scene: Scene, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: f
     }
 
 
-def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_options):
+# "Where it fits": inside the widest view of the default zoom range (104° at 16:9).
+FIT_HFOV = 104.0
+FIT_VFOV = float(np.degrees(2 * np.arctan(np.tan(np.radians(FIT_HFOV) / 2) * 9 / 16)))
+
+
+def _box_inside(box: np.ndarray, yaw: float, pitch: float, hfov: float, vfov: float, k: int = 9) -> float:
+    """Fraction of the box (yaw, pitch, width, height in view degrees) inside the view: a k×k grid of
+    points over the box, its edges included (a head cut by a degree is not "whole"), tested with the
+    view's own projection."""
+    from pano.sphere.geometry import in_view
+
+    yc, pc, bw, bh = box
+    u = np.linspace(-0.5, 0.5, k)
+    pp = pc + bh * u[:, None] + 0 * u[None, :]
+    yy = yc + bw * u[None, :] / np.maximum(np.cos(np.radians(pp)), 0.2)
+    return float(np.mean(in_view(yy, pp, yaw, pitch, hfov, vfov)))
+
+
+def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray, n: int) -> float:
+    """Worst signed overshoot (degrees) past the target within 1 s after each pan ends; see ``score``."""
+    fps = scene.fps
+    ty = np.array([t[0][0] if t else np.nan for t in scene.targets[:n]])
+    t_step = np.abs((np.diff(ty) + 180.0) % 360.0 - 180.0)
+    t_speed = np.r_[0.0, np.where(t_step > 20.0, 0.0, t_step) * fps]  # a new target is no speed
+    fast = (speed > np.nan_to_num(t_speed) + 8.0) & ~cut
+    fast[1:] &= ~cut[:-1]
+    worst = []
+    i = 0
+    while i < n:
+        if not fast[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and fast[j]:
+            j += 1
+        if j - i >= 0.2 * fps and j < n:
+            d = (yaw[j - 1] - yaw[i] + 180.0) % 360.0 - 180.0  # the pan's direction
+            after = slice(j - 1, min(n, j + int(fps)))
+            err = (yaw[after] - ty[after] + 180.0) % 360.0 - 180.0
+            if np.isfinite(err).any():
+                worst.append(float(np.nanmax(np.sign(d) * err)))
+        i = j
+    return max(worst) if worst else float("nan")
+
+
+def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, hfov_range: tuple[float, float] | None = None,
+               **planner_options):
     """Pass 1 without a video: the ambisonic source on the scene's audio, then the autocam planner,
     batch by batch as the pipeline feeds them. Returns the planned path."""
     from pano.localizers.ambisonic import AmbisonicLocalizer
@@ -360,7 +576,7 @@ def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_o
     from pano.run.context import RunContext
     from pano.sphere.views import OutputGeometry
 
-    ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90))
+    ctx = RunContext(audio_format="ambix", fps=scene.fps, geometry=OutputGeometry(hfov, vfov, 160, 90, hfov_range))
     source = AmbisonicLocalizer.build(ctx, sample_rate=scene.sr)
     planner = AutoCamPlanner.build(ctx, **planner_options)
     win = int(round(source.audio_spec.window * scene.sr))
@@ -375,5 +591,14 @@ def plan_scene(scene: Scene, hfov: float = 65.5, vfov: float = 36.8, **planner_o
             audio[i, :, lo - s : hi - s] = track[:, lo:hi]
         out = source.process(FrameBatch(np.arange(a, a + len(t)), t, audio=audio))
         yaw, pitch, resultant = batch_centroids(out.maps)
-        planner.observe(Observation(t, out.maps, yaw, pitch, out.confidence * resultant))
+        conf = out.confidence * resultant
+        boxes = None
+        if scene.figure is not None and planner.wants_subjects:  # as the pipeline's pass 1 does
+            from pano.localizers.subject import subject_boxes
+
+            boxes = np.full((len(t), 4), np.nan)
+            for i in range(0, len(t), 3):
+                boxes[i] = subject_boxes(scene.picture(a + i)[None], yaw[i : i + 1], pitch[i : i + 1],
+                                         conf[i : i + 1])[0]
+        planner.observe(Observation(t, out.maps, yaw, pitch, conf, subject=boxes))
     return planner.plan()

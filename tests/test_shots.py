@@ -23,7 +23,9 @@ from scenes import (
     plan_scene,
     score,
     simultaneous,
+    slow_mover,
     static_talker,
+    sweep,
     talker,
     turn_taking,
 )
@@ -92,6 +94,26 @@ def test_a_two_shot_needs_both_to_fit():
     assert abs(np.median(path.yaw[(t > 5.0) & (t < 7.5)]) - 75.0) < 10.0
 
 
+def test_one_source_moving_60_degrees_in_8_seconds_is_followed_not_held_as_a_two_shot():
+    """Issue 21: the two-shot rule took two moments of one tractor's path for two places and held the
+    middle of it while the tractor crossed the frame. It sweeps −30° → +30° (8 s), rests 4 s, sweeps back."""
+    scene = sweep(seconds=24.0)
+    metrics, path = scored(scene)
+    assert metrics["capture"] == 1.0
+    assert metrics["central"] >= 0.9  # inside the central half while it moves
+    t = np.arange(len(path.yaw)) / scene.fps
+    assert np.ptp(path.yaw[(t >= 1.0) & (t < 8.0)]) > 35.0  # the camera went with it
+
+
+def test_a_pan_to_a_slow_mover_ends_on_it_not_ahead():
+    """A talker, then an engine 50° to its right moving on at 5°/s: the pan ends within 10° of the
+    engine (it used to end a safe zone's width ahead and hold while the engine crossed the frame)."""
+    scene = slow_mover(seconds=15.0)
+    metrics, _ = scored(scene)
+    assert metrics["pan_ahead"] <= 10.0, metrics
+    assert metrics["central"] >= 0.9 and metrics["capture"] >= 0.95
+
+
 def test_cuts_never_pans_instead():
     scene = turn_taking(150.0, turn=4.0, seconds=12.0)
     metrics, path = scored(scene, cuts="never")
@@ -146,3 +168,82 @@ def test_cut_flags_round_trip_through_json_csv_sendcmd_and_render(tmp_path, caps
     from pano.media.probe import probe
 
     assert probe(tmp_path / "again.mp4").frame_count == len(samples)
+
+
+def test_a_two_shot_too_wide_for_the_nominal_view_zooms_out_and_holds():
+    """Talkers 80° apart do not fit in 65.5°: with a zoom range the camera widens to hold both (a
+    still two-shot), with the view fixed it pans at each turn as before."""
+    scene = turn_taking(80.0, turn=4.0, seconds=16.0)
+    fixed = plan_scene(scene, HFOV, VFOV)
+    zoomed = plan_scene(scene, HFOV, VFOV, hfov_range=(46.0, 104.0))
+    assert fixed.hfov is None
+    m = score(scene, zoomed.yaw, zoomed.pitch, zoomed.hfov, zoomed.vfov, zoomed.cut)
+    assert m["capture"] == 1.0 and m["still_speed"] < 0.5
+    framed = np.arange(len(zoomed.yaw)) / scene.fps >= 2.0
+    assert 80.0 < zoomed.hfov[framed].min() <= 104.0
+    assert np.ptp(zoomed.hfov[framed]) < 1e-6  # one field of view for the still shot
+    assert score(scene, fixed.yaw, fixed.pitch, HFOV, VFOV, fixed.cut)["still_speed"] > 0.5
+
+
+def test_a_per_sample_fov_survives_json_csv_sendcmd_render_and_the_viewer(tmp_path, capsys):
+    """A zooming run's per-frame field of view is the same in the JSON, the CSV, the sendcmd script and
+    the viewer's job, and ``pano-pan render`` draws it (a wider view shows more than the nominal one)."""
+    import http.client
+
+    from pano.media.video import iter_frames
+    from pano.paths.trajectory import Trajectory
+    from pano.view.job import open_job
+    from pano.view.server import ViewServer
+
+    rng = np.random.default_rng(11)
+    # A talker at −40° alone for 18 s (a two-shot forms up to 16 s ahead), then one at +40° takes turns.
+    seconds = 24.0
+    sig_a, act_a = talker(seconds, rng)
+    sig_b, act_b = talker(seconds, rng)
+    st = np.arange(len(sig_a)) / SR
+    b_turn = (st >= 18.0) & ((st - 18.0) % 4.0 < 2.0)
+    foa = encode_foa(sig_a * ~b_turn, -40.0, 0.0) + encode_foa(sig_b * b_turn, 40.0, 0.0) + ambience(seconds, rng)
+    n = int(seconds * 30)
+    scene = Scene("joins", foa, 30.0, [[(-40.0, 0.0)]] * n, np.ones(n, bool), np.ones(n, bool), [0])
+    clip = scene.write(tmp_path / "wide.mp4", size=(180, 360), stripes=True)
+    out = tmp_path / "out"
+    code = main(["run", str(clip), "-o", str(out), "--no-saliency-video", "--size", "160x90", "-q",
+                 "--export", "csv", "--export", "ffmpeg"])
+    assert code == 0, capsys.readouterr().err
+    traj = Trajectory.load(out / "wide.trajectory.json")
+    assert traj.hfov.max() > 75.0 and np.ptp(traj.hfov) > 5.0  # it zoomed out for the two-shot
+    rows = list(csv.DictReader((out / "wide.trajectory.csv").read_text().splitlines()))
+    assert np.allclose([float(r["hfov"]) for r in rows], traj.hfov, atol=1e-3)
+    assert np.allclose([float(r["vfov"]) for r in rows], traj.vfov, atol=1e-3)
+    sendcmd = [ln for ln in (out / "wide.sendcmd.txt").read_text().splitlines() if ln and ln[0].isdigit()]
+    last = None
+    for line in sendcmd:
+        t = float(line.split(" ", 1)[0])
+        h = float(line.split("h_fov ")[1].split(",")[0])
+        i = int(np.searchsorted(traj.t, t))  # the frame the command is for (half a frame ahead)
+        assert abs(h - traj.hfov[i]) < 1e-3
+        last = h
+    assert last is not None
+    srv = ViewServer(open_job(out)).start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        conn.request("GET", "/api/job", headers={"Host": f"127.0.0.1:{srv.port}"})
+        auto = json.loads(conn.getresponse().read())["auto"]
+        conn.close()
+    finally:
+        srv.stop()
+    assert np.allclose(auto["hfov"], traj.hfov, atol=1e-3) and np.allclose(auto["vfov"], traj.vfov, atol=1e-3)
+    # Render: the same path at the nominal view differs where the path is zoomed out.
+    narrow = Trajectory.load(out / "wide.trajectory.json")
+    narrow.hfov[:], narrow.vfov[:] = traj.hfov.min(), traj.vfov.min()
+    narrow.save(tmp_path / "narrow.trajectory.json")
+    stripes = {}
+    for name in ("wide", "narrow"):
+        src = out / "wide.trajectory.json" if name == "wide" else tmp_path / "narrow.trajectory.json"
+        assert main(["render", str(clip), str(src), "-o", str(tmp_path / f"r_{name}.mp4"), "-q"]) == 0
+        i = int(np.argmax(traj.hfov))
+        frame = next(f for k, _, f in iter_frames(tmp_path / f"r_{name}.mp4") if k == i)
+        row = frame[frame.shape[0] // 2, :, :].mean(axis=1) > 145  # light stripes along the middle row
+        stripes[name] = int(np.count_nonzero(np.diff(row.astype(int)) == 1))
+    # 10° stripes: a view ~30° wider shows more of them.
+    assert stripes["wide"] > stripes["narrow"], stripes

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
 
 
-def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray) -> Iterator[FrameBatch]:
-    """Frames (if the source wants them) and audio windows, batch by batch, in frame order."""
+def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
+                  frame_size: tuple[int, int] | None = None) -> Iterator[FrameBatch]:
+    """Frames (if the source wants them, else at ``frame_size`` (H, W) if given: the pipeline's own
+    look at the picture) and audio windows, batch by batch, in frame order."""
     spec = source.audio_spec
     windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
     bs = max(1, int(source.batch_size))
@@ -34,13 +36,34 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray) -> Iter
             audio=windows.windows(ts) if windows else None,
         )
 
-    if source.frame_size is None:
+    size = source.frame_size if source.frame_size is not None else frame_size
+    if size is None:
         for start in range(0, len(times), bs):
             yield make(list(range(start, min(start + bs, len(times)))), None)
         return
+    if source.frame_size is None:
+        # Frames only for the pipeline's own look: the frame times lead, as without frames, and a batch
+        # the decoder cannot fill (a truncated file, a gap) comes without them rather than not at all.
+        decoded = iter(info.frames(size=size))
+        pending = None
+        for start in range(0, len(times), bs):
+            idx = list(range(start, min(start + bs, len(times))))
+            got: dict[int, np.ndarray] = {}
+            while True:
+                if pending is None:
+                    pending = next(decoded, None)
+                    if pending is None:
+                        break
+                if pending[0] > idx[-1]:
+                    break
+                if pending[0] >= start:
+                    got[pending[0]] = pending[2]
+                pending = None
+            yield make(idx, [got[i] for i in idx] if len(got) == len(idx) else None)
+        return
     idx_buf: list[int] = []
     frame_buf: list[np.ndarray] = []
-    for index, _t, rgb in info.frames(size=source.frame_size):
+    for index, _t, rgb in info.frames(size=size):
         if index >= len(times):
             break
         idx_buf.append(index)

@@ -46,6 +46,9 @@ class Observation:
     yaw: np.ndarray  # (B,) spherical weighted centroid of each map, degrees
     pitch: np.ndarray  # (B,)
     confidence: np.ndarray  # (B,) in [0, 1]: source confidence × centroid concentration
+    # (B, 4) the sounding subject's box in the picture (yaw, pitch, width, height in degrees, NaN where
+    # none), when the planner asked for it (``Planner.wants_subjects``); None otherwise.
+    subject: np.ndarray | None = None
 
 
 @dataclass
@@ -56,6 +59,7 @@ class PlannedPath:
     hfov: np.ndarray | None = None  # (N,) when the planner zooms; else the configured fov
     vfov: np.ndarray | None = None
     cut: np.ndarray | None = None  # (N,) bool: the frame starts a new shot (the view jumps there)
+    subject: np.ndarray | None = None  # (N, 4) the framed subject's box (yaw, pitch, width, height; NaN: none)
 
 
 class Planner(RunPlugin, ABC):
@@ -79,6 +83,12 @@ class Planner(RunPlugin, ABC):
     @abstractmethod
     def plan(self) -> PlannedPath:
         """The path for every observed frame."""
+
+    @property
+    def wants_subjects(self) -> bool:
+        """Whether pass 1 should find the sounding subject's box in the picture (``Observation.subject``):
+        it costs decoding the frames small in pass 1."""
+        return False
 
     def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""

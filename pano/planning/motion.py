@@ -44,6 +44,13 @@ class MotionStyle:
     """
 
     zone: float = 0.15
+    # A source in motion (its aim moving faster than ``moving`` deg/s): the camera keeps it between
+    # ``trail`` behind and ``lead`` ahead of the centre (fractions of the field of view), so a pan ends
+    # on the source with a little room ahead of it, never a zone's width ahead to then hold while it
+    # crosses the frame (the L1 optimum with a symmetric zone leads by the whole zone).
+    moving: float = 3.0
+    lead: float = 0.08
+    trail: float = 0.04
     w_speed: float = 1.0  # per degree moved
     w_accel: float = 0.1 / 30.0  # per degree/s of velocity change
     w_jerk: float = 10.0 / 900.0  # per degree/s² of acceleration change
@@ -70,7 +77,8 @@ def solve_axis(
     style: MotionStyle,
     start: np.ndarray | None = None,
 ) -> np.ndarray:
-    """L1-optimal path (n,) for one axis of the aim (n,) degrees, with per-frame zone half-widths.
+    """L1-optimal path (n,) for one axis of the aim (n,) degrees, with per-frame zone half-widths:
+    ``zone`` (n,) the same both ways, or (2, n): how far the path may lie below and above the aim.
 
     ``start`` holds up to three earlier path values (oldest first) that the path must continue
     smoothly from: they are prepended as fixed frames, so position, velocity and acceleration carry
@@ -79,7 +87,9 @@ def solve_axis(
     from scipy.optimize import linprog  # ~0.3 s to import; only when a path is planned
 
     aim = np.asarray(aim, dtype=np.float64)
-    zone = np.broadcast_to(np.asarray(zone, dtype=np.float64), aim.shape)
+    zone = np.asarray(zone, dtype=np.float64)
+    below, above = (zone[0], zone[1]) if zone.ndim == 2 else (zone, zone)
+    below, above = np.broadcast_to(below, aim.shape), np.broadcast_to(above, aim.shape)
     pre = np.zeros(0) if start is None else np.asarray(start, dtype=np.float64)[-3:]
     p, m = len(pre), len(aim)
     n = p + m
@@ -87,7 +97,8 @@ def solve_axis(
         return np.zeros(0)
     if n == 1:
         return aim.copy()
-    if p == 3 and np.ptp(pre) < 1e-9 and np.all(np.abs(aim - pre[-1]) <= zone) and abs(np.median(aim) - pre[-1]) <= 1.0:
+    if p == 3 and np.ptp(pre) < 1e-9 and np.all(
+        (pre[-1] >= aim - below) & (pre[-1] <= aim + above)) and abs(np.median(aim) - pre[-1]) <= 1.0:
         # A locked shot whose aim stays in the safe zone stays locked: the LP would at most re-centre by
         # under a degree, a move no operator makes; this is most windows of most footage, and free.
         return np.full(m, float(pre[-1]))
@@ -115,8 +126,8 @@ def solve_axis(
     sel = sp.csr_matrix((np.ones(m), (np.arange(m), p + np.arange(m))), shape=(m, nv))
     slack = sp.csr_matrix((np.ones(m), (np.arange(m), s0 + np.arange(m))), shape=(m, nv))
     cen = sp.csr_matrix((np.ones(m), (np.arange(m), c0 + np.arange(m))), shape=(m, nv))
-    rows += [sel - slack, -sel - slack, sel - cen, -sel - cen]  # |x − aim| ≤ zone + s, |x − aim| ≤ c
-    rhs += [aim + zone, zone - aim, aim, -aim]
+    rows += [sel - slack, -sel - slack, sel - cen, -sel - cen]  # −below − s ≤ x − aim ≤ above + s, |x − aim| ≤ c
+    rhs += [aim + above, below - aim, aim, -aim]
     a_ub = sp.vstack(rows).tocsc()
     b_ub = np.concatenate(rhs)
 
@@ -213,6 +224,22 @@ class ShotCamera:
         starts = np.nonzero(jump & ~np.r_[False, jump[:-1]])[0]  # first frame of each jump, minus lag
         return [int(i) for i in starts]
 
+    @staticmethod
+    def _aim_velocity(aim: np.ndarray, kfps: float, span: float = 1.0) -> np.ndarray:
+        """(keys,) deg/s of the aim at each keyframe: the median over the next ``span`` seconds minus the
+        median over the last, over ``span`` (medians, so a still source's wobble reads as still)."""
+        k = max(1, int(round(span * kfps)))
+        n = len(aim)
+        out = np.zeros(n)
+        if n < 3:
+            return out
+        for i in range(n):
+            a, b = aim[max(0, i - k) : i + 1], aim[i : min(n, i + k + 1)]
+            dt = (len(a) - 1 + len(b) - 1) / 2.0 / kfps
+            if dt > 0:
+                out[i] = (np.median(b) - np.median(a)) / max(dt, span / 2)
+        return out
+
     def _solve_shot(
         self, yaw: np.ndarray, pitch: np.ndarray, n: int, room: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -233,9 +260,17 @@ class ShotCamera:
         )
         zy = self.style.zone * self.hfov / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3)
         zp = np.full(len(keys), self.style.zone * self.vfov)
+        zy = np.stack([zy, zy])  # below, above the aim
+        vel = self._aim_velocity(aims[:, 0], self.fps / q)
+        for side, sign in ((1, 1.0), (0, -1.0)):  # ahead of a moving aim: lead; behind it: trail
+            ahead = sign * vel >= self.style.moving
+            behind = -sign * vel >= self.style.moving
+            scale = 1.0 / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3)
+            zy[side] = np.where(ahead, np.minimum(zy[side], self.style.lead * self.hfov * scale), zy[side])
+            zy[side] = np.where(behind, np.minimum(zy[side], self.style.trail * self.hfov * scale), zy[side])
         if room is not None:
             r = np.array([room[max(0, k - half) : k + half + 1].min(axis=0) for k in keys]).reshape(-1, 2)
-            zy = np.minimum(zy, r[:, 0] / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3))
+            zy = np.minimum(zy, (r[:, 0] / np.maximum(np.cos(np.radians(aims[:, 1])), 0.3))[None, :])
             zp = np.minimum(zp, r[:, 1])
         kfps = self.fps / q
         win = max(4, int(round(self.style.window * kfps)))
@@ -248,7 +283,7 @@ class ShotCamera:
             last = j >= len(keys)
             tail = np.array(self._tail).reshape(-1, 2)
             args = (kfps, self.max_speed, self.max_accel, self.style)
-            sy = solve_axis(aims[i:j, 0], zy[i:j], *args, start=tail[:, 0] if len(tail) else None)
+            sy = solve_axis(aims[i:j, 0], zy[:, i:j], *args, start=tail[:, 0] if len(tail) else None)
             sp_ = solve_axis(aims[i:j, 1], zp[i:j], *args, start=tail[:, 1] if len(tail) else None)
             kx = np.concatenate([keys[i] - q * np.arange(len(tail), 0, -1), keys[i:j]])
             ky = np.concatenate([tail, np.stack([sy, sp_], axis=1)])

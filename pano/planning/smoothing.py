@@ -10,6 +10,7 @@ holds exactly at the end.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -284,3 +285,51 @@ def path_speed(yaw: np.ndarray, pitch: np.ndarray, times: np.ndarray) -> np.ndar
         dt = np.diff(t)
         sp[1:] = np.where(dt > 0, ang / np.where(dt > 0, dt, 1.0), np.where(ang > 0, np.inf, 0.0))
     return sp
+
+
+class SmoothCamera:
+    """The ``motion=smooth`` camera: streaming limit → smooth → limit (the older chain, which follows
+    every wobble of the aim). Offline use is one ``push`` with every frame committed.
+
+    Frames are committed in order; a look-ahead of tentative frames feeds the Gaussian's right side so
+    a fixed-lag stream matches the offline result whenever the lag covers the smoothing window.
+    """
+
+    def __init__(self, sigma_frames: float, max_speed: float, max_accel: float) -> None:
+        self.sigma = sigma_frames
+        self.max_speed = max_speed
+        self.max_accel = max_accel
+        self.track_state: tuple | None = None
+        self.hist: deque[np.ndarray] = deque(maxlen=max(1, int(np.ceil(3 * sigma_frames)) + 1))
+        self.last_limited: np.ndarray | None = None
+        self.last_out: np.ndarray | None = None
+
+    def push(
+        self, tgt: np.ndarray, dt: np.ndarray, n: int, cuts: np.ndarray, sbreaks: np.ndarray,
+        room: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Commit the first ``n`` of ``tgt`` (the rest is look-ahead); indices relative to ``tgt[0]``.
+        ``room`` (the two-shot's) is ignored: this chain follows the aim closely anyway."""
+        if n == 0:
+            return np.zeros((0, 3))
+        cuts = np.asarray(cuts, dtype=int)
+        step = self.max_speed * np.asarray(dt, dtype=np.float64)
+        lim = limit_speed_vectors(tgt, step, start=self.last_limited, breaks=cuts)
+        h = len(self.hist)
+        window = np.concatenate([np.array(self.hist).reshape(h, 3), lim])
+        breaks = np.unique(np.concatenate([cuts, np.asarray(sbreaks, dtype=int)])) + h
+        sm = smooth_vectors(window, self.sigma, breaks=breaks)[h : h + n]
+        c_cuts = cuts[cuts < n]
+        if self.max_accel:
+            out, self.track_state = track_vectors(
+                sm, dt[:n], self.max_speed, self.max_accel, state=self.track_state, breaks=c_cuts
+            )
+        else:
+            out = limit_speed_vectors(sm, step[:n], start=self.last_out, breaks=c_cuts)
+        self.last_limited, self.last_out = lim[n - 1], out[-1]
+        b_in = breaks[(breaks >= h) & (breaks < h + n)] - h
+        keep = lim[int(b_in.max()) : n] if len(b_in) else lim[:n]
+        if len(b_in):
+            self.hist.clear()
+        self.hist.extend(keep[-self.hist.maxlen :])
+        return out

@@ -15,6 +15,8 @@ from common.errors import OptionError
 from pano.sphere.geometry import vertical_fov
 
 DEFAULT_HFOV = 65.5  # AutoCam's horizontal field of view
+# How far the planner may zoom by default: Su & Grauman's (CVPR'17) narrowest and widest AutoCam views.
+DEFAULT_FOV_RANGE = (46.0, 104.0)
 DEFAULT_ASPECT = (16, 9)
 MIN_OUTPUT_HEIGHT = 240
 STANDARD_HEIGHTS = (720, 1080)  # short sides editors expect: 1280×720, 1920×1080 (720×1280, 1080×1350, …)
@@ -114,23 +116,42 @@ def parse_fov(text: str) -> tuple[float, float | None]:
     return parts[0], (parts[1] if len(parts) == 2 else None)
 
 
+def parse_fov_range(text: str) -> tuple[float, float]:
+    """``"MIN:MAX"`` horizontal degrees the planner may zoom between."""
+    try:
+        lo, hi = (float(v) for v in text.replace("–", ":").split(":"))
+    except ValueError:
+        raise OptionError(f"--fov-range {text!r}: write MIN:MAX in degrees, e.g. --fov-range 46:104") from None
+    if not (1.0 <= lo <= hi <= 170.0):
+        raise OptionError(f"--fov-range {text!r}: give 1 ≤ MIN ≤ MAX ≤ 170 degrees")
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class OutputGeometry:
-    """The NFOV view: field of view in degrees and frame size in pixels."""
+    """The NFOV view: field of view in degrees and frame size in pixels; ``hfov_range`` is how far the
+    planner may zoom (None: the field of view is fixed)."""
 
     hfov: float
     vfov: float
     width: int
     height: int
+    hfov_range: tuple[float, float] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
+    def vfov_for(self, hfov: np.ndarray | float) -> np.ndarray:
+        """The vertical field of view at horizontal ``hfov`` with this view's aspect kept."""
+        ratio = np.tan(np.radians(self.vfov) / 2) / np.tan(np.radians(self.hfov) / 2)
+        return np.degrees(2 * np.arctan(np.tan(np.radians(np.asarray(hfov, float)) / 2) * ratio))
+
 
 def output_geometry(src_width: int, hfov: float | None = DEFAULT_HFOV, vfov: float | None = None,
                     size: tuple[int, int] | str | None = None, src_height: int | None = None,
-                    aspect: tuple[int, int] | None = None) -> OutputGeometry:
+                    aspect: tuple[int, int] | None = None,
+                    hfov_range: tuple[float, float] | None = None) -> OutputGeometry:
     """The one rule for the view's size and vertical fov: a given size fixes the aspect (and so vfov
     when not given); otherwise a 16:9 view sized by the rule ``size`` names (``standard``, the
     default, or ``native``: see :func:`default_output_size`) from the panorama of one eye,
@@ -139,6 +160,8 @@ def output_geometry(src_width: int, hfov: float | None = DEFAULT_HFOV, vfov: flo
     ``aspect`` (an :data:`ASPECTS` preset) replaces 16:9: with ``hfov`` None the view gets the same
     lens's field of view at that aspect (:func:`aspect_fov`), with ``hfov`` given its vfov follows the
     aspect; the size rule then gives e.g. 720×1280 for 9:16. A size of another aspect is refused.
+    ``hfov_range`` (how far the planner may zoom) is widened to contain ``hfov`` (the view the planner
+    starts from); a range of one value is no range.
     """
     if aspect is not None:
         if isinstance(size, tuple) and abs(size[0] * aspect[1] - size[1] * aspect[0]) > max(aspect):
@@ -150,9 +173,12 @@ def output_geometry(src_width: int, hfov: float | None = DEFAULT_HFOV, vfov: flo
         elif vfov is None:
             vfov = vertical_fov(hfov, *aspect)
     hfov = DEFAULT_HFOV if hfov is None else hfov
+    if hfov_range is not None:
+        lo, hi = min(float(hfov_range[0]), hfov), max(float(hfov_range[1]), hfov)
+        hfov_range = None if hi - lo < 1e-9 else (lo, hi)
     if isinstance(size, tuple):
         vf = float(vfov) if vfov is not None else vertical_fov(hfov, *size)
-        return OutputGeometry(float(hfov), vf, int(size[0]), int(size[1]))
+        return OutputGeometry(float(hfov), vf, int(size[0]), int(size[1]), hfov_range)
     vf = float(vfov) if vfov is not None else vertical_fov(hfov, *DEFAULT_ASPECT)
     w, h = default_output_size(src_width, hfov, vf, pano_height=src_height, rule=size or "standard")
-    return OutputGeometry(float(hfov), vf, w, h)
+    return OutputGeometry(float(hfov), vf, w, h, hfov_range)

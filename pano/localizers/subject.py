@@ -1,0 +1,105 @@
+"""The sounding subject's extent in the picture: a box around the sound's direction.
+
+Sound says *where*; the picture says *what*. The camera should frame the player, not the sound hole, so
+pass 1 looks at the panorama around each frame's sound direction and finds the region the direction
+falls in: a colour segmentation seeded there. The patch ``reach`` degrees either side of the direction
+is cut from the equirectangular frame (yaw scaled by cos(pitch), so a box is in view degrees), smoothed,
+and flood-filled from the seed with a fixed colour tolerance in Lab; the component that holds the seed is
+the subject. It is refused when it is a speck (under ``min_size`` degrees: the seed fell on an edge) or
+fills over a third of the patch or reaches its border (the seed fell on the floor, a wall, the sky:
+background, not a subject), and the frames where the sound itself is weak are skipped. The planner
+then uses a box only where it keeps its place relative to the sound for a while (a region that moves
+with the sound), so a still background region under a moving sound is not taken for its subject.
+
+This is a seeded region, not a detector: a subject of one colour against a different background (a
+performer in dark clothes on a lit stage, a vehicle, the synthetic scenes of the benchmark) comes out
+whole; a many-coloured one (a face above a shirt above jeans) gives the part the sound comes from,
+which the planner then frames with headroom. Boxes are (yaw, pitch, width, height) in degrees, NaN
+where none was found. Runs on a small frame (the caller's choice, e.g. 512×256) a few times a second.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+NO_BOX = (np.nan, np.nan, np.nan, np.nan)
+
+
+def _patch(frame: np.ndarray, yaw: float, pitch: float, reach: float) -> tuple[np.ndarray, float]:
+    """The region ±``reach`` degrees around (yaw, pitch) as an image in view degrees (rows: pitch down,
+    columns: yaw scaled by cos(pitch)), one pixel per ``step`` degrees; and that step."""
+    h, w = frame.shape[:2]
+    step = 360.0 / w
+    n = int(round(2 * reach / step)) + 1
+    off = np.linspace(-reach, reach, n)
+    cos = max(np.cos(np.radians(pitch)), 0.2)
+    pitches = np.clip(pitch - off, -89.9, 89.9)  # rows top → bottom
+    yaws = yaw + off / cos
+    map_x = ((yaws / 360.0 + 0.5) * w - 0.5) % w
+    map_y = (0.5 - pitches / 180.0) * h - 0.5
+    mx, my = np.meshgrid(map_x.astype(np.float32), map_y.astype(np.float32))
+    return cv2.remap(frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP), step
+
+
+# Where the seed falls on background, seeds this many degrees above (then below) it are tried: FOA
+# elevation is uncertain by about 25°, mostly downwards (a floor or platform reflects the sound).
+SEED_OFFSETS = (0.0, 8.0, 16.0, 24.0, -8.0)
+
+
+def subject_box(
+    frame: np.ndarray, yaw: float, pitch: float, reach: float = 60.0, tolerance: float = 14.0,
+    min_size: float = 3.0,
+) -> tuple[float, float, float, float]:
+    """(yaw, pitch, width, height) degrees of the region the direction (yaw, pitch) falls in, on an RGB
+    equirectangular ``frame`` (or the nearest one up or down within the FOA's uncertainty,
+    ``SEED_OFFSETS``); NaN when there is none (see the module docstring)."""
+    if not (np.isfinite(yaw) and np.isfinite(pitch)):
+        return NO_BOX
+    for dp in SEED_OFFSETS:
+        box = _seeded_box(frame, yaw, float(np.clip(pitch + dp, -85.0, 85.0)), reach, tolerance, min_size)
+        if np.isfinite(box[0]):
+            return box
+    return NO_BOX
+
+
+def _seeded_box(
+    frame: np.ndarray, yaw: float, pitch: float, reach: float, tolerance: float, min_size: float,
+) -> tuple[float, float, float, float]:
+    """The region seeded exactly at (yaw, pitch), or NO_BOX."""
+    img, step = _patch(frame, yaw, pitch, reach)
+    img = cv2.GaussianBlur(img, (3, 3), 0)
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
+    n = lab.shape[0]
+    c = n // 2
+    mask = np.zeros((n + 2, n + 2), np.uint8)
+    tol = (tolerance,) * 3
+    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
+    cv2.floodFill(lab, mask, (c, c), (0, 0, 0), tol, tol, flags)
+    region = mask[1:-1, 1:-1] > 0
+    if region.sum() < 4:
+        return NO_BOX
+    rows, cols = np.nonzero(region)
+    r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
+    if region.mean() > 0.35 or r0 == 0 or c0 == 0 or r1 == n - 1 or c1 == n - 1:
+        return NO_BOX  # background: the seed fell on the floor, a wall or the sky (it runs off the patch)
+    width, height = (c1 - c0 + 1) * step, (r1 - r0 + 1) * step
+    if max(width, height) < min_size:
+        return NO_BOX
+    cy = (0.5 * (c0 + c1) - c) * step  # view degrees right of the seed
+    cp = (c - 0.5 * (r0 + r1)) * step  # up
+    box_pitch = pitch + cp
+    box_yaw = yaw + cy / max(np.cos(np.radians(pitch)), 0.2)
+    return float((box_yaw + 180.0) % 360.0 - 180.0), float(box_pitch), float(width), float(height)
+
+
+def subject_boxes(
+    frames: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, confidence: np.ndarray, min_confidence: float = 0.15,
+) -> np.ndarray:
+    """(B, 4) boxes for a batch of RGB equirectangular frames and their sound directions; NaN rows for
+    frames whose sound is too weak to seed a subject (below ``min_confidence``)."""
+    out = np.full((len(frames), 4), np.nan)
+    for i in range(len(frames)):
+        if confidence[i] >= min_confidence:
+            out[i] = subject_box(frames[i], float(yaw[i]), float(pitch[i]))
+    return out

@@ -1,0 +1,74 @@
+"""Framing the subject, not the point (issue 21): the sounding subject's box from the picture, composed
+with headroom, zoomed to fit, pitched from the picture where the FOA elevation is off.
+
+Scenes (``scenes.py``) draw the subject as a flat-coloured figure on a textured background; pass 1 is
+emulated by ``plan_scene`` exactly as the pipeline does it (``pano.localizers.subject``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from cli.main import main
+from pano.localizers.subject import subject_box
+from scenes import near_subject, plan_scene, reflected_subject, score, tall_subject
+
+HFOV, VFOV = 65.5, 36.8
+ZOOM = (46.0, 104.0)
+
+
+def scored(scene, **options):
+    zoom = options.pop("zoom", ZOOM)
+    path = plan_scene(scene, HFOV, VFOV, hfov_range=zoom, **options)
+    h = path.hfov if path.hfov is not None else HFOV
+    v = path.vfov if path.vfov is not None else VFOV
+    return score(scene, path.yaw, path.pitch, h, v, path.cut), path
+
+
+def test_the_subject_box_is_the_region_the_sound_falls_in():
+    scene = tall_subject(seconds=1.0)
+    frame = scene.picture(0)
+    yaw, pitch, w, h = subject_box(frame, 20.0, 0.0)  # the sound at the figure's middle
+    assert abs(yaw - 20.0) < 1.5 and abs(pitch) < 1.5 and abs(w - 14.0) < 2.0 and abs(h - 44.0) < 2.0
+    assert np.isnan(subject_box(frame, -90.0, 0.0)[0])  # on the background: no subject
+
+
+def test_a_tall_subject_with_the_sound_at_its_middle_is_framed_whole_with_headroom():
+    scene = tall_subject(seconds=10.0)
+    point, _ = scored(scene, subject="off", zoom=None)  # the sound's point: the head is cut off
+    assert point["whole"] == 0.0 and point["headroom"] < 0
+    metrics, path = scored(scene)
+    assert metrics["whole"] >= 0.9 and metrics["capture"] == 1.0
+    assert 2.0 <= metrics["headroom"] <= 12.0  # room above the head, not a sky shot
+    assert path.subject is not None and np.isfinite(path.subject).all(axis=1).mean() > 0.9
+
+
+def test_a_subject_nearer_than_the_view_can_hold_widens_it():
+    metrics, path = scored(near_subject(seconds=10.0))
+    assert path.hfov is not None and np.median(path.hfov) > 90.0
+    assert metrics["whole"] >= 0.9
+    framed = np.arange(len(path.hfov)) / 30.0 > 1.5
+    assert np.ptp(path.hfov[framed]) < 1e-6  # one field of view for the still shot
+
+
+def test_the_picture_decides_the_pitch_where_the_sound_comes_from_a_reflection():
+    scene = reflected_subject(seconds=10.0)
+    sound_only, _ = scored(scene, subject="off")
+    assert sound_only["capture"] < 0.5  # the platform under the vehicle
+    metrics, path = scored(scene)
+    assert metrics["capture"] >= 0.95 and metrics["whole"] >= 0.9
+    assert abs(np.median(path.pitch)) < 5.0
+
+
+def test_the_run_records_the_subject_box_per_sample(tmp_path, capsys):
+    scene = tall_subject(seconds=5.0)
+    clip = scene.write(tmp_path / "tall.mp4")
+    code = main(["run", str(clip), "-o", str(tmp_path / "out"), "--no-saliency-video", "--size", "160x90", "-q"])
+    assert code == 0, capsys.readouterr().err
+    samples = json.loads((tmp_path / "out" / "tall.trajectory.json").read_text())["samples"]
+    boxes = np.array([s["subject"] for s in samples if "subject" in s])
+    assert len(boxes) > 0.8 * len(samples)
+    assert np.all(np.abs(np.median(boxes, axis=0) - [20.0, 0.0, 14.0, 44.0]) < 2.5)
+    assert min(s["hfov"] for s in samples[45:]) > 90.0  # zoomed out to hold the whole figure
