@@ -18,6 +18,7 @@ import numpy as np
 
 from common.errors import InputError
 from common.media import open_media
+from common.threads import codec_threads
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -96,7 +97,7 @@ def _open_video(path: Path):
     container = open_media(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    stream.codec_context.thread_count = 0
+    stream.codec_context.thread_count = codec_threads()  # 0 (all cores) unless a batch set a budget
     return container, stream
 
 
