@@ -20,7 +20,39 @@ from pano.paths.trajectory import Trajectory
 from pano.run.names import OutputNames
 from pano.sphere.views import output_geometry
 
-__all__ = ["write_ffmpeg", "ffmpeg_filter_escape", "FfmpegExporter"]
+__all__ = ["write_ffmpeg", "ffmpeg_filter_escape", "FfmpegExporter", "thin_views", "TOLERANCE"]
+
+# Largest difference, in degrees of each angle (yaw, pitch, roll, h_fov, v_fov), between the view the
+# script shows on a frame and the trajectory's. v360 rebuilds its whole remap table on every command
+# (about as costly as encoding several frames), so a command per frame made the script ~12× slower
+# than a fixed view; holding a view until the path leaves this band keeps still shots and slow drifts
+# at a few commands. 0.25° is about 5 pixels of a 1280-wide 65.5° view.
+TOLERANCE = 0.25
+
+
+def thin_views(values: np.ndarray, cuts: np.ndarray, tolerance: float = TOLERANCE) -> list[tuple[int, np.ndarray]]:
+    """``(first frame, view)`` segments whose one view is within ``tolerance`` of every frame's.
+
+    ``values`` is ``(N, K)`` angles (yaw first, unwrapped here so ±180° is no jump); a segment grows
+    while every column's range over it stays within ``2 × tolerance`` and shows its range's middle. A
+    cut always starts a segment. ``tolerance`` 0 keeps every frame whose view changed.
+    """
+    v = np.array(values, dtype=np.float64)
+    v[:, 0] = np.rad2deg(np.unwrap(np.deg2rad(v[:, 0])))
+    out: list[tuple[int, np.ndarray]] = []
+    start, lo, hi = 0, v[0].copy(), v[0].copy()
+    for i in range(1, len(v) + 1):
+        if i < len(v) and not cuts[i]:
+            nlo, nhi = np.minimum(lo, v[i]), np.maximum(hi, v[i])
+            if np.all(nhi - nlo <= 2 * tolerance + 1e-9):
+                lo, hi = nlo, nhi
+                continue
+        mid = (lo + hi) / 2
+        mid[0] = (mid[0] + 180.0) % 360.0 - 180.0
+        out.append((start, mid))
+        if i < len(v):
+            start, lo, hi = i, v[i].copy(), v[i].copy()
+    return out
 
 
 # ------------------------------------------------------------------ ffmpeg
@@ -41,6 +73,7 @@ def write_ffmpeg(
     input_name: str,
     output_name: str | None = None,
     size: tuple[int, int] | None = None,
+    tolerance: float = TOLERANCE,
 ) -> dict[str, Path]:
     """Write ``<prefix>.sendcmd.txt`` and ``<prefix>.ffmpeg.sh`` that render the path with stock ffmpeg.
 
@@ -49,7 +82,8 @@ def write_ffmpeg(
     an absolute angle rather than a rotation added to the last one, so at a cut (a sample with
     ``cut``) the view jumps to the new shot in one frame, marked by a ``# cut`` comment. Command times
     sit half a frame before each frame's timestamp so rounding can never delay a command by a frame,
-    and frames that do not change the view are skipped (every v360 command rebuilds its remap table).
+    and a view is held until the path leaves a ±``tolerance``° band (:func:`thin_views`), since every
+    v360 command rebuilds its remap table.
     Returns ``{"sendcmd": path, "script": path}``.
     """
     if len(traj) == 0:
@@ -65,16 +99,21 @@ def write_ffmpeg(
     lines = [
         "# pano-pan camera path for ffmpeg sendcmd + v360 (absolute angles, reset_rot=1).",
         f"# {len(traj)} frames; times are frame timestamps minus half a frame.",
+        f"# A command only when the view leaves a ±{tolerance:g}° band (and at every cut): on every frame each",
+        f"# angle (yaw, pitch, roll{', h_fov, v_fov' if zooms else ''}) is within {tolerance:g}° of pano-pan's path.",
+        "# Pixels still differ from pano-pan's own render by v360's interpolation (bilinear by default).",
     ]
+    values = np.stack([np.asarray(cols[k], dtype=np.float64) for k in keys], axis=1)
+    cuts = np.asarray(traj.cut, bool)
     last: list[str] | None = None
-    for i in range(len(traj)):
-        vals = [f"{float(cols[k][i]):.3f}" for k in keys]
-        if vals == last:
+    for i, view in thin_views(values, cuts, tolerance):
+        vals = [f"{float(x):.3f}" for x in view]
+        if vals == last and not cuts[i]:
             continue
         last = vals
         t = max(0.0, float(traj.t[i]) - half)
         cmds = ", ".join(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
-        if traj.cut[i]:
+        if cuts[i]:
             lines.append(f"# cut: a new shot at frame {int(traj.frame[i])}")
         lines.append(f"{t:.6f} {cmds};")
     if size is None:  # the size pano-pan render gives this path (a source the JSON does not record: 720 lines)
@@ -93,6 +132,8 @@ def write_ffmpeg(
     script = (
         "#!/bin/sh\n"
         "# Render a pano-pan trajectory with stock ffmpeg (v360 + sendcmd).\n"
+        f"# Each angle of the view is within {tolerance:g} degrees of pano-pan's path on every frame (see the sendcmd\n"
+        "# file); pixels differ from pano-pan's own render by v360's interpolation.\n"
         "# Extra arguments go to ffmpeg just before the output name, e.g. -y or -t 5.\n"
         f'exec {shlex.join(argv[:-1])} "$@" {shlex.quote(argv[-1])}\n'
     )
