@@ -23,9 +23,9 @@ def _run_option_params(f):
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True,
               help="Folder for the outputs (mirroring the input folders), the manifest and the report.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Videos at a time; each gets an equal share of the cores for all its threads (with "
-              "--engine ray: tasks at a time, default: the cluster's CPUs).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Videos at a time; each gets an equal share of the cores for all its threads [default: 1; "
+              "with --engine ray: as many 2-CPU tasks as the cluster holds].")
 @click.option("--shard", metavar="I/N", default=None,
               help="Only this share of the videos (0 ≤ I < N), the same split in every task of an array job; "
               "e.g. --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.")
@@ -42,7 +42,7 @@ def _run_option_params(f):
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary and errors.")
 @debug_option
 @click.pass_context
-def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, jobs: int, shard: str | None, engine: str,
+def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, jobs: int | None, shard: str | None, engine: str,
           ray_address: str | None, fresh: bool, retry_failed: bool, quiet: bool, debug: bool, **params) -> None:
     """Run every video of folders (recursively), glob patterns or text files of paths, with run's options.
 

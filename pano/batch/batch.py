@@ -116,7 +116,7 @@ def run_batch(
     items: list[Video],
     outdir: str | Path,
     options,
-    jobs: int = 1,
+    jobs: int | None = None,
     shard: tuple[int, int] | None = None,
     engine: str = "local",
     ray_address: str | None = None,
@@ -160,10 +160,10 @@ def run_batch(
         todo = [k for k in keys if before[k].state == "pending"]
         rel = {v.key: v.rel for v in items}
         by_key = {v.key: v for v in items}
-        threads = per_job(jobs if engine == "local" else 1, available_cores())
+        jobs = jobs or (1 if engine == "local" else None)  # ray: as many as the cluster's CPUs allow
         progress = Progress(len(keys), len(result.skipped) + len(result.failed_before))
         progress.failed = len(result.failed_before)
-        _run(manifest, todo, by_key, rel, outdir, options, engine, jobs, threads, ray_address, tmp_root,
+        _run(manifest, todo, by_key, rel, outdir, options, engine, jobs, ray_address, tmp_root,
              progress, result, say, status)
     finally:
         try:
@@ -180,17 +180,18 @@ def run_batch(
 
 
 def _run(manifest: Manifest, todo: list[str], by_key: dict, rel: dict, outdir: Path, options, engine: str,
-         jobs: int, threads: int, ray_address: str | None, tmp_root: Path, progress: Progress,
+         jobs: int | None, ray_address: str | None, tmp_root: Path, progress: Progress,
          result: BatchResult, say, status) -> None:
     if not todo:
         return
     if engine == "ray":
         from pano.batch.ray_engine import RayEngine
 
-        worker = RayEngine(jobs if jobs > 1 else None, threads, ray_address)
+        worker = RayEngine(jobs, ray_address)
     else:
         from pano.batch.local import LocalEngine
 
+        threads = per_job(jobs, available_cores())
         apply_budget(threads)  # the environment the spawned workers inherit
         worker = LocalEngine(jobs, threads, tmp_root)
     inflight: set[str] = set()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import time
 
 from common.errors import OptionError
-from common.threads import budget_env
+from common.threads import budget_env, per_job
+
+DEFAULT_THREADS = 2
 
 
 def _task(task: dict, threads: int) -> dict:
@@ -27,7 +29,7 @@ def _task(task: dict, threads: int) -> dict:
 class RayEngine:
     name = "ray"
 
-    def __init__(self, jobs: int | None, threads: int, address: str | None = None) -> None:
+    def __init__(self, jobs: int | None, address: str | None = None) -> None:
         try:
             import ray
         except ImportError:
@@ -35,11 +37,15 @@ class RayEngine:
         self.ray = ray
         if not ray.is_initialized():
             kwargs = {"address": address} if address else {"include_dashboard": False}
-            ray.init(runtime_env={"env_vars": budget_env(threads)}, log_to_driver=False, **kwargs)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.threads = min(threads, cpus)
+            ray.init(log_to_driver=False, **kwargs)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # --jobs N: N tasks at a time sharing the cluster's CPUs; else as many 2-thread tasks as fit (a
+        # run keeps about two cores busy: decoding and rendering, and encoding on its writer thread).
+        self.threads = per_job(jobs, cpus) if jobs else min(DEFAULT_THREADS, cpus)
         self.jobs = jobs or max(1, cpus // self.threads)
-        self.remote = ray.remote(_task).options(num_cpus=self.threads, max_retries=0)
+        self.env = budget_env(self.threads)
+        self.remote = ray.remote(_task).options(num_cpus=self.threads, max_retries=0,
+                                                runtime_env={"env_vars": self.env})
         self.refs: dict = {}  # ObjectRef -> key
 
     def free(self) -> int:
