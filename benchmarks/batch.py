@@ -168,6 +168,8 @@ def main() -> int:
         print(f"\nSIGKILL after {moment:.1f} s: {len(done_at_kill)} done, {len(in_flight)} in flight "
               f"({', '.join(sorted(in_flight)) or 'none'}), {left} temporary files left by the kill")
         within = check(redone <= in_flight, "rerun redoes ≤ in flight", failures)
+        if temporaries(out):
+            print("left after the rerun:", ", ".join(str(p.relative_to(out)) for p in temporaries(out)))
         print(f"rerun: exit {rerun['rc']}, {sum(s == 'done' for s, _ in after.values())} done; redone (a second "
               f"attempt): {len(redone)} ⊆ in flight: {within}; "
               f"temporary files after: {len(temporaries(out))} "

@@ -173,6 +173,7 @@ def run_batch(
             result.html = write_html(outdir / f"{tag}.html", rows)
         finally:
             manifest.close()
+            remove_dead_workers_temp(outdir / f".{MANIFEST}.tmp")  # also those that died while this batch ran
             with contextlib.suppress(OSError):
                 (outdir / f".{MANIFEST}.tmp").rmdir()  # only when empty: other batches may be at work
     result.wall_s = time.monotonic() - started
