@@ -207,29 +207,33 @@ def test_thin_views_holds_a_view_within_the_tolerance_and_starts_one_at_every_cu
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
 def test_the_thinned_script_renders_the_views_of_the_exact_one_within_its_tolerance(tmp_path):
-    """A slow pan, a still shot with tiny jitter, a cut: the default script (±0.25°) has a fraction of
-    the commands of a command-per-frame script, and each frame it renders is the exact script's frame
-    shifted by at most the tolerance (measured by phase correlation, in pixels of the view)."""
+    """A slow pan, a still shot with tiny jitter, a cut: the default script (±0.25°; yaw as a sliding
+    window over the panorama, no v360 command) sends v360 a fraction of the commands of a
+    command-per-frame script, and each frame it renders is the exact script's frame shifted by at most
+    the tolerance (measured by phase correlation, in pixels of the view)."""
     import av
 
     from pano.media.writer import write_video
     from pano.paths.ffmpeg import TOLERANCE
 
     rng = np.random.default_rng(1)
-    w, h = 512, 256
-    pano = cv2.resize(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8), (w, h),
+    w, h = 1024, 512  # a panorama pixel is 0.35°: yaw turns it in pixels (±0.18°), not by v360 commands
+    pano = cv2.resize(rng.integers(0, 255, (h // 16, w // 16, 3), dtype=np.uint8), (w, h),
                       interpolation=cv2.INTER_CUBIC)
     n, fps = 60, 20
     write_video(tmp_path / "eq.mp4", [pano] * n, fps)
     yaw = np.r_[20 + 0.15 * np.arange(30), np.full(30, -60.0) + 0.02 * rng.standard_normal(30)]
     cut = np.arange(n) == 30
     traj = Trajectory(t=np.arange(n) / fps, yaw=yaw, pitch=np.full(n, 5.0), hfov=60, vfov=40,
-                      source={"fps": float(fps)}, cut=cut)
+                      source={"fps": float(fps), "width": w, "height": h}, cut=cut)
     size = (192, 128)
     exact = write_ffmpeg(traj, tmp_path / "exact", str(tmp_path / "eq.mp4"), size=size, tolerance=0.0)
     thin = write_ffmpeg(traj, tmp_path / "thin", str(tmp_path / "eq.mp4"), size=size)
-    n_exact, n_thin = (len(parse_sendcmd(p["sendcmd"].read_text())) for p in (exact, thin))
-    assert n_exact >= n - 5 and n_thin <= n // 4
+    n_exact = len(parse_sendcmd(exact["sendcmd"].read_text()))
+    v360_thin = sum(line.count("v360 ") > 0 for line in thin["sendcmd"].read_text().splitlines()
+                    if not line.startswith("#"))
+    assert n_exact >= n - 5 and v360_thin <= 3  # the start, the cut, and at most one more
+    assert "crop=w=iw/2" in thin["script"].read_text()
     assert f"within {TOLERANCE:g} degrees" in thin["script"].read_text()
     for p in (exact, thin):
         subprocess.run(["sh", str(p["script"]), "-y", "-loglevel", "error", "-an"], check=True, timeout=120)

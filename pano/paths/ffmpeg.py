@@ -30,15 +30,18 @@ __all__ = ["write_ffmpeg", "ffmpeg_filter_escape", "FfmpegExporter", "thin_views
 TOLERANCE = 0.25
 
 
-def thin_views(values: np.ndarray, cuts: np.ndarray, tolerance: float = TOLERANCE) -> list[tuple[int, np.ndarray]]:
+def thin_views(values: np.ndarray, cuts: np.ndarray, tolerance: float = TOLERANCE,
+               wrap_first: bool = True) -> list[tuple[int, np.ndarray]]:
     """``(first frame, view)`` segments whose one view is within ``tolerance`` of every frame's.
 
-    ``values`` is ``(N, K)`` angles (yaw first, unwrapped here so ±180° is no jump); a segment grows
+    ``values`` is ``(N, K)`` angles (with ``wrap_first``, yaw first, unwrapped here so ±180° is no
+    jump); a segment grows
     while every column's range over it stays within ``2 × tolerance`` and shows its range's middle. A
     cut always starts a segment. ``tolerance`` 0 keeps every frame whose view changed.
     """
-    v = np.array(values, dtype=np.float64)
-    v[:, 0] = np.rad2deg(np.unwrap(np.deg2rad(v[:, 0])))
+    v = np.array(values, dtype=np.float64).reshape(len(values), -1)
+    if wrap_first and v.shape[1]:
+        v[:, 0] = np.rad2deg(np.unwrap(np.deg2rad(v[:, 0])))
     out: list[tuple[int, np.ndarray]] = []
     start, lo, hi = 0, v[0].copy(), v[0].copy()
     for i in range(1, len(v) + 1):
@@ -48,7 +51,8 @@ def thin_views(values: np.ndarray, cuts: np.ndarray, tolerance: float = TOLERANC
                 lo, hi = nlo, nhi
                 continue
         mid = (lo + hi) / 2
-        mid[0] = (mid[0] + 180.0) % 360.0 - 180.0
+        if wrap_first and len(mid):
+            mid[0] = (mid[0] + 180.0) % 360.0 - 180.0
         out.append((start, mid))
         if i < len(v):
             start, lo, hi = i, v[i].copy(), v[i].copy()
@@ -94,37 +98,49 @@ def write_ffmpeg(
     fps = float(traj.source.get("fps") or 0) or _median_fps(traj.t)
     half = 0.5 / fps
     zooms = bool(np.ptp(traj.hfov) > 1e-6 or np.ptp(traj.vfov) > 1e-6)
-    keys = ["yaw", "pitch", "roll"] + (["h_fov", "v_fov"] if zooms else [])
+    cuts = np.asarray(traj.cut, bool)
+    shift = _shift_width(traj, tolerance)
+    keys = (["pitch", "roll"] if shift else ["yaw", "pitch", "roll"]) + (["h_fov", "v_fov"] if zooms else [])
     cols = {"yaw": traj.yaw, "pitch": traj.pitch, "roll": traj.roll, "h_fov": traj.hfov, "v_fov": traj.vfov}
     lines = [
         "# pano-pan camera path for ffmpeg sendcmd + v360 (absolute angles, reset_rot=1).",
         f"# {len(traj)} frames; times are frame timestamps minus half a frame.",
-        f"# A command only when the view leaves a ±{tolerance:g}° band (and at every cut): on every frame each",
-        f"# angle (yaw, pitch, roll{', h_fov, v_fov' if zooms else ''}) is within {tolerance:g}° of pano-pan's path.",
-        "# Pixels still differ from pano-pan's own render by v360's interpolation (bilinear by default).",
+        f"# A v360 command only when the view leaves a ±{tolerance:g}° band (and at every cut): on every frame",
+        f"# each angle ({', '.join(keys)}) is within {tolerance:g}° of pano-pan's path.",
     ]
+    if shift:
+        lines += ["# Yaw turns the panorama instead (crop x on the panorama beside itself: no v360 rebuild),",
+                  f"# in whole panorama pixels: within {180 / shift:.3f}° of the path."]
+    lines.append("# Pixels still differ from pano-pan's own render by v360's interpolation (bilinear by default).")
+    events: dict[int, list[str]] = {}
     values = np.stack([np.asarray(cols[k], dtype=np.float64) for k in keys], axis=1)
-    cuts = np.asarray(traj.cut, bool)
     last: list[str] | None = None
-    for i, view in thin_views(values, cuts, tolerance):
+    for i, view in thin_views(values, cuts, tolerance, wrap_first=not shift):
         vals = [f"{float(x):.3f}" for x in view]
-        if vals == last and not cuts[i]:
-            continue
+        if vals != last or cuts[i]:
+            events.setdefault(i, []).extend(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
         last = vals
-        t = max(0.0, float(traj.t[i]) - half)
-        cmds = ", ".join(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
+    if shift:
+        xs = _shift_columns(traj.yaw, shift)
+        for i in range(len(xs)):
+            if i == 0 or xs[i] != xs[i - 1] or cuts[i]:
+                events.setdefault(i, []).insert(0, f"crop x {xs[i]}")
+    for i in sorted(events):
         if cuts[i]:
             lines.append(f"# cut: a new shot at frame {int(traj.frame[i])}")
-        lines.append(f"{t:.6f} {cmds};")
+        lines.append(f"{max(0.0, float(traj.t[i]) - half):.6f} {', '.join(events[i])};")
     if size is None:  # the size pano-pan render gives this path (a source the JSON does not record: 720 lines)
         src = traj.source
         size = output_geometry(int(src.get("width") or 0), float(traj.hfov[0]), float(traj.vfov[0]),
                                src_height=int(src.get("height") or 0) or None).size
     w, h = size
     v360 = (
-        f"v360=e:flat:yaw={traj.yaw[0]:.3f}:pitch={traj.pitch[0]:.3f}:roll={traj.roll[0]:.3f}"
+        f"v360=e:flat:yaw={0.0 if shift else traj.yaw[0]:.3f}:pitch={traj.pitch[0]:.3f}:roll={traj.roll[0]:.3f}"
         f":h_fov={traj.hfov[0]:.3f}:v_fov={traj.vfov[0]:.3f}:w={int(w)}:h={int(h)}:reset_rot=1"
     )
+    if shift:  # the panorama twice side by side, a window of one width sliding over it: yaw for free
+        x0 = _shift_columns(traj.yaw[:1], shift)[0]
+        v360 = f"split[a][b];[a][b]hstack,crop=w=iw/2:h=ih:x={x0}:y=0:exact=1,{v360}"
     vf = f"sendcmd=f={ffmpeg_filter_escape(str(cmd_path.resolve()))},{v360}"
     # Absolute paths (quoted below), so the script works from any folder, not only the one it was made in.
     out_name = os.path.abspath(output_name or names.path(".ffmpeg.mp4"))
@@ -143,6 +159,19 @@ def write_ffmpeg(
         tmp.write_text(script)
         tmp.chmod(0o755)
     return {"sendcmd": cmd_path, "script": sh_path}
+
+
+def _shift_width(traj: Trajectory, tolerance: float) -> int | None:
+    """The panorama width when yaw can be a sliding window instead of v360 commands: a mono source of
+    known width whose pixel (``360 / width`` degrees, rounding to half of it) fits the tolerance."""
+    width = int(traj.source.get("width") or 0)
+    mono = traj.source.get("stereo", "mono") == "mono"
+    return width if mono and width >= 2 and 180.0 / width <= tolerance else None
+
+
+def _shift_columns(yaw: np.ndarray, width: int) -> np.ndarray:
+    """The window's left column in the doubled panorama that centres ``yaw`` (0° is the middle column)."""
+    return np.round(np.mod(np.asarray(yaw, dtype=np.float64) / 360.0 * width, width)).astype(int) % width
 
 
 def _median_fps(t: np.ndarray) -> float:
