@@ -112,11 +112,23 @@ def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
         rate = stream.average_rate or stream.guessed_rate or 30
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         index = 0
+        # A packet that does not decode is damage unless no packet with data follows it: a file cut off
+        # ends in half a packet, and with frame threads its error may surface only at the flush (how
+        # many threads decode, and so whether a truncated file was refused, must not decide that).
+        bad: Exception | None = None
         try:
-            for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else start + index / float(rate)
-                yield index, t, frame
-                index += 1
+            for packet in container.demux(stream):
+                if bad is not None and packet.size:
+                    raise bad
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    bad = exc
+                    continue
+                for frame in frames:
+                    t = float(frame.pts * stream.time_base) if frame.pts is not None else start + index / float(rate)
+                    yield index, t, frame
+                    index += 1
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the video stream is damaged at frame {index} ({exc}); re-encode it") from None
     finally:
