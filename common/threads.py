@@ -11,8 +11,10 @@ encoder read ``PANO_PAN_THREADS`` (:func:`codec_threads`) when they open a strea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 BUDGET_VAR = "PANO_PAN_THREADS"
 # The pools that read an environment variable when their library loads.
@@ -36,6 +38,22 @@ def per_job(jobs: int, cores: int | None = None) -> int:
 def budget_env(threads: int) -> dict[str, str]:
     """The environment that caps every pool of a job at ``threads``."""
     return {BUDGET_VAR: str(threads), **{name: str(threads) for name in POOL_VARS}}
+
+
+@contextlib.contextmanager
+def budget_environment(threads: int) -> Iterator[None]:
+    """The budget's environment for the block only: a child process started inside inherits it, and
+    the calling process (a library user, a test) keeps its own."""
+    saved = {name: os.environ.get(name) for name in budget_env(threads)}
+    os.environ.update(budget_env(threads))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def apply_budget(threads: int) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.outputs import ensure_writable_dir
-from common.threads import apply_budget, available_cores, per_job
+from common.threads import available_cores, per_job
 from pano.batch.inputs import Video, take_shard
 from pano.batch.manifest import HOST, MANIFEST, Manifest, manifest_path, options_record, pid_alive, sibling_options
 from pano.batch.report import write_csv, write_html
@@ -192,9 +192,7 @@ def _run(manifest: Manifest, todo: list[str], by_key: dict, rel: dict, outdir: P
     else:
         from pano.batch.local import LocalEngine
 
-        threads = per_job(jobs, available_cores())
-        apply_budget(threads)  # the environment the spawned workers inherit
-        worker = LocalEngine(jobs, threads, tmp_root)
+        worker = LocalEngine(jobs, per_job(jobs, available_cores()), tmp_root)
     inflight: set[str] = set()
     queue_ = list(todo)
     renewed = time.monotonic()

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from common.interrupt import Interrupted, handle_signals
-from common.threads import apply_budget
+from common.threads import apply_budget, budget_environment
 
 FRAME_EVENTS_EVERY = 0.25  # seconds between progress messages from a worker
 
@@ -93,7 +93,8 @@ class LocalEngine:
         tasks = self.ctx.Queue()
         proc = self.ctx.Process(target=_worker, name=f"pano-pan-batch-{wid}", daemon=True,
                                 args=(wid, tasks, self.events, os.getpid(), self.threads, str(self.tmp_root)))
-        proc.start()
+        with budget_environment(self.threads):  # what the child sees before it imports NumPy
+            proc.start()
         self.workers[wid] = (proc, tasks)
         return wid
 
