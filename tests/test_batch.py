@@ -188,11 +188,11 @@ def test_shards_into_one_outdir_make_the_unsharded_outputs(library, tmp_path, ca
 
 
 def test_the_thread_budget_reaches_every_pool_of_a_worker(tmp_path, monkeypatch):
-    from common.threads import budget_env, per_job
+    from common.threads import BUDGET_VAR, per_job
     from pano.batch.local import LocalEngine
 
     assert per_job(2, cores=8) == 4 and per_job(3, cores=2) == 1 and per_job(1, cores=6) == 6
-    monkeypatch.setattr(os, "environ", {**os.environ, **budget_env(1)})
+    monkeypatch.delenv(BUDGET_VAR, raising=False)
     engine = LocalEngine(jobs=1, threads=1, tmp_root=tmp_path / "tmp")
     try:
         engine.submit({"key": "k", "path": str(tmp_path / "missing.mp4"), "rel": "missing", "outdir": str(tmp_path),
@@ -208,6 +208,7 @@ def test_the_thread_budget_reaches_every_pool_of_a_worker(tmp_path, monkeypatch)
     threads = result["threads"]
     assert threads["budget"] == 1 and threads["opencv"] == 1
     assert threads["OMP_NUM_THREADS"] == threads["OPENBLAS_NUM_THREADS"] == threads["MKL_NUM_THREADS"] == "1"
+    assert BUDGET_VAR not in os.environ  # the budget is the workers', not the caller's
 
 
 def test_the_decoder_and_encoder_take_the_budget(library, tmp_path, monkeypatch):
