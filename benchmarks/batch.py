@@ -1,7 +1,8 @@
 """``pano-pan batch`` on a small library: correctness under crashes and its cost against single runs.
 
 Makes N short FOA clips (tests/clips.py's disk-and-sound scenes, in a mirrored tree of folders) and 2
-damaged files (a truncated MP4, bytes that are no video), then, each step as its own process:
+damaged files (an MP4 whose first 4 KB are zeros, bytes that are no video; a truncated MP4 is no
+damage: pano-pan processes what it holds, with a warning), then, each step as its own process:
 
 1. every clip as its own ``pano-pan run`` (the baseline: the sum of single runs' CPU and wall);
 2. ``pano-pan batch --jobs 1`` and ``--jobs 2`` on the whole library: N done, 2 failed rows, exit code 1;
@@ -65,12 +66,12 @@ for i in range({clips}):
     foa_clip(p, seconds={seconds}, fps=30, size=(240, 480), yaw=(i * 47) % 360 - 180, seed=i)
 good = root / "day0" / "clip00.mp4"
 data = good.read_bytes()
-(root / "day1" / "truncated.mp4").write_bytes(data[: len(data) // 3])
+(root / "day1" / "zeroed-header.mp4").write_bytes(bytes(4096) + data[4096:])
 (root / "day2" / "not-a-video.mp4").write_bytes(b"\\x00\\x01 this is not a video " * 200)
 """
     subprocess.run([sys.executable, "-c", code], check=True)
     good = sorted(p for p in root.rglob("clip*.mp4"))
-    bad = [root / "day1" / "truncated.mp4", root / "day2" / "not-a-video.mp4"]
+    bad = [root / "day1" / "zeroed-header.mp4", root / "day2" / "not-a-video.mp4"]
     return good, bad
 
 
