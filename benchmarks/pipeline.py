@@ -4,11 +4,13 @@ The yardstick users have is the ffmpeg CLI: ``ffmpeg -i IN -vf v360=e:flat:... -
 veryfast -crf 20 -c:a aac OUT`` at the same output size. For each clip (960×480, 3840×1920 and
 5760×2880, H.264 and HEVC, 4-channel AmbiX AAC) this script runs, each as its own process: that
 command, ``pano-pan IN`` (the default run, saliency video on) and ``pano-pan IN --no-saliency-video``,
-and prints CPU time (user + system, all threads), wall time and peak resident memory, with the
-ratios pano-pan / ffmpeg. Goals (issue 9): default run ≤ 1.5× ffmpeg's CPU time at every
-resolution, wall ratio no worse, peak memory ≤ 2× ffmpeg's at 4K. Then ``pano-pan missing.mp4``
-(goal ≤ 1 s: no heavy imports before the first check) and peak memory on a short and a long clip
-(goal: flat in duration, ratio ≤ 1.2).
+beside two floors no renderer can beat, ``ffmpeg -i IN -f null -`` (decoding only) and the same
+command as the yardstick with a plain ``crop`` (+ ``scale`` where the panorama is smaller than the
+view) instead of ``v360`` (decode + encode), and prints CPU time (user + system, all threads), wall
+time and peak resident memory, with the ratios to ffmpeg's fixed view. Goals (issue 9): default run
+≤ 1.5× ffmpeg's CPU time at every resolution, wall ratio no worse, peak memory ≤ 2× ffmpeg's at 4K.
+Then ``pano-pan missing.mp4`` (goal ≤ 1 s: no heavy imports before the first check) and peak memory
+on a short and a long clip (goal: flat in duration, ratio ≤ 1.2).
 
 Without ffmpeg on PATH the yardstick is skipped with a message and only pano-pan's figures print.
 This parent process stays small (no numpy, no PyAV): Linux reports a child's peak memory as at least
@@ -111,7 +113,7 @@ def median_of(runs: list[dict]) -> dict:
 
 
 def run_case(name: str, clip: Path, tmp: Path, repeat: int, have_ffmpeg: bool, env: dict) -> dict:
-    rows: dict[str, list[dict]] = {"ffmpeg": [], "default": [], "no_saliency_video": []}
+    rows: dict[str, list[dict]] = {"decode": [], "crop": [], "ffmpeg": [], "default": [], "no_saliency_video": []}
     size = None
     for k in range(repeat):
         default = measure(pano_pan([str(clip), "-o", str(tmp / f"{name}-d{k}"), "-q"]), env)
@@ -128,6 +130,12 @@ def run_case(name: str, clip: Path, tmp: Path, repeat: int, have_ffmpeg: bool, e
             cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
                    "-preset", "veryfast", "-crf", "20", "-c:a", "aac", str(tmp / f"{name}-ffmpeg.mp4")]
             rows["ffmpeg"].append(measure(cmd))
+            # The floors any renderer has: decoding alone, and decoding + a plain crop + the same encode.
+            rows["decode"].append(measure(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip), "-map", "0:v",
+                                           "-f", "null", "-"]))
+            src_w, src_h = output_size(clip)
+            crop = f"crop={min(size[0], src_w)}:{min(size[1], src_h)},scale={size[0]}:{size[1]}"
+            rows["crop"].append(measure([*cmd[:8], crop, *cmd[9:-1], str(tmp / f"{name}-crop.mp4")]))
         for sub in (f"{name}-d{k}", f"{name}-l{k}"):
             shutil.rmtree(tmp / sub, ignore_errors=True)
     return {key: median_of(runs) for key, runs in rows.items() if runs} | {"size": size}
@@ -182,13 +190,14 @@ def main() -> None:
             results[name] = res | {"seconds": seconds}
             base = res.get("ffmpeg")
             label = f"{seconds:g} s {w}×{h} {'H.264' if codec == 'libx264' else 'HEVC'}"
-            for key in ("ffmpeg", "default", "no_saliency_video"):
+            for key in ("decode", "crop", "ffmpeg", "default", "no_saliency_video"):
                 if key not in res:
                     continue
                 r = res[key]
                 ratios = (f"{r['cpu'] / base['cpu']:9.2f} {r['wall'] / base['wall']:10.2f} "
                           f"{r['peak_mb'] / base['peak_mb']:9.2f}") if base else f"{'—':>9} {'—':>10} {'—':>9}"
-                run_name = {"ffmpeg": "ffmpeg fixed view", "default": "pano-pan default",
+                run_name = {"decode": "ffmpeg decode only", "crop": "ffmpeg crop+encode",
+                            "ffmpeg": "ffmpeg fixed view", "default": "pano-pan default",
                             "no_saliency_video": "--no-saliency-video"}[key]
                 table.append(f"{label:<22} {run_name:<20} {r['wall']:7.1f} {r['cpu']:7.1f} {r['peak_mb']:8.0f} "
                              + ratios)

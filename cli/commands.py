@@ -46,6 +46,44 @@ def debug_option(f):
     return click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")(f)
 
 
+# ``run``'s own parameters; every other option of ``run`` is a run option that ``batch`` shares.
+RUN_ONLY = ("input_path", "outdir", "quiet", "debug")
+
+
+def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str | None, fov_range: str | None,
+                size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
+                max_pan_time: float | None, no_saliency_video: bool, exports: tuple[str, ...], plot: bool,
+                audio_format: str, nfov_audio: str, device: str, localizer_opts: tuple[str, ...],
+                planner_opts: tuple[str, ...], overwrite: bool, delivery: dict) -> RunOptions:
+    """:class:`RunOptions` from ``run``'s parsed options (``batch`` passes the same ones, see RUN_ONLY)."""
+    out_size = parse_size(size) if size else "standard"
+    hfov, vfov = parse_fov(fov) if fov else (None, None)
+    zoom = parse_fov_range(fov_range) if fov_range else (None if fov else DEFAULT_FOV_RANGE)
+    if fov and fov_range and not zoom[0] <= hfov <= zoom[1]:
+        raise OptionError(f"--fov {hfov:g} is outside --fov-range {fov_range}: give a view inside the range")
+    planner_options = parse_key_values(planner_opts, "--planner-option")
+    if max_speed is not None:
+        planner_options["max_speed"] = max_speed
+    if cuts is not None or max_pan_time is not None:
+        if planner != "autocam":
+            raise OptionError("--cuts and --max-pan-time work with --planner autocam only")
+        if cuts is not None:
+            planner_options["cuts"] = cuts
+        if max_pan_time is not None:
+            planner_options["max_pan_time"] = max_pan_time
+    if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
+        raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
+    return RunOptions(
+        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, fov_range=zoom, size=out_size,
+        projection=projection, stereo=stereo,
+        saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
+        checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
+        localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
+        exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
+        overwrite=overwrite, **run_fields(delivery),
+    )
+
+
 @click.command("run")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
@@ -103,40 +141,10 @@ def debug_option(f):
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
-def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkpoint: str | None, fov: str | None,
-            fov_range: str | None, size: str | None, projection: str, stereo: str, max_speed: float | None,
-            cuts: str | None, max_pan_time: float | None,
-            no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
-            device: str,
-            localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
-            debug: bool, delivery: dict) -> None:
+def run_cmd(input_path: Path, outdir: Path, quiet: bool, debug: bool, **params) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
-    out_size = parse_size(size) if size else "standard"
-    hfov, vfov = parse_fov(fov) if fov else (None, None)
-    zoom = parse_fov_range(fov_range) if fov_range else (None if fov else DEFAULT_FOV_RANGE)
-    if fov and fov_range and not zoom[0] <= hfov <= zoom[1]:
-        raise OptionError(f"--fov {hfov:g} is outside --fov-range {fov_range}: give a view inside the range")
-    planner_options = parse_key_values(planner_opts, "--planner-option")
-    if max_speed is not None:
-        planner_options["max_speed"] = max_speed
-    if cuts is not None or max_pan_time is not None:
-        if planner != "autocam":
-            raise OptionError("--cuts and --max-pan-time work with --planner autocam only")
-        if cuts is not None:
-            planner_options["cuts"] = cuts
-        if max_pan_time is not None:
-            planner_options["max_pan_time"] = max_pan_time
-    if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
-        raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
-    options = RunOptions(
-        localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, fov_range=zoom, size=out_size,
-        projection=projection, stereo=stereo,
-        saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
-        checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
-        localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
-        exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
-        overwrite=overwrite, **run_fields(delivery),
-    )
+    options = run_options(**params)
+    delivery = params["delivery"]
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()
     mode = "none" if quiet and delivery["progress_mode"] == "auto" else delivery["progress_mode"]

@@ -23,6 +23,7 @@ _COMMANDS = [inspect_cmd, run_cmd]
 
 
 def _subcommands() -> list[click.Command]:
+    from cli.batch import batch
     from cli.compare import compare
     from cli.convert import convert
     from cli.evaluate import evaluate
@@ -32,7 +33,7 @@ def _subcommands() -> list[click.Command]:
     from cli.train import train
     from cli.view import view
 
-    return [render, compare, localize, train, evaluate, plugins, view, convert]
+    return [batch, render, compare, localize, train, evaluate, plugins, view, convert]
 
 
 class DefaultGroup(click.Group):

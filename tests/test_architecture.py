@@ -23,6 +23,7 @@ LAYERS = [
     ["pano.paths", "pano.localizers", "pano.planning"],
     ["pano.rendering"],
     ["pano.pipeline", "pano.foa"],
+    ["pano.batch"],
     ["pano.view"],
     ["pano"],  # the package face
     ["cli"],

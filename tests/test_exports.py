@@ -203,3 +203,70 @@ def test_plot_png(tmp_path):
     write_plot(tmp_path / "r.png", None, traj)
     with pytest.raises(OptionError, match="frames"):
         write_plot(tmp_path / "s.png", strip[:10], traj)
+
+
+def test_thin_views_holds_a_view_within_the_tolerance_and_starts_one_at_every_cut():
+    from pano.paths.ffmpeg import thin_views
+
+    n = 120
+    yaw = np.r_[np.full(40, 10.0) + 0.01 * np.sin(np.arange(40)), 10 + 0.1 * np.arange(40), np.full(40, 179.9)]
+    yaw[80:] += 0.2 * np.arange(40)  # crossing the ±180° seam slowly
+    yaw = (yaw + 180) % 360 - 180
+    values = np.stack([yaw, np.zeros(n), np.zeros(n)], axis=1)
+    cuts = np.zeros(n, bool)
+    cuts[80] = True
+    segments = thin_views(values, cuts, 0.25)
+    starts = [s for s, _ in segments]
+    assert 80 in starts and len(segments) <= 1 + 4 / 0.5 + 1 + 8 / 0.5 + 1  # still, 4° ramp, cut, 8° ramp
+    shown = np.empty_like(values)
+    for k, (s, view) in enumerate(segments):
+        shown[s : starts[k + 1] if k + 1 < len(starts) else n] = view
+    diff = (shown[:, 0] - values[:, 0] + 180) % 360 - 180
+    assert np.abs(diff).max() <= 0.25 + 1e-9
+    assert len(thin_views(values, cuts, 0.0)) == 1 + np.count_nonzero(np.diff(values[:, 0]))  # 0: every change
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
+def test_the_thinned_script_renders_the_views_of_the_exact_one_within_its_tolerance(tmp_path):
+    """A slow pan, a still shot with tiny jitter, a cut: the default script (±0.25°; yaw as a sliding
+    window over the panorama, no v360 command) sends v360 a fraction of the commands of a
+    command-per-frame script, and each frame it renders is the exact script's frame shifted by at most
+    the tolerance (measured by phase correlation, in pixels of the view)."""
+    import av
+
+    from pano.media.writer import write_video
+    from pano.paths.ffmpeg import TOLERANCE
+
+    rng = np.random.default_rng(1)
+    w, h = 1024, 512  # a panorama pixel is 0.35°: yaw turns it in pixels (±0.18°), not by v360 commands
+    pano = cv2.resize(rng.integers(0, 255, (h // 16, w // 16, 3), dtype=np.uint8), (w, h),
+                      interpolation=cv2.INTER_CUBIC)
+    n, fps = 60, 20
+    write_video(tmp_path / "eq.mp4", [pano] * n, fps)
+    yaw = np.r_[20 + 0.15 * np.arange(30), np.full(30, -60.0) + 0.02 * rng.standard_normal(30)]
+    cut = np.arange(n) == 30
+    traj = Trajectory(t=np.arange(n) / fps, yaw=yaw, pitch=np.full(n, 5.0), hfov=60, vfov=40,
+                      source={"fps": float(fps), "width": w, "height": h}, cut=cut)
+    size = (192, 128)
+    exact = write_ffmpeg(traj, tmp_path / "exact", str(tmp_path / "eq.mp4"), size=size, tolerance=0.0)
+    thin = write_ffmpeg(traj, tmp_path / "thin", str(tmp_path / "eq.mp4"), size=size)
+    n_exact = len(parse_sendcmd(exact["sendcmd"].read_text()))
+    v360_thin = sum(line.count("v360 ") > 0 for line in thin["sendcmd"].read_text().splitlines()
+                    if not line.startswith("#"))
+    assert n_exact >= n - 5 and v360_thin <= 3  # the start, the cut, and at most one more
+    assert "crop=w=iw/2" in thin["script"].read_text()
+    assert f"within {TOLERANCE:g} degrees" in thin["script"].read_text()
+    for p in (exact, thin):
+        subprocess.run(["sh", str(p["script"]), "-y", "-loglevel", "error", "-an"], check=True, timeout=120)
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="gray").astype(np.float32) for f in c.decode(video=0)]
+
+    a, b = frames(tmp_path / "exact.ffmpeg.mp4"), frames(tmp_path / "thin.ffmpeg.mp4")
+    assert len(a) == len(b) == n
+    px_per_degree = size[0] / 60
+    window = cv2.createHanningWindow(a[0].shape[::-1], cv2.CV_32F)
+    shifts = [np.hypot(*cv2.phaseCorrelate(x, y, window)[0]) for x, y in zip(a, b, strict=True)]
+    assert max(shifts) <= TOLERANCE * np.sqrt(2) * px_per_degree + 0.5, max(shifts)
+    assert np.mean(shifts) > 0.05  # the thinned views do differ a little: the comparison can see it

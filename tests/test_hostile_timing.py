@@ -67,7 +67,12 @@ def test_variable_frame_rate_output_keeps_every_frame_time(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------- 9: truncated file
-def test_truncated_file_is_processed_with_a_warning(tmp_path, capsys):
+@pytest.mark.parametrize("decoder_threads", [None, "1", "2"])  # a plain run; batch jobs' thread budgets
+def test_truncated_file_is_processed_with_a_warning(tmp_path, capsys, monkeypatch, decoder_threads):
+    if decoder_threads:  # with 1–2 frame threads the half packet's error surfaces while decoding
+        monkeypatch.setenv("PANO_PAN_THREADS", decoder_threads)
+    else:
+        monkeypatch.delenv("PANO_PAN_THREADS", raising=False)
     whole = foa_clip(tmp_path / "whole.mp4", seconds=4.0, size=(120, 240))  # moov at the front
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"

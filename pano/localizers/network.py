@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from common.errors import OptionError
 from common.options import PluginOptions, option
+from common.threads import budget
 from pano.localizers.base import FrameBatch, Localizer, SaliencyBatch
 from pano.media.audio import mono_chunks
 from soundloc.attention import map_confidence
@@ -74,7 +75,7 @@ def wrapped_features(model, x: torch.Tensor, cells: int | None = None) -> torch.
 def _default_threads() -> int:
     # Pass 1 decodes only small analysis frames, so the network may use every core: measured on two
     # cores, VGG-16 at 160×320 ran the 10 s demo in 9.0 s with two threads against 12.7 s with one.
-    return max(1, os.cpu_count() or 1)
+    return budget() or max(1, os.cpu_count() or 1)  # a batch job's thread budget caps it
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from common.errors import InputError
 from common.media import open_media
+from common.threads import codec_threads
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -96,7 +97,7 @@ def _open_video(path: Path):
     container = open_media(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    stream.codec_context.thread_count = 0
+    stream.codec_context.thread_count = codec_threads()  # 0 (all cores) unless a batch set a budget
     return container, stream
 
 
@@ -126,20 +127,32 @@ def _decoded(path: Path, segment: tuple[float, float] | None = None) -> Iterator
         if segment is not None and segment[0] > start + SEEK_AFTER and stream.time_base:
             container.seek(int(segment[0] / stream.time_base), stream=stream, backward=True, any_frame=False)
             decoded = None  # after a seek, frames without pts cannot be timed by counting
+        # A packet that does not decode is damage unless no packet with data follows it: a file cut off
+        # ends in half a packet, and with frame threads its error may surface only at the flush (how
+        # many threads decode, and so whether a truncated file was refused, must not decide that).
+        bad: Exception | None = None
         try:
-            for frame in container.decode(stream):
-                if frame.pts is not None:
-                    t = float(frame.pts * stream.time_base)
-                else:
-                    t = start + (decoded or 0) / float(rate)
-                if decoded is not None:
-                    decoded += 1
-                if segment is not None and not in_segment(np.array([t]), segment)[0]:
-                    if t >= segment[1] - 5e-4:
-                        break
+            for packet in container.demux(stream):
+                if bad is not None and packet.size:
+                    raise bad
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    bad = exc
                     continue
-                yield index, t, frame
-                index += 1
+                for frame in frames:
+                    if frame.pts is not None:
+                        t = float(frame.pts * stream.time_base)
+                    else:
+                        t = start + (decoded or 0) / float(rate)
+                    if decoded is not None:
+                        decoded += 1
+                    if segment is not None and not in_segment(np.array([t]), segment)[0]:
+                        if t >= segment[1] - 5e-4:
+                            return
+                        continue
+                    yield index, t, frame
+                    index += 1
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the video stream is damaged at frame {index} ({exc}); re-encode it") from None
     finally:

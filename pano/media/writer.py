@@ -24,6 +24,7 @@ import numpy as np
 
 from common.errors import InputError, OutputError
 from common.outputs import atomic_output
+from common.threads import codec_threads
 from common.version import VERSION
 from pano.media.boxes import MetadataBoxes, add_boxes
 from pano.media.codecs import Encoding
@@ -145,7 +146,7 @@ class VideoWriter:
         audio_stream: tuple[int, int] | None = None,
         crf: int = 20,
         preset: str = "veryfast",
-        threads: int = 0,
+        threads: int | None = None,
         codec: str = "libx264",
         boxes: MetadataBoxes | None = None,
         color_range: int | None = None,
@@ -165,7 +166,8 @@ class VideoWriter:
             audio_stream = (audio[0].shape[0], int(audio[1]))
         self.audio_stream = audio_stream
         self._audio_pts = 0
-        self.crf, self.preset, self.threads = crf, preset, threads
+        # None: the job's thread budget (common.threads), else FFmpeg's choice
+        self.crf, self.preset, self.threads = crf, preset, codec_threads() if threads is None else threads
         self.codec, self.boxes, self.color_range, self.pix_fmt = codec, boxes, color_range, pix_fmt
         self.audio_codec = audio_codec
         self.encoding = encoding
