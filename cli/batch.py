@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.commands import RUN_ONLY, debug_option, run_cmd, run_options
+from cli.delivery import group_delivery
 
 ENGINES = ("local", "ray")
 
@@ -54,7 +55,7 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, jobs: int |
     from pano.batch.batch import run_batch
     from pano.batch.inputs import expand, parse_shard, videos
 
-    options = run_options(**params)
+    options = run_options(**group_delivery(params))
     split = parse_shard(shard) if shard else None
     items = videos(expand(inputs, outdir))
     if not items:

@@ -65,7 +65,17 @@ def delivery_options(f):
                      help="auto: a progress line on a terminal; json: one JSON object per update on stderr "
                      "(pass, frames, total, fps, eta_s) for GUIs and scripts; none: no progress."),
     ]
-    return _grouped(f, options, ("aspect", *ENCODING_NAMES, "start", "end", "progress_mode"), "delivery")
+    return _grouped(f, options, DELIVERY_NAMES, "delivery")
+
+
+DELIVERY_NAMES = ("aspect", *ENCODING_NAMES, "start", "end", "progress_mode")
+
+
+def group_delivery(params: dict) -> dict:
+    """``params`` with the delivery options gathered into ``delivery``, as :func:`delivery_options`
+    hands them to ``run`` (``batch`` receives them one by one, with run's other options)."""
+    rest = {k: v for k, v in params.items() if k not in DELIVERY_NAMES}
+    return rest | {"delivery": {name: params[name] for name in DELIVERY_NAMES}}
 
 
 def run_fields(delivery: dict) -> dict:
