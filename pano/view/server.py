@@ -178,6 +178,58 @@ class Session:
                     self.audio.pop(old).unlink()
         return version
 
+    # --- what the page shows, and saving
+    def describe(self) -> dict[str, Any]:
+        """The job as the page reads it at load: the source, the automatic path, the keyframes shown."""
+        job, limits = self.job, self.limits
+        base, traj, inf = job.base, job.trajectory, job.info
+        shown = apply_keyframes(base, recorded_keyframes(traj), limits) if traj is not base else None
+        return {
+            "video": job.video.name,
+            "trajectory": job.trajectory_path.name,
+            "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
+                       "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
+                       "has_audio": inf.has_audio},
+            "output": {"width": job.out_size[0], "height": job.out_size[1]},
+            "generator": {k: base.generator.get(k) for k in ("localizer", "planner")},
+            "limits": {"max_speed": limits.max_speed, "max_accel": limits.max_accel},
+            "hold": DEFAULT_HOLD,
+            "auto": {
+                "t": np.round(base.t, 6).tolist(),
+                "yaw": np.round(base.yaw, 3).tolist(),
+                "pitch": np.round(base.pitch, 3).tolist(),
+                "hfov": np.round(base.hfov, 3).tolist(),
+                "vfov": np.round(base.vfov, 3).tolist(),
+                "roll": np.round(base.roll, 3).tolist(),
+                "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
+                "confidence": np.round(base.confidence, 3).tolist(),
+            },
+            "keyframes": [k.to_dict() for k in recorded_keyframes(traj)],
+            "edited": shown.to_json() if shown is not None else None,
+            "audio_note": (
+                "FOA source: the page plays the same view-following stereo as the NFOV output (two "
+                "virtual cardioids at ±90° of the camera), re-made after each edit"
+                if inf.is_foa else
+                ("the source's own sound track, as the NFOV output keeps it" if inf.has_audio else "no sound")
+            ),
+        }
+
+    def base_name(self) -> str:
+        """The file name of the automatic path an edit records as ``edited_from``."""
+        job = self.job
+        if job.base is job.trajectory:
+            return job.trajectory_path.name
+        return job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"])).name
+
+    def save(self, keyframes: list[Keyframe]) -> Path:
+        """Write the edit made of ``keyframes``; the session's later saves go to the same file."""
+        job = self.job
+        target = self.saved or job.next_edit_path()
+        edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, self.limits),
+                                   self.base_name())
+        self.saved = edited.save(target)
+        return self.saved
+
     def command(self, trajectory: Path, output: Path) -> str:
         def rel(p: Path) -> str:
             try:
@@ -209,134 +261,105 @@ async def _json(request: Request) -> Any:
         raise UserError(f"not JSON: {exc}") from None
 
 
-def build_app(session: Session, port: int, lifespan=None) -> _Guard:
-    job = session.job
-    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+class Handlers:
+    """One method per route, over one :class:`Session`, so each can be read (and tested) on its own."""
 
-    async def index(_request: Request) -> Response:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.job = session.job
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.index),
+            Route("/static/{name}", self.static),
+            Route("/media/video", self.video),
+            Route("/media/audio/{version:int}", self.audio),
+            Route("/api/job", self.info),
+            Route("/api/strip", self.strip_status),
+            Route("/api/strip.png", self.strip_png),
+            Route("/api/plan", self.plan, methods=["POST"]),
+            Route("/api/audio", self.make_audio, methods=["POST"]),
+            Route("/api/save", self.save, methods=["POST"]),
+            Route("/api/render", self.render_status),
+            Route("/api/render", self.render_start, methods=["POST"]),
+            Route("/api/render/cancel", self.render_cancel, methods=["POST"]),
+        ]
+
+    async def index(self, _request: Request) -> Response:
         return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
 
-    async def static(request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
         entry = STATIC.get(request.path_params["name"])
         if entry is None:
             return PlainTextResponse("not found", status_code=404)
         return Response(_asset(entry[0]), media_type=entry[1])
 
-    async def video(_request: Request) -> Response:
-        return FileResponse(job.video, media_type="video/mp4")
+    async def video(self, _request: Request) -> Response:
+        return FileResponse(self.job.video, media_type="video/mp4")
 
-    async def audio(request: Request) -> Response:
-        path = session.audio.get(request.path_params["version"])
+    async def audio(self, request: Request) -> Response:
+        path = self.session.audio.get(request.path_params["version"])
         if path is None or not path.is_file():
             return PlainTextResponse("not found", status_code=404)
         return FileResponse(path, media_type="audio/wav")
 
-    async def info(_request: Request) -> Response:
-        base, traj, inf = job.base, job.trajectory, job.info
-        shown = apply_keyframes(base, recorded_keyframes(traj), session.limits) if traj is not base else None
-        return JSONResponse({
-            "video": job.video.name,
-            "trajectory": job.trajectory_path.name,
-            "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
-                       "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
-                       "has_audio": inf.has_audio},
-            "output": {"width": job.out_size[0], "height": job.out_size[1]},
-            "generator": {k: base.generator.get(k) for k in ("localizer", "planner")},
-            "limits": {"max_speed": session.limits.max_speed, "max_accel": session.limits.max_accel},
-            "hold": DEFAULT_HOLD,
-            "auto": {
-                "t": np.round(base.t, 6).tolist(),
-                "yaw": np.round(base.yaw, 3).tolist(),
-                "pitch": np.round(base.pitch, 3).tolist(),
-                "hfov": np.round(base.hfov, 3).tolist(),
-                "vfov": np.round(base.vfov, 3).tolist(),
-                "roll": np.round(base.roll, 3).tolist(),
-                "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
-                "confidence": np.round(base.confidence, 3).tolist(),
-            },
-            "keyframes": [k.to_dict() for k in recorded_keyframes(traj)],
-            "edited": shown.to_json() if shown is not None else None,
-            "audio_note": (
-                "FOA source: the page plays the same view-following stereo as the NFOV output (two "
-                "virtual cardioids at ±90° of the camera), re-made after each edit"
-                if inf.is_foa else
-                ("the source's own sound track, as the NFOV output keeps it" if inf.has_audio else "no sound")
-            ),
-        })
+    async def info(self, _request: Request) -> Response:
+        return JSONResponse(self.session.describe())
 
-    async def plan(request: Request) -> Response:
+    async def plan(self, request: Request) -> Response:
         keyframes = _keyframes(await _json(request))
-        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
+        path = await asyncio.to_thread(apply_keyframes, self.job.base, keyframes, self.session.limits)
         return JSONResponse(path.to_json())
 
-    async def make_audio(request: Request) -> Response:
-        if not job.info.is_foa:
+    async def make_audio(self, request: Request) -> Response:
+        if not self.job.info.is_foa:
             return JSONResponse({"error": "the source is not FOA; the page plays its own sound"}, status_code=409)
         keyframes = _keyframes(await _json(request))
-        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
-        version = await asyncio.to_thread(session.make_audio, path.yaw)
+        path = await asyncio.to_thread(apply_keyframes, self.job.base, keyframes, self.session.limits)
+        version = await asyncio.to_thread(self.session.make_audio, path.yaw)
         return JSONResponse({"url": f"/media/audio/{version}"})
 
-    async def strip_status(_request: Request) -> Response:
-        return JSONResponse({"state": session.strip_state, "note": session.strip_note})
+    async def strip_status(self, _request: Request) -> Response:
+        return JSONResponse({"state": self.session.strip_state, "note": self.session.strip_note})
 
-    async def strip_png(_request: Request) -> Response:
-        if session.strip is None:
+    async def strip_png(self, _request: Request) -> Response:
+        if self.session.strip is None:
             return PlainTextResponse("no strip", status_code=404)
-        png = await asyncio.to_thread(strip_image, session.strip)
+        png = await asyncio.to_thread(strip_image, self.session.strip)
         return Response(png, media_type="image/png")
 
-    async def save(request: Request) -> Response:
+    async def save(self, request: Request) -> Response:
         keyframes = _keyframes(await _json(request))
-        target = session.saved or job.next_edit_path()
-        base_name = (job.trajectory_path if job.base is job.trajectory else
-                     job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"]))).name
-
-        def write() -> Path:
-            edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, session.limits),
-                                       base_name)
-            return edited.save(target)
-
-        written = await asyncio.to_thread(write)
-        session.saved = written
-        out = session.render_output(written)
+        written = await asyncio.to_thread(self.session.save, keyframes)
+        out = self.session.render_output(written)
         return JSONResponse({"path": str(written), "name": written.name,
-                             "command": session.command(written, out), "output": str(out)})
+                             "command": self.session.command(written, out), "output": str(out)})
 
-    async def render_start(_request: Request) -> Response:
+    async def render_start(self, _request: Request) -> Response:
+        session = self.session
         if session.saved is None:
             return JSONResponse({"error": "save first: Render renders the saved trajectory"}, status_code=409)
-        session.render.start(job, session.saved, session.render_output(session.saved))
+        session.render.start(self.job, session.saved, session.render_output(session.saved))
         return JSONResponse(session.render.status())
 
-    async def render_status(_request: Request) -> Response:
-        return JSONResponse(session.render.status())
+    async def render_status(self, _request: Request) -> Response:
+        return JSONResponse(self.session.render.status())
 
-    async def render_cancel(_request: Request) -> Response:
-        session.render.cancel()
-        return JSONResponse(session.render.status())
+    async def render_cancel(self, _request: Request) -> Response:
+        self.session.render.cancel()
+        return JSONResponse(self.session.render.status())
 
-    routes = [
-        Route("/", index),
-        Route("/static/{name}", static),
-        Route("/media/video", video),
-        Route("/media/audio/{version:int}", audio),
-        Route("/api/job", info),
-        Route("/api/strip", strip_status),
-        Route("/api/strip.png", strip_png),
-        Route("/api/plan", plan, methods=["POST"]),
-        Route("/api/audio", make_audio, methods=["POST"]),
-        Route("/api/save", save, methods=["POST"]),
-        Route("/api/render", render_status),
-        Route("/api/render", render_start, methods=["POST"]),
-        Route("/api/render/cancel", render_cancel, methods=["POST"]),
-    ]
 
-    async def user_error(_request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+async def _user_error(_request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=400)
 
-    app = Starlette(routes=routes, exception_handlers={UserError: user_error}, lifespan=lifespan)
+
+def build_app(session: Session, port: int, lifespan=None) -> _Guard:
+    """The Starlette app of :class:`Handlers`, behind the Host/Origin :class:`_Guard`."""
+    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+    app = Starlette(routes=Handlers(session).routes(), exception_handlers={UserError: _user_error},
+                    lifespan=lifespan)
     return _Guard(app, allowed_hosts, allowed_origins)
 
 
