@@ -11,8 +11,6 @@ import click
 
 from cli.commands import debug_option, overwrite_option
 from cli.progress import make_progress
-from common.errors import InputError
-from pano.paths.trajectory import Trajectory
 from pano.rendering.render import NFOV_AUDIO
 from pano.run.names import OutputNames
 from pano.sphere.views import parse_size
@@ -49,18 +47,12 @@ def render(
 
     Each frame shows the sample nearest its time (t); a path that does not cover the video is refused.
     """
-    from common.outputs import ensure_writable_dir, output_set
-    from pano.rendering.render import render_trajectory
+    from pano.rendering.render import render_trajectory, reserve_render
 
-    if not input_path.is_file():
-        raise InputError(f"{input_path}: no such video file; check the path")
-    traj = Trajectory.load(traj_path)
     out = output or OutputNames.of(".", input_path.stem).nfov
     out_size = parse_size(size) if size else None
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
-    outputs = output_set([input_path, traj_path], overwrite=overwrite)
-    outputs.reserve(out)
-    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    traj, outputs = reserve_render(input_path, traj_path, out, overwrite=overwrite)
     with outputs:
         render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet),
                           audio_mode=nfov_audio, notify=say, origin=str(traj_path))

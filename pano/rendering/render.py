@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from common import interrupt
+from common.atomic import OutputSet
 from common.errors import InputError, OptionError
+from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
 from pano.media.boxes import MetadataBoxes
@@ -35,6 +37,24 @@ NFOV_AUDIO = ("auto", "keep", "view")
 
 
 SALIENCY_VIDEO_MAX_WIDTH = 720
+
+
+def reserve_render(input_path: str | Path, traj_path: str | Path, output: str | Path,
+                   overwrite: bool = False) -> tuple[Trajectory, OutputSet]:
+    """The checks ``pano-pan render`` makes before any work, for the CLI and the viewer's Render alike.
+
+    The input must be a file and the trajectory must load; the output may replace neither of them, nor
+    a file pano-pan did not write (without ``overwrite``), and its folder must be writable. Returns the
+    trajectory and the :class:`OutputSet` to render inside (``with outputs: render_trajectory(...)``).
+    """
+    input_path, traj_path, output = Path(input_path), Path(traj_path), Path(output)
+    if not input_path.is_file():
+        raise InputError(f"{input_path}: no such video file; check the path")
+    traj = Trajectory.load(traj_path)
+    outputs = output_set([input_path, traj_path], overwrite=overwrite)
+    outputs.reserve(output)
+    ensure_writable_dir(output.parent if str(output.parent) else Path("."))
+    return traj, outputs
 
 
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:

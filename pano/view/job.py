@@ -7,9 +7,11 @@ trajectory, one folder up and in the current folder before the user is asked to 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.atomic import same_file
 from common.errors import InputError
 from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.paths.trajectory import Trajectory
@@ -35,11 +37,18 @@ class Job:
         return OutputNames.of_trajectory(self.trajectory_path).edit(number).trajectory
 
     def next_edit_path(self) -> Path:
-        """The first ``<stem>.edit-N.trajectory.json`` not taken: a save never replaces another file."""
+        """The first ``<stem>.edit-N.trajectory.json`` whose trajectory and render names are both free.
+
+        A save never replaces another file, and the edit's render (``<stem>.edit-N.nfov.mp4``) never
+        lands on a file already there, such as the source video itself when it carries that name.
+        """
         n = 1
-        while self.edit_path(n).exists():
+        while self._taken(OutputNames.of_trajectory(self.trajectory_path).edit(n)):
             n += 1
         return self.edit_path(n)
+
+    def _taken(self, names: OutputNames) -> bool:
+        return any(os.path.lexists(p) or same_file(p, self.video) for p in (names.trajectory, names.nfov))
 
 
 def _is_video(path: Path) -> bool:

@@ -93,19 +93,20 @@ class RenderJob:
         yield advance
 
     def start(self, job: Job, trajectory: Path, output: Path) -> None:
-        from pano.paths.trajectory import Trajectory
-        from pano.rendering.render import render_trajectory
+        """Render ``trajectory`` to ``output`` after the checks of ``pano-pan render`` (refusals raise here)."""
+        from pano.rendering.render import render_trajectory, reserve_render
 
         if self.state == "running":
             raise UserError("a render is already running; wait for it or cancel it")
-        traj = Trajectory.load(trajectory)
+        traj, outputs = reserve_render(job.video, trajectory, output)
         self.state, self.message, self.output, self.started = "running", "", output, time.monotonic()
         self.done, self.total = 0, len(traj)
         self._cancel.clear()
 
         def work() -> None:
             try:
-                render_trajectory(job.info, traj, output, progress=self._progress)
+                with outputs:
+                    render_trajectory(job.video, traj, output, progress=self._progress, origin=str(trajectory))
                 self.state, self.message = "done", f"wrote {output}"
             except _Cancelled:
                 self.state, self.message = "cancelled", "cancelled; no partial video was kept"
@@ -124,12 +125,21 @@ class RenderJob:
 
 
 class Session:
-    """Everything the routes share: the job, the save target, the strip, the sound and the render job."""
+    """Everything the routes share: the job, the session's edits, the strip, the sound and the render job.
+
+    Edits are never lost or rewritten behind a page's back: Save rewrites only the edit this session
+    wrote last, only when the page says it has that edit open, and only while no render of it has
+    started (a rendered edit is frozen, so the video beside it stays its render); any other Save takes
+    the next free ``edit-N``. A reloaded page reopens the session's latest edit.
+    """
 
     def __init__(self, job: Job, workdir: Path) -> None:
         self.job = job
         self.workdir = workdir
-        self.saved: Path | None = None
+        self.saved: Path | None = None  # the latest edit this session wrote
+        self.saved_keyframes: list[Keyframe] = []
+        self._saved_stamp: tuple[int, int] | None = None  # (mtime, size) as written: changed = not ours
+        self.frozen: set[Path] = set()  # edits a render was started from
         self.render = RenderJob()
         self.strip: np.ndarray | None = None
         self.strip_state = "none"
@@ -182,11 +192,13 @@ class Session:
     def describe(self) -> dict[str, Any]:
         """The job as the page reads it at load: the source, the automatic path, the keyframes shown."""
         job, limits = self.job, self.limits
-        base, traj, inf = job.base, job.trajectory, job.info
-        shown = apply_keyframes(base, recorded_keyframes(traj), limits) if traj is not base else None
+        base, inf = job.base, job.info
+        keyframes = self.saved_keyframes if self.saved else recorded_keyframes(job.trajectory)
+        shown = apply_keyframes(base, keyframes, limits) if self.saved or job.trajectory is not base else None
         return {
             "video": job.video.name,
             "trajectory": job.trajectory_path.name,
+            "edit": self.saved.name if self.saved else None,  # the session's latest edit, reopened
             "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
                        "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
                        "has_audio": inf.has_audio},
@@ -204,7 +216,7 @@ class Session:
                 "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
                 "confidence": np.round(base.confidence, 3).tolist(),
             },
-            "keyframes": [k.to_dict() for k in recorded_keyframes(traj)],
+            "keyframes": [k.to_dict() for k in keyframes],
             "edited": shown.to_json() if shown is not None else None,
             "audio_note": (
                 "FOA source: the page plays the same view-following stereo as the NFOV output (two "
@@ -221,14 +233,36 @@ class Session:
             return job.trajectory_path.name
         return job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"])).name
 
-    def save(self, keyframes: list[Keyframe]) -> Path:
-        """Write the edit made of ``keyframes``; the session's later saves go to the same file."""
+    def save(self, keyframes: list[Keyframe], loaded: str | None = None) -> Path:
+        """Write the edit made of ``keyframes`` (see the class docstring for which file it goes to).
+
+        ``loaded`` is the name of the edit the page has open (None: the automatic path or an older file).
+        """
         job = self.job
-        target = self.saved or job.next_edit_path()
+        target = self.saved if self._may_rewrite(loaded) else job.next_edit_path()
         edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, self.limits),
                                    self.base_name())
-        self.saved = edited.save(target)
-        return self.saved
+        written = edited.save(target)
+        st = written.stat()
+        self.saved, self.saved_keyframes, self._saved_stamp = written, list(keyframes), (st.st_mtime_ns, st.st_size)
+        return written
+
+    def _may_rewrite(self, loaded: str | None) -> bool:
+        saved = self.saved
+        if saved is None or loaded != saved.name or saved in self.frozen:
+            return False
+        try:
+            st = saved.stat()
+        except OSError:
+            return False
+        return (st.st_mtime_ns, st.st_size) == self._saved_stamp
+
+    def start_render(self) -> None:
+        """Render the latest saved edit, which is frozen from now on (a later Save makes a new one)."""
+        if self.saved is None:
+            raise UserError("save first: Render renders the saved trajectory")
+        self.render.start(self.job, self.saved, self.render_output(self.saved))
+        self.frozen.add(self.saved)
 
     def command(self, trajectory: Path, output: Path) -> str:
         def rel(p: Path) -> str:
@@ -329,18 +363,19 @@ class Handlers:
         return Response(png, media_type="image/png")
 
     async def save(self, request: Request) -> Response:
-        keyframes = _keyframes(await _json(request))
-        written = await asyncio.to_thread(self.session.save, keyframes)
+        payload = await _json(request)
+        keyframes = _keyframes(payload)
+        loaded = payload.get("edit") if isinstance(payload.get("edit"), str) else None
+        written = await asyncio.to_thread(self.session.save, keyframes, loaded)
         out = self.session.render_output(written)
         return JSONResponse({"path": str(written), "name": written.name,
                              "command": self.session.command(written, out), "output": str(out)})
 
     async def render_start(self, _request: Request) -> Response:
-        session = self.session
-        if session.saved is None:
+        if self.session.saved is None:
             return JSONResponse({"error": "save first: Render renders the saved trajectory"}, status_code=409)
-        session.render.start(self.job, session.saved, session.render_output(session.saved))
-        return JSONResponse(session.render.status())
+        self.session.start_render()
+        return JSONResponse(self.session.render.status())
 
     async def render_status(self, _request: Request) -> Response:
         return JSONResponse(self.session.render.status())
