@@ -20,6 +20,7 @@ import contextvars
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -56,6 +57,18 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
+def _regular_or_absent(path: Path) -> bool:
+    """Whether ``path`` (and what a symlink there points at) is a regular file, or nothing at all."""
+    for look in (os.lstat, os.stat):
+        try:
+            mode = look(path).st_mode
+        except OSError:
+            return True
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it otherwise.
@@ -67,6 +80,9 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     if active is not None:
         yield active.claim(final)
         return
+    if not _regular_or_absent(final):
+        raise OutputError(f"{final}: is not a regular file (a device, a pipe or a socket), so it is never replaced; "
+                          "choose another name")
     tmp = temp_path_for(final)
     try:
         yield tmp
@@ -110,6 +126,9 @@ class OutputSet:
                 )
         if final.is_dir():
             raise OutputError(f"{final}: is a folder, so an output cannot be written there; {self.rename_hint}")
+        if not _regular_or_absent(final):  # even with --overwrite: a device or a pipe is never replaced
+            raise OutputError(f"{final}: is not a regular file (a device, a pipe or a socket), so it is never "
+                              f"replaced, even with --overwrite; {self.rename_hint}")
         if os.path.lexists(final) and not self.overwrite and not (self.recognise and self.recognise(final)):
             raise OutputError(
                 f"{final}: exists and was not written by pano-pan; move it away, {self.rename_hint}, "

@@ -8,6 +8,7 @@ and the viewer's Render all render through :func:`render_trajectory`.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
 from pano.rendering.view_audio import VIEW_AUDIO_RATE, view_stereo_chunks
+from pano.sphere.geometry import vertical_fov
 from pano.sphere.views import output_geometry
 
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
@@ -110,6 +112,7 @@ def render_trajectory(
     pano_w, pano_h = info.pano_size
     out_w, out_h = output_geometry(pano_w, float(trajectory.hfov[0]), float(trajectory.vfov[0]), size,
                                    src_height=pano_h).size
+    trajectory = _fit_aspect(trajectory, out_w, out_h, notify)
     renderer = _Renderers(pano_w, pano_h, out_w, out_h)
     audio, stereo = _nfov_sound(info, trajectory, audio_mode)
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
@@ -162,6 +165,22 @@ def render_trajectory(
             _feed_audio(nfov, stereo, until=None)
     warn_if_short(info, decoded, notify)
     return Path(nfov_path)
+
+
+def _fit_aspect(trajectory: Trajectory, out_w: int, out_h: int, notify: Callable[[str], None]) -> Trajectory:
+    """The path with its vertical fov following the output's aspect, when a given size changes it.
+
+    A view of ``hfov × vfov`` drawn into pixels of another aspect is stretched (a ball becomes an
+    ellipse); ``pano-pan run --size`` derives the vertical fov from the size, and so does this.
+    """
+    views = np.tan(np.radians(trajectory.hfov) / 2) / np.tan(np.radians(trajectory.vfov) / 2)
+    if np.allclose(views, out_w / out_h, rtol=0.01):
+        return trajectory
+    fitted = copy.copy(trajectory)
+    fitted.vfov = np.array([vertical_fov(float(h), out_w, out_h) for h in trajectory.hfov])
+    notify(f"the path's views are {float(views[0]):.3g}:1 and the output {out_w}x{out_h} is {out_w / out_h:.3g}:1; "
+           "the vertical field of view follows the output (the horizontal one is kept), so nothing is stretched")
+    return fitted
 
 
 class _SampleOfFrame:
