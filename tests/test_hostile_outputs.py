@@ -72,3 +72,68 @@ def test_render_size_of_another_aspect_keeps_the_disk_round(tmp_path, clip, caps
     _, _, frame = next(iter(iter_frames(out)))
     assert frame.shape[1::-1] == tuple(int(v) for v in size.split("x"))
     assert disk_shape(frame) == pytest.approx(1.0, abs=0.15)
+
+
+# ---------------------------------------------------------------- item 6: a pipe as input answers at once
+@pytest.mark.parametrize("args", [["{p}", "-o", "out"], ["inspect", "{p}"], ["render", "{p}", "t.json"],
+                                  ["view", "{p}", "--no-browser"], ["render", "{clip}", "{p}"]])
+def test_a_named_pipe_is_refused_at_once(tmp_path, clip, args):
+    """Run in a subprocess: the old code blocked forever on the pipe's second open (no writer)."""
+    import subprocess
+    import sys
+
+    pipe = tmp_path / "pipe.mp4" if "{clip}" not in args else tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    still_path(clip).save(tmp_path / "t.json")
+    argv = [a.format(p=pipe, clip=clip) for a in args]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cli.main", *argv], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"pano-pan {' '.join(argv)} hung on a named pipe")
+    assert proc.returncode == 2, proc.stderr
+    one_error_line(proc.stderr.strip().splitlines(), str(pipe), "not a regular file")
+
+
+# ---------------------------------------------------------------- item 10: hostile JSON is one line
+HOSTILE_JSON = {
+    "deep": '{"samples": ' + "[" * 200_000 + "]" * 200_000 + "}",
+    "long number": '{"samples": [{"t": 0, "yaw": ' + "9" * 5000 + ', "pitch": 0}]}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_JSON))
+@pytest.mark.parametrize("command", ["render", "compare-traj", "compare-ref"])
+def test_hostile_trajectory_json_is_one_line(tmp_path, clip, capsys, kind, command):
+    bad = tmp_path / "bad.json"
+    bad.write_text(HOSTILE_JSON[kind])
+    good = tmp_path / "good.json"
+    still_path(clip).save(good)
+    args = {"render": ["render", clip, bad, "-o", tmp_path / "o.mp4"], "compare-traj": ["compare", bad, good],
+            "compare-ref": ["compare", good, bad]}[command]
+    code, err = pano(capsys, *args)
+    assert code == 2
+    one_error_line(err, str(bad), "JSON")
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_JSON))
+def test_hostile_json_to_the_viewer_is_a_400(tmp_path, clip, kind):
+    import http.client
+
+    from pano.view.job import open_job
+    from pano.view.server import ViewServer
+
+    still_path(clip).save(tmp_path / "clip.trajectory.json")
+    srv = ViewServer(open_job(clip, tmp_path / "clip.trajectory.json")).start()
+    try:
+        host = f"127.0.0.1:{srv.port}"
+        body = HOSTILE_JSON[kind].replace('"samples"', '"keyframes"').encode()
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("POST", "/api/plan", body=body, headers={"Host": host, "Origin": f"http://{host}",
+                                                             "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        answer = resp.read()
+        conn.close()
+    finally:
+        srv.stop()
+    assert resp.status == 400 and b"JSON" in answer

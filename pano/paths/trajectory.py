@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import InputError
+from common.files import read_json, require_regular_file
 from common.outputs import atomic_output
 from common.ownership import CSV_HEADER
 
@@ -164,12 +165,7 @@ class Trajectory:
         path = Path(path)
         if path.suffix.lower() == ".csv":
             return read_csv(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such trajectory file; check the path")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}); pass a trajectory written by pano-pan") from None
+        data = read_json(path, "trajectory file", "pass a trajectory written by pano-pan")
         return cls.from_dict(data, origin=str(path))
 
 
@@ -237,9 +233,7 @@ def _fmt(x: float, digits: int) -> str:
 
 def read_csv(path: str | Path) -> Trajectory:
     """Read a CSV written by :func:`write_csv` (or by hand: needs t, yaw, pitch; others optional)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such CSV file; check the path")
+    path = require_regular_file(path, "CSV file")
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))

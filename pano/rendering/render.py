@@ -17,6 +17,7 @@ import numpy as np
 from common import interrupt
 from common.atomic import OutputSet
 from common.errors import InputError, OptionError
+from common.files import require_regular_file
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
@@ -50,8 +51,7 @@ def reserve_render(input_path: str | Path, traj_path: str | Path, output: str | 
     trajectory and the :class:`OutputSet` to render inside (``with outputs: render_trajectory(...)``).
     """
     input_path, traj_path, output = Path(input_path), Path(traj_path), Path(output)
-    if not input_path.is_file():
-        raise InputError(f"{input_path}: no such video file; check the path")
+    require_regular_file(input_path, "video file")
     traj = Trajectory.load(traj_path)
     outputs = output_set([input_path, traj_path], overwrite=overwrite)
     outputs.reserve(output)

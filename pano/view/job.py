@@ -13,6 +13,7 @@ from pathlib import Path
 
 from common.atomic import same_file
 from common.errors import InputError
+from common.files import require_regular_file
 from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.paths.trajectory import Trajectory
 from pano.run.names import TRAJECTORY, OutputNames
@@ -99,6 +100,8 @@ def open_job(target: str | Path, trajectory: str | Path | None = None) -> Job:
         raise InputError(f"{target}: no such file or folder; pass the 360° video or the folder 'pano-pan run' wrote")
     traj_path = Path(trajectory) if trajectory else None
     video: Path | None = None
+    if not target.is_dir():
+        require_regular_file(target, "file", folder_fix="pass the 360° video or the folder 'pano-pan run' wrote")
     if target.is_dir():
         traj_path = traj_path or _find_trajectory(target)
     elif target.name.endswith(".json"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import socket
@@ -32,6 +31,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from common.errors import UserError
+from common.files import parse_json
 from pano.run.names import OutputNames
 from pano.view.audio import write_view_audio
 from pano.view.edit import (
@@ -289,10 +289,7 @@ async def _json(request: Request) -> Any:
     body = await request.body()
     if len(body) > MAX_BODY:
         raise UserError("request too large")
-    try:
-        return json.loads(body or b"{}")
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not JSON: {exc}") from None
+    return parse_json(body or b"{}", "the request", 'send {"keyframes": [...]}')
 
 
 class Handlers:
