@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import hashlib
 import os
 import secrets
+import socket
 import stat
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -31,8 +34,82 @@ _ACTIVE: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("pano
 
 
 def temp_path_for(final: Path) -> Path:
-    """Hidden sibling of ``final`` that keeps its suffix."""
-    return final.with_name(f".{final.stem}.part-{secrets.token_hex(4)}{final.suffix}")
+    """Hidden sibling of ``final`` that keeps its suffix and names its owner (host tag and process id),
+    so a later run can tell a killed run's leftover from a part still being written (see
+    :func:`remove_stale_parts`)."""
+    return final.with_name(f".{final.stem}.part-{_owner()}-{secrets.token_hex(4)}{final.suffix}")
+
+
+def _owner() -> str:
+    return f"{_HOST}-{os.getpid()}"
+
+
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _stale_owner(tag: str) -> bool:
+    """Whether ``host-pid`` names a process of this host that is gone (another host's is never judged)."""
+    host, _, pid = tag.partition("-")
+    return host == _HOST and pid.isdigit() and not _alive(int(pid))
+
+
+def remove_stale_parts(final: str | Path) -> list[Path]:
+    """Delete what killed runs left beside ``final``: its hidden parts, and restore or drop its backups.
+
+    A part is removed only when its owner (named in it, see :func:`temp_path_for`) is a process of this
+    host that no longer runs; a backup (``.<name>.old-…``, made while a set is committed) goes back to
+    ``final`` when ``final`` is missing and is deleted otherwise. Returns the paths removed.
+    """
+    final = Path(final)
+    removed: list[Path] = []
+    folder = final.parent if str(final.parent) else Path(".")
+    part, backup = f".{final.stem}.part-", f".{final.name}.old-"
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith((part, backup))]
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(part) and name.endswith(final.suffix):
+            tag = name[len(part):len(name) - len(final.suffix)].rpartition("-")[0]
+        elif name.startswith(backup):
+            tag = name[len(backup):].rpartition("-")[0]
+        else:
+            continue
+        if not _stale_owner(tag):
+            continue
+        path = folder / name
+        with contextlib.suppress(OSError):
+            if name.startswith(backup) and not os.path.lexists(final):
+                os.replace(path, final)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+
+
+def owned_temp_dir(prefix: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder named for its owner (``<prefix><host>-<pid>-…``) in the system's temporary folder,
+    after removing the ones of ``prefix`` whose owner was killed (so their files do not pile up)."""
+    import shutil
+
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                tag = "-".join(entry.name[len(prefix):].split("-")[:2])
+                if _stale_owner(tag):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{_owner()}-")
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -83,6 +160,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     if not _regular_or_absent(final):
         raise OutputError(f"{final}: is not a regular file (a device, a pipe or a socket), so it is never replaced; "
                           "choose another name")
+    remove_stale_parts(final)
     tmp = temp_path_for(final)
     try:
         yield tmp
@@ -148,6 +226,7 @@ class OutputSet:
         key = Path(os.path.abspath(final))
         if key in self._temps:
             return self._temps[key]
+        remove_stale_parts(key)
         tmp = temp_path_for(key)
         self._temps[key] = tmp
         return tmp
@@ -162,7 +241,7 @@ class OutputSet:
                     raise OutputError(f"{final}: was never written (internal error); nothing was replaced")
             for final, tmp in self._temps.items():
                 if os.path.lexists(final):
-                    backup = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+                    backup = final.with_name(f".{final.name}.old-{_owner()}-{secrets.token_hex(4)}")
                     os.replace(final, backup)
                     backups.append((backup, final))
                 os.replace(tmp, final)

@@ -137,3 +137,89 @@ def test_hostile_json_to_the_viewer_is_a_400(tmp_path, clip, kind):
     finally:
         srv.stop()
     assert resp.status == 400 and b"JSON" in answer
+
+
+# ---------------------------------------------------------------- item 7: a killed run leaves nothing behind
+def test_a_rerun_removes_what_a_sigkilled_run_left(tmp_path):
+    """SIGKILL mid-render leaves hidden parts (nothing can run on SIGKILL); the next run removes them, and
+    the maps between the passes never had a name in TMPDIR at all."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = foa_clip(tmp_path / "long.mp4", seconds=4.0, size=(240, 480))
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]), TMPDIR=str(tmp))
+    argv = [sys.executable, "-m", "cli.main", "run", str(clip), "-o", str(out), "--size", "1280x720", "-q"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(".part-" in name for name in listing(out))):  # pass 2 has begun
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        assert list(tmp.iterdir()) == []  # the maps file has no name: nothing to leave on SIGKILL
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = [n for n in listing(out) if ".part-" in n]
+    assert left, "SIGKILL leaves the parts being written"
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert listing(out) == ["long.nfov.mp4", "long.saliency.mp4", "long.trajectory.json"]
+    assert list(tmp.iterdir()) == []
+
+
+def test_a_part_of_a_live_run_is_kept(tmp_path):
+    """Only parts whose process is gone are removed: two runs into one folder never delete each other's."""
+    import subprocess
+    import sys
+
+    from common.atomic import remove_stale_parts, temp_path_for
+
+    final = tmp_path / "clip.nfov.mp4"
+    mine = temp_path_for(final)
+    mine.write_bytes(b"being written")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        theirs = mine.with_name(mine.name.replace(f"-{os.getpid()}-", f"-{live.pid}-"))
+        gone = mine.with_name(mine.name.replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+        for p in (theirs, gone):
+            p.write_bytes(b"part")
+        assert remove_stale_parts(final) == [gone]
+        assert mine.exists() and theirs.exists() and not gone.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_killed_viewers_sound_files_are_removed_at_the_next_start(tmp_path, clip, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from pano.view.job import open_job
+    from pano.view.server import ViewServer
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    from common.atomic import _HOST
+
+    stale = tmp_path / "tmp" / f"pano-pan-view-{_HOST}-{dead.pid}-abcd1234"
+    stale.mkdir()
+    (stale / "view-audio-1.wav").write_bytes(b"RIFF" + bytes(1000))
+    still_path(clip).save(tmp_path / "clip.trajectory.json")
+    srv = ViewServer(open_job(clip, tmp_path / "clip.trajectory.json"))
+    try:
+        assert not stale.exists()
+        assert len(list((tmp_path / "tmp").iterdir())) == 1  # its own
+    finally:
+        srv.close()
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -15,7 +15,6 @@ import contextlib
 import os
 import shlex
 import socket
-import tempfile
 import threading
 import time
 import webbrowser
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from common.atomic import owned_temp_dir
 from common.errors import UserError
 from common.files import parse_json
 from pano.run.names import OutputNames
@@ -456,7 +456,7 @@ class ViewServer:
         self.sock = bind(port)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
-        self._tmp = tempfile.TemporaryDirectory(prefix="pano-pan-view-")
+        self._tmp = owned_temp_dir("pano-pan-view-")  # a killed viewer's sound files go at the next start
         self.session = Session(job, Path(self._tmp.name))
         self.session.start_strip()
         self._thread: threading.Thread | None = None
