@@ -285,11 +285,21 @@ def _keyframes(payload: Any) -> list[Keyframe]:
     return [Keyframe.from_dict(k) for k in payload["keyframes"]]
 
 
+class _TooLarge(UserError):
+    """A request body over :data:`MAX_BODY` (answered 413, before or while it is read, never kept)."""
+
+
 async def _json(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise UserError("request too large")
-    return parse_json(body or b"{}", "the request", 'send {"keyframes": [...]}')
+    """The request's JSON body, refused on its declared length or as soon as it passes :data:`MAX_BODY`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _TooLarge(f"request too large ({int(declared)} bytes; at most {MAX_BODY})")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _TooLarge(f"request too large (over {MAX_BODY} bytes)")
+    return parse_json(bytes(body) or b"{}", "the request", 'send {"keyframes": [...]}')
 
 
 class Handlers:
@@ -383,6 +393,9 @@ class Handlers:
 
 
 async def _user_error(_request: Request, exc: Exception) -> Response:
+    # Connection: close after a refused body, so the server does not read the rest of it to reuse the link.
+    if isinstance(exc, _TooLarge):
+        return JSONResponse({"error": str(exc)}, status_code=413, headers={"connection": "close"})
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
