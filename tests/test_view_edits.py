@@ -121,3 +121,18 @@ def test_a_reloaded_page_reopens_the_saved_edit_and_a_stale_page_never_overwrite
         srv.stop()
     assert stale["name"] == "clip.edit-2.trajectory.json"
     assert len(Trajectory.load(folder / first["name"]).generator["params"]["keyframes"]) == 2
+
+
+def test_a_video_deleted_while_served_is_a_404_that_says_so(folder):
+    """Item 11: a 500 with a traceback before."""
+    srv = ViewServer(open_job(folder)).start()
+    try:
+        (folder / "clip.mp4").unlink()
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("GET", "/media/video", headers={"Host": f"127.0.0.1:{srv.port}"})
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        conn.close()
+    finally:
+        srv.stop()
+    assert resp.status == 404 and "clip.mp4 is no longer there" in body

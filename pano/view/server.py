@@ -336,7 +336,11 @@ class Handlers:
         return Response(_asset(entry[0]), media_type=entry[1])
 
     async def video(self, _request: Request) -> Response:
-        return FileResponse(self.job.video, media_type="video/mp4")
+        video = self.job.video
+        if not video.is_file():  # moved or deleted while the page is open
+            return PlainTextResponse(f"{video.name} is no longer there; put it back and reload the page "
+                                     "(edits already saved are kept)", status_code=404)
+        return FileResponse(video, media_type="video/mp4")
 
     async def audio(self, request: Request) -> Response:
         path = self.session.audio.get(request.path_params["version"])
