@@ -37,7 +37,24 @@ def temp_path_for(final: Path) -> Path:
     """Hidden sibling of ``final`` that keeps its suffix and names its owner (host tag and process id),
     so a later run can tell a killed run's leftover from a part still being written (see
     :func:`remove_stale_parts`)."""
-    return final.with_name(f".{final.stem}.part-{_owner()}-{secrets.token_hex(4)}{final.suffix}")
+    return _hidden(final, "part")
+
+
+def _hidden(final: Path, kind: str) -> Path:
+    """``.<stem>.<kind>-<host>-<pid>-<token><suffix>`` beside ``final`` (kind: part or old, a backup)."""
+    return final.with_name(f"{_hidden_prefix(final, kind)}{_owner()}-{secrets.token_hex(4)}{final.suffix}")
+
+
+def _hidden_prefix(final: Path, kind: str) -> str:
+    """``.<stem>.<kind>-``, the stem cut (and tagged with its hash) when the hidden name would pass 255
+    bytes: a final name that fits must not fail only because its temporary does not."""
+    stem = final.stem
+    raw = stem.encode("utf-8", "surrogateescape")
+    room = 255 - len(final.suffix.encode()) - 40  # ".", ".part-", host tag, pid, token
+    if len(raw) > room:
+        digest = hashlib.sha1(raw).hexdigest()[:8]
+        stem = raw[: room - 9].decode("utf-8", "ignore") + "~" + digest
+    return f".{stem}.{kind}-"
 
 
 def _owner() -> str:
@@ -67,29 +84,25 @@ def remove_stale_parts(final: str | Path) -> list[Path]:
     """Delete what killed runs left beside ``final``: its hidden parts, and restore or drop its backups.
 
     A part is removed only when its owner (named in it, see :func:`temp_path_for`) is a process of this
-    host that no longer runs; a backup (``.<name>.old-…``, made while a set is committed) goes back to
+    host that no longer runs; a backup (``.<stem>.old-…``, made while a set is committed) goes back to
     ``final`` when ``final`` is missing and is deleted otherwise. Returns the paths removed.
     """
     final = Path(final)
     removed: list[Path] = []
     folder = final.parent if str(final.parent) else Path(".")
-    part, backup = f".{final.stem}.part-", f".{final.name}.old-"
+    part, backup = _hidden_prefix(final, "part"), _hidden_prefix(final, "old")
     try:
-        names = [n for n in os.listdir(folder) if n.startswith((part, backup))]
+        names = [n for n in os.listdir(folder) if n.startswith((part, backup)) and n.endswith(final.suffix)]
     except OSError:
         return removed
     for name in names:
-        if name.startswith(part) and name.endswith(final.suffix):
-            tag = name[len(part):len(name) - len(final.suffix)].rpartition("-")[0]
-        elif name.startswith(backup):
-            tag = name[len(backup):].rpartition("-")[0]
-        else:
-            continue
+        prefix = part if name.startswith(part) else backup
+        tag = name[len(prefix):len(name) - len(final.suffix)].rpartition("-")[0]
         if not _stale_owner(tag):
             continue
         path = folder / name
         with contextlib.suppress(OSError):
-            if name.startswith(backup) and not os.path.lexists(final):
+            if prefix == backup and not os.path.lexists(final):
                 os.replace(path, final)
             else:
                 path.unlink()
@@ -241,7 +254,7 @@ class OutputSet:
                     raise OutputError(f"{final}: was never written (internal error); nothing was replaced")
             for final, tmp in self._temps.items():
                 if os.path.lexists(final):
-                    backup = final.with_name(f".{final.name}.old-{_owner()}-{secrets.token_hex(4)}")
+                    backup = _hidden(final, "old")
                     os.replace(final, backup)
                     backups.append((backup, final))
                 os.replace(tmp, final)

@@ -115,6 +115,8 @@ def run(
         notify(f"stereo {info.stereo} ({info.stereo_source}): analysing and rendering the {eye} eye, "
                f"{info.pano_size[0]}×{info.pano_size[1]}")
     names = OutputNames.of(outdir, input_path.stem)
+    if names.prefix.name != input_path.stem:
+        notify(f"note: the input's name is too long for the output names; they start {names.prefix.name}")
 
     ctx = run_context(info, options, notify)
     name, reason = resolve_localizer(ctx, options.localizer)

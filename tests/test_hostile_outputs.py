@@ -223,3 +223,24 @@ def test_a_killed_viewers_sound_files_are_removed_at_the_next_start(tmp_path, cl
     finally:
         srv.close()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# ---------------------------------------------------------------- item 13: a 255-byte input name
+def test_an_input_name_of_255_bytes_gets_shortened_output_names(tmp_path, clip, capsys):
+    import shutil
+
+    video = tmp_path / ("é" * 125 + "a.mp4")  # 255 bytes in UTF-8
+    assert len(video.name.encode()) == 255
+    shutil.copy(clip, video)
+    out = tmp_path / "out"
+    code, err = pano(capsys, video, "-o", out, "--export", "csv")
+    assert code == 0, err
+    assert any("too long" in line for line in err)
+    names = listing(out)
+    assert len(names) == 4 and all(len(n.encode()) <= 255 for n in names)
+    assert all(n.startswith("é" * 20) for n in names)
+    traj = next(out.glob("*.trajectory.json"))
+    target = tmp_path / ("b" * 251 + ".mp4")  # a final name that fits; its hidden part must fit too
+    code, err = pano(capsys, "render", video, traj, "-o", target, "-q")
+    assert code == 0, err
+    assert target.stat().st_size > 1000 and not [n for n in listing(tmp_path) if n.startswith(".")]
