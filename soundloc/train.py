@@ -39,6 +39,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 
+from common import interrupt
 from common.atomic import atomic_path
 from common.errors import UserError
 from soundloc.device import resolve_device
@@ -496,10 +497,11 @@ def _validate_and_save(job: _Job, model: nn.Module, optimizer: torch.optim.Optim
     meta = {"epoch": state.epoch, "mode": config.mode, "train_config": asdict(config), "history": state.history,
             "best_score": state.best_score, "world_size": place.world, "freeze_sound": config.freeze_sound,
             "samples": samples, "soundnet_weights": state.sound_meta, **job.extra_meta}
-    paths["last"] = save_checkpoint(job.out_dir / "last.pt", model, meta)
-    _save_state(job.out_dir / "last.state.pt", optimizer, state.epoch)
-    if improved:
-        paths["best"] = save_checkpoint(job.out_dir / "best.pt", model, meta)
+    with interrupt.deferred():  # Ctrl-C waits for the epoch's checkpoints, which then agree with each other
+        paths["last"] = save_checkpoint(job.out_dir / "last.pt", model, meta)
+        _save_state(job.out_dir / "last.state.pt", optimizer, state.epoch)
+        if improved:
+            paths["best"] = save_checkpoint(job.out_dir / "best.pt", model, meta)
     job.report(Progress("epoch", state.epoch, config.epochs, steps, steps, entry["loss"],
                         entry["samples_per_second"], entry["parts"], entry.get("val")))
 
