@@ -110,19 +110,31 @@ def remove_stale_parts(final: str | Path) -> list[Path]:
     return removed
 
 
-def owned_temp_dir(prefix: str) -> tempfile.TemporaryDirectory:
-    """A temporary folder named for its owner (``<prefix><host>-<pid>-…``) in the system's temporary folder,
-    after removing the ones of ``prefix`` whose owner was killed (so their files do not pile up)."""
+def owned_temp_dir(prefix: str, folder: str | Path | None = None) -> tempfile.TemporaryDirectory:
+    """A temporary folder named for its owner (``<prefix><host>-<pid>-…``) in ``folder`` (default: the
+    system's temporary folder), after removing those of ``prefix`` whose owner was killed (so their files
+    do not pile up)."""
+    root = _sweep_owned(prefix, folder)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{_owner()}-", dir=root)
+
+
+def owned_mkdtemp(prefix: str, folder: str | Path | None = None) -> Path:
+    """:func:`owned_temp_dir` for a folder the caller renames or removes itself."""
+    root = _sweep_owned(prefix, folder)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{_owner()}-", dir=root))
+
+
+def _sweep_owned(prefix: str, folder: str | Path | None) -> Path:
     import shutil
 
-    root = Path(tempfile.gettempdir())
+    root = Path(folder) if folder is not None else Path(tempfile.gettempdir())
     with contextlib.suppress(OSError):
         for entry in os.scandir(root):
             if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
                 tag = "-".join(entry.name[len(prefix):].split("-")[:2])
                 if _stale_owner(tag):
                     shutil.rmtree(entry.path, ignore_errors=True)
-    return tempfile.TemporaryDirectory(prefix=f"{prefix}{_owner()}-")
+    return root
 
 
 def is_disk_full(exc: BaseException) -> bool:
