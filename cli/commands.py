@@ -158,6 +158,7 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
     from pano.sphere.views import default_output_size
 
     info = probe(input_path, audio_format, projection, stereo)
+    info.frame_count = len(info.frame_times())  # counted (one demux pass), not the container's estimate
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, default=str))
         return

@@ -462,8 +462,12 @@ class _Validation:
     def __init__(self, job: _Job, model: nn.Module, batch: int, device: torch.device) -> None:
         self.set = job.val_set
         self.ok = self.set is not None and len(_annotated(self.set)) > 0
-        if self.set is not None and not self.ok:
-            job.report(Progress("info", message="validation data has no annotations: best.pt is chosen by loss"))
+        if self.set is None:
+            job.report(Progress("info", message="no validation data (--val): best.pt is the epoch with the lowest "
+                                                "mean training loss"))
+        elif not self.ok:
+            job.report(Progress("info", message="validation data has no annotations: best.pt is the epoch with the "
+                                                "lowest mean training loss"))
         self.model, self.batch, self.device = model, max(2, batch), device
         self.protocol, self.method = job.config.val_protocol, job.config.val_map
         self.forward = _Step(model, True) if job.config.freeze_sound else None  # own cache for validation f_s
@@ -519,7 +523,10 @@ def progress_line(p: Progress) -> str:
     if p.kind == "info":
         return p.message
     loss = "nan" if math.isnan(p.loss) else f"{p.loss:.4f}"
-    line = f"epoch {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {loss} {p.rate:.1f} samples/s"
+    if p.kind == "epoch":  # the epoch's mean, not its last step's loss: say which it is
+        line = f"epoch {p.epoch}/{p.epochs} done: mean loss {loss} over {p.steps} steps, {p.rate:.1f} samples/s"
+    else:
+        line = f"epoch {p.epoch}/{p.epochs} step {p.step}/{p.steps} step loss {loss} {p.rate:.1f} samples/s"
     if p.kind == "epoch" and p.val:
         line += f" | val cIoU@0.5 {p.val['success'] * 100:.1f}% AUC {p.val['auc'] * 100:.1f}"
     return line

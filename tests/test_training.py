@@ -286,3 +286,26 @@ def test_ctrl_c_while_a_checkpoint_is_written_exits_130_and_resume_works(tmp_pat
     monkeypatch.setattr(checkpoint.torch, "save", real_save)
     assert main([*args, "--epochs", "2", "--resume", str(out / "last.pt")]) == 0
     assert load_checkpoint(out / "last.pt")[1]["epoch"] == 2
+
+
+def test_train_and_evaluate_say_what_they_report_and_write(tmp_path, capsys):
+    """Issue 23 item 17: the epoch line repeated the last step's line with another, unlabeled loss; nothing
+    said what picks best.pt without --val; evaluate wrote its JSON and PNG without a word."""
+    from cli.main import main
+
+    out = tmp_path / "o"
+    code = main(["train", "synthetic:8:1", "--out", str(out), "--backbone", "tiny", "--image-size", str(SIZE),
+                 "--embed-dim", "32", "--batch-size", "4", "--max-steps", "2", "--audio-seconds", "0.5",
+                 "--device", "cpu", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "best.pt is the epoch with the lowest mean training loss" in err
+    epoch = [line for line in err.splitlines() if "done" in line]
+    assert len(epoch) == 1 and "mean loss" in epoch[0]
+    assert all("step loss" in line for line in err.splitlines() if " step " in line)
+    report, plot = tmp_path / "r.json", tmp_path / "r.png"
+    code = main(["evaluate", "synthetic:4:50", "--checkpoint", str(out / "best.pt"), "--no-baselines",
+                 "--audio-seconds", "0.5", "--device", "cpu", "--json", str(report), "--plot", str(plot)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"wrote {report}" in err and f"wrote {plot}" in err

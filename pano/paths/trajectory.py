@@ -112,6 +112,8 @@ class Trajectory:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "trajectory") -> Trajectory:
+        if isinstance(data, dict) and data.get("schema") == DEMO_TRUTH:
+            data = _truth_as_trajectory(data)
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise InputError(
                 f"{origin}: not a pano-pan trajectory (expected \"schema\": \"{SCHEMA}\"); "
@@ -229,6 +231,19 @@ def write_csv(traj: Trajectory, path: str | Path) -> Path:
 def _fmt(x: float, digits: int) -> str:
     r = round(x, digits)
     return repr(0.0 if r == 0 else r)
+
+
+DEMO_TRUTH = "pano-pan/demo-truth@1"  # examples/make_demo.py's ground truth: where the sound source is
+
+
+def _truth_as_trajectory(truth: dict[str, Any]) -> dict[str, Any]:
+    """The demo's ground truth read as a path that looks at the sound source in every frame, so
+    ``pano-pan compare out/demo360.trajectory.json examples/demo360.truth.json`` scores a run."""
+    frames = truth.get("frames") if isinstance(truth.get("frames"), list) else []
+    keep = ("frame", "t", "yaw", "pitch")
+    return {"schema": SCHEMA, "generator": {"name": str(truth.get("generator", "demo truth"))},
+            "source": {"fps": (truth.get("video") or {}).get("fps")},
+            "samples": [{k: f[k] for k in keep if k in f} for f in frames if isinstance(f, dict)]}
 
 
 def read_csv(path: str | Path) -> Trajectory:

@@ -124,6 +124,7 @@ def render_trajectory(
         stack.enter_context(interrupt.deferred())
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
+                        downmix=2 if info.audio_format == "mono" and info.audio_channels > 2 else None,
                         audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None, color_range=full_range)
         )
         sal = None

@@ -77,8 +77,17 @@ def _find_video(traj_path: Path, traj: Trajectory) -> Path:
     for folder in (traj_path.parent, traj_path.parent.parent, Path.cwd()):
         if (folder / name).is_file():
             return folder / name
-    raise InputError(f"{traj_path}: its source video {name} is not beside it, one folder up or in the current "
-                     f"folder; pass it: pano-pan view path/to/{name} --trajectory {traj_path}")
+    # a folder beside the output folder (the README's demo: examples/demo360.mp4 and out/), if just one has it
+    up = traj_path.parent.parent
+    try:
+        beside = sorted(d / name for d in up.iterdir() if d.is_dir() and not d.name.startswith(".")
+                        and (d / name).is_file())
+    except OSError:
+        beside = []
+    if len(beside) == 1:
+        return beside[0]
+    raise InputError(f"{traj_path}: its source video {name} is not beside it, one folder up, in a folder beside "
+                     f"it or in the current folder; pass it: pano-pan view path/to/{name} --trajectory {traj_path}")
 
 
 def _base_of(traj_path: Path, traj: Trajectory) -> Trajectory:
