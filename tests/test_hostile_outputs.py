@@ -244,3 +244,40 @@ def test_an_input_name_of_255_bytes_gets_shortened_output_names(tmp_path, clip, 
     code, err = pano(capsys, "render", video, traj, "-o", target, "-q")
     assert code == 0, err
     assert target.stat().st_size > 1000 and not [n for n in listing(tmp_path) if n.startswith(".")]
+
+
+# ---------------------------------------------------------------- own cases (issue 23's fresh set)
+def test_a_file_replaced_between_probe_and_render_is_one_line(tmp_path, clip):
+    """Found by trying: the frames of another size reached the renderer (ValueError traceback)."""
+    import shutil
+
+    from common.errors import InputError
+    from pano.media.probe import probe
+    from pano.rendering.render import render_trajectory
+
+    video = foa_clip(tmp_path / "big.mp4", seconds=1.0, size=(240, 480))
+    info = probe(video)
+    traj = still_path(video)
+    small = foa_clip(tmp_path / "small.mp4", seconds=1.0, size=(120, 240))
+    shutil.copy(small, video)
+    with pytest.raises(InputError, match="frame size changes|changed while it was read"):
+        render_trajectory(info, traj, tmp_path / "out.mp4")
+    assert not [n for n in listing(tmp_path) if n.startswith(".")]
+
+
+def test_a_tiny_picture_is_refused_in_one_line(tmp_path, capsys):
+    """Found by trying: a 1×1 GIF divided by its zero-height eye (ZeroDivisionError)."""
+    gif = tmp_path / "dot.gif"
+    gif.write_bytes(bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002"
+                                  "024401003b"))
+    code, err = pano(capsys, gif, "-o", tmp_path / "out")
+    assert code == 2
+    one_error_line(err, str(gif), "too small")
+
+
+def test_an_output_folder_that_is_a_file_is_named_as_such(tmp_path, clip, capsys):
+    (tmp_path / "afile").write_text("mine")
+    code, err = pano(capsys, clip, "-o", tmp_path / "afile")
+    assert code == 2
+    one_error_line(err, "afile", "is not a folder")
+    assert (tmp_path / "afile").read_text() == "mine"

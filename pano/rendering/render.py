@@ -150,6 +150,10 @@ def render_trajectory(
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
             view, *out_planes = yuv_buffer(out_w, out_h)
+            if planes[0].shape[:2] != (pano_h, pano_w):  # a stream that changes size, or a file replaced mid-run
+                raise InputError(f"{info.path}: frame {index} is {planes[0].shape[1]}×{planes[0].shape[0]} but the "
+                                 f"video said {pano_w}×{pano_h}; the frame size changes inside the file or the file "
+                                 "changed while it was read; re-encode it to one size and leave it alone during a run")
             renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
             nfov_worker.put((view, t))
             if sal is not None:
