@@ -10,6 +10,7 @@ import click
 
 from cli.progress import make_progress
 from common.errors import OptionError
+from common.files import require_regular_file
 from pano.localizers.base import LOCALIZERS
 from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.paths.exporters import EXPORTERS
@@ -116,8 +117,9 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             planner_options["cuts"] = cuts
         if max_pan_time is not None:
             planner_options["max_pan_time"] = max_pan_time
-    if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
-        raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
+    if checkpoint is not None and not is_url(checkpoint):
+        require_regular_file(checkpoint, "checkpoint file", "check --checkpoint",
+                             folder_fix="pass the checkpoint file in it (e.g. best.pt)")
     options = RunOptions(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, size=out_size, projection=projection,
         stereo=stereo,

@@ -57,6 +57,10 @@ def read_payload(path: str | Path, map_location: str | torch.device = "cpu") -> 
 
 
 def _read(path: Path, map_location) -> dict:
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; pass the checkpoint file in it (e.g. {path}/best.pt)")
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path}: is not a regular file (a pipe or a device); pass a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; check the path or train one first")
     try:

@@ -281,3 +281,13 @@ def test_an_output_folder_that_is_a_file_is_named_as_such(tmp_path, clip, capsys
     assert code == 2
     one_error_line(err, "afile", "is not a folder")
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_checkpoint_that_is_a_folder_or_a_pipe_is_named_as_such(tmp_path, clip, capsys, kind):
+    """Found by trying: both were 'no such checkpoint file'."""
+    target = tmp_path / "ckpt"
+    target.mkdir() if kind == "folder" else os.mkfifo(target)
+    code, err = pano(capsys, clip, "-o", tmp_path / "out", "--localizer", "network", "--checkpoint", target)
+    assert code == 2
+    one_error_line(err, str(target), "is a folder" if kind == "folder" else "not a regular file")
