@@ -136,3 +136,19 @@ def test_a_video_deleted_while_served_is_a_404_that_says_so(folder):
     finally:
         srv.stop()
     assert resp.status == 404 and "clip.mp4 is no longer there" in body
+
+
+def test_render_twice_without_a_change_renders_the_same_edit_again(folder):
+    """A frozen edit makes Save write a new edit-N only when the keyframes changed."""
+    srv = ViewServer(open_job(folder)).start()
+    try:
+        _, first = call(srv, "POST", "/api/save", {"keyframes": [KEY]})
+        call(srv, "POST", "/api/render", {})
+        assert wait_render(srv)["state"] == "done"
+        _, again = call(srv, "POST", "/api/save", {"keyframes": [KEY], "edit": first["name"]})
+        status, _ = call(srv, "POST", "/api/render", {})
+        state = wait_render(srv)
+    finally:
+        srv.stop()
+    assert again["name"] == first["name"] and status == 200 and state["state"] == "done", state
+    assert sorted(p.name for p in folder.glob("*.edit-*")) == ["clip.edit-1.nfov.mp4", "clip.edit-1.trajectory.json"]

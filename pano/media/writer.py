@@ -58,6 +58,7 @@ class _AudioCopier:
             self.input.close()
             raise InputError(f"{source}: has no audio stream to keep")
         self.in_stream = self.input.streams.audio[0]
+        self.average = False
         remix = downmix is not None and self.in_stream.codec_context.channels > downmix
         self.copy = self.in_stream.codec_context.name in MP4_COPYABLE_AUDIO and not remix
         if remix:  # a 4-channel track that is not ambisonic: played as quad, it is not what the run heard
@@ -65,8 +66,15 @@ class _AudioCopier:
             self.channels, self.layout, self.rate = downmix, _AAC_LAYOUTS[downmix], cc.sample_rate
             self.out_stream = output.add_stream("aac", rate=cc.sample_rate, layout=self.layout)
             self.out_stream.bit_rate = 64000 * downmix
-            self.in_channels = downmix
-            self.to_float = av.AudioResampler(format="fltp", layout=self.layout, rate=cc.sample_rate)
+            # FFmpeg has no downmix matrix for a bare "N channels" layout (higher-order ambisonics):
+            # those are averaged here, as the mono analysis reads them (common.audio_io).
+            self.average = cc.layout.name.endswith("channels")
+            if self.average:
+                self.in_channels = cc.channels
+                self.to_float = av.AudioResampler(format="flt" if cc.channels > 8 else "fltp")
+            else:
+                self.in_channels = downmix
+                self.to_float = av.AudioResampler(format="fltp", layout=self.layout, rate=cc.sample_rate)
         elif self.copy:
             self.out_stream = output.add_stream_from_template(self.in_stream)
         else:
@@ -100,6 +108,8 @@ class _AudioCopier:
                 arr = flt.to_ndarray()
                 if self.in_channels > 8:
                     arr = arr.reshape(-1, self.in_channels).T
+                if self.average:
+                    arr = np.repeat(arr.mean(axis=0, keepdims=True), self.channels, axis=0)
                 arr = np.ascontiguousarray(arr[: self.channels])
                 out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
                 out.sample_rate = self.rate

@@ -239,7 +239,9 @@ class Session:
         ``loaded`` is the name of the edit the page has open (None: the automatic path or an older file).
         """
         job = self.job
-        target = self.saved if self._may_rewrite(loaded) else job.next_edit_path()
+        if self._is_open(loaded) and list(keyframes) == self.saved_keyframes:
+            return self.saved  # the same edit again (Render twice): nothing to write, no new edit-N
+        target = self.saved if self._is_open(loaded) and self.saved not in self.frozen else job.next_edit_path()
         edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, self.limits),
                                    self.base_name())
         written = edited.save(target)
@@ -247,9 +249,10 @@ class Session:
         self.saved, self.saved_keyframes, self._saved_stamp = written, list(keyframes), (st.st_mtime_ns, st.st_size)
         return written
 
-    def _may_rewrite(self, loaded: str | None) -> bool:
+    def _is_open(self, loaded: str | None) -> bool:
+        """Whether the page has the session's latest edit open, as this session wrote it."""
         saved = self.saved
-        if saved is None or loaded != saved.name or saved in self.frozen:
+        if saved is None or loaded != saved.name:
             return False
         try:
             st = saved.stat()
