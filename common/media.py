@@ -24,35 +24,7 @@ def open_media(path: str | Path, expect: str = "a video", fix: str = "pass an MP
 
     path = require_regular_file(path, "file", "check the path", folder_fix="pass a video file")
     try:
-        container, errors = _open_logged(str(path))
+        return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise InputError(f"{path}: not {expect} FFmpeg can read ({reason}); {fix}") from None
-    if errors:  # FFmpeg opened it but dropped what it could not parse (a stream's header): not "no audio"
-        container.close()
-        raise InputError(f"{path}: the file is damaged ({errors[0]}); re-encode or copy it again")
-    return container
-
-
-def _open_logged(name: str):
-    """``av.open(name)`` and the errors its demuxer reported while reading the header.
-
-    FFmpeg reads past a broken stream header and leaves that stream out, so a file with garbage in
-    its ``moov`` opened as a video without sound; those errors are the only sign of the damage.
-    """
-    import av
-    import av.logging
-
-    previous, repeated = av.logging.get_level(), av.logging.get_skip_repeated()
-    av.logging.set_level(av.logging.ERROR)
-    av.logging.set_skip_repeated(False)  # the same damage in a second file (or a second open) is still seen
-    try:
-        with av.logging.Capture(True) as logs:
-            container = av.open(name)
-    finally:
-        av.logging.set_level(previous)
-        av.logging.set_skip_repeated(repeated)
-    demuxer = container.format.name
-    errors = [msg.strip() for level, source, msg in logs
-              if level <= av.logging.ERROR and source == demuxer and msg.strip()]
-    return container, errors

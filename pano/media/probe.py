@@ -21,7 +21,7 @@ import numpy as np
 
 from common.errors import InputError, OptionError
 from common.media import open_media
-from pano.media.spherical import read_spherical_metadata
+from pano.media.spherical import mp4_header_damage, read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")
 PROJECTIONS = ("auto", "equirect")
@@ -206,6 +206,9 @@ def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto"
     path = Path(path)
     container = open_media(path)
     try:
+        damage = mp4_header_damage(path)
+        if damage:
+            raise InputError(f"{path}: the file is damaged ({damage}); re-encode or copy it again")
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream; pass a 360° video file")
         vs = container.streams.video[0]
