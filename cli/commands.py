@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cli.delivery import delivery_options, run_fields
 from cli.progress import make_progress
 from common.errors import OptionError
 from common.files import require_regular_file
@@ -80,13 +81,15 @@ def debug_option(f):
 @click.option("--no-saliency-video", is_flag=True, help="Skip the .saliency.mp4 diagnostic video (faster).")
 @click.option("--export", "exports", type=click.Choice(EXPORTERS.names()), multiple=True,
               help="Also write the path for other tools: csv (.trajectory.csv), ffmpeg (.sendcmd.txt + "
-              ".ffmpeg.sh for stock ffmpeg's v360), plot (.plot.png). Repeatable.")
+              ".ffmpeg.sh for stock ffmpeg's v360), plot (.plot.png); editors' timelines of the shots: otio (.otio), "
+              "edl (CMX 3600), fcp-xml (.fcp.xml for Premiere/Resolve), fcpxml (Final Cut Pro). Repeatable.")
 @click.option("--plot", is_flag=True, help="Same as --export plot.")
 @click.option("--audio-format", type=click.Choice(AUDIO_FORMATS), default="auto", show_default=True,
               help="How to read the audio: auto detects AmbiX FOA; fuma for FuMa-ordered FOA; mono ignores direction.")
 @click.option("--nfov-audio", type=click.Choice(NFOV_AUDIO), default="auto", show_default=True,
               help="Sound of the flat video: auto = stereo turned with the camera for FOA sources, else keep; "
-              "keep = the source's track unchanged; view = the FOA stereo decode.")
+              "keep = the source's track unchanged; view = the FOA stereo decode; binaural = for headphones, "
+              "the FOA field turned to the view and rendered with measured (KEMAR) HRTFs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto (network localizer).")
 @click.option("--localizer-option", "--source-option", "localizer_opts", multiple=True, metavar="KEY=VALUE",
               help="An option of the localizer, e.g. stride=5 (network); 'pano-pan plugins localizer' lists "
@@ -94,6 +97,7 @@ def debug_option(f):
 @click.option("--planner-option", "planner_opts", multiple=True, metavar="KEY=VALUE",
               help="An option of the planner, e.g. smooth=0.8 (autocam); 'pano-pan plugins planner' lists "
               "them. Repeatable.")
+@delivery_options
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @debug_option
@@ -103,10 +107,10 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
             no_saliency_video: bool, exports: tuple[str, ...], plot: bool, audio_format: str, nfov_audio: str,
             device: str,
             localizer_opts: tuple[str, ...], planner_opts: tuple[str, ...], overwrite: bool, quiet: bool,
-            debug: bool) -> None:
+            debug: bool, delivery: dict) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     out_size = parse_size(size) if size else "standard"
-    hfov, vfov = parse_fov(fov) if fov else (DEFAULT_HFOV, None)
+    hfov, vfov = parse_fov(fov) if fov else (None, None)
     planner_options = parse_key_values(planner_opts, "--planner-option")
     if max_speed is not None:
         planner_options["max_speed"] = max_speed
@@ -127,14 +131,15 @@ def run_cmd(input_path: Path, outdir: Path, localizer: str, planner: str, checkp
         checkpoint=str(checkpoint) if checkpoint else None, planner_options=planner_options,
         localizer_options=parse_key_values(localizer_opts, "--localizer-option"),
         exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
-        overwrite=overwrite,
+        overwrite=overwrite, **run_fields(delivery),
     )
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()
-    result = run(input_path, outdir, options, progress=make_progress(not quiet), notify=say)
+    mode = "none" if quiet and delivery["progress_mode"] == "auto" else delivery["progress_mode"]
+    result = run(input_path, outdir, options, progress=make_progress(mode), notify=say)
     elapsed = time.perf_counter() - start
     if not quiet:
-        info_duration = result.media.duration
+        info_duration = result.frames / result.media.fps if result.media.fps else result.media.duration
         click.echo(f"wrote {result.nfov}", err=True)
         if result.saliency:
             click.echo(f"wrote {result.saliency}", err=True)

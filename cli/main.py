@@ -16,6 +16,7 @@ import click
 
 from cli.commands import inspect_cmd, run_cmd
 from common.errors import UserError
+from common.extras import missing_extra
 from common.interrupt import Interrupted, handle_signals
 
 _COMMANDS = [inspect_cmd, run_cmd]
@@ -86,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"pano-pan: error: {err}", err=True)
         return err.exit_code
+    except ModuleNotFoundError as err:  # train, evaluate, localize, convert … without the network extra
+        word = argv[0] if argv and argv[0] in cli.commands else "run"
+        extra = missing_extra(err, f"pano-pan {word}")
+        if extra is None or debug:
+            raise
+        click.echo(f"pano-pan: error: {extra}", err=True)
+        return extra.exit_code
     except click.ClickException as err:
         click.echo(f"pano-pan: error: {_click_message(err)}", err=True)
         return err.exit_code

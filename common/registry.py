@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from common.errors import OptionError
+from common.extras import missing_extra
 from common.options import PluginOptions
 
 T = TypeVar("T")
@@ -78,7 +79,13 @@ class Registry(Generic[T]):
                               f"{', '.join(self._entries)}")
         if name not in self._loaded:
             module, _, attr = self._entries[name].partition(":")
-            cls = getattr(importlib.import_module(module), attr)
+            try:
+                cls = getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as err:  # e.g. the network localizer without PyTorch
+                extra = missing_extra(err, f"{self.flag} {name}")
+                if extra is None:
+                    raise
+                raise extra from err
             options = getattr(cls, "Options", None)
             if not (isinstance(options, type) and issubclass(options, PluginOptions)):
                 raise TypeError(f"{self.family} {name!r}: {cls.__name__}.Options must subclass PluginOptions")

@@ -14,14 +14,16 @@ and audio decision.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from common.errors import InputError
+from common.errors import InputError, OptionError
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.version import VERSION
@@ -29,6 +31,7 @@ from pano.localizers.base import Localizer, create_localizer
 from pano.localizers.batches import frame_batches
 from pano.localizers.importance import batch_centroids
 from pano.localizers.select import choose_localizer
+from pano.media.codecs import Encoding, choose_encoding
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
 from pano.paths.exporters import EXPORTERS, ExportJob
 from pano.paths.trajectory import Trajectory
@@ -37,7 +40,7 @@ from pano.rendering.maps import map_store
 from pano.rendering.render import NFOV_AUDIO, render_trajectory, warn_if_short
 from pano.run.context import RunContext
 from pano.run.names import OutputNames
-from pano.sphere.views import DEFAULT_HFOV, output_geometry
+from pano.sphere.views import output_geometry, parse_aspect
 
 __all__ = ["NFOV_AUDIO", "RunOptions", "RunResult", "render_trajectory", "run", "run_context"]
 
@@ -46,7 +49,7 @@ __all__ = ["NFOV_AUDIO", "RunOptions", "RunResult", "render_trajectory", "run", 
 class RunOptions:
     localizer: str = "auto"
     planner: str = "autocam"
-    hfov: float = DEFAULT_HFOV
+    hfov: float | None = None  # None: 65.5° (DEFAULT_HFOV), or the --aspect preset's lens
     vfov: float | None = None
     size: tuple[int, int] | str = "standard"  # output (width, height), or the rule: "standard" / "native"
     projection: str = "auto"  # auto | equirect (see pano.media.probe)
@@ -57,11 +60,17 @@ class RunOptions:
     checkpoint: str | None = None
     localizer_options: dict = field(default_factory=dict)
     planner_options: dict = field(default_factory=dict)
-    crf: int = 20
-    preset: str = "veryfast"
+    crf: int | None = None  # None: the codec's default (pano.media.codecs.CODECS)
+    preset: str | None = None  # x264's preset names for every codec; None: veryfast
     exports: tuple[str, ...] = ()  # names in pano.paths.exporters.EXPORTERS: "csv", "ffmpeg", "plot"
     nfov_audio: str = "auto"  # see NFOV_AUDIO
     overwrite: bool = False  # replace existing files pano-pan did not write (never an input)
+    # delivery formats (--aspect, --codec, --encoder, --start/--end)
+    aspect: str | None = None  # a pano.sphere.views.ASPECTS preset: "16:9", "9:16", "1:1", "4:5"
+    codec: str | None = None  # pano.media.codecs.CODECS: h264 (default), hevc, av1, prores
+    encoder: str | None = None  # an FFmpeg encoder such as h264_nvenc; falls back in one line when absent
+    start: float | None = None  # seconds on the file's clock; the trajectory keeps that clock
+    end: float | None = None
 
 @dataclass
 class RunResult:
@@ -72,17 +81,31 @@ class RunResult:
     reason: str
     frames: int
     media: MediaInfo
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # seconds per stage: prepare, analyse, plan, render
     notices: list[str] = field(default_factory=list)
     extra_outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[Path]:
+        """Every file the run wrote: the NFOV video, the saliency video (if any), the trajectory, exports."""
+        return [p for p in (self.nfov, self.saliency, self.trajectory) if p is not None] + list(self.extra_outputs)
 
 
 def run_context(info: MediaInfo, options: RunOptions, notify: Callable[[str], None] | None = None) -> RunContext:
     """Every run-wide decision for ``info`` under ``options``, made once (see ``pano.run.context``)."""
     geometry = output_geometry(info.pano_size[0], options.hfov, options.vfov, options.size,
-                               src_height=info.pano_size[1])
+                               src_height=info.pano_size[1],
+                               aspect=parse_aspect(options.aspect) if options.aspect else None)
     return RunContext.for_media(info, checkpoint=options.checkpoint, device=options.device, geometry=geometry,
                                 notify=notify)
+
+
+def _segment_record(info: MediaInfo) -> dict:
+    """``segment: [start, end]`` for the trajectory's source block (end None: to the end of the file)."""
+    if info.segment is None:
+        return {}
+    start, end = info.segment
+    return {"segment": [start, None if np.isinf(end) else end]}
 
 
 def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
@@ -98,15 +121,29 @@ def run(
     options: RunOptions | None = None,
     progress: ProgressFactory | None = None,
     notify: Callable[[str], None] | None = None,
+    **fields: Any,
 ) -> RunResult:
-    """The whole job; raises ``UserError`` subclasses for anything the user can fix."""
+    """The whole job; raises ``UserError`` subclasses for anything the user can fix.
+
+    ``fields`` are :class:`RunOptions` fields given as keywords (``run("c.mp4", "out", aspect="9:16")``),
+    applied over ``options``; an unknown one is an ``OptionError`` naming the valid ones. ``progress``
+    is a factory ``(pass name, total frames) → context manager yielding advance(n)`` (see
+    ``common.progress``); ``notify`` receives the run's one-line messages."""
     options = options or RunOptions()
+    if fields:
+        known = {f.name for f in dataclasses.fields(RunOptions)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise OptionError(f"run(): unknown option {', '.join(unknown)}; RunOptions has {', '.join(sorted(known))}")
+        options = dataclasses.replace(options, **fields)
     progress = progress or no_progress
     notify = notify or (lambda _m: None)
     input_path = Path(input_path)
     info = probe(input_path, options.audio_format, options.projection, options.stereo)
     require_equirectangular(info)
     require_audio(info)
+    info = info.with_segment(options.start, options.end)
+    encoding = choose_encoding(options.codec, options.encoder, options.crf, options.preset, notify)
     outdir = ensure_writable_dir(outdir)
     for line in info.notices:
         notify(f"note: {line}")
@@ -121,24 +158,28 @@ def run(
     ctx = run_context(info, options, notify)
     name, reason = resolve_localizer(ctx, options.localizer)
     notify(f"localizer {name}: {reason}")
+    if options.codec or options.encoder or options.aspect:
+        notify(f"video {encoding.describe()}, {ctx.geometry.width}×{ctx.geometry.height}, "
+               f"{ctx.hfov:.1f}°×{ctx.vfov:.1f}°")
     source = create_localizer(name, ctx, options.localizer_options)
     planner = create_planner(options.planner, ctx, options.planner_options)
     exporters = [EXPORTERS.create(kind, ctx) for kind in dict.fromkeys(options.exports)]
     # All outputs are written under hidden names and renamed together at the end; none may replace an
     # input or a file pano-pan did not write (checked now, before the long work).
     outputs = output_set([input_path, options.checkpoint], overwrite=options.overwrite)
-    outputs.reserve(names.nfov, names.saliency if options.saliency_video else None, names.trajectory,
-                    *(names.path(sfx) for e in exporters for sfx in e.suffixes))
+    outputs.reserve(names.nfov_as(encoding.suffix), names.saliency if options.saliency_video else None,
+                    names.trajectory, *(names.path(sfx) for e in exporters for sfx in e.suffixes))
     with outputs:
-        return _run(info, ctx, name, reason, source, planner, exporters, names, options, progress, notify)
+        return _run(info, ctx, name, reason, source, planner, exporters, names, options, progress, notify,
+                    encoding)
 
 
 def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Localizer, planner: Planner,
          exporters: list, names: OutputNames, options: RunOptions, progress: ProgressFactory,
-         notify: Callable[[str], None]) -> RunResult:
+         notify: Callable[[str], None], encoding: Encoding) -> RunResult:
     """The two passes and the writes, inside the run's output set."""
     timings: dict[str, float] = {}
-    nfov_path, traj_path = names.nfov, names.trajectory
+    nfov_path, traj_path = names.nfov_as(encoding.suffix), names.trajectory
     sal_path = names.saliency if options.saliency_video else None
     t0 = time.perf_counter()
     times = info.frame_times()
@@ -173,7 +214,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
             vfov=path.vfov if path.vfov is not None else np.full(n, ctx.vfov),
             confidence=path.confidence,
             cut=path.cut,
-            source=info.source_record() | {"frame_count": n},
+            source=info.source_record() | {"frame_count": n} | _segment_record(info),
             generator={
                 "name": "pano-pan",
                 "version": VERSION,
@@ -189,15 +230,15 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         try:
             render_trajectory(
                 info, traj, nfov_path, ctx.geometry.size, saliency_path=sal_path, saliency_maps=maps_on_disk,
-                progress=progress, crf=options.crf, preset=options.preset, audio_mode=options.nfov_audio,
-                times=times[:n],
+                progress=progress, audio_mode=options.nfov_audio, times=times[:n], encoding=encoding,
             )
         finally:
             if maps_on_disk is not None:
                 maps_on_disk.close()
         timings["render"] = time.perf_counter() - t3
     traj.save(traj_path)
-    job = ExportJob(traj, names.prefix, planner.yaw_strip() if {"plot", "strip"} & set(options.exports) else None)
+    job = ExportJob(traj, names.prefix, planner.yaw_strip() if {"plot", "strip"} & set(options.exports) else None,
+                    nfov=nfov_path)
     extra = [path for exporter in exporters for path in exporter.write(job)]
     return RunResult(nfov_path, sal_path, traj_path, name, reason, n, info, timings, list(info.notices), extra)
 

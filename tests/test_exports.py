@@ -172,6 +172,27 @@ def test_ffmpeg_renders_the_path(tmp_path):
     assert all(c[1] > 200 and c[2] < 60 for c in centres[5:])
 
 
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
+def test_the_ffmpeg_script_of_a_segment_renders_that_segment(tmp_path):
+    from clips import foa_clip
+    from pano.pipeline import RunOptions, run
+
+    clip = foa_clip(tmp_path / "c.mp4", seconds=3.0, size=(60, 120))
+    result = run(clip, tmp_path / "o", RunOptions(start=1.0, end=2.0, exports=("ffmpeg",), saliency_video=False,
+                                                  size=(160, 90)))
+    sendcmd = (tmp_path / "o" / "c.sendcmd.txt").read_text().splitlines()
+    first = next(line for line in sendcmd if not line.startswith("#"))
+    assert first.startswith("0.000000 v360 yaw")  # counted from the segment's start, as the output is
+    script = (tmp_path / "o" / "c.ffmpeg.sh").read_text()
+    assert "-ss 1.000000 -to 2.000000 -i" in script
+    subprocess.run(["sh", str(tmp_path / "o" / "c.ffmpeg.sh"), "-y", "-loglevel", "error"], check=True, timeout=60)
+    import av
+
+    with av.open(str(tmp_path / "o" / "c.ffmpeg.mp4")) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert abs(frames - result.frames) <= 1 and result.frames == 30
+
+
 def test_plot_png(tmp_path):
     traj = make_traj()
     strip = np.random.default_rng(0).random((len(traj), 36))

@@ -84,3 +84,22 @@ class AudioWindows:
         if len(times):
             self._drop_before(int(starts[-1]))
         return out
+
+
+def segment_chunks(chunks: Iterator[np.ndarray], sample_rate: int,
+                   segment: tuple[float, float] | None) -> Iterator[np.ndarray]:
+    """The part of a whole-track chunk stream (sample k at k / rate) inside ``segment`` = [start, end)."""
+    if segment is None:
+        yield from chunks
+        return
+    lo = int(round(segment[0] * sample_rate))
+    hi = None if np.isinf(segment[1]) else int(round(segment[1] * sample_rate))
+    pos = 0
+    for chunk in chunks:
+        n = chunk.shape[1]
+        a, b = max(lo - pos, 0), n if hi is None else min(hi - pos, n)
+        if b > a:
+            yield chunk[:, a:b]
+        pos += n
+        if hi is not None and pos >= hi:
+            return

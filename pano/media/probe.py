@@ -54,6 +54,9 @@ class MediaInfo:
     spherical: dict = field(default_factory=dict)
     audio_format: str = "none"  # "ambix", "fuma", "mono" (downmix of whatever is there), "none"
     notices: list[str] = field(default_factory=list)
+    # (start, end) seconds on the file's clock: the frame readers and frame_times keep only frames in
+    # [start, end) (--start/--end); audio_chunks stays on the whole file's clock (sample k at k / rate)
+    segment: tuple[float, float] | None = None
     _times: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -86,6 +89,8 @@ class MediaInfo:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("_times")
+        if d["segment"] is None:
+            d.pop("segment")
         d["path"] = str(self.path)
         d["eye"] = list(self.eye)
         return d
@@ -105,12 +110,31 @@ class MediaInfo:
     # --- the stream readers this media object hands out ---------------------------------------------
 
     def frame_times(self) -> np.ndarray:
-        """Presentation times of every video frame on the file's clock (seconds), read once."""
+        """Presentation times of every video frame (of the segment) on the file's clock (seconds), read once."""
         if self._times is None:
-            from pano.media.video import read_frame_times
+            from pano.media.video import in_segment, read_frame_times
 
-            self._times = read_frame_times(self.path)
+            times = read_frame_times(self.path)
+            self._times = times[in_segment(times, self.segment)] if self.segment else times
         return self._times
+
+    def with_segment(self, start: float | None, end: float | None) -> MediaInfo:
+        """This media limited to the frames in ``[start, end)`` seconds of the file's clock (None: open).
+
+        A segment that holds no frame is refused with the file's own time span."""
+        if start is None and end is None:
+            return self
+        lo, hi = float(start or 0.0), float("inf") if end is None else float(end)
+        if hi <= lo:
+            raise OptionError(f"--start {lo:g} --end {hi:g}: the end must come after the start")
+        from dataclasses import replace
+
+        clipped = replace(self, segment=(lo, hi), _times=None, notices=list(self.notices))
+        times = clipped.frame_times()
+        if len(times) == 0:
+            raise OptionError(f"{self.path}: no frame between {lo:g} s and {hi:g} s (the video runs "
+                              f"0–{self.duration:.2f} s); check --start/--end")
+        return clipped
 
     def frames(self, size: tuple[int, int] | None = None):
         """``(index, t, rgb)`` of the eye, resized to ``size=(H, W)`` (a 2:1 analysis grid) if given."""
@@ -378,3 +402,22 @@ def require_audio(info: MediaInfo) -> None:
         raise InputError(
             f"{info.path}: has no audio stream, and pano-pan follows the sound; pass a video with its audio track"
         )
+
+
+def parse_clock(text: str | float, flag: str = "--start") -> float:
+    """Seconds from ``"83.5"``, ``"1:23.5"`` or ``"0:01:23.5"`` (as players show times)."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        try:
+            parts = [float(p) for p in str(text).strip().split(":")]
+            if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or any(p >= 60 for p in parts[1:]):
+                raise ValueError
+        except ValueError:
+            raise OptionError(f"{flag} {text!r}: give seconds (83.5) or [H:]MM:SS(.s) (1:23.5)") from None
+        value = 0.0
+        for p in parts:
+            value = value * 60 + p
+    if value < 0:
+        raise OptionError(f"{flag} {text!r}: a time on the file's clock cannot be negative")
+    return value

@@ -100,20 +100,44 @@ def _open_video(path: Path):
     return container, stream
 
 
-def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
+SEEK_AFTER = 2.0  # seconds: a segment starting later than this seeks instead of decoding from the top
+
+
+def in_segment(times: np.ndarray, segment: tuple[float, float] | None) -> np.ndarray:
+    """Which ``times`` fall in ``segment`` = [start, end) (half a millisecond's slack for rounded times)."""
+    if segment is None:
+        return np.ones(len(times), bool)
+    return (times >= segment[0] - 5e-4) & (times < segment[1] - 5e-4)
+
+
+def _decoded(path: Path, segment: tuple[float, float] | None = None) -> Iterator[tuple[int, float, object]]:
     """``(index, time, av.VideoFrame)``; times are the frames' presentation times on the file's clock
     (variable frame rate and a late start are kept: a stream made with ``-itsoffset 1`` starts at 1.0),
-    falling back to evenly spaced times when a frame has no pts."""
+    falling back to evenly spaced times when a frame has no pts. With ``segment`` only its frames come,
+    numbered from 0 (seeking to the key frame before its start first)."""
     import av
 
     container, stream = _open_video(path)
     try:
         rate = stream.average_rate or stream.guessed_rate or 30
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        decoded = 0
         index = 0
+        if segment is not None and segment[0] > start + SEEK_AFTER and stream.time_base:
+            container.seek(int(segment[0] / stream.time_base), stream=stream, backward=True, any_frame=False)
+            decoded = None  # after a seek, frames without pts cannot be timed by counting
         try:
             for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else start + index / float(rate)
+                if frame.pts is not None:
+                    t = float(frame.pts * stream.time_base)
+                else:
+                    t = start + (decoded or 0) / float(rate)
+                if decoded is not None:
+                    decoded += 1
+                if segment is not None and not in_segment(np.array([t]), segment)[0]:
+                    if t >= segment[1] - 5e-4:
+                        break
+                    continue
                 yield index, t, frame
                 index += 1
         except av.error.FFmpegError as exc:
@@ -125,7 +149,7 @@ def _decoded(path: Path) -> Iterator[tuple[int, float, object]]:
 def iter_yuv(media: MediaInfo) -> Iterator[tuple[int, float, tuple[tuple[np.ndarray, ...], int]]]:
     """``(index, t, ((Y, U, V), shift))`` of the eye at full resolution; the views are valid until the
     next frame is read."""
-    for index, t, frame in _decoded(media.path):
+    for index, t, frame in _decoded(media.path, media.segment):
         yield index, t, frame_planes(frame, media.eye)
 
 
@@ -137,7 +161,7 @@ def iter_frames(
     costs a full-resolution RGB frame."""
     path = Path(getattr(media, "path", media))
     eye = getattr(media, "eye", None)
-    for index, t, frame in _decoded(path):
+    for index, t, frame in _decoded(path, getattr(media, "segment", None)):
         planes, shift = frame_planes(frame, eye)
         h, w = size if size is not None else planes[0].shape[:2]
         yield index, t, planes_to_rgb(planes, shift, int(w), int(h))

@@ -1,4 +1,5 @@
-"""H.264 MP4 writer that keeps the source's sound.
+"""The MP4/MOV writer that keeps the source's sound (H.264 by default; the delivery codecs in
+``pano.media.codecs``).
 
 Video is encoded with libx264 (yuv420p, so every player opens it). Each frame keeps the presentation
 time it is given (a 90 kHz clock), so a variable-frame-rate or late-starting source keeps its timing and
@@ -25,6 +26,7 @@ from common.errors import InputError, OutputError
 from common.outputs import atomic_output
 from common.version import VERSION
 from pano.media.boxes import MetadataBoxes, add_boxes
+from pano.media.codecs import Encoding
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -169,6 +171,7 @@ class VideoWriter:
         pix_fmt: str = "yuv420p",
         audio_codec: str | None = None,
         mark: bool = True,
+        encoding: Encoding | None = None,
         downmix: int | None = None,
     ) -> None:
         if width % 2 or height % 2:
@@ -186,6 +189,9 @@ class VideoWriter:
         self.crf, self.preset, self.threads = crf, preset, threads
         self.codec, self.boxes, self.color_range, self.pix_fmt = codec, boxes, color_range, pix_fmt
         self.audio_codec = audio_codec
+        self.encoding = encoding
+        if encoding is not None:  # the delivery codec (pano.media.codecs) replaces codec/pix_fmt/crf/preset
+            self.codec, self.pix_fmt = encoding.encoder, encoding.pix_fmt
         self.format = _FORMATS.get(self.path.suffix.lower(), "mp4")
         self.mark = mark
         self.frames_written = 0
@@ -210,8 +216,13 @@ class VideoWriter:
         vs = self.output.add_stream(self.codec, rate=self.rate)
         vs.codec_context.time_base = Fraction(1, CLOCK)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, self.pix_fmt
-        make_options = _CODEC_OPTIONS.get(self.codec, lambda crf, preset: {"crf": str(crf), "preset": preset})
-        vs.options = make_options(self.crf, self.preset)
+        if self.encoding is not None:
+            vs.options = dict(self.encoding.options)
+            if self.encoding.tag and self.format in ("mp4", "mov"):
+                vs.codec_tag = self.encoding.tag
+        else:
+            make_options = _CODEC_OPTIONS.get(self.codec, lambda crf, preset: {"crf": str(crf), "preset": preset})
+            vs.options = make_options(self.crf, self.preset)
         if self.color_range is not None:
             vs.codec_context.color_range = self.color_range
         vs.codec_context.thread_count = self.threads

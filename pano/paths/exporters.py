@@ -1,4 +1,5 @@
-"""The exporter family: files written beside the trajectory JSON for other tools (CSV, ffmpeg, plot).
+"""The exporter family: files written beside the trajectory JSON for other tools (CSV, ffmpeg, plot,
+editors' timelines).
 
 An exporter is a plugin (``cls(ctx, options)``) with one method, ``write(job)``, returning the paths it
 wrote. The JSON itself is the contract and is always written; exporters are the user's ``--export``
@@ -32,6 +33,7 @@ class ExportJob:
     trajectory: Trajectory
     prefix: Path  # output folder / input stem; an exporter appends its own suffix
     yaw_strip: np.ndarray | None = None  # the planner's per-frame yaw profile, for plots
+    nfov: Path | None = None  # the rendered NFOV video (.mp4, or .mov for ProRes), for timelines
 
     def path(self, suffix: str) -> Path:
         return OutputNames(self.prefix).path(suffix)
@@ -66,4 +68,8 @@ EXPORTERS: Registry[Exporter] = Registry("exporter", {
     "ffmpeg": "pano.paths.ffmpeg:FfmpegExporter",
     "plot": "pano.paths.plot:PlotExporter",
     "strip": "pano.view.strip:StripExporter",
+    "otio": "pano.paths.timeline:OtioExporter",
+    "edl": "pano.paths.timeline:EdlExporter",
+    "fcp-xml": "pano.paths.timeline:FcpXmlExporter",
+    "fcpxml": "pano.paths.timeline:FcpxmlExporter",
 }, flag="--export", entry_point_group="pano_pan.exporters")

@@ -50,6 +50,8 @@ def write_ffmpeg(
     ``cut``) the view jumps to the new shot in one frame, marked by a ``# cut`` comment. Command times
     sit half a frame before each frame's timestamp so rounding can never delay a command by a frame,
     and frames that do not change the view are skipped (every v360 command rebuilds its remap table).
+    A trajectory of a ``--start/--end`` run (``source.segment``) renders that segment: the script seeks
+    the input (``-ss``/``-to``) and the command times count from the segment's start, as the output's do.
     Returns ``{"sendcmd": path, "script": path}``.
     """
     if len(traj) == 0:
@@ -58,6 +60,8 @@ def write_ffmpeg(
     names = OutputNames(prefix)
     cmd_path, sh_path = names.path(".sendcmd.txt"), names.path(".ffmpeg.sh")
     fps = float(traj.source.get("fps") or 0) or _median_fps(traj.t)
+    segment = traj.source.get("segment")
+    offset = float(segment[0]) if segment else 0.0
     half = 0.5 / fps
     zooms = bool(np.ptp(traj.hfov) > 1e-6 or np.ptp(traj.vfov) > 1e-6)
     keys = ["yaw", "pitch", "roll"] + (["h_fov", "v_fov"] if zooms else [])
@@ -72,7 +76,7 @@ def write_ffmpeg(
         if vals == last:
             continue
         last = vals
-        t = max(0.0, float(traj.t[i]) - half)
+        t = max(0.0, float(traj.t[i]) - offset - half)
         cmds = ", ".join(f"v360 {k} {v}" for k, v in zip(keys, vals, strict=True))
         if traj.cut[i]:
             lines.append(f"# cut: a new shot at frame {int(traj.frame[i])}")
@@ -89,7 +93,10 @@ def write_ffmpeg(
     vf = f"sendcmd=f={ffmpeg_filter_escape(str(cmd_path.resolve()))},{v360}"
     # Absolute paths (quoted below), so the script works from any folder, not only the one it was made in.
     out_name = os.path.abspath(output_name or names.path(".ffmpeg.mp4"))
-    argv = ["ffmpeg", "-hide_banner", "-i", os.path.abspath(input_name), "-vf", vf, "-c:a", "copy", out_name]
+    seek = []
+    if segment:
+        seek = ["-ss", f"{offset:.6f}"] + (["-to", f"{float(segment[1]):.6f}"] if segment[1] is not None else [])
+    argv = ["ffmpeg", "-hide_banner", *seek, "-i", os.path.abspath(input_name), "-vf", vf, "-c:a", "copy", out_name]
     script = (
         "#!/bin/sh\n"
         "# Render a pano-pan trajectory with stock ffmpeg (v360 + sendcmd).\n"

@@ -21,7 +21,9 @@ from common.files import require_regular_file
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
+from pano.media.audio import segment_chunks
 from pano.media.boxes import MetadataBoxes
+from pano.media.codecs import Encoding
 from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.media.video import planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
@@ -29,17 +31,22 @@ from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
 from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
-from pano.rendering.view_audio import VIEW_AUDIO_RATE, view_stereo_chunks
+from pano.rendering.view_audio import VIEW_AUDIO_RATE, segment_stereo_chunks
 from pano.sphere.geometry import vertical_fov
 from pano.sphere.views import output_geometry
 
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
 # can hold it); view: stereo from the FOA track, turned with the camera (pano.rendering.view_audio).
-NFOV_AUDIO = ("auto", "keep", "view")
+# binaural: for headphones, the FOA field turned to the view and rendered with measured KEMAR HRTFs
+# (pano.rendering.binaural). auto stays "view": the flat video plays on speakers as often as on
+# headphones, and binaural sound on speakers is coloured and loses its width, while the stereo decode
+# works on both.
+NFOV_AUDIO = ("auto", "keep", "view", "binaural")
 
 
 
 SALIENCY_VIDEO_MAX_WIDTH = 720
+SALIENCY_CRF = 23  # a diagnostic: smaller than the NFOV video's quality
 
 
 def reserve_render(input_path: str | Path, traj_path: str | Path, output: str | Path,
@@ -87,6 +94,8 @@ def render_trajectory(
     notify: Callable[[str], None] | None = None,
     origin: str = "trajectory",
     times: np.ndarray | None = None,
+    encoding: Encoding | None = None,
+    segment: tuple[float, float | None] | None = None,
 ) -> Path:
     """Pass 2: decode once, render the view of each trajectory sample, with the sound (see NFOV_AUDIO).
 
@@ -95,9 +104,18 @@ def render_trajectory(
     frame rate or a late-starting stream. A trajectory that does not cover the video is refused.
     With ``saliency_path`` the overlay video is written from the same decoded frames (maps optional:
     without them only the view is drawn). ``times`` are the frames' times if the caller has them.
+    ``encoding`` is the NFOV video's codec (``pano.media.codecs``; default H.264 at ``crf``/``preset``).
+    ``segment`` (start, end) renders only those seconds of the file (default: the segment the
+    trajectory records, if any); the video then starts at 0 while the trajectory keeps the file's clock.
     """
     info = input_path if isinstance(input_path, MediaInfo) else probe(input_path)
     require_equirectangular(info)
+    if segment is None and trajectory.source.get("segment"):
+        segment = tuple(trajectory.source["segment"])
+    if segment is not None and info.segment is None:
+        info = info.with_segment(segment[0], segment[1])
+        times = None
+    offset = info.segment[0] if info.segment else 0.0
     progress = progress or no_progress
     notify = notify or (lambda _m: None)
     n = len(trajectory)
@@ -114,7 +132,7 @@ def render_trajectory(
                                    src_height=pano_h).size
     trajectory = _fit_aspect(trajectory, out_w, out_h, notify)
     renderer = _Renderers(pano_w, pano_h, out_w, out_h)
-    audio, stereo = _nfov_sound(info, trajectory, audio_mode)
+    audio, stereo, stream = _nfov_sound(info, trajectory, audio_mode)
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
     full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
     decoded = 0
@@ -124,23 +142,23 @@ def render_trajectory(
         stack.enter_context(interrupt.deferred())
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
-                        downmix=2 if info.audio_format == "mono" and info.audio_channels > 2 else None,
-                        audio_stream=(2, VIEW_AUDIO_RATE) if stereo is not None else None, color_range=full_range)
+                        audio_stream=stream, color_range=full_range, encoding=encoding,
+                        downmix=2 if info.audio_format == "mono" and info.audio_channels > 2 else None)
         )
         sal = None
         if saliency_path is not None:
             # An equirectangular panorama: declared as one, so 360° players show it as 360°.
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=crf + 3, preset="ultrafast",
-                            threads=1, boxes=MetadataBoxes(equirectangular=True))
+                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=SALIENCY_CRF,
+                            preset="ultrafast", threads=1, boxes=MetadataBoxes(equirectangular=True))
             )
             sal = stack.enter_context(Worker(lambda args: sal_writer.write(draw_saliency_frame(*args[0]), args[1])))
 
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
-            nfov.write_yuv(view, t)
+            nfov.write_yuv(view, t - offset)
             if stereo is not None:
-                _feed_audio(nfov, stereo, until=t + 0.5)
+                _feed_audio(nfov, stereo, until=t - offset + 0.5)
 
         nfov_worker = stack.enter_context(Worker(encode_view))
         advance = stack.enter_context(progress("rendering", len(times)))
@@ -162,7 +180,7 @@ def render_trajectory(
                 if saliency_maps is not None and len(saliency_maps):
                     smap = np.asarray(saliency_maps[min(index, len(saliency_maps) - 1)], dtype=np.float32)
                 conf = float(trajectory.confidence[i])
-                sal.put(((small, smap, conf, yaw, pitch, hf, vf), t))
+                sal.put(((small, smap, conf, yaw, pitch, hf, vf), t - offset))
             decoded += 1
             advance(1)
         nfov_worker.close()  # every view encoded before the rest of the sound is written
@@ -222,20 +240,34 @@ class _Renderers:
         return self._cache[key]
 
 
-def _nfov_sound(info: MediaInfo, trajectory: Trajectory, audio_mode: str) -> tuple[Path | None, Iterator | None]:
-    """The NFOV video's sound under ``audio_mode`` (NFOV_AUDIO): the file whose track is copied, or the
-    view-following stereo chunks made from the FOA track (one of the two, or neither without audio)."""
+def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
+                audio_mode: str) -> tuple[Path | None, Iterator | None, tuple[int, int] | None]:
+    """The NFOV video's sound under ``audio_mode`` (NFOV_AUDIO): the file whose track is copied, or
+    generated chunks with their (channels, rate) — the view-following stereo made from the FOA track,
+    or a segment's part of the source track (a stream copy cannot start mid-packet); else nothing."""
     if audio_mode not in NFOV_AUDIO:
         raise OptionError(f"--nfov-audio {audio_mode!r}: choose from {', '.join(NFOV_AUDIO)}")
-    if audio_mode == "view" and not info.is_foa:
+    if audio_mode in ("view", "binaural") and not info.is_foa:
         raise InputError(
-            f"{info.path}: --nfov-audio view needs first-order ambisonic audio; use --nfov-audio keep"
+            f"{info.path}: --nfov-audio {audio_mode} needs first-order ambisonic audio; use --nfov-audio keep"
         )
+    if audio_mode == "binaural" and info.has_audio:
+        from pano.rendering.binaural import binaural_chunks  # SciPy's signal and spatial: only when asked
+
+        by_time = np.argsort(trajectory.t, kind="stable")
+        ears = binaural_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], trajectory.pitch[by_time],
+                               VIEW_AUDIO_RATE)
+        return None, segment_chunks(ears, VIEW_AUDIO_RATE, info.segment), (2, VIEW_AUDIO_RATE)
     view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
     if not view_audio:
-        return (info.path if info.has_audio else None), None
+        if info.has_audio and info.segment is not None:
+            rate = info.audio_sample_rate or VIEW_AUDIO_RATE
+            chunks = segment_chunks(info.audio_chunks(rate, channels=None), rate, info.segment)
+            return None, chunks, (info.audio_channels, rate)
+        return (info.path if info.has_audio else None), None, None
     by_time = np.argsort(trajectory.t, kind="stable")
-    return None, view_stereo_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], VIEW_AUDIO_RATE)
+    chunks = segment_stereo_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], VIEW_AUDIO_RATE)
+    return None, chunks, (2, VIEW_AUDIO_RATE)
 
 
 def _check_coverage(traj: Trajectory, times: np.ndarray, info: MediaInfo, origin: str,
@@ -269,6 +301,8 @@ def _check_coverage(traj: Trajectory, times: np.ndarray, info: MediaInfo, origin
 def warn_if_short(info: MediaInfo, frames: int, notify: Callable[[str], None]) -> None:
     """One line when the file held fewer frames than its header announced (a truncated download)."""
     expected = int(info.frame_count or 0)
+    if info.segment is not None:  # a segment is as long as it is
+        return
     if expected and frames < expected - max(2, 0.01 * expected):
         notify(
             f"warning: {info.path.name} ends early: processed {frames} of the {expected} frames its header "

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from pano.media.audio import segment_chunks
 from pano.media.probe import MediaInfo
 from pano.sphere.ambisonics import beam_weights, fuma_to_ambix
 from pano.sphere.geometry import unwrap_yaw
@@ -50,3 +51,9 @@ def view_stereo_chunks(
             out[k] = np.einsum("sc,cs->s", w, foa)
         start += n
         yield out
+
+
+def segment_stereo_chunks(info: MediaInfo, times: np.ndarray, yaw: np.ndarray,
+                          sample_rate: int = VIEW_AUDIO_RATE) -> Iterator[np.ndarray]:
+    """:func:`view_stereo_chunks` of ``info``'s segment only (the whole track without one)."""
+    return segment_chunks(view_stereo_chunks(info, times, yaw, sample_rate), sample_rate, info.segment)

@@ -59,6 +59,10 @@ class OutputNames:
     def nfov(self) -> Path:
         return self.path(NFOV)
 
+    def nfov_as(self, suffix: str) -> Path:
+        """The NFOV video in another container (``.mov`` for ProRes)."""
+        return self.path(NFOV.replace(".mp4", suffix))
+
     @property
     def saliency(self) -> Path:
         return self.path(SALIENCY)

@@ -17,7 +17,9 @@ from pano.sphere.geometry import vertical_fov
 DEFAULT_HFOV = 65.5  # AutoCam's horizontal field of view
 DEFAULT_ASPECT = (16, 9)
 MIN_OUTPUT_HEIGHT = 240
-STANDARD_HEIGHTS = (720, 1080)  # 16:9 sizes editors expect: 1280×720, 1920×1080
+STANDARD_HEIGHTS = (720, 1080)  # short sides editors expect: 1280×720, 1920×1080 (720×1280, 1080×1350, …)
+# --aspect presets: landscape, vertical (Shorts, Reels, TikTok), square and 4:5 feed posts
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
 
 
 def even(x: float) -> int:
@@ -55,9 +57,35 @@ def default_output_size(
         return even(width), even(height)
     if rule != "standard":
         raise OptionError(f"output size rule {rule!r}: use standard or native")
-    lines = STANDARD_HEIGHTS[1] if height >= STANDARD_HEIGHTS[1] else STANDARD_HEIGHTS[0]
+    short = min(width, height)
+    lines = STANDARD_HEIGHTS[1] if short >= STANDARD_HEIGHTS[1] else STANDARD_HEIGHTS[0]
     aspect = np.tan(np.radians(hfov) / 2) / np.tan(np.radians(vfov) / 2)
+    if aspect < 1:  # a portrait view: the standard lines are its width (720×1280, 1080×1350)
+        return lines, even(lines / aspect)
     return even(lines * aspect), lines
+
+
+def aspect_fov(aspect: tuple[int, int], hfov: float = DEFAULT_HFOV) -> tuple[float, float]:
+    """(hfov, vfov) of an ``aspect`` view through the same lens as the default 16:9 ``hfov`` view.
+
+    The frame keeps the 16:9 view's diagonal field of view (72.9° for 65.5°), as a camera turned to
+    portrait or cropped square does: a 9:16 view is the 16:9 one on its side (39.8° × 65.5°), 1:1 is
+    55.1° square, 4:5 is 49.5° × 59.9°. Keeping the horizontal 65.5° instead would make a vertical
+    frame 98° tall (a fisheye look), keeping the vertical 38.8° would leave a 22° sliver.
+    """
+    half = np.tan(np.radians(hfov) / 2)
+    diagonal = np.hypot(half, half * DEFAULT_ASPECT[1] / DEFAULT_ASPECT[0])
+    w, h = aspect
+    scale = diagonal / np.hypot(w, h)
+    return float(np.degrees(2 * np.arctan(scale * w))), float(np.degrees(2 * np.arctan(scale * h)))
+
+
+def parse_aspect(text: str) -> tuple[int, int]:
+    """``"9:16"`` → (9, 16); one of :data:`ASPECTS`."""
+    key = text.strip().replace("x", ":").replace("/", ":")
+    if key not in ASPECTS:
+        raise OptionError(f"--aspect {text!r}: choose one of {', '.join(ASPECTS)}")
+    return ASPECTS[key]
 
 
 def parse_size(text: str) -> tuple[int, int] | str:
@@ -100,12 +128,28 @@ class OutputGeometry:
         return self.width, self.height
 
 
-def output_geometry(src_width: int, hfov: float = DEFAULT_HFOV, vfov: float | None = None,
-                    size: tuple[int, int] | str | None = None, src_height: int | None = None) -> OutputGeometry:
+def output_geometry(src_width: int, hfov: float | None = DEFAULT_HFOV, vfov: float | None = None,
+                    size: tuple[int, int] | str | None = None, src_height: int | None = None,
+                    aspect: tuple[int, int] | None = None) -> OutputGeometry:
     """The one rule for the view's size and vertical fov: a given size fixes the aspect (and so vfov
     when not given); otherwise a 16:9 view sized by the rule ``size`` names (``standard``, the
     default, or ``native``: see :func:`default_output_size`) from the panorama of one eye,
-    ``src_width × src_height`` as stored (2:1 when the height is not given)."""
+    ``src_width × src_height`` as stored (2:1 when the height is not given).
+
+    ``aspect`` (an :data:`ASPECTS` preset) replaces 16:9: with ``hfov`` None the view gets the same
+    lens's field of view at that aspect (:func:`aspect_fov`), with ``hfov`` given its vfov follows the
+    aspect; the size rule then gives e.g. 720×1280 for 9:16. A size of another aspect is refused.
+    """
+    if aspect is not None:
+        if isinstance(size, tuple) and abs(size[0] * aspect[1] - size[1] * aspect[0]) > max(aspect):
+            raise OptionError(f"--size {size[0]}x{size[1]} is not {aspect[0]}:{aspect[1]}; give one of --size "
+                              "and --aspect, or a size of that aspect")
+        if hfov is None:
+            hfov, aspect_vfov = aspect_fov(aspect)
+            vfov = aspect_vfov if vfov is None else vfov
+        elif vfov is None:
+            vfov = vertical_fov(hfov, *aspect)
+    hfov = DEFAULT_HFOV if hfov is None else hfov
     if isinstance(size, tuple):
         vf = float(vfov) if vfov is not None else vertical_fov(hfov, *size)
         return OutputGeometry(float(hfov), vf, int(size[0]), int(size[1]))
