@@ -11,6 +11,7 @@ import click
 from cli.delivery import delivery_options, run_fields
 from cli.progress import make_progress
 from common.errors import OptionError
+from common.files import require_regular_file
 from pano.localizers.base import LOCALIZERS
 from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.paths.exporters import EXPORTERS
@@ -71,8 +72,9 @@ def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str |
             planner_options["cuts"] = cuts
         if max_pan_time is not None:
             planner_options["max_pan_time"] = max_pan_time
-    if checkpoint is not None and not is_url(checkpoint) and not Path(checkpoint).is_file():
-        raise OptionError(f"{checkpoint}: no such checkpoint file; check --checkpoint")
+    if checkpoint is not None and not is_url(checkpoint):
+        require_regular_file(checkpoint, "checkpoint file", "check --checkpoint",
+                             folder_fix="pass the checkpoint file in it (e.g. best.pt)")
     return RunOptions(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, fov_range=zoom, size=out_size,
         projection=projection, stereo=stereo,
@@ -177,6 +179,7 @@ def inspect_cmd(input_path: Path, audio_format: str, projection: str, stereo: st
     from pano.sphere.views import default_output_size
 
     info = probe(input_path, audio_format, projection, stereo)
+    info.frame_count = len(info.frame_times())  # counted (one demux pass), not the container's estimate
     if as_json:
         from pano.localizers.lateral import audio_cues
 

@@ -70,6 +70,8 @@ def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, p
     # The reports may not replace an input (the checkpoint, the id list); both appear together or not at all.
     outputs = OutputSet([checkpoint, ids, data if Path(data).exists() else None], overwrite=overwrite,
                         recognise=written_by_pano_pan, rename_hint="choose another name for --json/--plot")
+    if plot is not None and plot.suffix.lower() != ".png":  # before the work, not after it
+        raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
     outputs.reserve(json_out, plot)
     model, meta = load_checkpoint(checkpoint)
     cfg = model.config
@@ -97,9 +99,14 @@ def evaluate(data: str, checkpoint: str, protocol: str, json_out: Path | None, p
         if json_out is not None:
             write_json(report, json_out)
         if plot is not None:
-            if plot.suffix.lower() != ".png":
-                raise UserError(f"{plot}: the plot is written as PNG; give a .png file name")
             plot_success_curve(report_curves(report), plot)
+    _say_written(quiet, json_out, plot)
+
+
+def _say_written(quiet: bool, *paths: Path | None) -> None:
+    for path in paths:
+        if path is not None and not quiet:
+            click.echo(f"wrote {path}", err=True)
 
 
 def _evaluate_on_foa(data: str, checkpoint: str, json_out: Path | None, no_baselines: bool, device: str,
@@ -131,3 +138,4 @@ def _evaluate_on_foa(data: str, checkpoint: str, json_out: Path | None, no_basel
                "min_confidence": min_confidence}
         with outputs, atomic_path(json_out) as tmp:
             tmp.write_text(json.dumps(doc, indent=2))
+        _say_written(quiet, json_out)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"pano-pan: error: {extra}", err=True)
         return extra.exit_code
     except click.ClickException as err:
-        err.show()
+        click.echo(f"pano-pan: error: {_click_message(err)}", err=True)
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
@@ -104,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("pano-pan: interrupted; no partial output was kept", err=True)
         return 130
     return 0
+
+
+def _click_message(err: click.ClickException) -> str:
+    """Click's own errors (a missing argument, a bad choice) in pano-pan's one-line style, with where to look."""
+    message = err.format_message()
+    ctx = getattr(err, "ctx", None)
+    if isinstance(err, click.UsageError) and ctx is not None:
+        return f"{message} (see '{ctx.command_path} --help')"
+    return message
 
 
 if __name__ == "__main__":  # pragma: no cover

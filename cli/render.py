@@ -12,9 +12,8 @@ import click
 from cli.commands import debug_option, overwrite_option
 from cli.delivery import encoding_options
 from cli.progress import make_progress
-from common.errors import InputError, OptionError
+from common.errors import OptionError
 from pano.media.codecs import choose_encoding
-from pano.paths.trajectory import Trajectory
 from pano.rendering.render import NFOV_AUDIO
 from pano.run.names import OutputNames
 from pano.sphere.views import parse_size
@@ -53,21 +52,15 @@ def render(
 
     Each frame shows the sample nearest its time (t); a path that does not cover the video is refused.
     """
-    from common.outputs import ensure_writable_dir, output_set
-    from pano.rendering.render import render_trajectory
+    from pano.rendering.render import render_trajectory, reserve_render
 
-    if not input_path.is_file():
-        raise InputError(f"{input_path}: no such video file; check the path")
-    traj = Trajectory.load(traj_path)
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     chosen = choose_encoding(encoding["codec"], encoding["encoder"], encoding["crf"], encoding["preset"], say)
     out = output or OutputNames.of(".", input_path.stem).nfov_as(chosen.suffix)
     if chosen.suffix == ".mov" and out.suffix.lower() != ".mov":
         raise OptionError(f"{out}: {chosen.codec} needs a QuickTime file; name the output .mov")
     out_size = parse_size(size) if size else None
-    outputs = output_set([input_path, traj_path], overwrite=overwrite)
-    outputs.reserve(out)
-    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    traj, outputs = reserve_render(input_path, traj_path, out, overwrite=overwrite)
     with outputs:
         render_trajectory(input_path, traj, out, size=out_size, progress=make_progress(not quiet),
                           audio_mode=nfov_audio, notify=say, origin=str(traj_path), encoding=chosen)

@@ -18,8 +18,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import hashlib
 import os
 import secrets
+import socket
+import stat
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -30,8 +34,107 @@ _ACTIVE: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("pano
 
 
 def temp_path_for(final: Path) -> Path:
-    """Hidden sibling of ``final`` that keeps its suffix."""
-    return final.with_name(f".{final.stem}.part-{secrets.token_hex(4)}{final.suffix}")
+    """Hidden sibling of ``final`` that keeps its suffix and names its owner (host tag and process id),
+    so a later run can tell a killed run's leftover from a part still being written (see
+    :func:`remove_stale_parts`)."""
+    return _hidden(final, "part")
+
+
+def _hidden(final: Path, kind: str) -> Path:
+    """``.<stem>.<kind>-<host>-<pid>-<token><suffix>`` beside ``final`` (kind: part or old, a backup)."""
+    return final.with_name(f"{_hidden_prefix(final, kind)}{_owner()}-{secrets.token_hex(4)}{final.suffix}")
+
+
+def _hidden_prefix(final: Path, kind: str) -> str:
+    """``.<stem>.<kind>-``, the stem cut (and tagged with its hash) when the hidden name would pass 255
+    bytes: a final name that fits must not fail only because its temporary does not."""
+    stem = final.stem
+    raw = stem.encode("utf-8", "surrogateescape")
+    room = 255 - len(final.suffix.encode()) - 40  # ".", ".part-", host tag, pid, token
+    if len(raw) > room:
+        digest = hashlib.sha1(raw).hexdigest()[:8]
+        stem = raw[: room - 9].decode("utf-8", "ignore") + "~" + digest
+    return f".{stem}.{kind}-"
+
+
+def _owner() -> str:
+    return f"{_HOST}-{os.getpid()}"
+
+
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _stale_owner(tag: str) -> bool:
+    """Whether ``host-pid`` names a process of this host that is gone (another host's is never judged)."""
+    host, _, pid = tag.partition("-")
+    return host == _HOST and pid.isdigit() and not _alive(int(pid))
+
+
+def remove_stale_parts(final: str | Path) -> list[Path]:
+    """Delete what killed runs left beside ``final``: its hidden parts, and restore or drop its backups.
+
+    A part is removed only when its owner (named in it, see :func:`temp_path_for`) is a process of this
+    host that no longer runs; a backup (``.<stem>.old-…``, made while a set is committed) goes back to
+    ``final`` when ``final`` is missing and is deleted otherwise. Returns the paths removed.
+    """
+    final = Path(final)
+    removed: list[Path] = []
+    folder = final.parent if str(final.parent) else Path(".")
+    part, backup = _hidden_prefix(final, "part"), _hidden_prefix(final, "old")
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith((part, backup)) and n.endswith(final.suffix)]
+    except OSError:
+        return removed
+    for name in names:
+        prefix = part if name.startswith(part) else backup
+        tag = name[len(prefix):len(name) - len(final.suffix)].rpartition("-")[0]
+        if not _stale_owner(tag):
+            continue
+        path = folder / name
+        with contextlib.suppress(OSError):
+            if prefix == backup and not os.path.lexists(final):
+                os.replace(path, final)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+
+
+def owned_temp_dir(prefix: str, folder: str | Path | None = None) -> tempfile.TemporaryDirectory:
+    """A temporary folder named for its owner (``<prefix><host>-<pid>-…``) in ``folder`` (default: the
+    system's temporary folder), after removing those of ``prefix`` whose owner was killed (so their files
+    do not pile up)."""
+    root = _sweep_owned(prefix, folder)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{_owner()}-", dir=root)
+
+
+def owned_mkdtemp(prefix: str, folder: str | Path | None = None) -> Path:
+    """:func:`owned_temp_dir` for a folder the caller renames or removes itself."""
+    root = _sweep_owned(prefix, folder)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{_owner()}-", dir=root))
+
+
+def _sweep_owned(prefix: str, folder: str | Path | None) -> Path:
+    import shutil
+
+    root = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                tag = "-".join(entry.name[len(prefix):].split("-")[:2])
+                if _stale_owner(tag):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+    return root
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -56,6 +159,18 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
+def _regular_or_absent(path: Path) -> bool:
+    """Whether ``path`` (and what a symlink there points at) is a regular file, or nothing at all."""
+    for look in (os.lstat, os.stat):
+        try:
+            mode = look(path).st_mode
+        except OSError:
+            return True
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path; rename it to ``final`` if the block succeeds, delete it otherwise.
@@ -67,6 +182,10 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     if active is not None:
         yield active.claim(final)
         return
+    if not _regular_or_absent(final):
+        raise OutputError(f"{final}: is not a regular file (a device, a pipe or a socket), so it is never replaced; "
+                          "choose another name")
+    remove_stale_parts(final)
     tmp = temp_path_for(final)
     try:
         yield tmp
@@ -110,6 +229,9 @@ class OutputSet:
                 )
         if final.is_dir():
             raise OutputError(f"{final}: is a folder, so an output cannot be written there; {self.rename_hint}")
+        if not _regular_or_absent(final):  # even with --overwrite: a device or a pipe is never replaced
+            raise OutputError(f"{final}: is not a regular file (a device, a pipe or a socket), so it is never "
+                              f"replaced, even with --overwrite; {self.rename_hint}")
         if os.path.lexists(final) and not self.overwrite and not (self.recognise and self.recognise(final)):
             raise OutputError(
                 f"{final}: exists and was not written by pano-pan; move it away, {self.rename_hint}, "
@@ -129,6 +251,7 @@ class OutputSet:
         key = Path(os.path.abspath(final))
         if key in self._temps:
             return self._temps[key]
+        remove_stale_parts(key)
         tmp = temp_path_for(key)
         self._temps[key] = tmp
         return tmp
@@ -143,7 +266,7 @@ class OutputSet:
                     raise OutputError(f"{final}: was never written (internal error); nothing was replaced")
             for final, tmp in self._temps.items():
                 if os.path.lexists(final):
-                    backup = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+                    backup = _hidden(final, "old")
                     os.replace(final, backup)
                     backups.append((backup, final))
                 os.replace(tmp, final)

@@ -26,7 +26,8 @@ def _open_audio(path: Path):
 
 
 def iter_audio_chunks(
-    path: str | Path, sample_rate: int, channels: int | None = None, chunk_seconds: float = 10.0
+    path: str | Path, sample_rate: int, channels: int | None = None, chunk_seconds: float = 10.0,
+    start: float = 0.0,
 ) -> Iterator[np.ndarray]:
     """Yield float32 ``(C, S)`` chunks of about ``chunk_seconds`` at ``sample_rate``.
 
@@ -36,7 +37,8 @@ def iter_audio_chunks(
     Sample ``k`` is at ``k / sample_rate`` seconds on the file's own clock: a track that starts late
     (``ffmpeg -itsoffset``, a camera that starts recording sound after the picture) is preceded by
     silence, and one that starts before zero loses its leading samples, so audio times and video frame
-    times (their presentation timestamps) are the same numbers.
+    times (their presentation timestamps) are the same numbers. With ``start`` > 0 the file is sought
+    there first (nothing before it is decoded) and sample 0 is at ``start`` seconds.
     """
     import av
 
@@ -63,11 +65,15 @@ def iter_audio_chunks(
         target = max(1, int(chunk_seconds * sample_rate))
         pending: list[np.ndarray] = []
         have = 0
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        lead = int(round(start * sample_rate))
+        begin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        lead = int(round(begin * sample_rate))
+        if start > 0:
+            container.seek(int(start / stream.time_base), stream=stream, backward=True)
+            lead = 0
         for offset in range(0, max(lead, 0), target):
             yield np.zeros((1 if average else n_out, min(target, lead - offset)), np.float32)
         skip = max(-lead, 0)
+        seeking = start > 0  # the first decoded frame says how far before ``start`` the seek landed
 
         def resampled(frame):
             for out in resampler.resample(frame):
@@ -85,6 +91,10 @@ def iter_audio_chunks(
                     bad = exc
                     continue
                 for frame in frames:
+                    if seeking:
+                        seeking = False
+                        landed = float(frame.pts * frame.time_base) if frame.pts is not None else start
+                        skip = max(int(round((start - landed) * sample_rate)), 0)
                     frame.pts = None  # let the resampler count samples; some files have gaps in pts
                     for arr in resampled(frame):
                         if skip:
@@ -112,3 +122,35 @@ def read_audio(path: str | Path, sample_rate: int, channels: int | None = 1) -> 
         n = 1 if channels is None else channels
         return np.zeros((n, 0), np.float32)
     return np.concatenate(chunks, axis=1)
+
+
+def audio_duration(path: str | Path) -> float | None:
+    """The audio track's duration in seconds from the file's header (nothing decoded), or None if unknown."""
+    container = _open_audio(Path(path))
+    try:
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return container.duration / 1e6 if container.duration is not None else None
+    finally:
+        container.close()
+
+
+def read_audio_centre(path: str | Path, sample_rate: int, seconds: float, channels: int | None = 1) -> np.ndarray:
+    """The middle ``seconds`` of the track (all of it when shorter), decoding only those: a one-hour file
+    costs what its 20 s do."""
+    duration = audio_duration(path)
+    win = int(round(seconds * sample_rate))
+    if duration is None or duration <= seconds:
+        wave = read_audio(path, sample_rate, channels)
+    else:
+        got, chunks = 0, []
+        for chunk in iter_audio_chunks(path, sample_rate, channels, chunk_seconds=min(seconds, 10.0),
+                                       start=(duration - seconds) / 2):
+            chunks.append(chunk)
+            got += chunk.shape[1]
+            if got >= win:
+                break
+        wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels or 1, 0), np.float32)
+    start = max((wave.shape[1] - win) // 2, 0)  # the centre of what was read (a header may understate)
+    return wave[:, start : start + win]

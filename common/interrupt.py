@@ -86,7 +86,8 @@ def deferred() -> Iterator[None]:
         _defer_depth -= 1
         if swapped is not None:
             signal.signal(signal.SIGINT, swapped)
-    check()
+    if _defer_depth == 0:  # an inner block's end is no safe point for the outer one
+        check()
 
 
 def check() -> None:

@@ -7,10 +7,10 @@ whichever command hit it.
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from common.errors import InputError
+from common.files import require_regular_file
 
 
 def open_media(path: str | Path, expect: str = "a video", fix: str = "pass an MP4/MOV/MKV 360° video"):
@@ -22,18 +22,7 @@ def open_media(path: str | Path, expect: str = "a video", fix: str = "pass an MP
     """
     import av
 
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; check the path") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check the path") from None
-    if stat.S_ISDIR(mode):
-        raise InputError(f"{path}: is a folder; pass a video file")
-    if not stat.S_ISREG(mode):
-        raise InputError(f"{path}: is not a regular file (a pipe or a device); save the stream to a file and "
-                         "pass that")
+    path = require_regular_file(path, "file", "check the path", folder_fix="pass a video file")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:

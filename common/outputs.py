@@ -24,6 +24,8 @@ def ensure_writable_dir(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{folder}: exists and is not a folder; choose another output folder with -o") from None
     except OSError as exc:
         raise OutputError(
             f"{folder}: cannot create the output folder ({exc.strerror}); choose another with -o"

@@ -15,7 +15,6 @@ and audio decision.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from pano.media.probe import MediaInfo, probe, require_audio, require_equirectan
 from pano.paths.exporters import EXPORTERS, ExportJob
 from pano.paths.trajectory import Trajectory
 from pano.planning.base import Observation, Planner, create_planner
-from pano.rendering.maps import MapStore
+from pano.rendering.maps import map_store
 from pano.rendering.render import NFOV_AUDIO, render_trajectory, warn_if_short
 from pano.run.context import RunContext
 from pano.run.names import OutputNames
@@ -169,6 +168,8 @@ def run(
         notify(f"stereo {info.stereo} ({info.stereo_source}): analysing and rendering the {eye} eye, "
                f"{info.pano_size[0]}×{info.pano_size[1]}")
     names = OutputNames.of(outdir, input_path.stem)
+    if names.prefix.name != input_path.stem:
+        notify(f"note: the input's name is too long for the output names; they start {names.prefix.name}")
 
     ctx = run_context(info, options, notify)
     name, reason = resolve_localizer(ctx, options.localizer)
@@ -204,8 +205,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
     source.prepare(info)
     timings["prepare"] = time.perf_counter() - t0
 
-    with tempfile.TemporaryDirectory(prefix="pano-pan-") as tmp:
-        store = MapStore(Path(tmp)) if sal_path else None
+    with map_store(enabled=sal_path is not None) as store:
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
             look = SUBJECT_FRAME if planner.wants_subjects else None

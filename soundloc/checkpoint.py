@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from common import interrupt
 from common.atomic import atomic_path
 from common.errors import CheckpointError
 from soundloc.model import ModelConfig, SoundLocalizer
@@ -39,7 +40,9 @@ def write_payload(path: str | Path, payload: dict) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # A signal inside torch.save broke its zip writer (RuntimeError, exit 1): it waits for the end of the
+        # write instead, then stops the program as any interrupt does (common.interrupt).
+        with interrupt.deferred(), atomic_path(path) as tmp, open(tmp, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -54,6 +57,10 @@ def read_payload(path: str | Path, map_location: str | torch.device = "cpu") -> 
 
 
 def _read(path: Path, map_location) -> dict:
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; pass the checkpoint file in it (e.g. {path}/best.pt)")
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path}: is not a regular file (a pipe or a device); pass a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; check the path or train one first")
     try:

@@ -39,6 +39,14 @@ __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PADDINGS", "UNSUP_TARGETS", "Locali
 UNSUP_TARGETS = ("f_s", "h")
 
 
+_RANGES = (  # (field, lowest, highest) of ModelConfig's sizes
+    ("embed_dim", 1, 8192),
+    ("sample_rate", 1000, 192000),
+    ("audio_window", 0.05, 600.0),
+    ("image_size", 16, 4096),
+)
+
+
 @dataclass
 class ModelConfig:
     backbone: str = "vgg16"  # registry name: "vgg16", "resnet18", "tiny"
@@ -76,8 +84,12 @@ class ModelConfig:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of: {', '.join(BACKBONES.names())}")
         if self.attention not in MECHANISMS:
             raise ValueError(f"unknown attention {self.attention!r}; choose one of: {', '.join(MECHANISMS)}")
-        if self.embed_dim < 1 or self.sample_rate < 1 or self.audio_window <= 0 or self.image_size < 16:
-            raise ValueError("embed_dim, sample_rate, audio_window must be positive and image_size >= 16")
+        # Ranges before anything is built: a checkpoint's config is data (embed_dim = 10**12 would ask
+        # for a 256 TB layer), so every size is bounded by what a trained localizer could use.
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{name} = {value!r}: use a number in [{low}, {high}]")
         if not 0 < self.attention_temperature <= 10:
             raise ValueError(f"attention_temperature {self.attention_temperature}: use a value in (0, 10]")
         if self.unsup_target not in UNSUP_TARGETS:

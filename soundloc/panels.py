@@ -12,20 +12,47 @@ import numpy as np
 
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.files import require_regular_file
 from common.ownership import png_with_mark
 
 METHODS = ("attention", "gradient", "guided", "combined")
 
 
+MAX_PIXELS = 40_000_000  # 8000×5000: the model sees 320×320; the panels are drawn at the image's size
+
+
 def _read_image(path: Path) -> np.ndarray:
+    """The image as BGR, refused in one line before decoding when it is larger than :data:`MAX_PIXELS`
+    (a 1 MB PNG can hold 20000×20000 pixels: 1.2 GB decoded, and every panel as large again)."""
     import cv2
 
-    if not path.is_file():
-        raise UserError(f"{path}: no such image; check the path")
+    require_regular_file(path, "image")
+    width, height = _image_size(path)
+    if width * height > MAX_PIXELS:
+        size = f"{width}×{height} is {width * height / 1e6:.0f} megapixels" if height > 1 else "it is too large"
+        raise UserError(f"{path}: {size}, more than {MAX_PIXELS / 1e6:.0f}; scale it down (the localizer "
+                        "looks at 320×320)")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise UserError(f"{path}: not an image OpenCV can read; pass a PNG or JPEG")
     return bgr
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """Width and height from the file's header (Pillow reads no pixels for this); (0, 0) if unknown."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except Image.DecompressionBombError:  # over twice Pillow's own limit: larger than ours too
+        return MAX_PIXELS + 1, 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return 0, 0
 
 
 def _overlay(bgr: np.ndarray, heat: np.ndarray, label: str) -> np.ndarray:
@@ -74,7 +101,7 @@ def localize_images(
     import cv2
     import torch
 
-    from common.audio_io import read_audio
+    from common.audio_io import read_audio_centre
     from soundloc.checkpoint import load_checkpoint
     from soundloc.gradients import localization_map
     from soundloc.model import preprocess_image, scale_waveform
@@ -85,13 +112,9 @@ def localize_images(
     x = preprocess_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), cfg.image_size).to(device)
     panels = [bgr]
     for audio in audio_paths:
-        wave = read_audio(audio, cfg.sample_rate, channels=1)[0]
+        wave = read_audio_centre(audio, cfg.sample_rate, cfg.audio_window, channels=1)[0]  # as in training
         if wave.size == 0:
             raise UserError(f"{audio}: the audio stream is empty; pass a file with sound")
-        win = int(round(cfg.audio_window * cfg.sample_rate))
-        if wave.size > win:  # the centre window, as in training
-            start = (wave.size - win) // 2
-            wave = wave[start : start + win]
         with torch.no_grad():
             f_s = model.sound_features(scale_waveform(wave)[None].to(device))
         heat = localization_map(model, x, None, method, f_s=f_s)

@@ -39,6 +39,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Subset
 
+from common import interrupt
 from common.atomic import atomic_path
 from common.errors import UserError
 from soundloc.device import resolve_device
@@ -461,8 +462,12 @@ class _Validation:
     def __init__(self, job: _Job, model: nn.Module, batch: int, device: torch.device) -> None:
         self.set = job.val_set
         self.ok = self.set is not None and len(_annotated(self.set)) > 0
-        if self.set is not None and not self.ok:
-            job.report(Progress("info", message="validation data has no annotations: best.pt is chosen by loss"))
+        if self.set is None:
+            job.report(Progress("info", message="no validation data (--val): best.pt is the epoch with the lowest "
+                                                "mean training loss"))
+        elif not self.ok:
+            job.report(Progress("info", message="validation data has no annotations: best.pt is the epoch with the "
+                                                "lowest mean training loss"))
         self.model, self.batch, self.device = model, max(2, batch), device
         self.protocol, self.method = job.config.val_protocol, job.config.val_map
         self.forward = _Step(model, True) if job.config.freeze_sound else None  # own cache for validation f_s
@@ -496,10 +501,11 @@ def _validate_and_save(job: _Job, model: nn.Module, optimizer: torch.optim.Optim
     meta = {"epoch": state.epoch, "mode": config.mode, "train_config": asdict(config), "history": state.history,
             "best_score": state.best_score, "world_size": place.world, "freeze_sound": config.freeze_sound,
             "samples": samples, "soundnet_weights": state.sound_meta, **job.extra_meta}
-    paths["last"] = save_checkpoint(job.out_dir / "last.pt", model, meta)
-    _save_state(job.out_dir / "last.state.pt", optimizer, state.epoch)
-    if improved:
-        paths["best"] = save_checkpoint(job.out_dir / "best.pt", model, meta)
+    with interrupt.deferred():  # Ctrl-C waits for the epoch's checkpoints, which then agree with each other
+        paths["last"] = save_checkpoint(job.out_dir / "last.pt", model, meta)
+        _save_state(job.out_dir / "last.state.pt", optimizer, state.epoch)
+        if improved:
+            paths["best"] = save_checkpoint(job.out_dir / "best.pt", model, meta)
     job.report(Progress("epoch", state.epoch, config.epochs, steps, steps, entry["loss"],
                         entry["samples_per_second"], entry["parts"], entry.get("val")))
 
@@ -517,7 +523,10 @@ def progress_line(p: Progress) -> str:
     if p.kind == "info":
         return p.message
     loss = "nan" if math.isnan(p.loss) else f"{p.loss:.4f}"
-    line = f"epoch {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {loss} {p.rate:.1f} samples/s"
+    if p.kind == "epoch":  # the epoch's mean, not its last step's loss: say which it is
+        line = f"epoch {p.epoch}/{p.epochs} done: mean loss {loss} over {p.steps} steps, {p.rate:.1f} samples/s"
+    else:
+        line = f"epoch {p.epoch}/{p.epochs} step {p.step}/{p.steps} step loss {loss} {p.rate:.1f} samples/s"
     if p.kind == "epoch" and p.val:
         line += f" | val cIoU@0.5 {p.val['success'] * 100:.1f}% AUC {p.val['auc'] * 100:.1f}"
     return line

@@ -120,3 +120,41 @@ def test_foa_training_refuses_a_ciou_validation_set_with_a_pointer_to_evaluate(t
                                      "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, UserError)  # the CLI prints it as one line
     assert "evaluate VAL_DIR --dataset-type foa-videos" in str(res.exception)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "drop"])
+def test_a_damaged_cache_entry_is_rebuilt_and_said(tmp_path, damage):
+    """Issue 23 item 15: a truncated entry raised "mmap length is greater than file size"."""
+    (tmp_path / "vids").mkdir()
+    foa_clip(tmp_path / "vids" / "a.mp4", seconds=2.0, size=(120, 240), yaw=30.0)
+    first = FoaVideoDataset(tmp_path / "vids", SMALL, augment=False)
+    expected = first[2]["image"].numpy().copy()
+    del first
+    entry = next(p for p in (tmp_path / "vids" / ".pano-pan-cache").iterdir() if not p.name.startswith("."))
+    frames = entry / "frames.npy"
+    if damage == "truncate":
+        frames.write_bytes(frames.read_bytes()[: frames.stat().st_size // 2])
+    else:
+        (entry / "maps.npy").unlink()
+    said: list[str] = []
+    again = FoaVideoDataset(tmp_path / "vids", SMALL, augment=False, notify=said.append)
+    assert np.array_equal(again[2]["image"].numpy(), expected)
+    assert any("damaged" in m and "rebuilding" in m for m in said), said
+
+
+def test_a_killed_runs_partial_cache_is_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from common.atomic import _HOST
+
+    (tmp_path / "vids").mkdir()
+    foa_clip(tmp_path / "vids" / "a.mp4", seconds=1.0, size=(120, 240))
+    cache = tmp_path / "vids" / ".pano-pan-cache"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    partial = cache / f".partial-{_HOST}-{dead.pid}-abcd"
+    partial.mkdir(parents=True)
+    (partial / "frames.raw").write_bytes(bytes(10000))
+    FoaVideoDataset(tmp_path / "vids", SMALL, augment=False)
+    assert not partial.exists() and not [p for p in cache.iterdir() if p.name.startswith(".")]

@@ -212,3 +212,17 @@ def test_commands_take_a_checkpoint_url_with_its_hash(server, tmp_path, monkeypa
     assert isinstance(unhashed.exception, DownloadError) and "#sha256=" in str(unhashed.exception)
     wrong = CliRunner().invoke(evaluate, [*args, "--checkpoint", f"{base}/tiny.pt#sha256={'0' * 64}"])
     assert isinstance(wrong.exception, DownloadError) and "SHA-256 mismatch" in str(wrong.exception)
+
+
+@pytest.mark.parametrize(("key", "value"), [("embed_dim", 10**12), ("image_size", 10**7), ("sample_rate", 10**12),
+                                            ("audio_window", 1e30), ("embed_dim", True), ("embed_dim", "512")])
+def test_a_config_out_of_range_is_refused_before_anything_is_built(tmp_path, key, value):
+    """Issue 23 item 12: embed_dim = 10**12 asked for a 256 TB layer and died in a traceback."""
+    from soundloc.checkpoint import read_payload, write_payload
+
+    good = save_checkpoint(tmp_path / "good.pt", SoundLocalizer(ModelConfig(backbone="tiny", embed_dim=16)))
+    payload = read_payload(good)
+    payload["config"][key] = value
+    bad = write_payload(tmp_path / "bad.pt", payload)
+    with pytest.raises(CheckpointError, match=key):
+        load_checkpoint(bad)

@@ -243,3 +243,69 @@ def test_mismatched_sound_comes_from_another_video():
     assert all(clips[j] != clips[i] for i, j in enumerate(picked)), picked
     assert picked[6] == 5 and picked[17] == 11  # the nearest frame of the video before
     assert picked[0] == 17  # the first video draws on a remembered frame of another video
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_exits_130_and_resume_works(tmp_path, monkeypatch, capsys):
+    """Issue 23 item 14: a signal inside torch.save broke its zip writer: a RuntimeError traceback, exit 1."""
+    import os
+    import signal
+
+    import soundloc.checkpoint as checkpoint
+    from cli.main import main
+
+    real_save = torch.save
+    calls = [0]
+
+    class Interrupting:  # a file whose third write is where Ctrl-C lands
+        def __init__(self, fh) -> None:
+            self.fh, self.writes = fh, 0
+
+        def write(self, data):
+            self.writes += 1
+            if self.writes == 3 and calls[0] == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    def save(obj, fh, *args, **kwargs):
+        calls[0] += 1
+        return real_save(obj, Interrupting(fh) if hasattr(fh, "write") else fh, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save)
+    out = tmp_path / "o"
+    args = ["train", "synthetic:8:1", "--out", str(out), "--backbone", "tiny", "--image-size", str(SIZE),
+            "--embed-dim", "32", "--batch-size", "4", "--max-steps", "1", "--audio-seconds", "0.5", "--device", "cpu"]
+    code = main([*args, "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("pano-pan: interrupted (SIGINT)")
+    _, meta = load_checkpoint(out / "last.pt")  # the checkpoint being written was finished first
+    assert meta["epoch"] == 1
+    monkeypatch.setattr(checkpoint.torch, "save", real_save)
+    assert main([*args, "--epochs", "2", "--resume", str(out / "last.pt")]) == 0
+    assert load_checkpoint(out / "last.pt")[1]["epoch"] == 2
+
+
+def test_train_and_evaluate_say_what_they_report_and_write(tmp_path, capsys):
+    """Issue 23 item 17: the epoch line repeated the last step's line with another, unlabeled loss; nothing
+    said what picks best.pt without --val; evaluate wrote its JSON and PNG without a word."""
+    from cli.main import main
+
+    out = tmp_path / "o"
+    code = main(["train", "synthetic:8:1", "--out", str(out), "--backbone", "tiny", "--image-size", str(SIZE),
+                 "--embed-dim", "32", "--batch-size", "4", "--max-steps", "2", "--audio-seconds", "0.5",
+                 "--device", "cpu", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "best.pt is the epoch with the lowest mean training loss" in err
+    epoch = [line for line in err.splitlines() if "done" in line]
+    assert len(epoch) == 1 and "mean loss" in epoch[0]
+    assert all("step loss" in line for line in err.splitlines() if " step " in line)
+    report, plot = tmp_path / "r.json", tmp_path / "r.png"
+    code = main(["evaluate", "synthetic:4:50", "--checkpoint", str(out / "best.pt"), "--no-baselines",
+                 "--audio-seconds", "0.5", "--device", "cpu", "--json", str(report), "--plot", str(plot)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"wrote {report}" in err and f"wrote {plot}" in err

@@ -243,3 +243,23 @@ def test_keyframes_move_on_the_timeline_delete_from_the_list_and_r_returns_to_th
         wait(browser, lambda s: s["paused"])
     finally:
         srv.stop()
+
+
+def test_a_reloaded_page_reopens_the_saved_edit_and_saves_back_to_it(browser, clip_job, tmp_path):
+    """Issue 23 item 3 in the page: after a reload the edit is on screen, and Save rewrites that edit."""
+    from pano.view.edit import Keyframe
+
+    folder = Path(shutil.copytree(clip_job, tmp_path / "job", ignore=shutil.ignore_patterns("*.edit-*")))
+    srv = open_page(browser, folder)
+    try:
+        saved = srv.session.save([Keyframe(t=0.5, yaw=-20.0, pitch=5.0, hfov=65.5, hold=10.0)])  # an earlier page
+        browser.refresh()
+        s = wait(browser, lambda s: s["loadMs"] is not None and s["drawn"] is not None)
+        assert [round(k["yaw"], 3) for k in s["keyframes"]] == [-20.0]
+        assert f"reopened {saved.name}" in browser.find_element("id", "savedname").text
+        browser.find_element("id", "save").click()
+        s = wait(browser, lambda s: s["saved"] is not None)
+        assert s["saved"]["name"] == saved.name == "scene.edit-1.trajectory.json"
+        assert sorted(p.name for p in folder.glob("*.edit-*")) == [saved.name]
+    finally:
+        srv.stop()

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from common.atomic import owned_mkdtemp
 from common.errors import InputError, UserError
 
 CACHE_VERSION = 1
@@ -171,7 +171,7 @@ def build_cache(info, sampling: FoaSampling, cache_dir: Path) -> Path:
     if len(times) == 0:
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
     picks = sample_frames(times, info.fps, sampling)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache_dir))
+    tmp = owned_mkdtemp(".partial-", cache_dir)  # a killed run's is removed by the next one
     try:
         parts = list(_write_parts(_streamed(info, sampling, picks, times), tmp))
         n = sum(parts)
@@ -211,6 +211,23 @@ def _write_parts(batches: Iterator[dict], folder: Path) -> Iterator[int]:
         (folder / f"{key}.raw").unlink()
 
 
+CACHE_FIELDS = ("frames", "audio", "maps", "confidence", "times")
+
+
+def _open_cache(folder: Path) -> dict[str, np.ndarray]:
+    """The memory-mapped fields of a cache entry; ValueError when one is missing, cut short or disagrees
+    with ``done.json`` on the sample count (a disk filled or a file edited after the entry was made)."""
+    try:
+        samples = int(json.loads((folder / "done.json").read_text())["samples"])
+        part = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in CACHE_FIELDS}
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    wrong = [k for k, arr in part.items() if len(arr) != samples]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} do not hold the {samples} samples of done.json")
+    return part
+
+
 class FoaVideoDataset(Dataset):
     """Frame / W-channel / FOA-target samples from every FOA 360° video under ``root`` (module docstring).
 
@@ -232,8 +249,13 @@ class FoaVideoDataset(Dataset):
             if not (folder / "done.json").is_file():
                 notify(f"sampling {info.path.name} into {cache}")
             folder = build_cache(info, self.sampling, cache)
-            self.parts.append({k: np.load(folder / f"{k}.npy", mmap_mode="r")
-                               for k in ("frames", "audio", "maps", "confidence", "times")})
+            try:
+                part = _open_cache(folder)
+            except ValueError as exc:  # truncated or edited since it was written: rebuilt, and said
+                notify(f"cache entry {folder} is damaged ({exc}); rebuilding it")
+                shutil.rmtree(folder, ignore_errors=True)
+                part = _open_cache(build_cache(info, self.sampling, cache))
+            self.parts.append(part)
         sizes = [len(p["times"]) for p in self.parts]
         self._starts = np.cumsum([0, *sizes])
         self.augment = augment

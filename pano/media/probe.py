@@ -21,7 +21,7 @@ import numpy as np
 
 from common.errors import InputError, OptionError
 from common.media import open_media
-from pano.media.spherical import read_spherical_metadata
+from pano.media.spherical import mp4_header_damage, read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")
 PROJECTIONS = ("auto", "equirect")
@@ -214,6 +214,9 @@ def _note_higher_order(info: MediaInfo, guessed: bool = False) -> None:
     )
 
 
+MIN_FRAME = (16, 8)  # the smallest frame read as a panorama (a 1×1 GIF divided by its zero-height eye)
+
+
 def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto", stereo: str = "auto") -> MediaInfo:
     """Read stream facts and metadata; raise ``InputError`` for files that cannot be a 360° input.
 
@@ -227,6 +230,9 @@ def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto"
     path = Path(path)
     container = open_media(path)
     try:
+        damage = mp4_header_damage(path)
+        if damage:
+            raise InputError(f"{path}: the file is damaged ({damage}); re-encode or copy it again")
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream; pass a 360° video file")
         vs = container.streams.video[0]
@@ -246,6 +252,9 @@ def probe(path: str | Path, audio_format: str = "auto", projection: str = "auto"
         frame_count = int(vs.frames) if vs.frames else int(round(duration * fps))
         if not cc.width or not cc.height:
             raise InputError(f"{path}: the video stream has no picture size; the file may be damaged")
+        if cc.width < MIN_FRAME[0] or cc.height < MIN_FRAME[1]:
+            raise InputError(f"{path}: {cc.width}×{cc.height} frames are too small for a 360° video (at least "
+                             f"{MIN_FRAME[0]}×{MIN_FRAME[1]}); pass the panorama itself")
         info = MediaInfo(
             path=path,
             width=int(cc.width),

@@ -250,6 +250,34 @@ def _read_matroska(fh: BinaryIO, found: dict) -> None:
         return
 
 
+def mp4_header_damage(path: str | Path) -> str | None:
+    """Where an MP4/MOV header (``moov``) stops holding together, in words, or None when it is sound
+    (or the file is no MP4). FFmpeg reads past a broken track header and leaves that track out, so a
+    file with garbage in its ``moov`` would open as a video without sound; this says it is damaged."""
+    try:
+        with open(path, "rb") as fh:
+            moov = _read_moov(fh)
+    except (OSError, struct.error):
+        return None
+    if not moov:
+        return None
+    return _untiled(moov, 0, len(moov), "moov", depth=0)
+
+
+def _untiled(data: bytes, start: int, end: int, name: str, depth: int) -> str | None:
+    """The first container box (moov, trak, mdia, minf, stbl) whose children do not fill it exactly."""
+    pos = start
+    for kind, body, stop in iter_boxes(data, start, end):
+        if kind in (b"trak", b"mdia", b"minf", b"stbl") and depth < 4:
+            inner = _untiled(data, body, stop, kind.decode("latin-1"), depth + 1)
+            if inner:
+                return inner
+        pos = stop
+    if end - pos >= 8:  # a few bytes of padding are tolerated; a box that overruns its parent is not
+        return f"its {name} box breaks off at byte {pos} of the header"
+    return None
+
+
 def read_spherical_metadata(path: str | Path) -> dict:
     """Projection, stereo mode and spatial-audio metadata the container declares; ``{}`` if none."""
     found: dict = {}

@@ -49,7 +49,8 @@ def _as_rate(fps: float | Fraction) -> Fraction:
 class _AudioCopier:
     """Copies (or re-encodes) one audio stream into the output, up to a given time at each call."""
 
-    def __init__(self, output, source: Path):
+    def __init__(self, output, source: Path, downmix: int | None = None):
+        """``downmix`` channels (1 or 2): re-encode the track remixed to that many, when it has more."""
         import av
 
         try:
@@ -60,8 +61,24 @@ class _AudioCopier:
             self.input.close()
             raise InputError(f"{source}: has no audio stream to keep")
         self.in_stream = self.input.streams.audio[0]
-        self.copy = self.in_stream.codec_context.name in MP4_COPYABLE_AUDIO
-        if self.copy:
+        self.average = False
+        remix = downmix is not None and self.in_stream.codec_context.channels > downmix
+        self.copy = self.in_stream.codec_context.name in MP4_COPYABLE_AUDIO and not remix
+        if remix:  # a 4-channel track that is not ambisonic: played as quad, it is not what the run heard
+            cc = self.in_stream.codec_context
+            self.channels, self.layout, self.rate = downmix, _AAC_LAYOUTS[downmix], cc.sample_rate
+            self.out_stream = output.add_stream("aac", rate=cc.sample_rate, layout=self.layout)
+            self.out_stream.bit_rate = 64000 * downmix
+            # FFmpeg has no downmix matrix for a bare "N channels" layout (higher-order ambisonics):
+            # those are averaged here, as the mono analysis reads them (common.audio_io).
+            self.average = cc.layout.name.endswith("channels")
+            if self.average:
+                self.in_channels = cc.channels
+                self.to_float = av.AudioResampler(format="flt" if cc.channels > 8 else "fltp")
+            else:
+                self.in_channels = downmix
+                self.to_float = av.AudioResampler(format="fltp", layout=self.layout, rate=cc.sample_rate)
+        elif self.copy:
             self.out_stream = output.add_stream_from_template(self.in_stream)
         else:
             cc = self.in_stream.codec_context
@@ -94,6 +111,8 @@ class _AudioCopier:
                 arr = flt.to_ndarray()
                 if self.in_channels > 8:
                     arr = arr.reshape(-1, self.in_channels).T
+                if self.average:
+                    arr = np.repeat(arr.mean(axis=0, keepdims=True), self.channels, axis=0)
                 arr = np.ascontiguousarray(arr[: self.channels])
                 out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
                 out.sample_rate = self.rate
@@ -154,6 +173,7 @@ class VideoWriter:
         audio_codec: str | None = None,
         mark: bool = True,
         encoding: Encoding | None = None,
+        downmix: int | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
@@ -161,6 +181,7 @@ class VideoWriter:
         self.width, self.height = int(width), int(height)
         self.rate = _as_rate(fps)
         self.audio_from = Path(audio_from) if audio_from else None
+        self.downmix = downmix  # channels the kept track is remixed to when it has more (None: as it is)
         self.audio = audio
         if audio is not None:
             audio_stream = (audio[0].shape[0], int(audio[1]))
@@ -209,7 +230,7 @@ class VideoWriter:
         vs.codec_context.thread_count = self.threads
         vs.thread_type = "AUTO"
         self.vstream = vs
-        self._copier = _AudioCopier(self.output, self.audio_from) if self.audio_from else None
+        self._copier = _AudioCopier(self.output, self.audio_from, self.downmix) if self.audio_from else None
         self._astream = None
         if self.audio_stream is not None:
             channels, rate = self.audio_stream

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import InputError
+from common.files import read_json, require_regular_file
 from common.outputs import atomic_output
 from common.ownership import CSV_HEADER
 
@@ -111,6 +112,8 @@ class Trajectory:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "trajectory") -> Trajectory:
+        if isinstance(data, dict) and data.get("schema") == DEMO_TRUTH:
+            data = _truth_as_trajectory(data)
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise InputError(
                 f"{origin}: not a pano-pan trajectory (expected \"schema\": \"{SCHEMA}\"); "
@@ -164,12 +167,7 @@ class Trajectory:
         path = Path(path)
         if path.suffix.lower() == ".csv":
             return read_csv(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such trajectory file; check the path")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}); pass a trajectory written by pano-pan") from None
+        data = read_json(path, "trajectory file", "pass a trajectory written by pano-pan")
         return cls.from_dict(data, origin=str(path))
 
 
@@ -235,11 +233,22 @@ def _fmt(x: float, digits: int) -> str:
     return repr(0.0 if r == 0 else r)
 
 
+DEMO_TRUTH = "pano-pan/demo-truth@1"  # examples/make_demo.py's ground truth: where the sound source is
+
+
+def _truth_as_trajectory(truth: dict[str, Any]) -> dict[str, Any]:
+    """The demo's ground truth read as a path that looks at the sound source in every frame, so
+    ``pano-pan compare out/demo360.trajectory.json examples/demo360.truth.json`` scores a run."""
+    frames = truth.get("frames") if isinstance(truth.get("frames"), list) else []
+    keep = ("frame", "t", "yaw", "pitch")
+    return {"schema": SCHEMA, "generator": {"name": str(truth.get("generator", "demo truth"))},
+            "source": {"fps": (truth.get("video") or {}).get("fps")},
+            "samples": [{k: f[k] for k in keep if k in f} for f in frames if isinstance(f, dict)]}
+
+
 def read_csv(path: str | Path) -> Trajectory:
     """Read a CSV written by :func:`write_csv` (or by hand: needs t, yaw, pitch; others optional)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such CSV file; check the path")
+    path = require_regular_file(path, "CSV file")
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))

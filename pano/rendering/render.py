@@ -8,13 +8,17 @@ and the viewer's Render all render through :func:`render_trajectory`.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from common import interrupt
+from common.atomic import OutputSet
 from common.errors import InputError, OptionError
+from common.files import require_regular_file
+from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
 from pano.media.audio import segment_chunks
@@ -28,6 +32,7 @@ from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
 from pano.rendering.view_audio import VIEW_AUDIO_RATE, segment_stereo_chunks
+from pano.sphere.geometry import vertical_fov
 from pano.sphere.views import output_geometry
 
 # auto: "view" for FOA sources, else "keep"; keep: the source's track as it is (stream copy when MP4
@@ -42,6 +47,23 @@ NFOV_AUDIO = ("auto", "keep", "view", "binaural")
 
 SALIENCY_VIDEO_MAX_WIDTH = 720
 SALIENCY_CRF = 23  # a diagnostic: smaller than the NFOV video's quality
+
+
+def reserve_render(input_path: str | Path, traj_path: str | Path, output: str | Path,
+                   overwrite: bool = False) -> tuple[Trajectory, OutputSet]:
+    """The checks ``pano-pan render`` makes before any work, for the CLI and the viewer's Render alike.
+
+    The input must be a file and the trajectory must load; the output may replace neither of them, nor
+    a file pano-pan did not write (without ``overwrite``), and its folder must be writable. Returns the
+    trajectory and the :class:`OutputSet` to render inside (``with outputs: render_trajectory(...)``).
+    """
+    input_path, traj_path, output = Path(input_path), Path(traj_path), Path(output)
+    require_regular_file(input_path, "video file")
+    traj = Trajectory.load(traj_path)
+    outputs = output_set([input_path, traj_path], overwrite=overwrite)
+    outputs.reserve(output)
+    ensure_writable_dir(output.parent if str(output.parent) else Path("."))
+    return traj, outputs
 
 
 def saliency_video_size(width: int, height: int) -> tuple[int, int]:
@@ -108,6 +130,7 @@ def render_trajectory(
     pano_w, pano_h = info.pano_size
     out_w, out_h = output_geometry(pano_w, float(trajectory.hfov[0]), float(trajectory.vfov[0]), size,
                                    src_height=pano_h).size
+    trajectory = _fit_aspect(trajectory, out_w, out_h, notify)
     renderer = _Renderers(pano_w, pano_h, out_w, out_h)
     audio, stereo, stream = _nfov_sound(info, trajectory, audio_mode)
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
@@ -119,7 +142,8 @@ def render_trajectory(
         stack.enter_context(interrupt.deferred())
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
-                        audio_stream=stream, color_range=full_range, encoding=encoding)
+                        audio_stream=stream, color_range=full_range, encoding=encoding,
+                        downmix=2 if info.audio_format == "mono" and info.audio_channels > 2 else None)
         )
         sal = None
         if saliency_path is not None:
@@ -144,6 +168,10 @@ def render_trajectory(
             yaw, pitch, roll = float(trajectory.yaw[i]), float(trajectory.pitch[i]), float(trajectory.roll[i])
             hf, vf = float(trajectory.hfov[i]), float(trajectory.vfov[i])
             view, *out_planes = yuv_buffer(out_w, out_h)
+            if planes[0].shape[:2] != (pano_h, pano_w):  # a stream that changes size, or a file replaced mid-run
+                raise InputError(f"{info.path}: frame {index} is {planes[0].shape[1]}×{planes[0].shape[0]} but the "
+                                 f"video said {pano_w}×{pano_h}; the frame size changes inside the file or the file "
+                                 "changed while it was read; re-encode it to one size and leave it alone during a run")
             renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
             nfov_worker.put((view, t))
             if sal is not None:
@@ -160,6 +188,22 @@ def render_trajectory(
             _feed_audio(nfov, stereo, until=None)
     warn_if_short(info, decoded, notify)
     return Path(nfov_path)
+
+
+def _fit_aspect(trajectory: Trajectory, out_w: int, out_h: int, notify: Callable[[str], None]) -> Trajectory:
+    """The path with its vertical fov following the output's aspect, when a given size changes it.
+
+    A view of ``hfov × vfov`` drawn into pixels of another aspect is stretched (a ball becomes an
+    ellipse); ``pano-pan run --size`` derives the vertical fov from the size, and so does this.
+    """
+    views = np.tan(np.radians(trajectory.hfov) / 2) / np.tan(np.radians(trajectory.vfov) / 2)
+    if np.allclose(views, out_w / out_h, rtol=0.01):
+        return trajectory
+    fitted = copy.copy(trajectory)
+    fitted.vfov = np.array([vertical_fov(float(h), out_w, out_h) for h in trajectory.hfov])
+    notify(f"the path's views are {float(views[0]):.3g}:1 and the output {out_w}x{out_h} is {out_w / out_h:.3g}:1; "
+           "the vertical field of view follows the output (the horizontal one is kept), so nothing is stretched")
+    return fitted
 
 
 class _SampleOfFrame:

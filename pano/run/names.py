@@ -8,6 +8,7 @@ these files asks :class:`OutputNames`, so renaming one suffix renames it everywh
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,22 @@ NFOV = ".nfov.mp4"
 SALIENCY = ".saliency.mp4"
 TRAJECTORY = ".trajectory.json"
 _EDIT = re.compile(r"\.edit-(\d+)$")
+NAME_MAX = 255  # bytes in one file name on common file systems (ext4, APFS, NTFS)
+_ROOM = 72  # the longest name pano-pan adds to a stem (".edit-N.trajectory.json", a hidden part's tag…)
+
+
+def output_stem(stem: str) -> str:
+    """``stem``, or a shortened one that leaves room for every suffix and hidden-part tag pano-pan adds.
+
+    An input named with 255 bytes has no room for ``.saliency.mp4``: the stem is cut at a character
+    boundary and tagged with a hash of the whole, so two long names that share a beginning stay apart.
+    """
+    raw = stem.encode("utf-8", "surrogateescape")
+    if len(raw) <= NAME_MAX - _ROOM:
+        return stem
+    digest = hashlib.sha1(raw).hexdigest()[:8]
+    cut = raw[: NAME_MAX - _ROOM - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{cut}~{digest}"
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,8 @@ class OutputNames:
 
     @classmethod
     def of(cls, folder: str | Path, stem: str) -> OutputNames:
-        return cls(Path(folder) / stem)
+        """The outputs of an input of stem ``stem`` (shortened by :func:`output_stem` when too long)."""
+        return cls(Path(folder) / output_stem(stem))
 
     @classmethod
     def of_trajectory(cls, path: str | Path) -> OutputNames:

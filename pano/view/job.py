@@ -7,10 +7,13 @@ trajectory, one folder up and in the current folder before the user is asked to 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.atomic import same_file
 from common.errors import InputError
+from common.files import require_regular_file
 from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.paths.trajectory import Trajectory
 from pano.run.names import TRAJECTORY, OutputNames
@@ -35,11 +38,18 @@ class Job:
         return OutputNames.of_trajectory(self.trajectory_path).edit(number).trajectory
 
     def next_edit_path(self) -> Path:
-        """The first ``<stem>.edit-N.trajectory.json`` not taken: a save never replaces another file."""
+        """The first ``<stem>.edit-N.trajectory.json`` whose trajectory and render names are both free.
+
+        A save never replaces another file, and the edit's render (``<stem>.edit-N.nfov.mp4``) never
+        lands on a file already there, such as the source video itself when it carries that name.
+        """
         n = 1
-        while self.edit_path(n).exists():
+        while self._taken(OutputNames.of_trajectory(self.trajectory_path).edit(n)):
             n += 1
         return self.edit_path(n)
+
+    def _taken(self, names: OutputNames) -> bool:
+        return any(os.path.lexists(p) or same_file(p, self.video) for p in (names.trajectory, names.nfov))
 
 
 def _is_video(path: Path) -> bool:
@@ -67,8 +77,17 @@ def _find_video(traj_path: Path, traj: Trajectory) -> Path:
     for folder in (traj_path.parent, traj_path.parent.parent, Path.cwd()):
         if (folder / name).is_file():
             return folder / name
-    raise InputError(f"{traj_path}: its source video {name} is not beside it, one folder up or in the current "
-                     f"folder; pass it: pano-pan view path/to/{name} --trajectory {traj_path}")
+    # a folder beside the output folder (the README's demo: examples/demo360.mp4 and out/), if just one has it
+    up = traj_path.parent.parent
+    try:
+        beside = sorted(d / name for d in up.iterdir() if d.is_dir() and not d.name.startswith(".")
+                        and (d / name).is_file())
+    except OSError:
+        beside = []
+    if len(beside) == 1:
+        return beside[0]
+    raise InputError(f"{traj_path}: its source video {name} is not beside it, one folder up, in a folder beside "
+                     f"it or in the current folder; pass it: pano-pan view path/to/{name} --trajectory {traj_path}")
 
 
 def _base_of(traj_path: Path, traj: Trajectory) -> Trajectory:
@@ -90,6 +109,8 @@ def open_job(target: str | Path, trajectory: str | Path | None = None) -> Job:
         raise InputError(f"{target}: no such file or folder; pass the 360° video or the folder 'pano-pan run' wrote")
     traj_path = Path(trajectory) if trajectory else None
     video: Path | None = None
+    if not target.is_dir():
+        require_regular_file(target, "file", folder_fix="pass the 360° video or the folder 'pano-pan run' wrote")
     if target.is_dir():
         traj_path = traj_path or _find_trajectory(target)
     elif target.name.endswith(".json"):

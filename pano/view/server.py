@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import socket
-import tempfile
 import threading
 import time
 import webbrowser
@@ -31,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from common.atomic import owned_temp_dir
 from common.errors import UserError
+from common.files import parse_json
 from pano.run.names import OutputNames
 from pano.view.audio import write_view_audio
 from pano.view.edit import (
@@ -93,19 +93,20 @@ class RenderJob:
         yield advance
 
     def start(self, job: Job, trajectory: Path, output: Path) -> None:
-        from pano.paths.trajectory import Trajectory
-        from pano.rendering.render import render_trajectory
+        """Render ``trajectory`` to ``output`` after the checks of ``pano-pan render`` (refusals raise here)."""
+        from pano.rendering.render import render_trajectory, reserve_render
 
         if self.state == "running":
             raise UserError("a render is already running; wait for it or cancel it")
-        traj = Trajectory.load(trajectory)
+        traj, outputs = reserve_render(job.video, trajectory, output)
         self.state, self.message, self.output, self.started = "running", "", output, time.monotonic()
         self.done, self.total = 0, len(traj)
         self._cancel.clear()
 
         def work() -> None:
             try:
-                render_trajectory(job.info, traj, output, progress=self._progress)
+                with outputs:
+                    render_trajectory(job.video, traj, output, progress=self._progress, origin=str(trajectory))
                 self.state, self.message = "done", f"wrote {output}"
             except _Cancelled:
                 self.state, self.message = "cancelled", "cancelled; no partial video was kept"
@@ -124,12 +125,21 @@ class RenderJob:
 
 
 class Session:
-    """Everything the routes share: the job, the save target, the strip, the sound and the render job."""
+    """Everything the routes share: the job, the session's edits, the strip, the sound and the render job.
+
+    Edits are never lost or rewritten behind a page's back: Save rewrites only the edit this session
+    wrote last, only when the page says it has that edit open, and only while no render of it has
+    started (a rendered edit is frozen, so the video beside it stays its render); any other Save takes
+    the next free ``edit-N``. A reloaded page reopens the session's latest edit.
+    """
 
     def __init__(self, job: Job, workdir: Path) -> None:
         self.job = job
         self.workdir = workdir
-        self.saved: Path | None = None
+        self.saved: Path | None = None  # the latest edit this session wrote
+        self.saved_keyframes: list[Keyframe] = []
+        self._saved_stamp: tuple[int, int] | None = None  # (mtime, size) as written: changed = not ours
+        self.frozen: set[Path] = set()  # edits a render was started from
         self.render = RenderJob()
         self.strip: np.ndarray | None = None
         self.strip_state = "none"
@@ -178,6 +188,85 @@ class Session:
                     self.audio.pop(old).unlink()
         return version
 
+    # --- what the page shows, and saving
+    def describe(self) -> dict[str, Any]:
+        """The job as the page reads it at load: the source, the automatic path, the keyframes shown."""
+        job, limits = self.job, self.limits
+        base, inf = job.base, job.info
+        keyframes = self.saved_keyframes if self.saved else recorded_keyframes(job.trajectory)
+        shown = apply_keyframes(base, keyframes, limits) if self.saved or job.trajectory is not base else None
+        return {
+            "video": job.video.name,
+            "trajectory": job.trajectory_path.name,
+            "edit": self.saved.name if self.saved else None,  # the session's latest edit, reopened
+            "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
+                       "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
+                       "has_audio": inf.has_audio},
+            "output": {"width": job.out_size[0], "height": job.out_size[1]},
+            "generator": {k: base.generator.get(k) for k in ("localizer", "planner")},
+            "limits": {"max_speed": limits.max_speed, "max_accel": limits.max_accel},
+            "hold": DEFAULT_HOLD,
+            "auto": {
+                "t": np.round(base.t, 6).tolist(),
+                "yaw": np.round(base.yaw, 3).tolist(),
+                "pitch": np.round(base.pitch, 3).tolist(),
+                "hfov": np.round(base.hfov, 3).tolist(),
+                "vfov": np.round(base.vfov, 3).tolist(),
+                "roll": np.round(base.roll, 3).tolist(),
+                "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
+                "confidence": np.round(base.confidence, 3).tolist(),
+            },
+            "keyframes": [k.to_dict() for k in keyframes],
+            "edited": shown.to_json() if shown is not None else None,
+            "audio_note": (
+                "FOA source: the page plays the same view-following stereo as the NFOV output (two "
+                "virtual cardioids at ±90° of the camera), re-made after each edit"
+                if inf.is_foa else
+                ("the source's own sound track, as the NFOV output keeps it" if inf.has_audio else "no sound")
+            ),
+        }
+
+    def base_name(self) -> str:
+        """The file name of the automatic path an edit records as ``edited_from``."""
+        job = self.job
+        if job.base is job.trajectory:
+            return job.trajectory_path.name
+        return job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"])).name
+
+    def save(self, keyframes: list[Keyframe], loaded: str | None = None) -> Path:
+        """Write the edit made of ``keyframes`` (see the class docstring for which file it goes to).
+
+        ``loaded`` is the name of the edit the page has open (None: the automatic path or an older file).
+        """
+        job = self.job
+        if self._is_open(loaded) and list(keyframes) == self.saved_keyframes:
+            return self.saved  # the same edit again (Render twice): nothing to write, no new edit-N
+        target = self.saved if self._is_open(loaded) and self.saved not in self.frozen else job.next_edit_path()
+        edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, self.limits),
+                                   self.base_name())
+        written = edited.save(target)
+        st = written.stat()
+        self.saved, self.saved_keyframes, self._saved_stamp = written, list(keyframes), (st.st_mtime_ns, st.st_size)
+        return written
+
+    def _is_open(self, loaded: str | None) -> bool:
+        """Whether the page has the session's latest edit open, as this session wrote it."""
+        saved = self.saved
+        if saved is None or loaded != saved.name:
+            return False
+        try:
+            st = saved.stat()
+        except OSError:
+            return False
+        return (st.st_mtime_ns, st.st_size) == self._saved_stamp
+
+    def start_render(self) -> None:
+        """Render the latest saved edit, which is frozen from now on (a later Save makes a new one)."""
+        if self.saved is None:
+            raise UserError("save first: Render renders the saved trajectory")
+        self.render.start(self.job, self.saved, self.render_output(self.saved))
+        self.frozen.add(self.saved)
+
     def command(self, trajectory: Path, output: Path) -> str:
         def rel(p: Path) -> str:
             try:
@@ -199,144 +288,130 @@ def _keyframes(payload: Any) -> list[Keyframe]:
     return [Keyframe.from_dict(k) for k in payload["keyframes"]]
 
 
+class _TooLarge(UserError):
+    """A request body over :data:`MAX_BODY` (answered 413, before or while it is read, never kept)."""
+
+
 async def _json(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise UserError("request too large")
-    try:
-        return json.loads(body or b"{}")
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not JSON: {exc}") from None
+    """The request's JSON body, refused on its declared length or as soon as it passes :data:`MAX_BODY`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _TooLarge(f"request too large ({int(declared)} bytes; at most {MAX_BODY})")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _TooLarge(f"request too large (over {MAX_BODY} bytes)")
+    return parse_json(bytes(body) or b"{}", "the request", 'send {"keyframes": [...]}')
 
 
-def build_app(session: Session, port: int, lifespan=None) -> _Guard:
-    job = session.job
-    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+class Handlers:
+    """One method per route, over one :class:`Session`, so each can be read (and tested) on its own."""
 
-    async def index(_request: Request) -> Response:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.job = session.job
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.index),
+            Route("/static/{name}", self.static),
+            Route("/media/video", self.video),
+            Route("/media/audio/{version:int}", self.audio),
+            Route("/api/job", self.info),
+            Route("/api/strip", self.strip_status),
+            Route("/api/strip.png", self.strip_png),
+            Route("/api/plan", self.plan, methods=["POST"]),
+            Route("/api/audio", self.make_audio, methods=["POST"]),
+            Route("/api/save", self.save, methods=["POST"]),
+            Route("/api/render", self.render_status),
+            Route("/api/render", self.render_start, methods=["POST"]),
+            Route("/api/render/cancel", self.render_cancel, methods=["POST"]),
+        ]
+
+    async def index(self, _request: Request) -> Response:
         return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
 
-    async def static(request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
         entry = STATIC.get(request.path_params["name"])
         if entry is None:
             return PlainTextResponse("not found", status_code=404)
         return Response(_asset(entry[0]), media_type=entry[1])
 
-    async def video(_request: Request) -> Response:
-        return FileResponse(job.video, media_type="video/mp4")
+    async def video(self, _request: Request) -> Response:
+        video = self.job.video
+        if not video.is_file():  # moved or deleted while the page is open
+            return PlainTextResponse(f"{video.name} is no longer there; put it back and reload the page "
+                                     "(edits already saved are kept)", status_code=404)
+        return FileResponse(video, media_type="video/mp4")
 
-    async def audio(request: Request) -> Response:
-        path = session.audio.get(request.path_params["version"])
+    async def audio(self, request: Request) -> Response:
+        path = self.session.audio.get(request.path_params["version"])
         if path is None or not path.is_file():
             return PlainTextResponse("not found", status_code=404)
         return FileResponse(path, media_type="audio/wav")
 
-    async def info(_request: Request) -> Response:
-        base, traj, inf = job.base, job.trajectory, job.info
-        shown = apply_keyframes(base, recorded_keyframes(traj), session.limits) if traj is not base else None
-        return JSONResponse({
-            "video": job.video.name,
-            "trajectory": job.trajectory_path.name,
-            "source": {"width": inf.width, "height": inf.height, "fps": inf.fps, "duration": inf.duration,
-                       "frames": len(base), "foa": inf.is_foa, "audio_format": inf.audio_format,
-                       "has_audio": inf.has_audio},
-            "output": {"width": job.out_size[0], "height": job.out_size[1]},
-            "generator": {k: base.generator.get(k) for k in ("localizer", "planner")},
-            "limits": {"max_speed": session.limits.max_speed, "max_accel": session.limits.max_accel},
-            "hold": DEFAULT_HOLD,
-            "auto": {
-                "t": np.round(base.t, 6).tolist(),
-                "yaw": np.round(base.yaw, 3).tolist(),
-                "pitch": np.round(base.pitch, 3).tolist(),
-                "hfov": np.round(base.hfov, 3).tolist(),
-                "vfov": np.round(base.vfov, 3).tolist(),
-                "roll": np.round(base.roll, 3).tolist(),
-                "cuts": np.nonzero(trajectory_cuts(base))[0].tolist(),
-                "confidence": np.round(base.confidence, 3).tolist(),
-            },
-            "keyframes": [k.to_dict() for k in recorded_keyframes(traj)],
-            "edited": shown.to_json() if shown is not None else None,
-            "audio_note": (
-                "FOA source: the page plays the same view-following stereo as the NFOV output (two "
-                "virtual cardioids at ±90° of the camera), re-made after each edit"
-                if inf.is_foa else
-                ("the source's own sound track, as the NFOV output keeps it" if inf.has_audio else "no sound")
-            ),
-        })
+    async def info(self, _request: Request) -> Response:
+        return JSONResponse(self.session.describe())
 
-    async def plan(request: Request) -> Response:
+    async def plan(self, request: Request) -> Response:
         keyframes = _keyframes(await _json(request))
-        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
+        path = await asyncio.to_thread(apply_keyframes, self.job.base, keyframes, self.session.limits)
         return JSONResponse(path.to_json())
 
-    async def make_audio(request: Request) -> Response:
-        if not job.info.is_foa:
+    async def make_audio(self, request: Request) -> Response:
+        if not self.job.info.is_foa:
             return JSONResponse({"error": "the source is not FOA; the page plays its own sound"}, status_code=409)
         keyframes = _keyframes(await _json(request))
-        path = await asyncio.to_thread(apply_keyframes, job.base, keyframes, session.limits)
-        version = await asyncio.to_thread(session.make_audio, path.yaw)
+        path = await asyncio.to_thread(apply_keyframes, self.job.base, keyframes, self.session.limits)
+        version = await asyncio.to_thread(self.session.make_audio, path.yaw)
         return JSONResponse({"url": f"/media/audio/{version}"})
 
-    async def strip_status(_request: Request) -> Response:
-        return JSONResponse({"state": session.strip_state, "note": session.strip_note})
+    async def strip_status(self, _request: Request) -> Response:
+        return JSONResponse({"state": self.session.strip_state, "note": self.session.strip_note})
 
-    async def strip_png(_request: Request) -> Response:
-        if session.strip is None:
+    async def strip_png(self, _request: Request) -> Response:
+        if self.session.strip is None:
             return PlainTextResponse("no strip", status_code=404)
-        png = await asyncio.to_thread(strip_image, session.strip)
+        png = await asyncio.to_thread(strip_image, self.session.strip)
         return Response(png, media_type="image/png")
 
-    async def save(request: Request) -> Response:
-        keyframes = _keyframes(await _json(request))
-        target = session.saved or job.next_edit_path()
-        base_name = (job.trajectory_path if job.base is job.trajectory else
-                     job.trajectory_path.with_name(str(job.trajectory.generator["params"]["edited_from"]))).name
-
-        def write() -> Path:
-            edited = edited_trajectory(job.base, keyframes, apply_keyframes(job.base, keyframes, session.limits),
-                                       base_name)
-            return edited.save(target)
-
-        written = await asyncio.to_thread(write)
-        session.saved = written
-        out = session.render_output(written)
+    async def save(self, request: Request) -> Response:
+        payload = await _json(request)
+        keyframes = _keyframes(payload)
+        loaded = payload.get("edit") if isinstance(payload.get("edit"), str) else None
+        written = await asyncio.to_thread(self.session.save, keyframes, loaded)
+        out = self.session.render_output(written)
         return JSONResponse({"path": str(written), "name": written.name,
-                             "command": session.command(written, out), "output": str(out)})
+                             "command": self.session.command(written, out), "output": str(out)})
 
-    async def render_start(_request: Request) -> Response:
-        if session.saved is None:
+    async def render_start(self, _request: Request) -> Response:
+        if self.session.saved is None:
             return JSONResponse({"error": "save first: Render renders the saved trajectory"}, status_code=409)
-        session.render.start(job, session.saved, session.render_output(session.saved))
-        return JSONResponse(session.render.status())
+        self.session.start_render()
+        return JSONResponse(self.session.render.status())
 
-    async def render_status(_request: Request) -> Response:
-        return JSONResponse(session.render.status())
+    async def render_status(self, _request: Request) -> Response:
+        return JSONResponse(self.session.render.status())
 
-    async def render_cancel(_request: Request) -> Response:
-        session.render.cancel()
-        return JSONResponse(session.render.status())
+    async def render_cancel(self, _request: Request) -> Response:
+        self.session.render.cancel()
+        return JSONResponse(self.session.render.status())
 
-    routes = [
-        Route("/", index),
-        Route("/static/{name}", static),
-        Route("/media/video", video),
-        Route("/media/audio/{version:int}", audio),
-        Route("/api/job", info),
-        Route("/api/strip", strip_status),
-        Route("/api/strip.png", strip_png),
-        Route("/api/plan", plan, methods=["POST"]),
-        Route("/api/audio", make_audio, methods=["POST"]),
-        Route("/api/save", save, methods=["POST"]),
-        Route("/api/render", render_status),
-        Route("/api/render", render_start, methods=["POST"]),
-        Route("/api/render/cancel", render_cancel, methods=["POST"]),
-    ]
 
-    async def user_error(_request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+async def _user_error(_request: Request, exc: Exception) -> Response:
+    # Connection: close after a refused body, so the server does not read the rest of it to reuse the link.
+    if isinstance(exc, _TooLarge):
+        return JSONResponse({"error": str(exc)}, status_code=413, headers={"connection": "close"})
+    return JSONResponse({"error": str(exc)}, status_code=400)
 
-    app = Starlette(routes=routes, exception_handlers={UserError: user_error}, lifespan=lifespan)
+
+def build_app(session: Session, port: int, lifespan=None) -> _Guard:
+    """The Starlette app of :class:`Handlers`, behind the Host/Origin :class:`_Guard`."""
+    allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    allowed_origins = {f"http://{h}" for h in allowed_hosts}
+    app = Starlette(routes=Handlers(session).routes(), exception_handlers={UserError: _user_error},
+                    lifespan=lifespan)
     return _Guard(app, allowed_hosts, allowed_origins)
 
 
@@ -401,7 +476,7 @@ class ViewServer:
         self.sock = bind(port)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
-        self._tmp = tempfile.TemporaryDirectory(prefix="pano-pan-view-")
+        self._tmp = owned_temp_dir("pano-pan-view-")  # a killed viewer's sound files go at the next start
         self.session = Session(job, Path(self._tmp.name))
         self.session.start_strip()
         self._thread: threading.Thread | None = None

@@ -314,13 +314,13 @@ function drawFootprint(view) {
 async function save() {
   $("save").disabled = true;
   try {
-    const r = await api("/api/save", { keyframes: S.keys });
-    S.saved = r;
+    const r = await api("/api/save", { keyframes: S.keys, edit: S.edit });
+    S.saved = r; S.edit = r.name;
     $("out").hidden = false; $("savedname").textContent = `wrote ${r.name}`; $("command").textContent = r.command;
   } catch (err) { $("renderstate").textContent = err.message; $("out").hidden = false; } finally { $("save").disabled = false; }
 }
 async function render() {
-  await save();  // Render renders what is on screen: the edit is saved (to the same file) first
+  await save();  // Render renders what is on screen: saved first (a rendered edit is frozen: the next Save is a new edit-N)
   try { S.render = await api("/api/render", {}); } catch (err) { $("renderstate").textContent = err.message; return; }
   pollRender();
 }
@@ -364,6 +364,8 @@ async function main() {
   S.auto = S.job.auto;
   S.path = S.job.edited || { yaw: S.auto.yaw, pitch: S.auto.pitch, hfov: S.auto.hfov, vfov: S.auto.vfov, cuts: S.auto.cuts, notes: [] };
   S.keys = S.job.keyframes || [];
+  S.edit = S.job.edit;  // a reloaded page reopens the edit this server saved last; Save may rewrite only that one
+  if (S.edit) { $("out").hidden = false; $("savedname").textContent = `reopened ${S.edit}`; }
   $("files").textContent = `${S.job.video} · ${S.job.trajectory} · ${S.job.source.width}×${S.job.source.height} ${S.job.source.fps.toFixed(2)} fps · ` +
     `${S.job.generator.localizer || "?"} + ${S.job.generator.planner || "?"} · limits ${S.job.limits.max_speed}°/s, ${S.job.limits.max_accel}°/s²`;
   $("audionote").textContent = `Sound: ${S.job.audio_note}.`;
