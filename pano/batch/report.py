@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from common.outputs import atomic_output
+from pano.run.names import NFOV
 
 COLUMNS = ("input", "output", "state", "frames", "wall_s", "cpu_s", "localizer", "attempts", "reason", "outputs")
 
@@ -40,7 +41,7 @@ def write_html(path: Path, rows) -> Path:
              ".failed{color:#b00}</style><table>"]
     for r in rows:
         outs = r.outputs or []
-        nfov = next((o for o in outs if o.endswith(".nfov.mp4")), None)
+        nfov = next((o for o in outs if o.endswith(NFOV)), None)
         shots = "".join(f"<img src='{html.escape(o)}' height='60'>" for o in outs if o.endswith(".jpg"))
         body = (f"<a href='{html.escape(nfov)}'>{shots or 'video'}</a>" if nfov
                 else f"<span class='failed'>{html.escape(r.reason or '')}</span>")

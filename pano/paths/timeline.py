@@ -33,6 +33,7 @@ from common.extras import MissingExtra
 from common.options import PluginOptions
 from pano.paths.exporters import Exporter, ExportJob
 from pano.paths.trajectory import Trajectory
+from pano.run.names import OutputNames
 
 ADAPTER_PACKAGES = {"cmx_3600": "otio-cmx3600-adapter", "fcp_xml": "otio-fcp-adapter",
                     "fcpx_xml": "otio-fcpx-xml-adapter", "otio_json": "opentimelineio"}
@@ -112,7 +113,7 @@ class TimelineExporter(Exporter):
 
     def write(self, job: ExportJob) -> list[Path]:
         path = job.path(self.suffixes[0])
-        media = job.nfov if job.nfov is not None else job.path(".nfov.mp4")
+        media = job.nfov if job.nfov is not None else OutputNames(job.prefix).nfov
         timeline = build_timeline(job.trajectory, media, job.prefix.name)
         with atomic_path(path) as tmp:
             otio.adapters.write_to_file(timeline, str(tmp), adapter_name=self.adapter)
