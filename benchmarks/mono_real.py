@@ -215,10 +215,10 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
         else:
             src = {"foa": info, "stereo": probe(copies["stereo"])}.get(run) or probe(copies["mono"])
             loc = {"foa": "auto", "mono": "auto", "stereo": "auto"}.get(run, run)
-            if run == "network" and not checkpoint:
+            ckpt = extra.pop("checkpoint", checkpoint) if run == "network" else None  # network:checkpoint=P
+            if run == "network" and not ckpt:
                 continue
-            used, path, _desc = plan_path(src, frames, loc, checkpoint if run == "network" else None,
-                                          options.get(run, {}) | extra)
+            used, path, _desc = plan_path(src, frames, loc, ckpt, options.get(run, {}) | extra)
             m = min(n, len(path.yaw))
             yaw = np.zeros(n)
             pitch = np.zeros(n)
@@ -231,7 +231,8 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
 
 def parse_run(spec: str) -> tuple[str, dict]:
     """``RUN[:KEY=VALUE...]`` (values JSON, else strings): a run with extra localizer options, for
-    ablations, e.g. ``mono:parts=synchrony+motion:prior_strength=0`` (``a+b`` is a list)."""
+    ablations, e.g. ``mono:parts=synchrony+motion:prior_strength=0`` (``a+b`` is a list);
+    ``network:checkpoint=PATH`` compares several checkpoints in one pass over the clips."""
     run, *pairs = spec.split(":")
     if run not in RUNS:
         raise SystemExit(f"unknown run {run!r}; choose from {', '.join(RUNS)}")
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("mono_real needs the ffmpeg CLI to write the mono/stereo copies (apt-get install ffmpeg)")
     runs = [r for r in args.runs.split(",") if r]
     if not args.checkpoint:
-        runs = [r for r in runs if parse_run(r)[0] != "network"]
+        runs = [r for r in runs if parse_run(r)[0] != "network" or "checkpoint" in parse_run(r)[1]]
     options: dict[str, dict] = {}
     for item in args.option:
         run, kv = item.split(":", 1)

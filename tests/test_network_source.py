@@ -179,3 +179,21 @@ def test_seam_padding_defaults_to_the_receptive_field_and_can_be_turned_off(setu
     a, _ = _run(exact, media, frames[:4])
     b, _ = _run(off, media, frames[:4])
     assert a.shape == b.shape and not np.allclose(a[:, :, [0, -1]], b[:, :, [0, -1]])  # the seam columns differ
+
+
+def test_the_front_prior_holds_an_unsure_network_at_the_front_and_is_recorded(setup):
+    from pano.localizers.importance import batch_centroids
+
+    ckpt, media, frames = setup
+    plain = NetworkLocalizer.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1)
+    held = NetworkLocalizer.build(RunContext(checkpoint=str(ckpt)), stride=1, inference_height=64, threads=1,
+                                  prior_strength=5.0)
+    raw, raw_conf = _run(plain, media, frames)
+    maps, conf = _run(held, media, frames)
+    yaw_raw, pitch_raw, _ = batch_centroids(raw)
+    yaw, pitch, _ = batch_centroids(maps)
+    # an untrained network is unsure (low confidence): with the prior the map's centroid sits near the front
+    assert np.all(raw_conf < 0.5)
+    assert np.all(np.hypot(yaw, pitch) < 15.0) and np.mean(np.hypot(yaw_raw, pitch_raw)) > np.mean(np.hypot(yaw, pitch))
+    assert np.all(conf >= raw_conf - 1e-6)
+    assert held.describe()["prior_strength"] == 5.0 and plain.describe()["prior_strength"] == 0.0

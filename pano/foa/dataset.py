@@ -9,10 +9,21 @@ only for the unsupervised loss, the paper's semi-supervised setup with FOA in pl
 
 Projection: the frame is kept equirectangular, ``image_size/2 × image_size`` (so the default 320 gives
 the 160×320 frames the ``network`` localizer runs on), and the map is resampled onto the same grid.
-Training sees exactly what inference sees (the whole panorama, the same resampling). Frames are
-rolled in yaw by a random amount on every read (map rolled alike): a rotation of the camera is a
-circular shift of an equirectangular frame, so this is free data that keeps the network from learning
-where sources tended to be in the training videos.
+Training sees exactly what inference sees (the whole panorama, the same resampling).
+
+Augmentations (``FoaAugment``, on every read in training; a few real clips must look like many):
+
+* **yaw**: the camera and the sound field turned together: the frame rolled by a random number of
+  columns and the target map with it. The map is the ``ambisonic`` map of the FOA turned by the same
+  yaw (``pano.sphere.ambisonics.rotate_foa_yaw`` rotates X and Y), so the label stays on the source;
+  this keeps the network from learning where sources happened to be in the training videos.
+* **flip**: left and right swapped: frame and map flipped horizontally, the FOA's Y negated
+  (``mirror_foa``), W (what the network hears) unchanged.
+* **colour**: brightness, contrast, saturation and a small per-channel gain drawn afresh (cameras and
+  light differ between clips, sound sources do not care).
+* **time crop**: a random 60–100 % stretch of the sampled sound window, tiled back to its length (so
+  the sound statistics, not the zero padding, fill it); off when SoundNet's features are cached per
+  sample (``--freeze-sound``), where a crop would be computed once and then reused.
 
 The video is never decoded into memory: one streaming pass per video (frames downsized in swscale,
 audio read as sliding windows) writes the sampled frames, W windows, target maps and confidences to
@@ -40,6 +51,57 @@ from common.errors import InputError, UserError
 CACHE_VERSION = 1
 DEFAULT_AUDIO_SECONDS = 1.0
 _BATCH = 32  # sampled frames per streaming step (bounds the audio windows held at once)
+
+
+@dataclass(frozen=True)
+class FoaAugment:
+    """Which augmentations training reads samples with (module docstring); ``none()`` for evaluation."""
+
+    yaw: bool = True
+    flip: bool = True
+    colour: bool = True
+    time_crop: bool = True
+
+    @classmethod
+    def none(cls) -> FoaAugment:
+        return cls(False, False, False, False)
+
+    @property
+    def any(self) -> bool:
+        return self.yaw or self.flip or self.colour or self.time_crop
+
+
+def turn_sample(rgb: np.ndarray, target: np.ndarray | None, degrees: float, flip: bool = False):
+    """Frame (H, W, 3) and target map (H, W) as seen by a camera turned by ``degrees`` of yaw (a source at
+    ψ is then at ψ + degrees, as ``rotate_foa_yaw`` turns the sound), then mirrored when ``flip`` (ψ → −ψ,
+    as ``mirror_foa``). ``degrees`` is rounded to whole columns of the frame."""
+    shift = int(round(degrees / 360.0 * rgb.shape[1]))
+    rgb = np.roll(rgb, shift, axis=1)
+    target = None if target is None else np.roll(target, shift, axis=1)
+    if flip:
+        rgb = rgb[:, ::-1]
+        target = None if target is None else target[:, ::-1]
+    return np.ascontiguousarray(rgb), None if target is None else np.ascontiguousarray(target)
+
+
+def jitter_colour(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``rgb`` (uint8) with random brightness, contrast and saturation (×0.7–1.3) and channel gains (±5 %)."""
+    img = rgb.astype(np.float32)
+    img *= rng.uniform(0.7, 1.3)
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.7, 1.3) + mean
+    grey = img.mean(axis=2, keepdims=True)
+    img = (img - grey) * rng.uniform(0.7, 1.3) + grey
+    img *= rng.uniform(0.95, 1.05, 3)[None, None, :]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def crop_time(wave: np.ndarray, rng: np.random.Generator, low: float = 0.6) -> np.ndarray:
+    """A random ``low``–100 % stretch of ``wave``, tiled back to its length."""
+    n = len(wave)
+    k = max(1, int(round(n * rng.uniform(low, 1.0))))
+    start = int(rng.integers(0, n - k + 1))
+    return np.resize(wave[start:start + k], n)
 
 
 @dataclass(frozen=True)
@@ -231,12 +293,12 @@ def _open_cache(folder: Path) -> dict[str, np.ndarray]:
 class FoaVideoDataset(Dataset):
     """Frame / W-channel / FOA-target samples from every FOA 360° video under ``root`` (module docstring).
 
-    ``augment`` rolls each frame and its map by a random yaw on every read (training); evaluation
-    leaves it off. ``cache_dir`` defaults to ``ROOT/.pano-pan-cache``.
+    ``augment`` (a ``FoaAugment``; True: all of them, False: none) changes each sample on every read
+    (training); evaluation leaves it off. ``cache_dir`` defaults to ``ROOT/.pano-pan-cache``.
     """
 
     def __init__(self, root: str | Path, sampling: FoaSampling | None = None, cache_dir: str | Path | None = None,
-                 augment: bool = True, notify: Callable[[str], None] | None = None) -> None:
+                 augment: bool | FoaAugment = True, notify: Callable[[str], None] | None = None) -> None:
         self.sampling = sampling or FoaSampling()
         self.sampling.check()
         self.root = Path(root)
@@ -258,7 +320,7 @@ class FoaVideoDataset(Dataset):
             self.parts.append(part)
         sizes = [len(p["times"]) for p in self.parts]
         self._starts = np.cumsum([0, *sizes])
-        self.augment = augment
+        self.augment = augment if isinstance(augment, FoaAugment) else (FoaAugment() if augment else FoaAugment.none())
         self.audio_samples = int(round(self.sampling.audio_seconds * self.sampling.sample_rate))
 
     def __len__(self) -> int:
@@ -306,23 +368,31 @@ class FoaVideoDataset(Dataset):
         rgb = np.array(part["frames"][k])  # a writable copy of the memory-mapped frame
         conf = float(part["confidence"][k])
         gt = self.target(part["maps"][k]) if conf >= self.sampling.min_confidence else None
-        if self.augment:
-            shift = int(np.random.randint(rgb.shape[1]))
-            rgb = np.roll(rgb, shift, axis=1)
-            gt = None if gt is None else np.roll(gt, shift, axis=1)
+        aug = self.augment
+        # numpy's global generator: seeded per DataLoader worker and per run by soundloc.train
+        rng = np.random.default_rng(np.random.randint(2**31)) if aug.any else None
+        if aug.yaw or aug.flip:
+            degrees = float(rng.integers(rgb.shape[1])) * 360.0 / rgb.shape[1] if aug.yaw else 0.0
+            rgb, gt = turn_sample(rgb, gt, degrees, flip=bool(aug.flip and rng.random() < 0.5))
+        if aug.colour:
+            rgb = jitter_colour(rgb, rng)
         audio = fit_length(np.asarray(part["audio"][k], np.float32), self.audio_samples)
+        if aug.time_crop:
+            audio = crop_time(audio, rng)
         return make_sample(preprocess_image(rgb, None)[0], audio, gt, self.sampling.frame_size, -1, int(index),
                            clip=v)
 
 
 def open_foa_training(data: str | Path, model_config, audio_seconds: float | None, *, frames_per_second: float,
                       min_confidence: float, seed: int, cache_dir: str | Path | None, resuming: bool,
-                      notify: Callable[[str], None] | None = None) -> tuple[FoaVideoDataset, object, dict]:
+                      notify: Callable[[str], None] | None = None,
+                      augment: FoaAugment | None = None) -> tuple[FoaVideoDataset, object, dict]:
     """What ``pano-pan train DIR --dataset-type foa-videos`` trains on: (dataset, model config, meta).
 
     A new model's ``audio_window`` becomes the sampled seconds of sound (default
     ``DEFAULT_AUDIO_SECONDS``: sources move, so the sound must be the sound of this moment), so the
-    ``network`` localizer pools the same span at inference. The meta records how the data was sampled.
+    ``network`` localizer pools the same span at inference. ``augment`` defaults to all augmentations.
+    The meta records how the data was sampled and augmented.
     """
     from dataclasses import replace
 
@@ -333,12 +403,13 @@ def open_foa_training(data: str | Path, model_config, audio_seconds: float | Non
     sampling = FoaSampling(image_size=int(model_config.image_size), sample_rate=int(model_config.sample_rate),
                            audio_seconds=seconds, frames_per_second=float(frames_per_second),
                            min_confidence=float(min_confidence), seed=int(seed))
-    dataset = FoaVideoDataset(data, sampling, cache_dir, augment=True, notify=notify)
+    augment = FoaAugment() if augment is None else augment
+    dataset = FoaVideoDataset(data, sampling, cache_dir, augment=augment, notify=notify)
     supervised = len(dataset.annotated_indices())
     if notify is not None:
         notify(f"{len(dataset)} frames from {len(dataset.videos)} FOA videos, {supervised} with a confident "
                f"ambisonic target (>= {sampling.min_confidence:g})")
     meta = {"dataset_type": "foa-videos", "audio_seconds": seconds,
             "foa": {**asdict(sampling), "frame_size": list(sampling.frame_size), "videos": len(dataset.videos),
-                    "samples": len(dataset), "supervised": supervised}}
+                    "samples": len(dataset), "supervised": supervised, "augment": asdict(augment)}}
     return dataset, model_config, meta

@@ -40,6 +40,7 @@ from common.errors import OptionError
 from common.options import PluginOptions, option
 from common.threads import budget
 from pano.localizers.base import FrameBatch, Localizer, SaliencyBatch
+from pano.localizers.prior import blend_prior
 from pano.media.audio import mono_chunks
 from soundloc.attention import map_confidence
 from soundloc.checkpoint import load_checkpoint
@@ -89,6 +90,10 @@ class NetworkOptions(PluginOptions):
     seam_padding: int | None = option(None, "feature cells of circular padding on each side of the ±180° seam; "
                                       "default: half the receptive field (exact, ~2x the visual cost for VGG-16 "
                                       "at 160x320); 0: zero padding, as before", lo=0, hi=64)
+    prior_strength: float = option(0.0, "front-and-horizon prior (pano.localizers.prior): how much evidence a move "
+                                   "away from yaw 0 / pitch 0 must beat; 0 = none", lo=0.0, hi=100.0)
+    prior_yaw_sigma: float = option(30.0, "prior's width in yaw (degrees)", lo=1.0, hi=360.0)
+    prior_pitch_sigma: float = option(15.0, "prior's width in pitch (degrees)", lo=1.0, hi=180.0)
 
 
 class NetworkLocalizer(Localizer):
@@ -135,6 +140,9 @@ class NetworkLocalizer(Localizer):
             "seam_padding_cells": self.seam_cells,
             "audio_window": self.window,
             "device": str(self.device),
+            "prior_strength": self.options.prior_strength,
+            "prior_yaw_sigma": self.options.prior_yaw_sigma,
+            "prior_pitch_sigma": self.options.prior_pitch_sigma,
         }
 
     def prepare(self, media: MediaInfo) -> None:
@@ -183,4 +191,7 @@ class NetworkLocalizer(Localizer):
         maps = (1 - w)[:, None, None] * a_maps[lo] + w[:, None, None] * a_maps[hi]
         conf = (1 - w) * a_conf[lo] + w * a_conf[hi]
         self._carry = (int(idx[-1]), maps[-1].copy(), float(conf[-1]))
+        o = self.options
+        # the prior after the blend: the carried map stays the network's own evidence
+        maps, conf = blend_prior(maps, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
         return SaliencyBatch(maps=maps.astype(np.float32), confidence=np.clip(conf, 0.0, 1.0).astype(np.float32))

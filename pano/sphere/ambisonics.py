@@ -48,6 +48,30 @@ def encode_foa(signal: np.ndarray, yaw: ArrayLike, pitch: ArrayLike) -> np.ndarr
     return (gains * s[None, :]).astype(dtype, copy=False)
 
 
+def rotate_foa_yaw(foa: np.ndarray, degrees: float) -> np.ndarray:
+    """AmbiX ``foa`` (..., 4, S) with the sound field turned by ``degrees`` of yaw: a source at yaw ψ is
+    then heard at ψ + degrees (the rotation about the vertical axis; W and Z are unchanged).
+
+    An equirectangular frame turned alike is the frame rolled right by ``degrees / 360`` of its width, so
+    training can rotate picture and sound together (``pano.foa.dataset``).
+    """
+    a = np.asarray(foa)
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    out = a.copy()
+    y, x = a[..., 1, :], a[..., 3, :]  # Y = −sin ψ, X = cos ψ for a unit source at yaw ψ
+    out[..., 1, :] = c * y - s * x
+    out[..., 3, :] = c * x + s * y
+    return out
+
+
+def mirror_foa(foa: np.ndarray) -> np.ndarray:
+    """AmbiX ``foa`` mirrored left for right (a source at yaw ψ heard at −ψ): Y negated. The
+    equirectangular frame mirrored alike is flipped horizontally."""
+    out = np.asarray(foa).copy()
+    out[..., 1, :] = -out[..., 1, :]
+    return out
+
+
 def fuma_to_ambix(x: np.ndarray) -> np.ndarray:
     """FuMa first order (W, X, Y, Z; W at −3 dB) to AmbiX (W, Y, Z, X; SN3D), channels on axis −2."""
     x = np.asarray(x)
