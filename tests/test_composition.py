@@ -55,7 +55,7 @@ def test_a_subject_nearer_than_the_view_can_hold_widens_it():
 
 def test_the_picture_decides_the_pitch_where_the_sound_comes_from_a_reflection():
     scene = reflected_subject(seconds=10.0)
-    sound_only, _ = scored(scene, subject="off", horizon=0)
+    sound_only, _ = scored(scene, subject="off")
     assert sound_only["capture"] < 0.5  # the platform under the vehicle
     metrics, path = scored(scene)
     assert metrics["capture"] >= 0.95 and metrics["whole"] >= 0.9
@@ -63,12 +63,12 @@ def test_the_picture_decides_the_pitch_where_the_sound_comes_from_a_reflection()
 
 
 def test_without_a_picture_a_reflection_below_the_source_leaves_the_horizon_level():
-    """No subject found (subject off): the FOA direction 20° below the vehicle is read with the
-    horizon's deadband (8°), so the camera tilts 12°, not 20°, and the vehicle stays in the frame; with
-    the deadband off the camera shows the platform under it."""
+    """No subject found (subject off): with the horizon's deadband (horizon=8) the FOA direction 20°
+    below the vehicle tilts the camera 12°, not 20°, and the vehicle stays in the frame; without it
+    (the default) the camera shows the platform under it."""
     scene = reflected_subject(seconds=10.0)
-    level, path = scored(scene, subject="off")
-    raw, raw_path = scored(scene, subject="off", horizon=0)
+    level, path = scored(scene, subject="off", horizon=8.0)
+    raw, raw_path = scored(scene, subject="off")
     assert raw["capture"] < 0.5 and abs(np.median(raw_path.pitch) + 20.0) < 3.0
     assert level["capture"] >= 0.95
     assert abs(np.median(path.pitch) + 12.0) < 3.0  # still tilted towards the sound, by 8° less

@@ -154,14 +154,15 @@ def slightly_high(t):
 
 
 def test_small_elevations_are_the_horizon_large_ones_still_tilt():
-    """autocam's horizon deadband (8°): a talker 6° up is shot with the horizon level (pitch 0, the
-    elevation a reflection could give), a source 40° up still tilts the camera, by 8° less."""
-    _, low, _ = run("autocam", slightly_high, 6)
+    """autocam's horizon deadband (horizon=8): a talker 6° up is shot with the horizon level (pitch 0,
+    the elevation a reflection could give), a source 40° up still tilts the camera, by 8° less; by
+    default (off) the camera takes the sound's own elevation."""
+    _, low, _ = run("autocam", slightly_high, 6, horizon=8.0)
     assert np.allclose(low.pitch[30:], 0.0, atol=0.5)
-    _, high, _ = run("autocam", elevated, 6)
+    _, high, _ = run("autocam", elevated, 6, horizon=8.0)
     assert 27.0 < np.median(high.pitch) < 36.0
-    times, raw, _ = run("autocam", slightly_high, 6, horizon=0)
-    assert abs(np.median(raw.pitch) - 6.0) < 2.0  # off: the sound's own elevation
+    times, raw, _ = run("autocam", slightly_high, 6)
+    assert abs(np.median(raw.pitch) - 6.0) < 2.0
 
 
 @pytest.mark.parametrize("name", PLANNERS)
@@ -252,8 +253,7 @@ def _yp(v):
 
 
 def test_autocam_pools_large_maps():
-    """Maps bigger than score_grid are area-pooled; the aim matches the small-map result (the horizon's
-    deadband off: this is about pooling, not about how much of the elevation the camera follows)."""
+    """Maps bigger than score_grid are area-pooled; the aim matches the small-map result."""
     from pano.sphere.geometry import grid_vectors as gv
 
     def blob(h, w):
@@ -262,7 +262,7 @@ def test_autocam_pools_large_maps():
 
     aims = []
     for h, w in [(32, 64), (96, 192), (90, 180)]:
-        p = create_planner("autocam", CTX, {"horizon": 0})
+        p = create_planner("autocam", CTX)
         n = 20
         maps = np.repeat(blob(h, w)[None], n, axis=0)
         p.observe(Observation(np.arange(n) / FPS, maps, np.full(n, -120.0), np.full(n, 25.0), np.ones(n)))
