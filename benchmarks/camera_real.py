@@ -300,8 +300,9 @@ def format_table(rows: list[dict]) -> str:
             for k, _, f in COLUMNS))
     lines.append("capt/cent: reference in the view / in its central half (¼ FOV each side of the centre, both axes); "
                  "cent_mv: central on the moving frames; err: mean degrees from the view centre; ahead: worst degrees "
-                 "a pan ends past the source; f.*: the fixed front view (65.5°); mv: the source moves (20° over ≥ 3 s "
-                 "between jumps)")
+                 "a pan ends past the source; f.*: the fixed front view (65.5°); mv: the source moves (a steady "
+                 "drift over 20° in ≥ 3 s between jumps, on ≥ 20% of the scored frames); capt_f: capture against "
+                 "each frame's own FOA peak")
     lines.append(f"goals: capture ≥ {GOAL_CAPTURE} on every clip, central ≥ {GOAL_CENTRAL} on every moving clip; "
                  f"clips missing one: {sum('MISSES' in x for x in lines[1:len(rows) + 1])}")
     return "\n".join(lines)
