@@ -62,6 +62,18 @@ def test_the_picture_decides_the_pitch_where_the_sound_comes_from_a_reflection()
     assert abs(np.median(path.pitch)) < 5.0
 
 
+def test_without_a_picture_a_reflection_below_the_source_leaves_the_horizon_level():
+    """No subject found (subject off): with the horizon's deadband (horizon=8) the FOA direction 20°
+    below the vehicle tilts the camera 12°, not 20°, and the vehicle stays in the frame; without it
+    (the default) the camera shows the platform under it."""
+    scene = reflected_subject(seconds=10.0)
+    level, path = scored(scene, subject="off", horizon=8.0)
+    raw, raw_path = scored(scene, subject="off")
+    assert raw["capture"] < 0.5 and abs(np.median(raw_path.pitch) + 20.0) < 3.0
+    assert level["capture"] >= 0.95
+    assert abs(np.median(path.pitch) + 12.0) < 3.0  # still tilted towards the sound, by 8° less
+
+
 def test_the_run_records_the_subject_box_per_sample(tmp_path, capsys):
     scene = tall_subject(seconds=5.0)
     clip = scene.write(tmp_path / "tall.mp4")

@@ -149,6 +149,22 @@ def test_seam_jump_short_way(name):
     assert_speed(path, times)
 
 
+def slightly_high(t):
+    return [(-40.0, 6.0, 1.0)]
+
+
+def test_small_elevations_are_the_horizon_large_ones_still_tilt():
+    """autocam's horizon deadband (horizon=8): a talker 6° up is shot with the horizon level (pitch 0,
+    the elevation a reflection could give), a source 40° up still tilts the camera, by 8° less; by
+    default (off) the camera takes the sound's own elevation."""
+    _, low, _ = run("autocam", slightly_high, 6, horizon=8.0)
+    assert np.allclose(low.pitch[30:], 0.0, atol=0.5)
+    _, high, _ = run("autocam", elevated, 6, horizon=8.0)
+    assert 27.0 < np.median(high.pitch) < 36.0
+    times, raw, _ = run("autocam", slightly_high, 6)
+    assert abs(np.median(raw.pitch) - 6.0) < 2.0
+
+
 @pytest.mark.parametrize("name", PLANNERS)
 def test_elevated_source(name):
     times, path, _ = run(name, elevated, 6)

@@ -16,6 +16,9 @@ wires the steps together; each lives in its own module:
   subject's box in the picture (``Observation.subject``), and the aim frames the subject (whole when it
   fits, headroom for people, pitch from the picture within the sound's uncertainty) instead of the
   sound's point; the box each frame was composed on is recorded (``PlannedPath.subject``).
+* ``pano.planning.aims.level_aims`` — with ``horizon`` > 0 (off by default), that many degrees of
+  elevation are read as the horizon (real FOA elevation is biased by reflections; the camera keeps the
+  horizon level unless a source is clearly high or low).
 * ``pano.planning.zoom`` — where the run gives a field-of-view range, one eased field of view per
   shot (a two-shot that needs more than the nominal view widens it).
 * the camera: ``motion="shots"`` (default) the L1-optimal still shots and eased pans of
@@ -32,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from common.options import PluginOptions, option
-from pano.planning.aims import AimRules, block_aims, frame_aims, two_shot_blocks
+from pano.planning.aims import AimRules, block_aims, frame_aims, level_aims, two_shot_blocks
 from pano.planning.base import Observation, PlannedPath, Planner, max_accel_option, max_speed_option
 from pano.planning.candidates import candidate_grid, footprint_matrix, pool_maps
 from pano.planning.composition import compose
@@ -80,6 +83,10 @@ class AutoCamOptions(PluginOptions):
                              lo=0.0, hi=120.0)
     two_shot_margin: float = option(2.0, "two-shot: degrees kept free inside each edge of the view",
                                     lo=0.0, hi=20.0)
+    horizon: float = option(0.0, "degrees of elevation read as the horizon: the aim's pitch p becomes "
+                            "sign(p)·max(0, |p| − this), for FOA whose elevation reflections pull 10–20° off "
+                            "(8 keeps heads in frame on such footage; it costs sources that really sit 10–20° "
+                            "up or down); 0 = off, the sound's own elevation", lo=0.0, hi=45.0)
     subject: str = option("frame", "frame = find the sounding subject in the picture around the sound and "
                           "compose its shot (whole when it fits, headroom, zoom); off = aim at the sound's "
                           "point", choices=("frame", "off"))
@@ -264,6 +271,7 @@ class AutoCamPlanner(Planner):
             tgts = [self.cand_vec[int(np.argmax(self._prior))]] * len(tgts)
         first_tgt = next(t for t in tgts if t is not None)
         tgts = [first_tgt if t is None else t for t in tgts]
+        tgts = level_aims(tgts, first, framed, self.options.horizon)
         tgts, comp_want, comp_box = self._compose(tgts, first, framed)
         times = np.concatenate(self._times)
         f0 = self._committed
