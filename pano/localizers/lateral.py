@@ -13,11 +13,31 @@ The estimate is energy-weighted over the bins of a band (the loud bins are the s
 time with an exponential window, and its spread across bins becomes the cone's width. A pair whose
 channels are the same (dual mono, a mono track copied to two channels) has no lateral information:
 then :func:`lateral_confidence` is 0 and the cone is the whole sphere.
+
+**When the cue is worth using** (:class:`LateralTracker`): a level difference moves the camera only
+where it says something a mono track could not, reliably. Three things must hold, each a factor of the
+per-frame ``reliability`` in [0, 1]:
+
+* the channels differ (not dual mono: ``lateral_confidence``);
+* the lateral estimate stands out of its own spread: ``z = |s| / spread``, where ``s`` is the
+  energy-weighted mean level ratio over the last ``smooth`` seconds and ``spread`` its standard
+  deviation over bins *and* windows. One direct source gives the same ratio in every bin and window
+  (``z`` ≫ 1); a diffuse field, two channels that are independent signals, or sources on both sides
+  scatter the ratio around 0 (``z`` ≈ 0), and a source in the median plane (front, back, above) has
+  ``s`` ≈ 0, which says nothing the front prior does not already say. Reliability rises from 0 at
+  ``z_lo`` to 1 at ``z_hi``. Simulated cardioid pairs: a diffuse field gives a spread of 0.30 around
+  0; a direct source at s = 0.9 gives z ≈ 4 at a direct-to-reverberant ratio of 10, z ≈ 1.1 at 1;
+* it holds over time: the per-window ratio's mean over the slower ``hold`` seconds keeps the side
+  (the reliability is scaled by how much of that slower mean agrees with the fast one's sign), so one
+  loud bang on one side does not swing the camera over.
+
+With reliability 0 the localizer's stereo branch is exactly the mono map (``audiovisual``).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +45,8 @@ from pano.sphere.geometry import grid_vectors
 
 DUAL_MONO = 1e-2  # side/mid energy ratio below which the two channels are one signal (AAC-coded dual
 # mono measures ~1e-3; a real FOA room recording decoded to a cardioid pair 0.2-0.8)
+USABLE = 0.5  # reliability from which inspect counts a window's lateral cue as usable
+USABLE_SHARE = 0.1  # share of usable windows from which inspect says "stereo with usable lateral cues"
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,9 +93,11 @@ def cone_maps(s: np.ndarray, spread: np.ndarray, h: int, w: int, min_width: floa
 
 
 def audio_cues(media, seconds: float = 20.0, sample_rate: int = 16000) -> tuple[str, str]:
-    """``(kind, words)``: what direction the file's audio offers — ``foa``, ``stereo`` (two channels
-    that differ: lateral cues), ``dual-mono`` (two channels, one signal), ``mono`` or ``none``. Reads
-    at most the first ``seconds`` of the track (``pano-pan inspect``)."""
+    """``(kind, words)``: what direction the file's audio offers — ``foa``, ``stereo`` (a lateral cue
+    that is reliable for part of the time: :class:`LateralTracker`), ``stereo-no-cue`` (two channels
+    that differ, but never reliably to one side: diffuse, incoherent or centred sound, so runs work as
+    in mono), ``dual-mono`` (two channels, one signal), ``mono`` or ``none``. Reads at most the first
+    ``seconds`` of the track (``pano-pan inspect``)."""
     if not media.has_audio:
         return "none", "no audio"
     if media.is_foa:
@@ -85,13 +109,86 @@ def audio_cues(media, seconds: float = 20.0, sample_rate: int = 16000) -> tuple[
     win = 0.25
     windows = AudioWindows(media, "stereo", sample_rate, win)
     times = np.arange(win / 2, max(min(seconds, media.duration), win), win)
-    wr, _wrr, ww, ratio = level_difference(windows.windows(times), sample_rate)
-    total = float(ww.sum())
-    side_mid = float((ratio * ww).sum() / total) if total > 0 else 0.0
-    if lateral_confidence(np.array([side_mid]))[0] <= 0:
+    est = LateralTracker(sample_rate, 1.0 / win).update(windows.windows(times))
+    if not len(times) or float(np.median(est.differ)) <= 0:
         return "dual-mono", (f"{media.audio_channels} channels carrying one signal (dual mono): no lateral "
                              "cue; treated as mono")
-    lateral = float(wr.sum() / total) if total > 0 else 0.0
+    usable = est.reliability >= USABLE
+    share = float(usable.mean())
+    if share < USABLE_SHARE:
+        return "stereo-no-cue", (f"stereo without a usable lateral cue (the channels differ, but the level "
+                                 f"difference is reliable {share:.0%} of the time: diffuse, incoherent or "
+                                 "centred sound); runs work as in mono")
+    lateral = float(np.mean(est.s[usable]))
     side = "left" if lateral > 0.05 else "right" if lateral < -0.05 else "centre"
-    return "stereo", (f"stereo with usable lateral cues (left/right level difference; mean lateral {lateral:+.2f}, "
-                      f"{side}); front/back from the picture and the front prior")
+    return "stereo", (f"stereo with usable lateral cues {share:.0%} of the time (left/right level difference; "
+                      f"mean lateral {lateral:+.2f} there, {side}); front/back from the picture and the front prior")
+
+
+@dataclass
+class LateralEstimate:
+    """Per frame (B,): the lateral coordinate ``s`` (+1 left, gain applied), the cone's ``width``,
+    ``reliability`` in [0, 1] (module docstring), and ``differ`` (0 for dual mono, 1 once the channels
+    clearly differ)."""
+
+    s: np.ndarray
+    width: np.ndarray
+    reliability: np.ndarray
+    differ: np.ndarray
+
+
+class LateralTracker:
+    """Running lateral estimate of a stereo track, window by window (module docstring).
+
+    Feed it the stereo windows (B, 2, S) of consecutive frames with :meth:`update`; the state carries
+    over between calls, so batches make one stream. ``fps`` is the rate of the windows."""
+
+    def __init__(self, sample_rate: int, fps: float, smooth: float = 0.5, hold: float = 2.0, onset: float = 2.0,
+                 gain: float = 1.5, z_lo: float = 0.75, z_hi: float = 2.0) -> None:
+        if not fps > 0:
+            raise ValueError(f"LateralTracker needs a positive window rate, got {fps!r}")
+        self.sample_rate = int(sample_rate)
+        self.onset = float(onset)
+        self.gain = float(gain)
+        self.z_lo, self.z_hi = float(z_lo), max(float(z_hi), float(z_lo) + 1e-6)
+        self._lam_s = float(np.exp(-1.0 / (smooth * fps))) if smooth > 0 else 0.0
+        self._lam_h = float(np.exp(-1.0 / (hold * fps))) if hold > 0 else 0.0
+        self._lam_level = float(np.exp(-1.0 / (2.0 * fps)))
+        self.reset()
+
+    def reset(self) -> None:
+        self._fast = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, Σw·side/mid
+        self._slow = np.zeros(2)  # slower Σw·r, Σw
+        self._level = 0.0  # recent window energy, for the onset weighting
+
+    def update(self, windows: np.ndarray) -> LateralEstimate:
+        wr, wrr, ww, ratio = level_difference(windows, self.sample_rate)
+        b = len(wr)
+        s, spread, differ, agree = np.zeros(b), np.ones(b), np.zeros(b), np.zeros(b)
+        for k in range(b):
+            # Energy-weighted running sums: loud windows (the source) count, near-silence does not, and
+            # windows louder than the recent level (onsets: the direct sound before the room's tail,
+            # which is alike in both channels) count more.
+            self._level = self._lam_level * self._level + (1 - self._lam_level) * ww[k]
+            boost = (ww[k] / self._level) ** self.onset if self.onset > 0 and self._level > 0 else 1.0
+            self._fast = self._lam_s * self._fast + boost * np.array([wr[k], wrr[k], ww[k], ratio[k] * ww[k]])
+            self._slow = self._lam_h * self._slow + boost * np.array([wr[k], ww[k]])
+            if self._fast[2] > 0:
+                mean = self._fast[0] / self._fast[2]
+                s[k] = mean
+                spread[k] = np.sqrt(max(self._fast[1] / self._fast[2] - mean**2, 0.0))
+                differ[k] = float(lateral_confidence(np.array([self._fast[3] / self._fast[2]]))[0])
+                slow = self._slow[0] / self._slow[1] if self._slow[1] > 0 else 0.0
+                agree[k] = float(np.clip(slow / mean, 0.0, 1.0)) if mean != 0 else 0.0
+        z = np.abs(s) / np.maximum(spread, 1e-3)
+        rel = differ * np.clip((z - self.z_lo) / (self.z_hi - self.z_lo), 0.0, 1.0) * agree
+        return LateralEstimate(np.clip(self.gain * s, -1.0, 1.0), self.gain * spread, rel, differ)
+
+
+def lateral_likelihood(est: LateralEstimate, h: int, w: int, floor: float = 0.1) -> np.ndarray:
+    """(B, h, w) factor to multiply a direction map by: the cone of :func:`cone_maps` over a ``floor``
+    (picture evidence off the cone is weakened, not erased: the cue combines with it), raised to the
+    frame's reliability, so an unreliable cue is a factor of exactly 1 (the map is left as it was)."""
+    cone = floor + (1.0 - floor) * cone_maps(est.s, est.width, h, w)
+    rel = np.asarray(est.reliability, np.float32)[:, None, None]
+    return np.where(rel > 0, cone ** rel, np.float32(1.0)).astype(np.float32)
