@@ -13,13 +13,15 @@ deciding whenever that evidence is weak:
   loud the track is relative to its own recent level, minus the frame's median (camera motion and
   flicker move everything at once); it is confident only when the peak beats ``motion_floor`` luma
   levels per frame, so codec noise on a still picture is no evidence;
-- ``stereo`` — with two channels that differ, their level difference gives the lateral direction (a
-  cone around the left-right axis, ``pano.localizers.lateral``), but only as far as it is *reliable*
-  there and then (one direct source that keeps its side; not a diffuse field, two independent
-  channels, or a sound in the median plane): the mono map is multiplied by the cone raised to that
-  reliability (over a floor, so picture evidence off the cone is weakened, not erased), and the
-  prior widens in yaw by the same share. The picture and the prior choose front or back on the cone;
-  with reliability 0 the map is exactly the mono one, so stereo can only add what the pair knows.
+- ``stereo`` — with two channels that differ, their level difference (a coincident pair, what a stereo
+  decode of FOA gives) or their arrival-time difference (a spaced pair, ``mic_spacing`` apart) gives
+  the lateral direction (a cone around the left-right axis, ``pano.localizers.lateral``), but only
+  as far as it is *reliable* there and then (one direct source that keeps its side; not a diffuse
+  field, two independent channels, or a sound in the median plane): the mono map is multiplied by
+  the cone raised to that reliability (over a floor, so picture evidence off the cone is weakened,
+  not erased), and the prior widens in yaw by the same share. The picture and the prior choose
+  front or back on the cone; with reliability 0 the map is exactly the mono one, so stereo can only
+  add what the pair knows.
 
 Parts are combined like ``fusion`` combines sources: each map made a distribution on the sphere,
 weighted by ``weight × confidence × concentration`` (the share of the map within 30° of its peak,
@@ -92,6 +94,9 @@ class AudiovisualOptions(PluginOptions):
                                  lo=0.0, hi=100.0)
     lateral_z_hi: float = option(2.0, "stereo: |lateral| / spread at which the cue counts in full",
                                  lo=0.0, hi=100.0)
+    mic_spacing: float = option(0.03, "stereo: metres between the two microphones, for the arrival-time "
+                                "difference (GCC-PHAT) of a spaced pair (a coincident pair has none, and "
+                                "reads the same with any value; 0 = level difference only)", lo=0.0, hi=2.0)
     cone_floor: float = option(0.1, "stereo: what the cone keeps of picture evidence off it (0-1), where "
                                "the cue is fully reliable", lo=0.0, hi=1.0)
     batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
@@ -154,7 +159,8 @@ class AudiovisualLocalizer(Localizer):
                                     window=float(window))
         self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
         self.lateral = LateralTracker(self.audio_spec.sample_rate, fps, o.stereo_smooth, o.lateral_hold,
-                                      o.lateral_onset, o.lateral_gain, o.lateral_z_lo, o.lateral_z_hi)
+                                      o.lateral_onset, o.lateral_gain, o.lateral_z_lo, o.lateral_z_hi,
+                                      o.mic_spacing)
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
         self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
         self.reset()
