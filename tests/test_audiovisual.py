@@ -43,6 +43,17 @@ def _diffuse_pair(seconds: float, seed: int) -> np.ndarray:
     return np.stack([0.5 * (w + y), 0.5 * (w - y)]).astype(np.float32)
 
 
+def _spaced_pair(x: np.ndarray, yaw: float, spacing: float = 0.03) -> np.ndarray:
+    """(2, n) what two omnis ``spacing`` apart on the left-right axis hear of ``x`` from ``yaw`` (far
+    field): one level, the near one earlier by spacing·sin/c (a fractional delay, done in frequency)."""
+    x = np.asarray(x, np.float64)
+    tau = spacing * -np.sin(np.radians(yaw)) / 343.0  # > 0: the source is left, the left channel leads
+    f = np.fft.rfftfreq(len(x), 1.0 / SR)
+    spec = np.fft.rfft(x)
+    pair = [np.fft.irfft(spec * np.exp(-2j * np.pi * f * d), len(x)) for d in (-tau / 2, tau / 2)]
+    return np.stack(pair).astype(np.float32)
+
+
 def _run(tmp_path, clip, *extra) -> dict:
     out = tmp_path / "out"
     assert main([str(clip), "-o", str(out), "--no-saliency-video", *extra]) == 0
@@ -134,8 +145,9 @@ def test_inspect_reports_what_the_audio_offers(tmp_path, capsys):
     dual = write_video(tmp_path / "dm.mp4", frames, FPS, audio=(np.stack([x, x]), SR))
     mono = write_video(tmp_path / "mo.mp4", frames, FPS, audio=(x[None], SR))
     diffuse = write_video(tmp_path / "df.mp4", frames, FPS, audio=(_diffuse_pair(seconds, 6), SR))
+    spaced = write_video(tmp_path / "sp.mp4", frames, FPS, audio=(_spaced_pair(x, 80.0), SR))
     found = {}
-    for clip in (stereo, dual, mono, diffuse):
+    for clip in (stereo, dual, mono, diffuse, spaced):
         assert main(["inspect", str(clip)]) == 0
         out = capsys.readouterr().out
         found[clip.stem] = next(line for line in out.splitlines() if line.startswith("direction "))
@@ -146,6 +158,8 @@ def test_inspect_reports_what_the_audio_offers(tmp_path, capsys):
     assert "mono: no direction" in found["mo"] and found["mo.kind"] == "mono"
     # Two channels that differ but place nothing (a diffuse field): not "usable lateral cues".
     assert "without a usable lateral cue" in found["df"] and found["df.kind"] == "stereo-no-cue"
+    # A spaced pair places its source by the arrival-time difference (at yaw 80°: right).
+    assert "usable lateral cues" in found["sp"] and "right" in found["sp"] and found["sp.kind"] == "stereo"
 
 
 def test_prior_is_a_distribution_peaked_at_the_front():
@@ -228,13 +242,8 @@ def test_a_source_beside_a_spaced_pair_gets_its_side(tmp_path, yaw, side):
     level, the near one ~80 µs first. Nothing moves in the picture; the camera turns to that side from
     the arrival-time difference alone."""
     seconds = 5.0
-    x = _tone(seconds, 12).astype(np.float64)
-    tau = 0.03 * -np.sin(np.radians(yaw)) / 343.0  # > 0: the source is left, the left channel leads
-    f = np.fft.rfftfreq(len(x), 1.0 / SR)
-    spec = np.fft.rfft(x)
-    left, right = (np.fft.irfft(spec * np.exp(-2j * np.pi * f * d), len(x)) for d in (-tau / 2, tau / 2))
     clip = write_video(tmp_path / "spaced.mp4", [_background(12)] * int(seconds * FPS), FPS,
-                       audio=(np.stack([left, right]).astype(np.float32), SR))
+                       audio=(_spaced_pair(_tone(seconds, 12), yaw), SR))
     yaw_path, _pitch = _path(_run(tmp_path, clip), after=2.0)
     assert np.median(side * yaw_path) > 40.0, np.median(yaw_path)
     # Read as level difference only (mic_spacing=0), the same pair does not reach the side: the camera

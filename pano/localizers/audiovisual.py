@@ -46,7 +46,7 @@ import numpy as np
 from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
-from pano.localizers.lateral import LateralTracker, lateral_likelihood
+from pano.localizers.lateral import MIC_SPACING, LateralTracker, lateral_likelihood
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
 from pano.sphere.geometry import area_weights, grid_vectors
@@ -94,7 +94,7 @@ class AudiovisualOptions(PluginOptions):
                                  lo=0.0, hi=100.0)
     lateral_z_hi: float = option(2.0, "stereo: |lateral| / spread at which the cue counts in full",
                                  lo=0.0, hi=100.0)
-    mic_spacing: float = option(0.03, "stereo: metres between the two microphones, for the arrival-time "
+    mic_spacing: float = option(MIC_SPACING, "stereo: metres between the two microphones, for the arrival-time "
                                 "difference (GCC-PHAT) of a spaced pair (a coincident pair has none, and "
                                 "reads the same with any value; 0 = level difference only)", lo=0.0, hi=2.0)
     cone_floor: float = option(0.1, "stereo: what the cone keeps of picture evidence off it (0-1), where "

@@ -46,6 +46,7 @@ from pano.sphere.geometry import grid_vectors
 DUAL_MONO = 1e-2  # side/mid energy ratio below which the two channels are one signal (AAC-coded dual
 # mono measures ~1e-3; a real FOA room recording decoded to a cardioid pair 0.2-0.8)
 SPEED_OF_SOUND = 343.0  # m/s
+MIC_SPACING = 0.03  # m: the default spacing of a spaced pair (a camera's two microphones a few cm apart)
 USABLE = 0.5  # reliability from which inspect counts a window's lateral cue as usable
 USABLE_SHARE = 0.1  # share of usable windows from which inspect says "stereo with usable lateral cues"
 
@@ -160,7 +161,7 @@ class LateralTracker:
     over between calls, so batches make one stream. ``fps`` is the rate of the windows."""
 
     def __init__(self, sample_rate: int, fps: float, smooth: float = 0.5, hold: float = 2.0, onset: float = 2.0,
-                 gain: float = 1.5, z_lo: float = 0.75, z_hi: float = 2.0, spacing: float = 0.0) -> None:
+                 gain: float = 1.5, z_lo: float = 0.75, z_hi: float = 2.0, spacing: float = MIC_SPACING) -> None:
         if not fps > 0:
             raise ValueError(f"LateralTracker needs a positive window rate, got {fps!r}")
         self.sample_rate = int(sample_rate)
