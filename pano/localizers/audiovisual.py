@@ -19,7 +19,7 @@ deciding whenever that evidence is weak:
   as far as it is *reliable* there and then (one direct source that keeps its side; not a diffuse
   field, two independent channels, or a sound in the median plane): the mono map is multiplied by
   the cone raised to that reliability (over a floor, so picture evidence off the cone is weakened,
-  not erased), and the prior widens in yaw by the same share. The picture and the prior choose
+  not erased), and the prior widens in yaw as the reliability grows. The picture and the prior choose
   front or back on the cone; with reliability 0 the map is exactly the mono one, so stereo can only
   add what the pair knows.
 
@@ -278,10 +278,13 @@ class AudiovisualLocalizer(Localizer):
             return SaliencyBatch(maps.astype(np.float32), c_mono)  # no usable lateral cue: the mono result
         # Where the pair places the sound, the prior only chooses front over back (and the horizon): a
         # narrow prior in yaw would pull a sound the pair places hard left back towards the front. Its
-        # width moves with the reliability, as the cone's sharpness does.
-        wide, c_wide = blend_prior(evidence, conf, o.prior_strength, o.stereo_prior_yaw_sigma, o.prior_pitch_sigma)
-        r = rel.astype(np.float32)[:, None, None]
-        maps = ((1.0 - r) * maps + r * wide) * lateral_likelihood(est, h, w, o.cone_floor)
+        # width grows with the reliability (in 5° steps: one prior per step), as the cone sharpens.
+        sigma = o.prior_yaw_sigma + rel * (o.stereo_prior_yaw_sigma - o.prior_yaw_sigma)
+        sigma = np.where(rel > 0, np.round(sigma / 5.0) * 5.0, o.prior_yaw_sigma)
+        for value in np.unique(sigma[rel > 0]):
+            idx = np.flatnonzero((sigma == value) & (rel > 0))
+            maps[idx] = blend_prior(evidence[idx], conf[idx], o.prior_strength, float(value), o.prior_pitch_sigma)[0]
+        maps = maps * lateral_likelihood(est, h, w, o.cone_floor)
         # A reliable side is evidence by itself (with prior_strength=0 nothing else may vote).
-        conf = np.maximum((1.0 - rel) * c_mono + rel * c_wide, rel * np.clip(np.abs(est.s) / 0.3, 0.0, 1.0))
+        conf = np.maximum(c_mono, np.clip(2.0 * rel, 0.0, 1.0))
         return SaliencyBatch(maps.astype(np.float32), conf)
