@@ -64,7 +64,7 @@ from pano.sphere.geometry import in_view  # noqa: E402
 from pano.sphere.views import DEFAULT_HFOV  # noqa: E402
 
 RUNS = ("foa", "mono", "synchrony", "stereo", "spaced", "network", "front")
-SPACING = 0.03  # metres between the spaced copy's omnis (the audiovisual localizer's mic_spacing default)
+SPACING = 0.03  # metres between the spaced copy's omnis (pass spaced:mic_spacing=0.03 to read its delay)
 MIN_CONFIDENCE = 0.5
 # Left and right cardioids from AmbiX (W, Y, Z, X; SN3D): ½(W ± Y); +Y points left (yaw -90°).
 PAN = {"mono": "pan=mono|c0=c0", "stereo": "pan=stereo|c0=0.5*c0+0.5*c1|c1=0.5*c0-0.5*c1"}

@@ -158,8 +158,8 @@ def test_inspect_reports_what_the_audio_offers(tmp_path, capsys):
     assert "mono: no direction" in found["mo"] and found["mo.kind"] == "mono"
     # Two channels that differ but place nothing (a diffuse field): not "usable lateral cues".
     assert "without a usable lateral cue" in found["df"] and found["df.kind"] == "stereo-no-cue"
-    # A spaced pair places its source by the arrival-time difference (at yaw 80°: right).
-    assert "usable lateral cues" in found["sp"] and "right" in found["sp"] and found["sp.kind"] == "stereo"
+    # A spaced pair has no level difference, and the default reads no time difference: runs are mono.
+    assert found["sp.kind"] == "stereo-no-cue", found["sp"]
 
 
 def test_prior_is_a_distribution_peaked_at_the_front():
@@ -239,14 +239,14 @@ def test_a_panned_source_combines_with_the_picture_to_choose_front_or_back(tmp_p
 @pytest.mark.parametrize(("yaw", "side"), [(-80.0, -1), (70.0, 1)])
 def test_a_source_beside_a_spaced_pair_gets_its_side(tmp_path, yaw, side):
     """Two omnis 3 cm apart (a camera's stereo microphones): a source at the side reaches them at one
-    level, the near one ~80 µs first. Nothing moves in the picture; the camera turns to that side from
-    the arrival-time difference alone."""
+    level, the near one ~80 µs first. Nothing moves in the picture; told the spacing, the camera turns
+    to that side from the arrival-time difference alone."""
     seconds = 5.0
     clip = write_video(tmp_path / "spaced.mp4", [_background(12)] * int(seconds * FPS), FPS,
                        audio=(_spaced_pair(_tone(seconds, 12), yaw), SR))
-    yaw_path, _pitch = _path(_run(tmp_path, clip), after=2.0)
+    yaw_path, _pitch = _path(_run(tmp_path, clip, "--source-option", "mic_spacing=0.03"), after=2.0)
     assert np.median(side * yaw_path) > 40.0, np.median(yaw_path)
-    # Read as level difference only (mic_spacing=0), the same pair does not reach the side: the camera
-    # stays near the front (the codec leaves a trace of level difference).
-    still, _ = _path(_run(tmp_path, clip, "--overwrite", "--source-option", "mic_spacing=0"))
+    # Read as level difference only (mic_spacing=0, the default), the same pair does not reach the side:
+    # the camera stays near the front (the codec leaves a trace of level difference).
+    still, _ = _path(_run(tmp_path, clip, "--overwrite"))
     assert np.all(np.abs(still) <= 20.0), (still.min(), still.max())

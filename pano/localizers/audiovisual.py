@@ -95,8 +95,9 @@ class AudiovisualOptions(PluginOptions):
     lateral_z_hi: float = option(2.0, "stereo: |lateral| / spread at which the cue counts in full",
                                  lo=0.0, hi=100.0)
     mic_spacing: float = option(MIC_SPACING, "stereo: metres between the two microphones, for the arrival-time "
-                                "difference (GCC-PHAT) of a spaced pair (a coincident pair has none, and "
-                                "reads the same with any value; 0 = level difference only)", lo=0.0, hi=2.0)
+                                "difference (GCC-PHAT) of a spaced pair, e.g. 0.03 (a coincident pair has "
+                                "none and reads the same with any value; 0, the default: level difference "
+                                "only, since a wrong spacing misplaces ensembles)", lo=0.0, hi=2.0)
     cone_floor: float = option(0.1, "stereo: what the cone keeps of picture evidence off it (0-1), where "
                                "the cue is fully reliable", lo=0.0, hi=1.0)
     batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
@@ -171,8 +172,7 @@ class AudiovisualLocalizer(Localizer):
         self._sp = 0.0  # Σ presence
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
-        if hasattr(self, "lateral"):
-            self.lateral.reset()
+        self.lateral.reset()  # the stereo pair's running lateral estimate
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
