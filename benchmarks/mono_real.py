@@ -5,6 +5,9 @@ For every FOA clip in DIR (4-channel AmbiX, as ``pano-pan`` reads it) this write
 * a **mono** copy: the W channel only (what a phone or a re-encoded upload keeps);
 * a **stereo** copy: two virtual cardioids at ±90° (left = ½(W + Y), right = ½(W − Y), SN3D), what a
   camera writes without spatial audio;
+* a **spaced** copy: two virtual omnis 3 cm apart on the left-right axis, to first order in the
+  spacing d: left/right = W ± (d/2c)·∂Y/∂t, a pair with arrival-time and no level difference (the
+  first-order model holds to about c/(πd) ≈ 3.6 kHz; above, it understates the phase difference);
 
 then plans a camera path for each run below exactly as pass 1 of ``pano-pan`` does (the localizer over
 every frame, its map centroids and confidences into the ``autocam`` planner, default options) and
@@ -16,7 +19,8 @@ direction to find).
 
 Runs: ``foa`` (the FOA default, for reference), ``mono`` (``--localizer auto`` on the mono copy: the
 mono default), ``synchrony`` (on the mono copy), ``stereo`` (``auto`` on the stereo copy), ``network``
-(mono copy, only with ``--checkpoint``), ``front`` (a fixed view at yaw 0, pitch 0: doing nothing).
+(mono copy, only with ``--checkpoint``), ``spaced`` (``auto`` on the spaced copy), ``front`` (a fixed
+view at yaw 0, pitch 0: doing nothing).
 Frames are decoded once per clip and size and shared by the runs (the copies' video is the same).
 
     python benchmarks/mono_real.py DIR [--checkpoint CKPT] [--runs mono,synchrony,...] [--json out.json]
@@ -59,7 +63,8 @@ from pano.run.context import RunContext  # noqa: E402
 from pano.sphere.geometry import in_view  # noqa: E402
 from pano.sphere.views import DEFAULT_HFOV  # noqa: E402
 
-RUNS = ("foa", "mono", "synchrony", "stereo", "network", "front")
+RUNS = ("foa", "mono", "synchrony", "stereo", "spaced", "network", "front")
+SPACING = 0.03  # metres between the spaced copy's omnis (pass spaced:mic_spacing=0.03 to read its delay)
 MIN_CONFIDENCE = 0.5
 # Left and right cardioids from AmbiX (W, Y, Z, X; SN3D): ½(W ± Y); +Y points left (yaw -90°).
 PAN = {"mono": "pan=mono|c0=c0", "stereo": "pan=stereo|c0=0.5*c0+0.5*c1|c1=0.5*c0-0.5*c1"}
@@ -115,10 +120,29 @@ def write_synthetic(root: Path, seconds: float = 8.0, fps: float = 25.0, size=(2
 
 
 def reduce_audio(src: Path, dst: Path, kind: str) -> Path:
-    """``src`` with its FOA track replaced by the mono (W) or stereo (±90° cardioids) reduction."""
+    """``src`` with its FOA track replaced by the mono (W), stereo (±90° cardioids) or spaced (two omnis
+    ``SPACING`` apart) reduction."""
+    if kind == "spaced":
+        return _spaced_copy(src, dst)
     cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-map", "0:v", "-map", "0:a", "-c:v", "copy",
            "-af", PAN[kind], "-c:a", "aac", "-b:a", "192k", str(dst)]
     subprocess.run(cmd, check=True)
+    return dst
+
+
+def _spaced_copy(src: Path, dst: Path, sr: int = 48000) -> Path:
+    """Two omnis ±SPACING/2 on the left (+Y) axis from the AmbiX W and Y: p(±d/2) ≈ W ± (d/2c)·∂Y/∂t."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-map", "0:a", "-ac", "4", "-ar", str(sr),
+                          "-f", "f32le", "-"], check=True, capture_output=True).stdout
+    foa = np.frombuffer(raw, np.float32).reshape(-1, 4).T.astype(np.float64)
+    n = foa.shape[1]
+    spec = np.fft.rfft(foa[1])
+    dy = np.fft.irfft(spec * 2j * np.pi * np.fft.rfftfreq(n, 1.0 / sr), n)  # ∂Y/∂t
+    half = SPACING / (2 * 343.0)
+    pair = np.stack([foa[0] + half * dy, foa[0] - half * dy]).T.astype(np.float32)
+    cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-f", "f32le", "-ar", str(sr), "-ac", "2", "-i", "-",
+           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", str(dst)]
+    subprocess.run(cmd, input=pair.tobytes(), check=True)
     return dst
 
 
@@ -202,8 +226,8 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
         n = len(times)
         keep = np.arange(n)
         ref_kind = "truth"
-    copies = {"mono": reduce_audio(clip, tmp / f"{clip.stem}.mono.mp4", "mono"),
-              "stereo": reduce_audio(clip, tmp / f"{clip.stem}.stereo.mp4", "stereo")}
+    kinds = ["mono", "stereo"] + (["spaced"] if any(parse_run(r)[0] == "spaced" for r in runs) else [])
+    copies = {k: reduce_audio(clip, tmp / f"{clip.stem}.{k}.mp4", k) for k in kinds}
     hfov, vfov = DEFAULT_HFOV, DEFAULT_VFOV
     row: dict = {"clip": clip.name, "ref": ref_kind, "frames": int(len(keep)), "seconds": float(info.duration)}
     for spec in runs:
@@ -213,8 +237,8 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
             yaw, pitch = np.zeros(n), np.zeros(n)
             used = "front"
         else:
-            src = {"foa": info, "stereo": probe(copies["stereo"])}.get(run) or probe(copies["mono"])
-            loc = {"foa": "auto", "mono": "auto", "stereo": "auto"}.get(run, run)
+            src = info if run == "foa" else probe(copies[run if run in copies else "mono"])
+            loc = "auto" if run in ("foa", "mono", "stereo", "spaced") else run
             ckpt = extra.pop("checkpoint", checkpoint) if run == "network" else None  # network:checkpoint=P
             if run == "network" and not ckpt:
                 continue

@@ -13,15 +13,21 @@ deciding whenever that evidence is weak:
   loud the track is relative to its own recent level, minus the frame's median (camera motion and
   flicker move everything at once); it is confident only when the peak beats ``motion_floor`` luma
   levels per frame, so codec noise on a still picture is no evidence;
-- ``stereo`` — with two channels that differ, their level difference gives the lateral direction (a
-  cone around the left-right axis, ``pano.localizers.lateral``); the map is multiplied by that cone,
-  so the prior and the picture choose front or back on it.
+- ``stereo`` — with two channels that differ, their level difference (a coincident pair, what a stereo
+  decode of FOA gives) or their arrival-time difference (a spaced pair, ``mic_spacing`` apart) gives
+  the lateral direction (a cone around the left-right axis, ``pano.localizers.lateral``), but only
+  as far as it is *reliable* there and then (one direct source that keeps its side; not a diffuse
+  field, two independent channels, or a sound in the median plane): the mono map is multiplied by
+  the cone raised to that reliability (over a floor, so picture evidence off the cone is weakened,
+  not erased), and the prior widens in yaw as the reliability grows. The picture and the prior choose
+  front or back on the cone; with reliability 0 the map is exactly the mono one, so stereo can only
+  add what the pair knows.
 
 Parts are combined like ``fusion`` combines sources: each map made a distribution on the sphere,
 weighted by ``weight × confidence × concentration`` (the share of the map within 30° of its peak,
 so evidence spread over the sphere — everyone in a band moving, noise — counts for little); the
 combined confidence is the noisy-or of the parts'. The prior
-is then blended in (``prior_strength``; 0 switches it off), and last the stereo cone multiplies the
+is then blended in (``prior_strength``; 0 switches it off), and last the stereo factor multiplies the
 whole map. ``describe()`` records every option, the prior's included, in the trajectory.
 
 Why these parts and weights: the ablation in ``benchmarks/mono_real.py`` on real FOA clips reduced to
@@ -40,7 +46,7 @@ import numpy as np
 from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
-from pano.localizers.lateral import cone_maps, lateral_confidence, level_difference
+from pano.localizers.lateral import MIC_SPACING, LateralTracker, lateral_likelihood
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
 from pano.sphere.geometry import area_weights, grid_vectors
@@ -80,6 +86,20 @@ class AudiovisualOptions(PluginOptions):
                                   "level) to this power (the direct sound dominates onsets; the room's "
                                   "tail, which is alike in both channels, follows them)", lo=0.0, hi=8.0)
     stereo_smooth: float = option(0.5, "seconds, time constant of the lateral estimate", lo=0.0, hi=30.0)
+    lateral_hold: float = option(2.0, "stereo: seconds over which the side must hold before the cue is "
+                                 "trusted in full (one bang on one side does not swing the camera)",
+                                 lo=0.0, hi=30.0)
+    lateral_z_lo: float = option(0.75, "stereo: the cue counts from this |lateral| / spread on (below: a "
+                                 "diffuse, incoherent or centred sound, and the run is the mono one)",
+                                 lo=0.0, hi=100.0)
+    lateral_z_hi: float = option(2.0, "stereo: |lateral| / spread at which the cue counts in full",
+                                 lo=0.0, hi=100.0)
+    mic_spacing: float = option(MIC_SPACING, "stereo: metres between the two microphones, for the arrival-time "
+                                "difference (GCC-PHAT) of a spaced pair, e.g. 0.03 (a coincident pair has "
+                                "none and reads the same with any value; 0, the default: level difference "
+                                "only, since a wrong spacing misplaces ensembles)", lo=0.0, hi=2.0)
+    cone_floor: float = option(0.1, "stereo: what the cone keeps of picture evidence off it (0-1), where "
+                               "the cue is fully reliable", lo=0.0, hi=1.0)
     batch_size: int = option(32, "frames per batch", lo=1, hi=1024)
 
     def check(self) -> None:
@@ -139,9 +159,10 @@ class AudiovisualLocalizer(Localizer):
         self.audio_spec = AudioSpec(sample_rate=sync_spec.sample_rate, layout="stereo" if self.stereo else "mono",
                                     window=float(window))
         self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
-        self._lam_s = float(np.exp(-1.0 / (o.stereo_smooth * fps))) if o.stereo_smooth > 0 else 0.0
+        self.lateral = LateralTracker(self.audio_spec.sample_rate, fps, o.stereo_smooth, o.lateral_hold,
+                                      o.lateral_onset, o.lateral_gain, o.lateral_z_lo, o.lateral_z_hi,
+                                      o.mic_spacing)
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
-        self._lam_level = float(np.exp(-1.0 / (2.0 * fps)))
         self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
         self.reset()
 
@@ -151,8 +172,7 @@ class AudiovisualLocalizer(Localizer):
         self._sp = 0.0  # Σ presence
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
-        self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
-        self._level = 0.0  # recent stereo window energy, for lateral_onset
+        self.lateral.reset()  # the stereo pair's running lateral estimate
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
@@ -210,28 +230,6 @@ class AudiovisualLocalizer(Localizer):
         self._prev_y = y[-1].copy()
         return maps, conf, change
 
-    def _lateral(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Smoothed lateral estimate per frame: s (B,), spread (B,), confidence (B,)."""
-        wr, wrr, ww, ratio = level_difference(audio, self.audio_spec.sample_rate)
-        b = len(wr)
-        s = np.zeros(b)
-        spread = np.ones(b)
-        conf = np.zeros(b)
-        lam = self._lam_s
-        p = self.options.lateral_onset
-        for k in range(b):
-            # Energy-weighted running sums: loud windows (the source) count, near-silence does not.
-            self._level = self._lam_level * self._level + (1 - self._lam_level) * ww[k]
-            boost = (ww[k] / self._level) ** p if p > 0 and self._level > 0 else 1.0
-            self._lat = lam * self._lat + boost * np.array([wr[k], wrr[k], ww[k], ratio[k] * ww[k]])
-            if self._lat[2] > 0:
-                mean = self._lat[0] / self._lat[2]
-                var = max(self._lat[1] / self._lat[2] - mean**2, 0.0)
-                s[k], spread[k] = mean, np.sqrt(var)
-                conf[k] = float(lateral_confidence(np.array([self._lat[3] / self._lat[2]]))[0])
-        gain = self.options.lateral_gain
-        return np.clip(gain * s, -1.0, 1.0), gain * spread, conf
-
     # -- the batch ---------------------------------------------------------------------------------
     def process(self, batch: FrameBatch) -> SaliencyBatch:
         if batch.frames is None:
@@ -273,12 +271,20 @@ class AudiovisualLocalizer(Localizer):
         if not lateral:
             maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
             return SaliencyBatch(maps.astype(np.float32), conf)
-        s, spread, lconf = self._lateral(batch.audio)
-        weight = lconf.astype(np.float32)[:, None, None]
-        # With a lateral cue the prior only chooses front over back (and the horizon): a narrow prior in
-        # yaw would pull a sound the pair places hard left back towards the front.
-        narrow, c_n = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
-        wide, c_w = blend_prior(evidence, conf, o.prior_strength, o.stereo_prior_yaw_sigma, o.prior_pitch_sigma)
-        maps = (1.0 - weight) * narrow + weight * wide * cone_maps(s, spread, h, w)
-        conf = np.maximum((1.0 - lconf) * c_n + lconf * c_w, lconf * (np.abs(s) > 0.2))
+        est = self.lateral.update(np.asarray(batch.audio)[:, :2])
+        rel = est.reliability
+        maps, c_mono = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
+        if not np.any(rel > 0):
+            return SaliencyBatch(maps.astype(np.float32), c_mono)  # no usable lateral cue: the mono result
+        # Where the pair places the sound, the prior only chooses front over back (and the horizon): a
+        # narrow prior in yaw would pull a sound the pair places hard left back towards the front. Its
+        # width grows with the reliability (in 5° steps: one prior per step), as the cone sharpens.
+        sigma = o.prior_yaw_sigma + rel * (o.stereo_prior_yaw_sigma - o.prior_yaw_sigma)
+        sigma = np.where(rel > 0, np.round(sigma / 5.0) * 5.0, o.prior_yaw_sigma)
+        for value in np.unique(sigma[rel > 0]):
+            idx = np.flatnonzero((sigma == value) & (rel > 0))
+            maps[idx] = blend_prior(evidence[idx], conf[idx], o.prior_strength, float(value), o.prior_pitch_sigma)[0]
+        maps = maps * lateral_likelihood(est, h, w, o.cone_floor)
+        # A reliable side is evidence by itself (with prior_strength=0 nothing else may vote).
+        conf = np.maximum(c_mono, np.clip(2.0 * rel, 0.0, 1.0))
         return SaliencyBatch(maps.astype(np.float32), conf)
