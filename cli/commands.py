@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,11 +16,15 @@ from common.files import require_regular_file
 from pano.localizers.base import LOCALIZERS
 from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.paths.exporters import EXPORTERS
-from pano.pipeline import NFOV_AUDIO, RunOptions, run
 from pano.planning.base import MAX_SPEED, PLANNERS
+from pano.rendering import NFOV_AUDIO
 from pano.sphere.views import DEFAULT_FOV_RANGE, DEFAULT_HFOV, parse_fov, parse_fov_range, parse_size
 from soundloc.device import check_device_word
 from soundloc.download import is_url
+
+if TYPE_CHECKING:  # the pipeline (NumPy, PyAV, OpenCV, SciPy) is imported when a run starts, not before the
+    # CLI has checked its input: `pano-pan missing.mp4` answers without those imports
+    from pano.pipeline import RunOptions
 
 
 def parse_key_values(items: tuple[str, ...], flag: str) -> dict:
@@ -51,12 +56,12 @@ def debug_option(f):
 RUN_ONLY = ("input_path", "outdir", "quiet", "debug")
 
 
-def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str | None, fov_range: str | None,
-                size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
-                max_pan_time: float | None, no_saliency_video: bool, exports: tuple[str, ...], plot: bool,
-                audio_format: str, nfov_audio: str, device: str, localizer_opts: tuple[str, ...],
-                planner_opts: tuple[str, ...], overwrite: bool, delivery: dict) -> RunOptions:
-    """:class:`RunOptions` from ``run``'s parsed options (``batch`` passes the same ones, see RUN_ONLY)."""
+def run_option_fields(localizer: str, planner: str, checkpoint: str | None, fov: str | None, fov_range: str | None,
+                      size: str | None, projection: str, stereo: str, max_speed: float | None, cuts: str | None,
+                      max_pan_time: float | None, no_saliency_video: bool, exports: tuple[str, ...], plot: bool,
+                      audio_format: str, nfov_audio: str, device: str, localizer_opts: tuple[str, ...],
+                      planner_opts: tuple[str, ...], overwrite: bool, delivery: dict) -> dict:
+    """:class:`RunOptions` fields from ``run``'s parsed options, every option checked (no pipeline import)."""
     out_size = parse_size(size) if size else "standard"
     hfov, vfov = parse_fov(fov) if fov else (None, None)
     zoom = parse_fov_range(fov_range) if fov_range else (None if fov else DEFAULT_FOV_RANGE)
@@ -75,7 +80,7 @@ def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str |
     if checkpoint is not None and not is_url(checkpoint):
         require_regular_file(checkpoint, "checkpoint file", "check --checkpoint",
                              folder_fix="pass the checkpoint file in it (e.g. best.pt)")
-    return RunOptions(
+    return dict(
         localizer=localizer, planner=planner, hfov=hfov, vfov=vfov, fov_range=zoom, size=out_size,
         projection=projection, stereo=stereo,
         saliency_video=not no_saliency_video, audio_format=audio_format, device=check_device_word(device),
@@ -84,6 +89,13 @@ def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str |
         exports=tuple(dict.fromkeys([*exports, *(["plot"] if plot else [])])), nfov_audio=nfov_audio,
         overwrite=overwrite, **run_fields(delivery),
     )
+
+
+def run_options(**params) -> RunOptions:
+    """:class:`RunOptions` from ``run``'s parsed options (``batch`` passes the same ones, see RUN_ONLY)."""
+    from pano.pipeline import RunOptions
+
+    return RunOptions(**run_option_fields(**params))
 
 
 @click.command("run")
@@ -145,7 +157,13 @@ def run_options(localizer: str, planner: str, checkpoint: str | None, fov: str |
 @debug_option
 def run_cmd(input_path: Path, outdir: Path, quiet: bool, debug: bool, **params) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
-    options = run_options(**params)
+    fields = run_option_fields(**params)
+    # The input's first check, made here with open_media's words before the pipeline is imported, so
+    # `pano-pan missing.mp4` answers in a fraction of a second.
+    require_regular_file(input_path, "file", "check the path", folder_fix="pass a video file")
+    from pano.pipeline import RunOptions, run
+
+    options = RunOptions(**fields)
     delivery = params["delivery"]
     say = (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
     start = time.perf_counter()

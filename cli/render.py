@@ -14,7 +14,7 @@ from cli.delivery import encoding_options
 from cli.progress import make_progress
 from common.errors import OptionError
 from pano.media.codecs import choose_encoding
-from pano.rendering.render import NFOV_AUDIO
+from pano.rendering import NFOV_AUDIO
 from pano.run.names import OutputNames
 from pano.sphere.views import parse_size
 

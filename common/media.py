@@ -20,9 +20,9 @@ def open_media(path: str | Path, expect: str = "a video", fix: str = "pass an MP
     every reader opens the file more than once (probe, then decode), which a pipe or a device cannot
     serve, so those are refused here instead of hanging on the second open.
     """
-    import av
-
     path = require_regular_file(path, "file", "check the path", folder_fix="pass a video file")
+    import av  # after the check: a missing file is reported without PyAV's import
+
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:

@@ -116,14 +116,6 @@ def _segment_record(info: MediaInfo) -> dict:
     return {"segment": [start, None if np.isinf(end) else end]}
 
 
-def subject_extras(boxes: np.ndarray | None) -> list[dict] | None:
-    """Per-sample ``subject`` keys for the trajectory: the box the shot was composed on, as
-    [yaw, pitch, width, height] degrees (absent where none; readers ignore unknown keys)."""
-    if boxes is None:
-        return None
-    return [{"subject": [round(float(v), 2) for v in b]} if np.all(np.isfinite(b)) else {} for b in boxes]
-
-
 def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
     """The localizer to use and a one-line reason, applying ``auto``."""
     if requested != "auto":
@@ -223,6 +215,8 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
                 if store is not None:
                     store.append(maps)
                 advance(len(batch.indices))
+            # The last batch's frames, maps and boxes are not needed by the plan or the render.
+            batch = result = maps = boxes = None
         timings["analyse"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
@@ -236,7 +230,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
             vfov=path.vfov if path.vfov is not None else np.full(n, ctx.vfov),
             confidence=path.confidence,
             cut=path.cut,
-            sample_extra=subject_extras(path.subject),
+            subject=path.subject,  # each sample's ``subject`` key: the box its shot was composed on
             source=info.source_record() | {"frame_count": n} | _segment_record(info),
             generator={
                 "name": "pano-pan",

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,6 +125,25 @@ def test_console_script_entry_point(tmp_path):
     assert proc.stderr.startswith("pano-pan: error:") and "absent.mp4" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "inspect" in proc.stdout
+
+
+def test_a_missing_input_is_refused_before_the_heavy_imports(tmp_path):
+    """``pano-pan missing.mp4`` (and a folder) answers with open_media's own words, without importing
+    the pipeline, SciPy, OpenCV, PyAV or torch: a typo costs a fraction of a second, not a second."""
+    heavy = ("pano.pipeline", "scipy", "scipy.signal", "scipy.fft", "cv2", "av", "torch")
+    code = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "rc = main(sys.argv[1:])\n"
+        f"print(rc, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    (tmp_path / "folder").mkdir()
+    for target, words in ((tmp_path / "missing.mp4", "no such file; check the path"),
+                          (tmp_path / "folder", "is a folder; pass a video file")):
+        proc = subprocess.run([sys.executable, "-c", code, str(target), "-o", str(tmp_path / "out")],
+                              capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        assert proc.stdout.split("\n")[0] == "2 []", proc.stdout + proc.stderr
+        assert proc.stderr == f"pano-pan: error: {target}: {words}\n"
 
 
 def test_run_takes_a_checkpoint_url_and_asks_for_its_hash(tmp_path, capsys):

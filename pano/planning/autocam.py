@@ -333,7 +333,7 @@ class AutoCamPlanner(Planner):
         if not self._blocks.score:
             return None
         n_y = len(np.unique(self.cand_yaw))
-        s = np.array(self._blocks.score).reshape(len(self._blocks), -1, n_y).max(axis=1)
+        s = np.array([row.reshape(-1, n_y).max(axis=0) for row in self._blocks.score])  # one block at a time
         w = np.array(self._blocks.w)[:, None]
         s = np.divide(s, w, out=np.zeros_like(s), where=w > 0)
         return np.repeat(s, self.k, axis=0)[: self._n]

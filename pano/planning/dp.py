@@ -9,14 +9,84 @@
 * **cuts** — a transition further than ``max_speed · max_pan_time`` may jump, at a fixed cost, instead
   of panning for longer than that.
 
-Memory per block of ``k`` frames: C scores + 3·C moments (float32), C back-pointers (int16).
+Memory: the path is decided at the end of the video, and the decisions read any block's scores, so
+every block's C scores + 3·C moments (float32) and C back-pointers (int16) are kept, about 4.5 KB per
+block of ``k`` frames (a third of a gigabyte for two hours). They are kept in :class:`SpilledRows`, a
+temporary file read back a chunk at a time, so resident memory stays a few chunks whatever the duration.
 """
 
 from __future__ import annotations
 
+import tempfile
+from array import array
 from collections.abc import Iterator, Mapping
 
 import numpy as np
+
+SPILL_ROWS = 512  # rows per chunk held in memory (about 2 MB of score + moment rows)
+
+
+class SpilledRows:
+    """An append-only sequence of equal-shaped arrays kept in a temporary file, ``rows[i]`` read back.
+
+    Rows are buffered ``chunk`` at a time and written out when a chunk is full; reads load the whole
+    chunk (seek + read, not a memmap: mapped pages would count as resident memory and grow with the
+    video) and keep the last few, because the planner reads blocks in runs. The file has no name and
+    disappears when closed or when the process ends, however it ends.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: type | np.dtype, chunk: int | None = None,
+                 cached: int = 2) -> None:
+        chunk = chunk or SPILL_ROWS
+        self.shape, self.dtype, self.chunk, self.cached = tuple(shape), np.dtype(dtype), chunk, cached
+        self._row_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        self._buf = np.empty((chunk, *self.shape), self.dtype)
+        self._fill = 0
+        self._flushed = 0  # rows in the file (whole chunks)
+        self._fh = None
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self._flushed + self._fill
+
+    def append(self, row: np.ndarray) -> None:
+        self._buf[self._fill] = row
+        self._fill += 1
+        if self._fill == self.chunk:
+            if self._fh is None:
+                self._fh = tempfile.TemporaryFile(prefix="pano-pan-dp-")  # noqa: SIM115 (closed in close())
+            self._fh.seek(self._flushed * self._row_bytes)
+            self._fh.write(self._buf.tobytes())
+            self._flushed += self.chunk
+            self._fill = 0
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i >= self._flushed:
+            return self._buf[i - self._flushed]
+        c = i // self.chunk
+        rows = self._cache.get(c)
+        if rows is None:
+            self._fh.seek(c * self.chunk * self._row_bytes)
+            data = self._fh.read(self.chunk * self._row_bytes)
+            rows = np.frombuffer(data, self.dtype).reshape(self.chunk, *self.shape)
+            if len(self._cache) >= self.cached:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[c] = rows
+        return rows[i - c * self.chunk]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._cache.clear()
 
 
 def block_frames(spacing: float, max_speed: float, fps: float) -> int:
@@ -31,11 +101,11 @@ class BlockScores:
     closed (each the sum over its ``k`` frames), so the DP can step once per closed block.
     """
 
-    def __init__(self, n_cand: int, k: int) -> None:
+    def __init__(self, n_cand: int, k: int, chunk: int | None = None) -> None:
         self.k = k
-        self.score: list[np.ndarray] = []  # per closed block: (C,) float32
-        self.mom: list[np.ndarray] = []  # (C, 3) float32
-        self.w: list[float] = []  # the block's total vote
+        self.score = SpilledRows((n_cand,), np.float32, chunk)  # per closed block: (C,)
+        self.mom = SpilledRows((n_cand, 3), np.float32, chunk)  # (C, 3)
+        self.w = array("d")  # the block's total vote
         self._score = np.zeros(n_cand, np.float64)
         self._mom = np.zeros((n_cand, 3), np.float64)
         self._w = 0.0
@@ -61,13 +131,19 @@ class BlockScores:
 
     def close(self) -> np.ndarray:
         """Close the open block (also a partial one at the end); its scores as float64."""
-        self.score.append(self._score.astype(np.float32))
+        score = self._score.astype(np.float32)
+        self.score.append(score)
         self.mom.append(self._mom.astype(np.float32))
         self.w.append(self._w)
         self._score = np.zeros_like(self._score)
         self._mom = np.zeros_like(self._mom)
         self._w, self.open_frames = 0.0, 0
-        return self.score[-1].astype(np.float64)
+        return score.astype(np.float64)
+
+    def close_files(self) -> None:
+        """Drop the spilled scores (the plan is made)."""
+        self.score.close()
+        self.mom.close()
 
 
 class Viterbi:
@@ -80,7 +156,7 @@ class Viterbi:
 
     def __init__(
         self, dist: np.ndarray, reach: float, motion_cost: float, prior: np.ndarray,
-        cut_dist: float | None = None, cut_cost: float = 0.0,
+        cut_dist: float | None = None, cut_cost: float = 0.0, chunk: int | None = None,
     ) -> None:
         self.dist, self.reach, self.prior, self.cut_cost = dist, reach, prior, cut_cost
         allowed = dist <= reach + 1e-6
@@ -91,8 +167,8 @@ class Viterbi:
         self._nbr_cost = np.where(ok, motion_cost * np.take_along_axis(dist, order, axis=1), np.inf)
         self._far = dist > cut_dist if cut_dist is not None else None
         self.value: np.ndarray | None = None
-        self.bp: list[np.ndarray] = []
         self._bp_dtype = np.int16 if len(dist) < 2**15 else np.int32
+        self.bp = SpilledRows((len(dist),), self._bp_dtype, chunk)  # per block: each state's predecessor
 
     def __len__(self) -> int:
         return len(self.bp)
@@ -126,7 +202,7 @@ class Viterbi:
         n = len(self.bp)
         path = [0] * n
         c = int(np.argmax(self.value))
-        for i in range(n - 1, n_decided - 1, -1):
+        for i in range(n - 1, n_decided - 1, -1):  # backwards: each spilled chunk is read once
             path[i] = c
             if i > 0:
                 c = int(self.bp[i][c])

@@ -28,6 +28,7 @@ from pano.media.probe import MediaInfo, probe, require_equirectangular
 from pano.media.video import planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
+from pano.rendering import NFOV_AUDIO
 from pano.rendering.maps import MapReader
 from pano.rendering.nfov import NFOVRenderer
 from pano.rendering.overlay import draw_saliency_frame
@@ -41,7 +42,6 @@ from pano.sphere.views import output_geometry
 # (pano.rendering.binaural). auto stays "view": the flat video plays on speakers as often as on
 # headphones, and binaural sound on speakers is coloured and loses its width, while the stereo decode
 # works on both.
-NFOV_AUDIO = ("auto", "keep", "view", "binaural")
 
 
 
