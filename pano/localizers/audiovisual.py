@@ -30,6 +30,7 @@ mono and stereo, and on the synthetic scenes of the tests (see the README's tabl
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,15 +42,16 @@ from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
 from pano.localizers.lateral import cone_maps, lateral_confidence, level_difference
+from pano.localizers.people import DETAIL_SIZE, PeopleTrack, PersonDetector
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
-from pano.sphere.geometry import area_weights, grid_vectors
+from pano.sphere.geometry import angular_distance, area_weights, grid_angles, grid_vectors
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
     from pano.run.context import RunContext
 
-PARTS = ("synchrony", "motion", "stereo")
+PARTS = ("synchrony", "motion", "people", "stereo")
 GRID = (64, 128)  # the analysis grid of every part; pools evenly to the planner's 32 rows
 
 
@@ -59,15 +61,34 @@ class AudiovisualOptions(PluginOptions):
     synchrony_weight: float = option(0.3, "weight of the synchrony part (below motion's: on a steady sound "
                                      "it contradicts a mover)", lo=0.0, hi=100.0)
     motion_weight: float = option(1.0, "weight of the motion-while-sounding part", lo=0.0, hi=100.0)
+    people_weight: float = option(1.0, "weight of the people part (a person whose picture changes while "
+                                  "sound is present; the one nearest the front when there are several)",
+                                  lo=0.0, hi=100.0)
+    people_threshold: float = option(0.0, "HOG people detector's SVM margin a detection must beat (higher: "
+                                     "fewer false people, more missed ones)", lo=-5.0, hi=10.0)
+    people_faces: bool = option(False, "also look for frontal faces (Haar cascade): finds people whose body "
+                                "is hidden, at about three times the detector's cost")
+    people_every: float = option(2.0, "seconds of video between two looks for people (only while sound is "
+                                 "present)", lo=0.1, hi=60.0)
+    people_hold: float = option(10.0, "seconds a person seen once is kept (people do not vanish between "
+                                "looks, and the detector misses some looks)", lo=0.1, hi=600.0)
     prior_strength: float = option(0.5, "front-and-horizon prior: how much evidence a move away from "
                                    "yaw 0 / pitch 0 must beat (0 = no prior)", lo=0.0, hi=100.0)
     prior_yaw_sigma: float = option(30.0, "prior's width in yaw (degrees)", lo=1.0, hi=360.0)
     prior_pitch_sigma: float = option(15.0, "prior's width in pitch (degrees)", lo=1.0, hi=180.0)
+    sync_gate_share: bool = option(True, "synchrony's weight keeps only the share of its map that the "
+                                   "visible-change gate keeps (off: the gated remnant gets the whole's weight)")
     motion_window: float = option(1.0, "seconds, time constant of the motion evidence", lo=0.05, hi=30.0)
     motion_floor: float = option(0.75, "luma levels per frame a region must move by (above the frame's "
                                  "median) before motion counts", lo=0.0, hi=255.0)
     motion_scale: float = option(2.0, "luma levels per frame above the floor for confidence 1 − 1/e",
                                  lo=0.01, hi=255.0)
+    motion_novelty: float = option(1.0, "how much of a region's own earlier motion (over motion_memory, "
+                                   "motion_delay ago) is subtracted: what has moved all along (a drummer "
+                                   "behind the camera) is not what a move should chase; 0 = off", lo=0.0, hi=1.0)
+    motion_delay: float = option(1.5, "seconds: the earlier motion is taken this long ago (a mover's "
+                                 "own recent past must not cancel it)", lo=0.0, hi=30.0)
+    motion_memory: float = option(8.0, "seconds, time constant of the earlier motion", lo=0.1, hi=120.0)
     stereo_window: float = option(0.25, "seconds of stereo audio per frame for the level difference",
                                   lo=0.02, hi=2.0)
     lateral_gain: float = option(1.5, "stereo: the level ratio is multiplied by this before it is read as the "
@@ -108,6 +129,14 @@ def concentration(dist: np.ndarray, cap_deg: float = 30.0) -> np.ndarray:
     return np.clip((frac - even) / (1.0 - even), 0.0, 1.0)
 
 
+def _kept_share(maps: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """(B,) the area-weighted share of each map (B, h, w) that survives multiplying by ``gate``."""
+    area = area_weights(maps.shape[1]).astype(np.float32)[None]
+    whole = (maps * area).sum(axis=(1, 2))
+    kept = (maps * gate * area).sum(axis=(1, 2))
+    return np.divide(kept, whole, out=np.zeros(len(whole)), where=whole > 0)
+
+
 def _uses_stereo(ctx: RunContext, parts: tuple[str, ...]) -> bool:
     """A stereo pair (or a surround track's front pair) is used; a 4-, 9- or 16-channel track read as
     mono (``--audio-format mono`` on ambisonics) is not: its first two channels are W and Y, not a pair."""
@@ -128,6 +157,12 @@ class AudiovisualLocalizer(Localizer):
         self.parts = tuple(p for p in PARTS if p in o.parts)
         self.frame_size = GRID
         self.batch_size = o.batch_size
+        if "people" in self.parts:
+            self.detail_size = DETAIL_SIZE
+            self.detail_every = float(o.people_every)
+            self.detector: PersonDetector | None = PersonDetector(o.people_threshold, faces=o.people_faces)
+        else:
+            self.detector = None
         self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse({"frame_size": GRID}))
         self.stereo = _uses_stereo(self.ctx, self.parts)
         fps = float(self.ctx.fps)
@@ -139,6 +174,8 @@ class AudiovisualLocalizer(Localizer):
         self.audio_spec = AudioSpec(sample_rate=sync_spec.sample_rate, layout="stereo" if self.stereo else "mono",
                                     window=float(window))
         self._lam_m = float(np.exp(-1.0 / (o.motion_window * fps)))
+        self._lam_b = float(np.exp(-1.0 / (o.motion_memory * fps)))
+        self._delay = int(round(o.motion_delay * fps))
         self._lam_s = float(np.exp(-1.0 / (o.stereo_smooth * fps))) if o.stereo_smooth > 0 else 0.0
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
         self._lam_level = float(np.exp(-1.0 / (2.0 * fps)))
@@ -149,10 +186,15 @@ class AudiovisualLocalizer(Localizer):
         self._prev_y: np.ndarray | None = None
         self._sm: np.ndarray | None = None  # Σ presence·motion, per cell
         self._sp = 0.0  # Σ presence
+        self._recent: collections.deque[np.ndarray] = collections.deque()  # the last motion_delay of motion
+        self._sb: np.ndarray | None = None  # Σ of the motion before those, per cell (motion_memory)
+        self._wb = 0.0  # Σ of its weights
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
         self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
         self._level = 0.0  # recent stereo window energy, for lateral_onset
+        if getattr(self, "detector", None) is not None:
+            self.people = PeopleTrack(self.detector.detect, self.options.people_every, self.options.people_hold)
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
@@ -177,9 +219,11 @@ class AudiovisualLocalizer(Localizer):
         start = max(0, (x.shape[-1] - keep) // 2)
         return np.ascontiguousarray(x[..., start:start + keep])
 
-    def _motion(self, y: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Motion while sound is present: maps (B, h, w) and confidences (B,); and the visible change
-        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony."""
+    def _motion(self, y: np.ndarray, loud: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Motion while sound is present: maps (B, h, w) and confidences (B,); the visible change
+        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony and people; and
+        how present the sound is (B,) in [0, 1] (loudness against half its slow running level)."""
         o = self.options
         b, h, w = y.shape
         prev = y[:1] if self._prev_y is None else self._prev_y[None]
@@ -192,6 +236,7 @@ class AudiovisualLocalizer(Localizer):
         maps = np.empty_like(m)
         change = np.empty_like(m)
         conf = np.zeros(b)
+        presence = np.zeros(b)
         for k in range(b):
             lc = self._lam_c
             self._change = m[k].copy() if self._change is None else lc * self._change + (1 - lc) * m[k]
@@ -200,15 +245,73 @@ class AudiovisualLocalizer(Localizer):
             if self._loud_ref <= 0:
                 self._loud_ref = float(loud[k])
             present = float(np.clip(loud[k] / max(0.5 * self._loud_ref, 1e-9), 0.0, 1.0)) if loud[k] > 0 else 0.0
+            presence[k] = present
             self._sm = m[k] * present if self._sm is None else self._lam_m * self._sm + present * m[k]
             self._sp = self._lam_m * self._sp + present
             mean = self._sm / max(self._sp, 1e-9)
+            if o.motion_novelty > 0:
+                mean = np.maximum(mean - o.motion_novelty * self._earlier(m[k]), 0.0)
             peak = float(mean.max())
             excess = max(peak - o.motion_floor, 0.0)
             conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if self._sp > 0.5 else 0.0
             maps[k] = np.maximum(mean - o.motion_floor, 0.0)
         self._prev_y = y[-1].copy()
-        return maps, conf, change
+        return maps, conf, change, presence
+
+    def _people(self, batch: FrameBatch, change: np.ndarray, presence: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """The people part: maps (B, h, w), confidences (B,) and the people held per frame.
+
+        A look for people on each detail frame while sound is present; of the people held, those whose
+        picture changes (the visible change map's peak inside the box, against ``motion_floor``: a
+        player plays, a printed figure on a still wall does not) are candidates, and the one nearest
+        the front wins (the operator pointed the camera at who matters): a blob the size of the box."""
+        o = self.options
+        b = len(batch.times)
+        h, w = GRID
+        maps = np.zeros((b, h, w), np.float32)
+        conf = np.zeros(b)
+        held: list[np.ndarray] = []
+        yaw_g, pitch_g = grid_angles(h, w)
+        for k in range(b):
+            t = float(batch.times[k])
+            frame = batch.detail.get(k) if batch.detail else None
+            if frame is not None and presence[k] >= 0.5:
+                self.people.add(t, frame)
+            people = self.people.at(t)
+            held.append(people)
+            if len(people) == 0 or presence[k] <= 0:
+                continue
+            best, best_d, best_gate = None, np.inf, 0.0
+            for p in people:
+                inside = ((np.abs(((yaw_g[None, :] - p[0] + 180.0) % 360.0) - 180.0) <= p[2] / 2 + 3.0)
+                          & (np.abs(pitch_g[:, None] - p[1]) <= p[3] / 2 + 3.0))
+                peak = float(change[k][inside].max()) if inside.any() else 0.0
+                gate = float(np.clip(peak / max(o.motion_floor, 1e-6), 0.0, 1.0))
+                d = float(angular_distance(p[0], p[1], 0.0, 0.0))
+                if gate >= 0.5 and d < best_d:
+                    best, best_d, best_gate = p, d, gate
+            if best is None:
+                continue
+            dyaw = ((yaw_g[None, :] - best[0] + 180.0) % 360.0) - 180.0
+            sy, sp = max(best[2] / 3.0, 2.0), max(best[3] / 3.0, 2.0)
+            maps[k] = np.exp(-0.5 * ((dyaw / sy) ** 2 + ((pitch_g[:, None] - best[1]) / sp) ** 2))
+            conf[k] = best_gate * presence[k] * (1.0 - np.exp(-(1.0 + max(float(best[4]), 0.0))))
+        return maps, conf, held
+
+    def _earlier(self, m: np.ndarray) -> np.ndarray:
+        """The running mean of the motion from ``motion_delay`` ago back over ``motion_memory`` (zeros
+        until there is any): a region that keeps moving whether or not it is the sound (a drummer, a
+        fan, trees in wind) has as much of it as now, a region that starts to move has none."""
+        self._recent.append(m)
+        if len(self._recent) > self._delay:
+            old = self._recent.popleft()
+            lam = self._lam_b
+            self._sb = old.copy() if self._sb is None else lam * self._sb + old
+            self._wb = lam * self._wb + 1.0
+        if self._sb is None:
+            return np.zeros_like(m)
+        return self._sb / self._wb
 
     def _lateral(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Smoothed lateral estimate per frame: s (B,), spread (B,), confidence (B,)."""
@@ -248,7 +351,13 @@ class AudiovisualLocalizer(Localizer):
         dists, ks = [], []
         loud = np.zeros(b) if mono is None else audio_loudness(mono, self.audio_spec.sample_rate,
                                                                (100.0, 6000.0), 0.3)
-        motion_maps, motion_conf, change = self._motion(luminance(frames), loud)
+        motion_maps, motion_conf, change, presence = self._motion(luminance(frames), loud)
+        held = None
+        if "people" in self.parts:
+            people_maps, people_conf, held = self._people(batch, change, presence)
+            d, has = as_distribution(people_maps)
+            dists.append(d)
+            ks.append(o.people_weight * people_conf * has * concentration(d))
         if "synchrony" in self.parts:
             res = self.sync.process(FrameBatch(batch.indices, batch.times, frames, mono))
             # Only where the picture visibly changes: synchrony's chance level is measured on the frame,
@@ -256,7 +365,10 @@ class AudiovisualLocalizer(Localizer):
             gate = np.clip(change / max(o.motion_floor, 1e-6), 0.0, 1.0)
             d, has = as_distribution(res.maps * gate)
             dists.append(d)
-            ks.append(o.synchrony_weight * res.confidence * has * concentration(d))
+            # Renormalising the gated map would give a remnant the confidence of the whole (the sky's
+            # peak gated away, a faint edge left at full weight): it keeps the share of the map it keeps.
+            kept = _kept_share(res.maps, gate) if o.sync_gate_share else 1.0
+            ks.append(o.synchrony_weight * res.confidence * kept * has * concentration(d))
         if "motion" in self.parts:
             d, has = as_distribution(motion_maps)
             dists.append(d)
@@ -272,7 +384,7 @@ class AudiovisualLocalizer(Localizer):
         lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
         if not lateral:
             maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
-            return SaliencyBatch(maps.astype(np.float32), conf)
+            return SaliencyBatch(maps.astype(np.float32), conf, people=held)
         s, spread, lconf = self._lateral(batch.audio)
         weight = lconf.astype(np.float32)[:, None, None]
         # With a lateral cue the prior only chooses front over back (and the horizon): a narrow prior in
@@ -281,4 +393,4 @@ class AudiovisualLocalizer(Localizer):
         wide, c_w = blend_prior(evidence, conf, o.prior_strength, o.stereo_prior_yaw_sigma, o.prior_pitch_sigma)
         maps = (1.0 - weight) * narrow + weight * wide * cone_maps(s, spread, h, w)
         conf = np.maximum((1.0 - lconf) * c_n + lconf * c_w, lconf * (np.abs(s) > 0.2))
-        return SaliencyBatch(maps.astype(np.float32), conf)
+        return SaliencyBatch(maps.astype(np.float32), conf, people=held)
