@@ -61,11 +61,15 @@ class AudiovisualOptions(PluginOptions):
     synchrony_weight: float = option(0.3, "weight of the synchrony part (below motion's: on a steady sound "
                                      "it contradicts a mover)", lo=0.0, hi=100.0)
     motion_weight: float = option(1.0, "weight of the motion-while-sounding part", lo=0.0, hi=100.0)
-    people_weight: float = option(1.0, "weight of the people part (a person whose picture changes while "
+    people_weight: float = option(0.5, "weight of the people part (a person whose picture changes while "
                                   "sound is present; the one nearest the front when there are several)",
                                   lo=0.0, hi=100.0)
     people_threshold: float = option(0.0, "HOG people detector's SVM margin a detection must beat (higher: "
                                      "fewer false people, more missed ones)", lo=-5.0, hi=10.0)
+    people_front_sigma: float = option(60.0, "degrees: a person's evidence falls off with distance from the "
+                                       "front like a Gaussian of this width (a person is a likely sound maker, "
+                                       "not the sure one: one far from where the operator pointed must be "
+                                       "confirmed by the other parts); 0 = no falloff", lo=0.0, hi=360.0)
     people_faces: bool = option(False, "also look for frontal faces (Haar cascade): finds people whose body "
                                 "is hidden, at about three times the detector's cost")
     people_every: float = option(2.0, "seconds of video between two looks for people (only while sound is "
@@ -194,7 +198,7 @@ class AudiovisualLocalizer(Localizer):
         self._lat = np.zeros(4)  # smoothed Σw·r, Σw·r², Σw, side/mid
         self._level = 0.0  # recent stereo window energy, for lateral_onset
         if getattr(self, "detector", None) is not None:
-            self.people = PeopleTrack(self.detector.detect, self.options.people_every, self.options.people_hold)
+            self.people = PeopleTrack(self.detector.detect, self.options.people_hold)
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
@@ -297,6 +301,8 @@ class AudiovisualLocalizer(Localizer):
             sy, sp = max(best[2] / 3.0, 2.0), max(best[3] / 3.0, 2.0)
             maps[k] = np.exp(-0.5 * ((dyaw / sy) ** 2 + ((pitch_g[:, None] - best[1]) / sp) ** 2))
             conf[k] = best_gate * presence[k] * (1.0 - np.exp(-(1.0 + max(float(best[4]), 0.0))))
+            if o.people_front_sigma > 0:
+                conf[k] *= float(np.exp(-0.5 * (best_d / o.people_front_sigma) ** 2))
         return maps, conf, held
 
     def _earlier(self, m: np.ndarray) -> np.ndarray:

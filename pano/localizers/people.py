@@ -16,7 +16,7 @@ An equirectangular frame bends bodies away from the horizon and cuts them at the
 six perspective (rectilinear) views of ``VIEW_FOV`` degrees centred on the horizon every 60° of yaw,
 which overlap; boxes are mapped back to (yaw, pitch, width, height) in degrees and duplicates from two
 views are merged. It costs tens of milliseconds per frame on a laptop core, so callers run it every
-couple of seconds of video (:class:`PeopleTrack`), not every frame.
+couple of seconds of video (:class:`PeopleTrack`), not every frame, and only while sound is present.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class PersonDetector:
         self.hog, self.face = _models()
 
     def view(self, frame: np.ndarray, view_yaw: float) -> np.ndarray:
-        """The grey rectilinear view at ``view_yaw`` (uint8, view_px square)."""
+        """The grey rectilinear view at ``view_yaw`` (uint8, view_px square) of an RGB or grey frame."""
         h, w = frame.shape[:2]
         mx, my = _view_maps(h, w, float(view_yaw), self.view_px, self.fov)
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
@@ -149,38 +149,27 @@ class PersonDetector:
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views."""
-        h, w = frame.shape[:2]
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         rows: list[tuple[float, float, float, float, float]] = []
         for vy in self.views:
-            mx, my = _view_maps(h, w, vy, self.view_px, self.fov)
-            rows += self.detect_view(cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP), vy)
+            rows += self.detect_view(self.view(grey, vy), vy)
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, 5))
 
 
 class PeopleTrack:
-    """Detections every ``every`` seconds of video, each held ``hold`` seconds (a person does not
-    vanish between two looks, and a detector misses some looks): :meth:`due` says when to look,
-    :meth:`add` records a look, :meth:`at` gives the people held at a time."""
+    """Looks for people (the caller decides when: ``FrameBatch.detail`` frames come every couple of
+    seconds), each look's people held ``hold`` seconds (a person does not vanish between two looks,
+    and a detector misses some): :meth:`add` records a look, :meth:`at` gives the people held at a
+    time."""
 
-    def __init__(self, detect, every: float = 2.0, hold: float = 10.0) -> None:
+    def __init__(self, detect, hold: float = 10.0) -> None:
         self.detect = detect  # a callable frame -> (N, 5), PersonDetector.detect or a test's
-        self.every = float(every)
         self.hold = float(hold)
         self._looks: list[tuple[float, np.ndarray]] = []
-        self._last = -np.inf
-
-    def due(self, t: float) -> bool:
-        return t - self._last >= self.every
 
     def add(self, t: float, frame: np.ndarray) -> None:
-        self._last = float(t)
         self._looks.append((float(t), np.asarray(self.detect(frame), np.float64).reshape(-1, 5)))
         self._looks = [(lt, b) for lt, b in self._looks if t - lt < self.hold]
-
-    def skip(self, t: float) -> None:
-        """No look now (e.g. silence): wait ``every`` again before the next."""
-        self._last = float(t)
 
     def at(self, t: float) -> np.ndarray:
         """(N, 5) the people seen within ``hold`` seconds before ``t``, duplicates merged (newest kept
