@@ -253,11 +253,14 @@ class AudiovisualLocalizer(Localizer):
             self._sm = m[k] * present if self._sm is None else self._lam_m * self._sm + present * m[k]
             self._sp = self._lam_m * self._sp + present
             mean = self._sm / max(self._sp, 1e-9)
-            if o.motion_novelty > 0:
-                mean = np.maximum(mean - o.motion_novelty * self._earlier(m[k]), 0.0)
+            earlier = self._earlier(m[k]) if o.motion_novelty > 0 else None
+            if earlier is not None:
+                mean = np.maximum(mean - o.motion_novelty * earlier, 0.0)
             peak = float(mean.max())
             excess = max(peak - o.motion_floor, 0.0)
-            conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if self._sp > 0.5 else 0.0
+            # New motion needs an earlier to be new against: nothing counts until motion_delay has passed.
+            warm = self._sp > 0.5 and (o.motion_novelty <= 0 or self._sb is not None)
+            conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if warm else 0.0
             maps[k] = np.maximum(mean - o.motion_floor, 0.0)
         self._prev_y = y[-1].copy()
         return maps, conf, change, presence
@@ -305,8 +308,8 @@ class AudiovisualLocalizer(Localizer):
                 conf[k] *= float(np.exp(-0.5 * (best_d / o.people_front_sigma) ** 2))
         return maps, conf, held
 
-    def _earlier(self, m: np.ndarray) -> np.ndarray:
-        """The running mean of the motion from ``motion_delay`` ago back over ``motion_memory`` (zeros
+    def _earlier(self, m: np.ndarray) -> np.ndarray | None:
+        """The running mean of the motion from ``motion_delay`` ago back over ``motion_memory`` (None
         until there is any): a region that keeps moving whether or not it is the sound (a drummer, a
         fan, trees in wind) has as much of it as now, a region that starts to move has none."""
         self._recent.append(m)
@@ -315,9 +318,7 @@ class AudiovisualLocalizer(Localizer):
             lam = self._lam_b
             self._sb = old.copy() if self._sb is None else lam * self._sb + old
             self._wb = lam * self._wb + 1.0
-        if self._sb is None:
-            return np.zeros_like(m)
-        return self._sb / self._wb
+        return None if self._sb is None else self._sb / self._wb
 
     def _lateral(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Smoothed lateral estimate per frame: s (B,), spread (B,), confidence (B,)."""
