@@ -70,7 +70,7 @@ def test_view_boxes_map_to_the_sphere():
 
 
 def test_people_are_held_between_looks_and_the_one_at_the_sound_is_picked():
-    track = PeopleTrack(lambda _f: np.array([[30.0, 0.0, 15.0, 40.0, 1.0], [-90.0, 0.0, 15.0, 40.0, 1.0]]),
+    track = PeopleTrack(lambda _f, **_where: np.array([[30.0, 0.0, 15.0, 40.0, 1.0], [-90.0, 0.0, 15.0, 40.0, 1.0]]),
                         hold=10.0)
     track.add(1.0, np.zeros((4, 8, 3), np.uint8))
     assert len(track.at(0.5)) == 0 and len(track.at(9.0)) == 2 and len(track.at(11.5)) == 0
@@ -122,7 +122,7 @@ def two_people(monkeypatch):
     seen = np.array([[45.0, 0.0, 12.0, 30.0, 1.0], [-130.0, 0.0, 12.0, 30.0, 1.0]])
     looks = []
 
-    def detect(self, frame):
+    def detect(self, frame, near=None):
         looks.append(frame.shape)
         return seen
 

@@ -112,9 +112,11 @@ class PersonDetector:
     """People on an RGB equirectangular frame: (N, 5) rows of yaw, pitch, width, height (degrees),
     score (the HOG SVM margin; a face alone scores ``face_score``)."""
 
-    def __init__(self, hog_threshold: float = 0.5, faces: bool = True, face_score: float = 1.0,
-                 view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV) -> None:
+    def __init__(self, hog_threshold: float = 0.0, faces: bool = False, face_score: float = 1.0,
+                 view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV,
+                 scale: float = 1.1) -> None:
         self.hog_threshold = float(hog_threshold)
+        self.scale = float(scale)  # the detector's image pyramid step: finer finds more, costs more
         self.faces = bool(faces)
         self.face_score = float(face_score)
         self.view_px = int(view_px)
@@ -133,7 +135,7 @@ class PersonDetector:
         """People in one view, as sphere boxes with scores."""
         out = []
         rects, weights = self.hog.detectMultiScale(grey, hitThreshold=self.hog_threshold, winStride=(8, 8),
-                                                   padding=(8, 8), scale=1.15)
+                                                   padding=(8, 8), scale=self.scale)
         for (x, y, bw, bh), s in zip(np.reshape(rects, (-1, 4)), np.reshape(weights, -1), strict=True):
             # The HOG window has a margin around the body (64×128 for a 40×100 figure): trim it.
             x, y, bw, bh = x + 0.15 * bw, y + 0.1 * bh, 0.7 * bw, 0.8 * bh
@@ -147,11 +149,15 @@ class PersonDetector:
                 out.append((*box, self.face_score))
         return out
 
-    def detect(self, frame: np.ndarray) -> np.ndarray:
-        """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views."""
+    def detect(self, frame: np.ndarray, near: float | None = None) -> np.ndarray:
+        """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
+        (a yaw) only in the views that reach within 10° of it (the subject finder knows where the
+        sound is: two views instead of six)."""
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         rows: list[tuple[float, float, float, float, float]] = []
         for vy in self.views:
+            if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
+                continue
             rows += self.detect_view(self.view(grey, vy), vy)
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, 5))
 
@@ -167,8 +173,9 @@ class PeopleTrack:
         self.hold = float(hold)
         self._looks: list[tuple[float, np.ndarray]] = []
 
-    def add(self, t: float, frame: np.ndarray) -> None:
-        self._looks.append((float(t), np.asarray(self.detect(frame), np.float64).reshape(-1, 5)))
+    def add(self, t: float, frame: np.ndarray, **where) -> None:
+        """One look at ``frame`` (``where``: passed to the detector, e.g. ``near=yaw``)."""
+        self._looks.append((float(t), np.asarray(self.detect(frame, **where), np.float64).reshape(-1, 5)))
         self._looks = [(lt, b) for lt, b in self._looks if t - lt < self.hold]
 
     def at(self, t: float) -> np.ndarray:

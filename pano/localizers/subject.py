@@ -109,6 +109,9 @@ def subject_boxes(
     return out
 
 
+SUBJECT_HOG_THRESHOLD = -0.3  # the people detector's SVM margin for a subject (0 for the mono people part)
+
+
 class SubjectFinder:
     """The pipeline's look at the picture: per frame, the box of the subject at the sound's direction.
 
@@ -127,7 +130,8 @@ class SubjectFinder:
         self.track: PeopleTrack | None = None
         if people:
             try:
-                self.track = PeopleTrack(PersonDetector().detect)
+                # A weaker detection will do: the sound's direction must fall in its box as well.
+                self.track = PeopleTrack(PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD).detect)
             except InputError as exc:  # OpenCV 5: no detector models; frame colour regions only
                 if notify is not None:
                     notify(f"note: subjects are colour regions only ({exc})")
@@ -144,7 +148,7 @@ class SubjectFinder:
             if people is None and self.track is not None:
                 frame = batch.detail.get(k) if batch.detail else None
                 if frame is not None and sure:
-                    self.track.add(float(batch.times[k]), frame)
+                    self.track.add(float(batch.times[k]), frame, near=float(yaw[k]))
             if not sure or batch.indices[k] % self.every:
                 continue
             held = people[k] if people is not None else (self.track.at(float(batch.times[k]))
