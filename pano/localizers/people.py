@@ -114,7 +114,7 @@ class PersonDetector:
 
     def __init__(self, hog_threshold: float = 0.0, faces: bool = False, face_score: float = 1.0,
                  view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV,
-                 scale: float = 1.1) -> None:
+                 scale: float = 1.15) -> None:
         self.hog_threshold = float(hog_threshold)
         self.scale = float(scale)  # the detector's image pyramid step: finer finds more, costs more
         self.faces = bool(faces)

@@ -131,7 +131,8 @@ class SubjectFinder:
         if people:
             try:
                 # A weaker detection will do: the sound's direction must fall in its box as well.
-                self.track = PeopleTrack(PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD).detect)
+                # A finer pyramid (two views, not six, so it costs less than the mono part's look).
+                self.track = PeopleTrack(PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1).detect)
             except InputError as exc:  # OpenCV 5: no detector models; frame colour regions only
                 if notify is not None:
                     notify(f"note: subjects are colour regions only ({exc})")
