@@ -122,7 +122,7 @@ def two_people(monkeypatch):
     seen = np.array([[45.0, 0.0, 12.0, 30.0, 1.0], [-130.0, 0.0, 12.0, 30.0, 1.0]])
     looks = []
 
-    def detect(self, frame, near=None):
+    def detect(self, frame, near=None, views=None):
         looks.append(frame.shape)
         return seen
 

@@ -42,7 +42,7 @@ from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
 from pano.localizers.lateral import cone_maps, lateral_confidence, level_difference
-from pano.localizers.people import DETAIL_SIZE, PeopleTrack, PersonDetector
+from pano.localizers.people import DETAIL_SIZE, VIEW_FOV, VIEW_YAWS, PeopleTrack, PersonDetector
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
 from pano.sphere.geometry import angular_distance, area_weights, grid_angles, grid_vectors
@@ -265,6 +265,18 @@ class AudiovisualLocalizer(Localizer):
         self._prev_y = y[-1].copy()
         return maps, conf, change, presence
 
+    def _changing_views(self, change: np.ndarray) -> tuple[float, ...]:
+        """The detector's views whose field holds visible change of at least half ``motion_floor``."""
+        yaw_g, pitch_g = grid_angles(*change.shape)
+        rows = np.abs(pitch_g) <= VIEW_FOV / 2.0
+        strong = (change[rows] >= 0.5 * self.options.motion_floor).any(axis=0)  # (w,) columns with change
+        out = []
+        for vy in VIEW_YAWS:
+            cols = np.abs(((yaw_g - vy + 180.0) % 360.0) - 180.0) <= VIEW_FOV / 2.0
+            if strong[cols].any():
+                out.append(vy)
+        return tuple(out)
+
     def _people(self, batch: FrameBatch, change: np.ndarray, presence: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """The people part: maps (B, h, w), confidences (B,) and the people held per frame.
@@ -284,7 +296,11 @@ class AudiovisualLocalizer(Localizer):
             t = float(batch.times[k])
             frame = batch.detail.get(k) if batch.detail else None
             if frame is not None and presence[k] >= 0.5:
-                self.people.add(t, frame)
+                # Only views where the picture changes: a person elsewhere could not pass the gate below
+                # (a still panorama costs no look at all).
+                views = self._changing_views(change[k])
+                if views:
+                    self.people.add(t, frame, views=views)
             people = self.people.at(t)
             held.append(people)
             if len(people) == 0 or presence[k] <= 0:
@@ -362,9 +378,10 @@ class AudiovisualLocalizer(Localizer):
         held = None
         if "people" in self.parts:
             people_maps, people_conf, held = self._people(batch, change, presence)
-            d, has = as_distribution(people_maps)
-            dists.append(d)
-            ks.append(o.people_weight * people_conf * has * concentration(d))
+            if people_conf.any():  # most batches: nobody playing in view; skip the part's arithmetic
+                d, has = as_distribution(people_maps)
+                dists.append(d)
+                ks.append(o.people_weight * people_conf * has * concentration(d))
         if "synchrony" in self.parts:
             res = self.sync.process(FrameBatch(batch.indices, batch.times, frames, mono))
             # Only where the picture visibly changes: synchrony's chance level is measured on the frame,

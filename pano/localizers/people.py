@@ -149,13 +149,14 @@ class PersonDetector:
                 out.append((*box, self.face_score))
         return out
 
-    def detect(self, frame: np.ndarray, near: float | None = None) -> np.ndarray:
+    def detect(self, frame: np.ndarray, near: float | None = None,
+               views: tuple[float, ...] | None = None) -> np.ndarray:
         """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
         (a yaw) only in the views that reach within 10° of it (the subject finder knows where the
-        sound is: two views instead of six)."""
+        sound is: two views instead of six); with ``views`` only in those of ``self.views``."""
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         rows: list[tuple[float, float, float, float, float]] = []
-        for vy in self.views:
+        for vy in self.views if views is None else views:
             if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
                 continue
             rows += self.detect_view(self.view(grey, vy), vy)
