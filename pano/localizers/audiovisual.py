@@ -80,8 +80,10 @@ class AudiovisualOptions(PluginOptions):
                                    "yaw 0 / pitch 0 must beat (0 = no prior)", lo=0.0, hi=100.0)
     prior_yaw_sigma: float = option(30.0, "prior's width in yaw (degrees)", lo=1.0, hi=360.0)
     prior_pitch_sigma: float = option(15.0, "prior's width in pitch (degrees)", lo=1.0, hi=180.0)
-    sync_gate_share: bool = option(True, "synchrony's weight keeps only the share of its map that the "
-                                   "visible-change gate keeps (off: the gated remnant gets the whole's weight)")
+    sync_gate_share: bool = option(False, "synchrony's weight keeps only the share of its map that the "
+                                   "visible-change gate keeps (off: the gated remnant gets the whole's weight; "
+                                   "on changed no real clip and, with the new-motion rule, pulled a pulsing "
+                                   "source's aim 12° towards the front)")
     motion_window: float = option(1.0, "seconds, time constant of the motion evidence", lo=0.05, hi=30.0)
     motion_floor: float = option(0.75, "luma levels per frame a region must move by (above the frame's "
                                  "median) before motion counts", lo=0.0, hi=255.0)
