@@ -183,3 +183,20 @@ def test_a_foa_run_records_the_person_at_the_sound_as_its_subject(tmp_path):
     assert np.all(np.abs(boxes[:, 0] - 30.0) < 8.0) and np.median(boxes[:, 3]) > 30.0, boxes[:5]
     last = traj["samples"][-1]
     assert in_view(30.0, 0.0, last["yaw"], last["pitch"], last["hfov"], last["vfov"])
+
+
+def test_without_the_detector_models_the_mono_default_runs_without_its_people_part(monkeypatch):
+    """OpenCV 5 (no HOG people model, no cascades): one note, and the other parts still run."""
+    import pano.localizers.audiovisual as av
+    from common.errors import InputError
+    from pano.localizers.base import create_localizer
+    from pano.run.context import RunContext
+
+    def missing(*_a, **_k):
+        raise InputError("OpenCV 5.0 has no HOG people detector")
+
+    monkeypatch.setattr(av, "PersonDetector", missing)
+    notes = []
+    loc = create_localizer("audiovisual", RunContext(fps=30.0, notify=notes.append))
+    assert "people" not in loc.parts and loc.detail_size is None and not loc.describe()["people_used"]
+    assert len(notes) == 1 and "people part" in notes[0]

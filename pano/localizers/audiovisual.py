@@ -163,12 +163,16 @@ class AudiovisualLocalizer(Localizer):
         self.parts = tuple(p for p in PARTS if p in o.parts)
         self.frame_size = GRID
         self.batch_size = o.batch_size
+        self.detector: PersonDetector | None = None
         if "people" in self.parts:
+            try:
+                self.detector = PersonDetector(o.people_threshold, faces=o.people_faces)
+            except InputError as exc:  # OpenCV 5: the models are gone; the other parts still work
+                self.ctx.notify(f"note: audiovisual runs without its people part ({exc})")
+                self.parts = tuple(p for p in self.parts if p != "people")
+        if self.detector is not None:
             self.detail_size = DETAIL_SIZE
             self.detail_every = float(o.people_every)
-            self.detector: PersonDetector | None = PersonDetector(o.people_threshold, faces=o.people_faces)
-        else:
-            self.detector = None
         self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse({"frame_size": GRID}))
         self.stereo = _uses_stereo(self.ctx, self.parts)
         fps = float(self.ctx.fps)
@@ -212,7 +216,7 @@ class AudiovisualLocalizer(Localizer):
 
     def describe(self) -> dict:
         return super().describe() | {"audio_window": self.audio_spec.window, "stereo_used": self.stereo,
-                                     "synchrony": self.sync.describe()}
+                                     "people_used": self.detector is not None, "synchrony": self.sync.describe()}
 
     # -- parts -------------------------------------------------------------------------------------
     def _mono(self, audio: np.ndarray | None, n: int) -> np.ndarray | None:
