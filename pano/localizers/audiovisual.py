@@ -13,6 +13,12 @@ deciding whenever that evidence is weak:
   loud the track is relative to its own recent level, minus the frame's median (camera motion and
   flicker move everything at once); it is confident only when the peak beats ``motion_floor`` luma
   levels per frame, so codec noise on a still picture is no evidence;
+- ``people`` — a person whose picture changes while sound is present is a likely sound maker
+  (``pano.localizers.people``: OpenCV's HOG detector on horizon views of a larger detail frame every
+  ``people_every`` seconds, only in views where the picture changes); the one nearest the front wins,
+  and its evidence falls off with the distance from the front (``people_front_sigma``). The motion
+  part counts only *new* motion (``motion_novelty``): a region's own motion from ``motion_delay`` ago
+  over ``motion_memory`` is subtracted, so a drummer who never stops does not pull the camera;
 - ``stereo`` — with two channels that differ, their level difference gives the lateral direction (a
   cone around the left-right axis, ``pano.localizers.lateral``); the map is multiplied by that cone,
   so the prior and the picture choose front or back on it.

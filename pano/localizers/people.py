@@ -8,9 +8,10 @@ inside ``opencv-python-headless`` 4.x (no download at run time; OpenCV 5 dropped
 
 - the HOG + linear SVM people detector of Dalal & Triggs (CVPR 2005), ``cv2.HOGDescriptor``'s default
   people model (OpenCV, Apache 2.0): whole standing or seated bodies about 128 px tall and up;
-- the frontal-face Haar cascade of Viola & Jones (``haarcascade_frontalface_default.xml``, Intel's
-  BSD-style licence as shipped in ``cv2.data``): a face, which stands for the person below it (upper
-  body, an instrument held in front) where the body is cut or seated behind something.
+- optionally (``faces=True``; off by default: at 960×480 faces are under the cascade's 20 px and it
+  triples the cost) the frontal-face Haar cascade of Viola & Jones as trained by R. Lienhart
+  (``haarcascade_frontalface_default.xml`` in ``cv2.data``, the Intel License Agreement For Open Source
+  Computer Vision Library): a face stands for the person below it (upper body, an instrument).
 
 An equirectangular frame bends bodies away from the horizon and cuts them at the seam, so both run on
 six perspective (rectilinear) views of ``VIEW_FOV`` degrees centred on the horizon every 60° of yaw,
