@@ -152,11 +152,22 @@ class FrameCache:
     def __init__(self, info) -> None:
         self.info = info
         self._frames: dict[tuple[int, int], np.ndarray] = {}
+        self._details: dict[tuple, dict[int, np.ndarray]] = {}
 
     def get(self, size: tuple[int, int]) -> np.ndarray:
         if size not in self._frames:
             self._frames[size] = np.stack([rgb for _i, _t, rgb in self.info.frames(size=size)])
         return self._frames[size]
+
+    def details(self, size: tuple[int, int], every: float) -> dict[int, np.ndarray]:
+        """Frame index → RGB at ``size``, once every ``every`` seconds, as ``frame_batches`` gives them."""
+        key = (size, float(every))
+        if key not in self._details:
+            from pano.media.video import iter_frames_detail
+
+            self._details[key] = {i: big for i, _t, _s, big in iter_frames_detail(self.info, (8, 16), size, every)
+                                  if big is not None}
+        return self._details[key]
 
 
 def plan_path(audio_info, frames: FrameCache, name: str, checkpoint: str | None, options: dict | None = None,
@@ -172,12 +183,14 @@ def plan_path(audio_info, frames: FrameCache, name: str, checkpoint: str | None,
     spec = source.audio_spec
     windows = AudioWindows(audio_info, spec.layout, spec.sample_rate, spec.window) if spec else None
     rgb = frames.get(source.frame_size) if source.frame_size is not None else None
+    details = frames.details(source.detail_size, source.detail_every) if source.detail_size else None
     n = len(times) if rgb is None else min(len(times), len(rgb))
     bs = max(1, int(source.batch_size))
     for start in range(0, n, bs):
         idx = np.arange(start, min(start + bs, n))
         ts = times[idx]
-        batch = FrameBatch(idx, ts, None if rgb is None else rgb[idx], windows.windows(ts) if windows else None)
+        batch = FrameBatch(idx, ts, None if rgb is None else rgb[idx], windows.windows(ts) if windows else None,
+                           None if details is None else {k: details[i] for k, i in enumerate(idx) if i in details})
         res = source.process(batch)
         yaw, pitch, resultant = batch_centroids(res.maps)
         planner.observe(Observation(ts, res.maps, yaw, pitch, res.confidence * resultant))

@@ -30,8 +30,9 @@ from common.version import VERSION
 from pano.localizers.base import Localizer, create_localizer
 from pano.localizers.batches import frame_batches
 from pano.localizers.importance import batch_centroids
+from pano.localizers.people import DETAIL_SIZE
 from pano.localizers.select import choose_localizer
-from pano.localizers.subject import subject_boxes
+from pano.localizers.subject import SubjectFinder
 from pano.media.codecs import Encoding, choose_encoding
 from pano.media.probe import MediaInfo, probe, require_audio, require_equirectangular
 from pano.paths.exporters import EXPORTERS, ExportJob
@@ -44,9 +45,11 @@ from pano.run.names import OutputNames
 from pano.sphere.views import DEFAULT_FOV_RANGE, output_geometry, parse_aspect
 
 # Where the planner frames subjects: pass 1 also decodes the frames this small (H, W) and finds the
-# sounding subject's box on every SUBJECT_EVERY-th frame (pano.localizers.subject).
+# sounding subject's box on every SUBJECT_EVERY-th frame (pano.localizers.subject), and looks for
+# people on a DETAIL_SIZE frame every PEOPLE_EVERY seconds (pano.localizers.people).
 SUBJECT_FRAME = (256, 512)
 SUBJECT_EVERY = 3
+PEOPLE_EVERY = 2.0
 
 __all__ = ["NFOV_AUDIO", "RunOptions", "RunResult", "render_trajectory", "run", "run_context"]
 
@@ -201,16 +204,16 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
             look = SUBJECT_FRAME if planner.wants_subjects else None
-            for batch in frame_batches(info, source, times, frame_size=look):
+            finder = SubjectFinder(SUBJECT_EVERY, notify=notify) if look is not None else None
+            detail = (DETAIL_SIZE, PEOPLE_EVERY) if finder is not None and finder.track is not None else None
+            for batch in frame_batches(info, source, times, frame_size=look, detail=detail):
                 result = source.process(batch)
                 maps = result.maps
                 yaw, pitch, resultant = batch_centroids(maps)
                 conf = result.confidence * resultant
                 boxes = None
-                if look is not None and batch.frames is not None:
-                    every = batch.indices % SUBJECT_EVERY == 0  # a few times a second is enough to frame
-                    boxes = np.full((len(yaw), 4), np.nan)
-                    boxes[every] = subject_boxes(batch.frames[every], yaw[every], pitch[every], conf[every])
+                if finder is not None and (batch.frames is not None or batch.detail):
+                    boxes = finder.boxes(batch, result.people, yaw, pitch, conf)
                 planner.observe(Observation(batch.times, maps, yaw, pitch, conf, subject=boxes))
                 if store is not None:
                     store.append(maps)

@@ -13,6 +13,12 @@ deciding whenever that evidence is weak:
   loud the track is relative to its own recent level, minus the frame's median (camera motion and
   flicker move everything at once); it is confident only when the peak beats ``motion_floor`` luma
   levels per frame, so codec noise on a still picture is no evidence;
+- ``people`` — a person whose picture changes while sound is present is a likely sound maker
+  (``pano.localizers.people``: OpenCV's HOG detector on horizon views of a larger detail frame every
+  ``people_every`` seconds, only in views where the picture changes); the one nearest the front wins,
+  and its evidence falls off with the distance from the front (``people_front_sigma``). The motion
+  part counts only *new* motion (``motion_novelty``): a region's own motion from ``motion_delay`` ago
+  over ``motion_memory`` is subtracted, so a drummer who never stops does not pull the camera;
 - ``stereo`` — with two channels that differ, their level difference (a coincident pair, what a stereo
   decode of FOA gives) or their arrival-time difference (a spaced pair, ``mic_spacing`` apart) gives
   the lateral direction (a cone around the left-right axis, ``pano.localizers.lateral``), but only
@@ -36,6 +42,7 @@ mono and stereo, and on the synthetic scenes of the tests (see the README's tabl
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,15 +54,16 @@ from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
 from pano.localizers.lateral import MIC_SPACING, LateralTracker, lateral_likelihood
+from pano.localizers.people import DETAIL_SIZE, VIEW_FOV, VIEW_YAWS, PeopleTrack, PersonDetector
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
-from pano.sphere.geometry import area_weights, grid_vectors
+from pano.sphere.geometry import angular_distance, area_weights, grid_angles, grid_vectors
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
     from pano.run.context import RunContext
 
-PARTS = ("synchrony", "motion", "stereo")
+PARTS = ("synchrony", "motion", "people", "stereo")
 GRID = (64, 128)  # the analysis grid of every part; pools evenly to the planner's 32 rows
 
 
@@ -65,15 +73,40 @@ class AudiovisualOptions(PluginOptions):
     synchrony_weight: float = option(0.3, "weight of the synchrony part (below motion's: on a steady sound "
                                      "it contradicts a mover)", lo=0.0, hi=100.0)
     motion_weight: float = option(1.0, "weight of the motion-while-sounding part", lo=0.0, hi=100.0)
+    people_weight: float = option(0.5, "weight of the people part (a person whose picture changes while "
+                                  "sound is present; the one nearest the front when there are several)",
+                                  lo=0.0, hi=100.0)
+    people_threshold: float = option(0.0, "HOG people detector's SVM margin a detection must beat (higher: "
+                                     "fewer false people, more missed ones)", lo=-5.0, hi=10.0)
+    people_front_sigma: float = option(60.0, "degrees: a person's evidence falls off with distance from the "
+                                       "front like a Gaussian of this width (a person is a likely sound maker, "
+                                       "not the sure one: one far from where the operator pointed must be "
+                                       "confirmed by the other parts); 0 = no falloff", lo=0.0, hi=360.0)
+    people_faces: bool = option(False, "also look for frontal faces (Haar cascade): finds people whose body "
+                                "is hidden, at about three times the detector's cost")
+    people_every: float = option(2.0, "seconds of video between two looks for people (only while sound is "
+                                 "present)", lo=0.1, hi=60.0)
+    people_hold: float = option(10.0, "seconds a person seen once is kept (people do not vanish between "
+                                "looks, and the detector misses some looks)", lo=0.1, hi=600.0)
     prior_strength: float = option(0.5, "front-and-horizon prior: how much evidence a move away from "
                                    "yaw 0 / pitch 0 must beat (0 = no prior)", lo=0.0, hi=100.0)
     prior_yaw_sigma: float = option(30.0, "prior's width in yaw (degrees)", lo=1.0, hi=360.0)
     prior_pitch_sigma: float = option(15.0, "prior's width in pitch (degrees)", lo=1.0, hi=180.0)
+    sync_gate_share: bool = option(False, "synchrony's weight keeps only the share of its map that the "
+                                   "visible-change gate keeps (off: the gated remnant gets the whole's weight; "
+                                   "on changed no real clip and, with the new-motion rule, pulled a pulsing "
+                                   "source's aim 12° towards the front)")
     motion_window: float = option(1.0, "seconds, time constant of the motion evidence", lo=0.05, hi=30.0)
     motion_floor: float = option(0.75, "luma levels per frame a region must move by (above the frame's "
                                  "median) before motion counts", lo=0.0, hi=255.0)
     motion_scale: float = option(2.0, "luma levels per frame above the floor for confidence 1 − 1/e",
                                  lo=0.01, hi=255.0)
+    motion_novelty: float = option(1.0, "how much of a region's own earlier motion (over motion_memory, "
+                                   "motion_delay ago) is subtracted: what has moved all along (a drummer "
+                                   "behind the camera) is not what a move should chase; 0 = off", lo=0.0, hi=1.0)
+    motion_delay: float = option(1.5, "seconds: the earlier motion is taken this long ago (a mover's "
+                                 "own recent past must not cancel it)", lo=0.0, hi=30.0)
+    motion_memory: float = option(8.0, "seconds, time constant of the earlier motion", lo=0.1, hi=120.0)
     stereo_window: float = option(0.25, "seconds of stereo audio per frame for the level difference",
                                   lo=0.02, hi=2.0)
     lateral_gain: float = option(1.5, "stereo: the level ratio is multiplied by this before it is read as the "
@@ -128,6 +161,14 @@ def concentration(dist: np.ndarray, cap_deg: float = 30.0) -> np.ndarray:
     return np.clip((frac - even) / (1.0 - even), 0.0, 1.0)
 
 
+def _kept_share(maps: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """(B,) the area-weighted share of each map (B, h, w) that survives multiplying by ``gate``."""
+    area = area_weights(maps.shape[1]).astype(np.float32)[None]
+    whole = (maps * area).sum(axis=(1, 2))
+    kept = (maps * gate * area).sum(axis=(1, 2))
+    return np.divide(kept, whole, out=np.zeros(len(whole)), where=whole > 0)
+
+
 def _uses_stereo(ctx: RunContext, parts: tuple[str, ...]) -> bool:
     """A stereo pair (or a surround track's front pair) is used; a 4-, 9- or 16-channel track read as
     mono (``--audio-format mono`` on ambisonics) is not: its first two channels are W and Y, not a pair."""
@@ -148,6 +189,16 @@ class AudiovisualLocalizer(Localizer):
         self.parts = tuple(p for p in PARTS if p in o.parts)
         self.frame_size = GRID
         self.batch_size = o.batch_size
+        self.detector: PersonDetector | None = None
+        if "people" in self.parts:
+            try:
+                self.detector = PersonDetector(o.people_threshold, faces=o.people_faces)
+            except InputError as exc:  # OpenCV 5: the models are gone; the other parts still work
+                self.ctx.notify(f"note: audiovisual runs without its people part ({exc})")
+                self.parts = tuple(p for p in self.parts if p != "people")
+        if self.detector is not None:
+            self.detail_size = DETAIL_SIZE
+            self.detail_every = float(o.people_every)
         self.sync = SynchronyLocalizer(self.ctx, SynchronyLocalizer.Options.parse({"frame_size": GRID}))
         self.stereo = _uses_stereo(self.ctx, self.parts)
         fps = float(self.ctx.fps)
@@ -162,6 +213,8 @@ class AudiovisualLocalizer(Localizer):
         self.lateral = LateralTracker(self.audio_spec.sample_rate, fps, o.stereo_smooth, o.lateral_hold,
                                       o.lateral_onset, o.lateral_gain, o.lateral_z_lo, o.lateral_z_hi,
                                       o.mic_spacing)
+        self._lam_b = float(np.exp(-1.0 / (o.motion_memory * fps)))
+        self._delay = int(round(o.motion_delay * fps))
         self._lam_loud = float(np.exp(-1.0 / (10.0 * fps)))
         self._lam_c = float(np.exp(-1.0 / (self.sync.options.evidence_window * fps)))
         self.reset()
@@ -170,9 +223,14 @@ class AudiovisualLocalizer(Localizer):
         self._prev_y: np.ndarray | None = None
         self._sm: np.ndarray | None = None  # Σ presence·motion, per cell
         self._sp = 0.0  # Σ presence
+        self._recent: collections.deque[np.ndarray] = collections.deque()  # the last motion_delay of motion
+        self._sb: np.ndarray | None = None  # Σ of the motion before those, per cell (motion_memory)
+        self._wb = 0.0  # Σ of its weights
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
         self.lateral.reset()  # the stereo pair's running lateral estimate
+        if getattr(self, "detector", None) is not None:
+            self.people = PeopleTrack(self.detector.detect, self.options.people_hold)
 
     def prepare(self, media: MediaInfo) -> None:
         channels = getattr(media, "audio_channels", None)
@@ -184,7 +242,7 @@ class AudiovisualLocalizer(Localizer):
 
     def describe(self) -> dict:
         return super().describe() | {"audio_window": self.audio_spec.window, "stereo_used": self.stereo,
-                                     "synchrony": self.sync.describe()}
+                                     "people_used": self.detector is not None, "synchrony": self.sync.describe()}
 
     # -- parts -------------------------------------------------------------------------------------
     def _mono(self, audio: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -197,9 +255,11 @@ class AudiovisualLocalizer(Localizer):
         start = max(0, (x.shape[-1] - keep) // 2)
         return np.ascontiguousarray(x[..., start:start + keep])
 
-    def _motion(self, y: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Motion while sound is present: maps (B, h, w) and confidences (B,); and the visible change
-        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony."""
+    def _motion(self, y: np.ndarray, loud: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Motion while sound is present: maps (B, h, w) and confidences (B,); the visible change
+        (B, h, w) over synchrony's window, whatever the sound, which gates synchrony and people; and
+        how present the sound is (B,) in [0, 1] (loudness against half its slow running level)."""
         o = self.options
         b, h, w = y.shape
         prev = y[:1] if self._prev_y is None else self._prev_y[None]
@@ -212,6 +272,7 @@ class AudiovisualLocalizer(Localizer):
         maps = np.empty_like(m)
         change = np.empty_like(m)
         conf = np.zeros(b)
+        presence = np.zeros(b)
         for k in range(b):
             lc = self._lam_c
             self._change = m[k].copy() if self._change is None else lc * self._change + (1 - lc) * m[k]
@@ -220,15 +281,92 @@ class AudiovisualLocalizer(Localizer):
             if self._loud_ref <= 0:
                 self._loud_ref = float(loud[k])
             present = float(np.clip(loud[k] / max(0.5 * self._loud_ref, 1e-9), 0.0, 1.0)) if loud[k] > 0 else 0.0
+            presence[k] = present
             self._sm = m[k] * present if self._sm is None else self._lam_m * self._sm + present * m[k]
             self._sp = self._lam_m * self._sp + present
             mean = self._sm / max(self._sp, 1e-9)
+            earlier = self._earlier(m[k]) if o.motion_novelty > 0 else None
+            if earlier is not None:
+                mean = np.maximum(mean - o.motion_novelty * earlier, 0.0)
             peak = float(mean.max())
             excess = max(peak - o.motion_floor, 0.0)
-            conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if self._sp > 0.5 else 0.0
+            # New motion needs an earlier to be new against: nothing counts until motion_delay has passed.
+            warm = self._sp > 0.5 and (o.motion_novelty <= 0 or self._sb is not None)
+            conf[k] = 1.0 - np.exp(-excess / o.motion_scale) if warm else 0.0
             maps[k] = np.maximum(mean - o.motion_floor, 0.0)
         self._prev_y = y[-1].copy()
-        return maps, conf, change
+        return maps, conf, change, presence
+
+    def _changing_views(self, change: np.ndarray) -> tuple[float, ...]:
+        """The detector's views whose field holds visible change of at least half ``motion_floor``."""
+        yaw_g, pitch_g = grid_angles(*change.shape)
+        rows = np.abs(pitch_g) <= VIEW_FOV / 2.0
+        strong = (change[rows] >= 0.5 * self.options.motion_floor).any(axis=0)  # (w,) columns with change
+        out = []
+        for vy in VIEW_YAWS:
+            cols = np.abs(((yaw_g - vy + 180.0) % 360.0) - 180.0) <= VIEW_FOV / 2.0
+            if strong[cols].any():
+                out.append(vy)
+        return tuple(out)
+
+    def _people(self, batch: FrameBatch, change: np.ndarray, presence: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """The people part: maps (B, h, w), confidences (B,) and the people held per frame.
+
+        A look for people on each detail frame while sound is present; of the people held, those whose
+        picture changes (the visible change map's peak inside the box, against ``motion_floor``: a
+        player plays, a printed figure on a still wall does not) are candidates, and the one nearest
+        the front wins (the operator pointed the camera at who matters): a blob the size of the box."""
+        o = self.options
+        b = len(batch.times)
+        h, w = GRID
+        maps = np.zeros((b, h, w), np.float32)
+        conf = np.zeros(b)
+        held: list[np.ndarray] = []
+        yaw_g, pitch_g = grid_angles(h, w)
+        for k in range(b):
+            t = float(batch.times[k])
+            frame = batch.detail.get(k) if batch.detail else None
+            if frame is not None and presence[k] >= 0.5:
+                # Only views where the picture changes: a person elsewhere could not pass the gate below
+                # (a still panorama costs no look at all).
+                views = self._changing_views(change[k])
+                if views:
+                    self.people.add(t, frame, views=views)
+            people = self.people.at(t)
+            held.append(people)
+            if len(people) == 0 or presence[k] <= 0:
+                continue
+            best, best_d, best_gate = None, np.inf, 0.0
+            for p in people:
+                inside = ((np.abs(((yaw_g[None, :] - p[0] + 180.0) % 360.0) - 180.0) <= p[2] / 2 + 3.0)
+                          & (np.abs(pitch_g[:, None] - p[1]) <= p[3] / 2 + 3.0))
+                peak = float(change[k][inside].max()) if inside.any() else 0.0
+                gate = float(np.clip(peak / max(o.motion_floor, 1e-6), 0.0, 1.0))
+                d = float(angular_distance(p[0], p[1], 0.0, 0.0))
+                if gate >= 0.5 and d < best_d:
+                    best, best_d, best_gate = p, d, gate
+            if best is None:
+                continue
+            dyaw = ((yaw_g[None, :] - best[0] + 180.0) % 360.0) - 180.0
+            sy, sp = max(best[2] / 3.0, 2.0), max(best[3] / 3.0, 2.0)
+            maps[k] = np.exp(-0.5 * ((dyaw / sy) ** 2 + ((pitch_g[:, None] - best[1]) / sp) ** 2))
+            conf[k] = best_gate * presence[k] * (1.0 - np.exp(-(1.0 + max(float(best[4]), 0.0))))
+            if o.people_front_sigma > 0:
+                conf[k] *= float(np.exp(-0.5 * (best_d / o.people_front_sigma) ** 2))
+        return maps, conf, held
+
+    def _earlier(self, m: np.ndarray) -> np.ndarray | None:
+        """The running mean of the motion from ``motion_delay`` ago back over ``motion_memory`` (None
+        until there is any): a region that keeps moving whether or not it is the sound (a drummer, a
+        fan, trees in wind) has as much of it as now, a region that starts to move has none."""
+        self._recent.append(m)
+        if len(self._recent) > self._delay:
+            old = self._recent.popleft()
+            lam = self._lam_b
+            self._sb = old.copy() if self._sb is None else lam * self._sb + old
+            self._wb = lam * self._wb + 1.0
+        return None if self._sb is None else self._sb / self._wb
 
     # -- the batch ---------------------------------------------------------------------------------
     def process(self, batch: FrameBatch) -> SaliencyBatch:
@@ -246,7 +384,14 @@ class AudiovisualLocalizer(Localizer):
         dists, ks = [], []
         loud = np.zeros(b) if mono is None else audio_loudness(mono, self.audio_spec.sample_rate,
                                                                (100.0, 6000.0), 0.3)
-        motion_maps, motion_conf, change = self._motion(luminance(frames), loud)
+        motion_maps, motion_conf, change, presence = self._motion(luminance(frames), loud)
+        held = None
+        if "people" in self.parts:
+            people_maps, people_conf, held = self._people(batch, change, presence)
+            if people_conf.any():  # most batches: nobody playing in view; skip the part's arithmetic
+                d, has = as_distribution(people_maps)
+                dists.append(d)
+                ks.append(o.people_weight * people_conf * has * concentration(d))
         if "synchrony" in self.parts:
             res = self.sync.process(FrameBatch(batch.indices, batch.times, frames, mono))
             # Only where the picture visibly changes: synchrony's chance level is measured on the frame,
@@ -254,7 +399,10 @@ class AudiovisualLocalizer(Localizer):
             gate = np.clip(change / max(o.motion_floor, 1e-6), 0.0, 1.0)
             d, has = as_distribution(res.maps * gate)
             dists.append(d)
-            ks.append(o.synchrony_weight * res.confidence * has * concentration(d))
+            # Renormalising the gated map would give a remnant the confidence of the whole (the sky's
+            # peak gated away, a faint edge left at full weight): it keeps the share of the map it keeps.
+            kept = _kept_share(res.maps, gate) if o.sync_gate_share else 1.0
+            ks.append(o.synchrony_weight * res.confidence * kept * has * concentration(d))
         if "motion" in self.parts:
             d, has = as_distribution(motion_maps)
             dists.append(d)
@@ -270,12 +418,12 @@ class AudiovisualLocalizer(Localizer):
         lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
         if not lateral:
             maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
-            return SaliencyBatch(maps.astype(np.float32), conf)
+            return SaliencyBatch(maps.astype(np.float32), conf, people=held)
         est = self.lateral.update(np.asarray(batch.audio)[:, :2])
         rel = est.reliability
         maps, c_mono = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
         if not np.any(rel > 0):
-            return SaliencyBatch(maps.astype(np.float32), c_mono)  # no usable lateral cue: the mono result
+            return SaliencyBatch(maps.astype(np.float32), c_mono, people=held)  # no usable lateral cue: the mono result
         # Where the pair places the sound, the prior only chooses front over back (and the horizon): a
         # narrow prior in yaw would pull a sound the pair places hard left back towards the front. Its
         # width grows with the reliability (in 5° steps: one prior per step), as the cone sharpens.
@@ -287,4 +435,4 @@ class AudiovisualLocalizer(Localizer):
         maps = maps * lateral_likelihood(est, h, w, o.cone_floor)
         # A reliable side is evidence by itself (with prior_strength=0 nothing else may vote).
         conf = np.maximum(c_mono, np.clip(2.0 * rel, 0.0, 1.0))
-        return SaliencyBatch(maps.astype(np.float32), conf)
+        return SaliencyBatch(maps.astype(np.float32), conf, people=held)

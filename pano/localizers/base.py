@@ -40,6 +40,9 @@ class FrameBatch:
     times: np.ndarray  # (B,) float presentation times in seconds
     frames: np.ndarray | None = None  # (B, H, W, 3) uint8 RGB at the source's frame_size
     audio: np.ndarray | None = None  # (B, C, S) float32 windows per the source's AudioSpec
+    # Position in the batch → RGB at a larger ``detail_size``, on a few frames (one every
+    # ``detail_every`` seconds): for detectors that need more pixels than the analysis grid.
+    detail: dict[int, np.ndarray] | None = None
 
 
 @dataclass
@@ -49,6 +52,9 @@ class SaliencyBatch:
 
     maps: np.ndarray  # (B, h, w) float32 ≥ 0 on an equirectangular grid
     confidence: np.ndarray  # (B,) float in [0, 1]
+    # Optional, per frame: (N, 5) people held at that frame (yaw, pitch, width, height, score; see
+    # pano.localizers.people), so the pipeline's subject finder does not detect them again.
+    people: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.maps = np.maximum(np.asarray(self.maps, dtype=np.float32), 0.0)
@@ -66,6 +72,8 @@ class Localizer(RunPlugin, ABC):
     family: ClassVar[str] = "localizer"
     audio_spec: AudioSpec | None = None  # None: the source takes no audio windows
     frame_size: tuple[int, int] | None = None  # (H, W) of frames it wants; None: no frames (no decode)
+    detail_size: tuple[int, int] | None = None  # (H, W) of FrameBatch.detail frames it wants; None: none
+    detail_every: float = 2.0  # seconds of video between detail frames
     batch_size: int = 16
 
     def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:

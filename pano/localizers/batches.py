@@ -13,20 +13,27 @@ import numpy as np
 
 from pano.localizers.base import FrameBatch, Localizer
 from pano.media.audio import AudioWindows
+from pano.media.video import iter_frames_detail
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
 
 
 def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
-                  frame_size: tuple[int, int] | None = None) -> Iterator[FrameBatch]:
+                  frame_size: tuple[int, int] | None = None,
+                  detail: tuple[tuple[int, int], float] | None = None) -> Iterator[FrameBatch]:
     """Frames (if the source wants them, else at ``frame_size`` (H, W) if given: the pipeline's own
-    look at the picture) and audio windows, batch by batch, in frame order."""
+    look at the picture) and audio windows, batch by batch, in frame order; and ``FrameBatch.detail``
+    frames at the source's ``detail_size`` (else ``detail`` = ((H, W), every seconds), the pipeline's
+    own) once every so many seconds, from the same decode."""
     spec = source.audio_spec
     windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
     bs = max(1, int(source.batch_size))
+    if source.detail_size is not None:
+        detail = (tuple(source.detail_size), float(source.detail_every))
 
-    def make(indices: list[int], frames: list[np.ndarray] | None) -> FrameBatch:
+    def make(indices: list[int], frames: list[np.ndarray] | None,
+             details: dict[int, np.ndarray] | None = None) -> FrameBatch:
         idx = np.asarray(indices)
         ts = times[np.clip(idx, 0, len(times) - 1)]
         return FrameBatch(
@@ -34,6 +41,7 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
             times=ts,
             frames=np.stack(frames) if frames else None,
             audio=windows.windows(ts) if windows else None,
+            detail=details if detail is not None and frames else None,
         )
 
     size = source.frame_size if source.frame_size is not None else frame_size
@@ -41,14 +49,23 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
         for start in range(0, len(times), bs):
             yield make(list(range(start, min(start + bs, len(times)))), None)
         return
+
+    def decode() -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
+        if detail is None:
+            for index, t, rgb in info.frames(size=size):
+                yield index, t, rgb, None
+        else:
+            yield from iter_frames_detail(info, size, detail[0], detail[1])
+
     if source.frame_size is None:
         # Frames only for the pipeline's own look: the frame times lead, as without frames, and a batch
         # the decoder cannot fill (a truncated file, a gap) comes without them rather than not at all.
-        decoded = iter(info.frames(size=size))
+        decoded = decode()
         pending = None
         for start in range(0, len(times), bs):
             idx = list(range(start, min(start + bs, len(times))))
             got: dict[int, np.ndarray] = {}
+            big: dict[int, np.ndarray] = {}
             while True:
                 if pending is None:
                     pending = next(decoded, None)
@@ -58,18 +75,23 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
                     break
                 if pending[0] >= start:
                     got[pending[0]] = pending[2]
+                    if pending[3] is not None:
+                        big[pending[0] - start] = pending[3]
                 pending = None
-            yield make(idx, [got[i] for i in idx] if len(got) == len(idx) else None)
+            yield make(idx, [got[i] for i in idx] if len(got) == len(idx) else None, big)
         return
     idx_buf: list[int] = []
     frame_buf: list[np.ndarray] = []
-    for index, _t, rgb in info.frames(size=size):
+    big_buf: dict[int, np.ndarray] = {}
+    for index, _t, rgb, big in decode():
         if index >= len(times):
             break
+        if big is not None:
+            big_buf[len(idx_buf)] = big
         idx_buf.append(index)
         frame_buf.append(rgb)
         if len(idx_buf) == bs:
-            yield make(idx_buf, frame_buf)
-            idx_buf, frame_buf = [], []
+            yield make(idx_buf, frame_buf, big_buf)
+            idx_buf, frame_buf, big_buf = [], [], {}
     if idx_buf:
-        yield make(idx_buf, frame_buf)
+        yield make(idx_buf, frame_buf, big_buf)

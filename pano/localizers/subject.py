@@ -23,6 +23,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from common.errors import InputError
+from pano.localizers.base import FrameBatch
+from pano.localizers.people import PeopleTrack, PersonDetector, person_at
+
 NO_BOX = (np.nan, np.nan, np.nan, np.nan)
 
 
@@ -103,3 +107,57 @@ def subject_boxes(
         if confidence[i] >= min_confidence:
             out[i] = subject_box(frames[i], float(yaw[i]), float(pitch[i]))
     return out
+
+
+SUBJECT_HOG_THRESHOLD = -0.3  # the people detector's SVM margin for a subject (0 for the mono people part)
+
+
+class SubjectFinder:
+    """The pipeline's look at the picture: per frame, the box of the subject at the sound's direction.
+
+    A person whose box holds the sound's direction (``pano.localizers.people``) is the subject — the
+    whole body, head and instrument, which a colour region on busy real footage seldom gives; otherwise
+    the colour region the direction falls in (:func:`subject_box`). People come from the localizer when
+    it looked for them already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from
+    its own :class:`PeopleTrack` on the batches' detail frames while the sound is confident. Boxes are
+    found on every ``every``-th frame (a few times a second is enough to frame); NaN rows elsewhere.
+    """
+
+    def __init__(self, every: int = 3, people: bool = True, min_confidence: float = 0.15,
+                 notify=None) -> None:
+        self.every = max(1, int(every))
+        self.min_confidence = float(min_confidence)
+        self.track: PeopleTrack | None = None
+        if people:
+            try:
+                # A weaker detection will do: the sound's direction must fall in its box as well.
+                # A finer pyramid (two views, not six, so it costs less than the mono part's look).
+                self.track = PeopleTrack(PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1).detect)
+            except InputError as exc:  # OpenCV 5: no detector models; frame colour regions only
+                if notify is not None:
+                    notify(f"note: subjects are colour regions only ({exc})")
+        self.people_boxes = 0  # how many frames' boxes were people (for the run's record)
+
+    def boxes(self, batch: FrameBatch, people: list[np.ndarray] | None, yaw: np.ndarray, pitch: np.ndarray,
+              confidence: np.ndarray) -> np.ndarray:
+        """(B, 4) boxes for a batch whose frames (``batch.frames``) and sound directions are given;
+        ``people``: the localizer's people per frame, or None."""
+        b = len(batch.indices)
+        out = np.full((b, 4), np.nan)
+        for k in range(b):
+            sure = confidence[k] >= self.min_confidence
+            if people is None and self.track is not None:
+                frame = batch.detail.get(k) if batch.detail else None
+                if frame is not None and sure:
+                    self.track.add(float(batch.times[k]), frame, near=float(yaw[k]))
+            if not sure or batch.indices[k] % self.every:
+                continue
+            held = people[k] if people is not None else (self.track.at(float(batch.times[k]))
+                                                          if self.track is not None else None)
+            person = person_at(held, float(yaw[k]), float(pitch[k])) if held is not None and len(held) else None
+            if person is not None:
+                out[k] = person[:4]
+                self.people_boxes += 1
+            elif batch.frames is not None:
+                out[k] = subject_box(batch.frames[k], float(yaw[k]), float(pitch[k]))
+        return out

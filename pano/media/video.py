@@ -190,3 +190,23 @@ def iter_frames(
         planes, shift = frame_planes(frame, eye)
         h, w = size if size is not None else planes[0].shape[:2]
         yield index, t, planes_to_rgb(planes, shift, int(w), int(h))
+
+
+def iter_frames_detail(
+    media: MediaInfo | str | Path, size: tuple[int, int], detail_size: tuple[int, int], every: float
+) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
+    """As :func:`iter_frames` at ``size``, plus the same decoded frame at ``detail_size`` (H, W) on the
+    first frame and then once every ``every`` seconds of video (None on the others): a detector that
+    needs pixels a small analysis grid does not have looks a few times a minute, and the video is
+    decoded once for both."""
+    path = Path(getattr(media, "path", media))
+    eye = getattr(media, "eye", None)
+    last = -np.inf
+    for index, t, frame in _decoded(path, getattr(media, "segment", None)):
+        planes, shift = frame_planes(frame, eye)
+        small = planes_to_rgb(planes, shift, int(size[1]), int(size[0]))
+        big = None
+        if t - last >= every - 1e-6:
+            last = t
+            big = planes_to_rgb(planes, shift, int(detail_size[1]), int(detail_size[0]))
+        yield index, t, small, big

@@ -1,0 +1,200 @@
+"""People in the panorama: likely sound makers, and the subject a camera operator frames.
+
+Sound from one channel says *when*, not *where*; a person in the picture is the likeliest thing that
+sounds (a player, a singer, a talker), and where a sound's direction is known (FOA) the person there is
+the subject to frame, head and instrument, not the sound's point. Two detectors whose models ship
+inside ``opencv-python-headless`` 4.x (no download at run time; OpenCV 5 dropped both, hence the
+``<5`` pin):
+
+- the HOG + linear SVM people detector of Dalal & Triggs (CVPR 2005), ``cv2.HOGDescriptor``'s default
+  people model (OpenCV, Apache 2.0): whole standing or seated bodies about 128 px tall and up;
+- optionally (``faces=True``; off by default: at 960×480 faces are under the cascade's 20 px and it
+  triples the cost) the frontal-face Haar cascade of Viola & Jones as trained by R. Lienhart
+  (``haarcascade_frontalface_default.xml`` in ``cv2.data``, the Intel License Agreement For Open Source
+  Computer Vision Library): a face stands for the person below it (upper body, an instrument).
+
+An equirectangular frame bends bodies away from the horizon and cuts them at the seam, so both run on
+six perspective (rectilinear) views of ``VIEW_FOV`` degrees centred on the horizon every 60° of yaw,
+which overlap; boxes are mapped back to (yaw, pitch, width, height) in degrees and duplicates from two
+views are merged. It costs tens of milliseconds per frame on a laptop core, so callers run it every
+couple of seconds of video (:class:`PeopleTrack`), not every frame, and only while sound is present.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from common.errors import InputError
+from pano.sphere.geometry import angular_distance
+
+VIEW_FOV = 80.0  # degrees, horizontal and vertical, of each perspective view
+VIEW_YAWS = (0.0, 60.0, 120.0, 180.0, -120.0, -60.0)
+VIEW_PX = 288  # view side in pixels: ~3.6 px/°, so a person 36° tall (a seated player 2 m away) is 128 px
+DETAIL_SIZE = (480, 960)  # the (H, W) equirectangular frame the views are cut from (~2.7 px/°)
+FACE_BODY = (3.0, 5.0)  # a face stands for a box this many face widths wide, face heights tall (head to lap)
+
+
+def _cascade_path() -> Path:
+    base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "")
+    return base / "haarcascade_frontalface_default.xml"
+
+
+@functools.lru_cache(maxsize=1)
+def _models() -> tuple[cv2.HOGDescriptor, cv2.CascadeClassifier]:
+    """The two OpenCV models, loaded once (they are files inside the cv2 package)."""
+    path = _cascade_path()
+    if not path.is_file() or not hasattr(cv2, "HOGDescriptor_getDefaultPeopleDetector"):
+        raise InputError(
+            f"OpenCV {cv2.__version__} has no HOG people detector or frontal-face cascade ({path} is missing); "
+            "the people part needs opencv-python-headless 4.x: pip install 'opencv-python-headless>=4.9,<5' "
+            "(or pass --source-option parts=synchrony,motion,stereo)")
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    face = cv2.CascadeClassifier(str(path))
+    if face.empty():
+        raise InputError(f"{path}: OpenCV could not read the frontal-face cascade; reinstall opencv-python-headless")
+    return hog, face
+
+
+@functools.lru_cache(maxsize=8)
+def _view_maps(h: int, w: int, view_yaw: float, px: int, fov: float) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps from a ``px``-square rectilinear view at (view_yaw, pitch 0) into an (h, w)
+    equirectangular frame (the README's pixel-centre convention)."""
+    f = (px / 2.0) / np.tan(np.radians(fov / 2.0))
+    c = (px - 1) / 2.0
+    u, v = np.meshgrid(np.arange(px, dtype=np.float64), np.arange(px, dtype=np.float64))
+    x, y = (u - c) / f, (c - v) / f  # right, up on the image plane at distance 1
+    yaw = view_yaw + np.degrees(np.arctan2(x, 1.0))
+    pitch = np.degrees(np.arctan2(y, np.hypot(x, 1.0)))
+    map_x = (((yaw / 360.0 + 0.5) * w - 0.5) % w).astype(np.float32)
+    map_y = np.clip((0.5 - pitch / 180.0) * h - 0.5, 0, h - 1).astype(np.float32)
+    return map_x, map_y
+
+
+def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float, px: int = VIEW_PX,
+                       fov: float = VIEW_FOV) -> tuple[float, float, float, float]:
+    """A box (x, y, w, h pixels) in a view at ``view_yaw`` as (yaw, pitch, width, height) degrees:
+    the centre's direction, the angle between the left and right edge midpoints, the top and bottom."""
+    f = (px / 2.0) / np.tan(np.radians(fov / 2.0))
+    c = (px - 1) / 2.0
+
+    def direction(u: float, v: float) -> tuple[float, float]:
+        a, b = (u - c) / f, (c - v) / f
+        return view_yaw + float(np.degrees(np.arctan2(a, 1.0))), float(np.degrees(np.arctan2(b, np.hypot(a, 1.0))))
+
+    cy, cp = direction(x + bw / 2.0, y + bh / 2.0)
+    left, _ = direction(x, y + bh / 2.0)
+    right, _ = direction(x + bw, y + bh / 2.0)
+    _, top = direction(x + bw / 2.0, y)
+    _, bottom = direction(x + bw / 2.0, y + bh)
+    return float((cy + 180.0) % 360.0 - 180.0), cp, right - left, top - bottom
+
+
+def merge_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Boxes (N, 5: yaw, pitch, width, height, score) with those whose centres lie within half the
+    larger box's size of a stronger one dropped (one person seen by two overlapping views, or as a
+    face and a body)."""
+    if len(boxes) == 0:
+        return boxes.reshape(0, 5)
+    order = np.argsort(-boxes[:, 4])
+    kept: list[np.ndarray] = []
+    for i in order:
+        b = boxes[i]
+        if all(angular_distance(b[0], b[1], k[0], k[1]) > 0.5 * max(b[2], b[3], k[2], k[3]) for k in kept):
+            kept.append(b)
+    return np.stack(kept)
+
+
+class PersonDetector:
+    """People on an RGB equirectangular frame: (N, 5) rows of yaw, pitch, width, height (degrees),
+    score (the HOG SVM margin; a face alone scores ``face_score``)."""
+
+    def __init__(self, hog_threshold: float = 0.0, faces: bool = False, face_score: float = 1.0,
+                 view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV,
+                 scale: float = 1.15) -> None:
+        self.hog_threshold = float(hog_threshold)
+        self.scale = float(scale)  # the detector's image pyramid step: finer finds more, costs more
+        self.faces = bool(faces)
+        self.face_score = float(face_score)
+        self.view_px = int(view_px)
+        self.views = tuple(float(v) for v in views)
+        self.fov = float(fov)
+        self.hog, self.face = _models()
+
+    def view(self, frame: np.ndarray, view_yaw: float) -> np.ndarray:
+        """The grey rectilinear view at ``view_yaw`` (uint8, view_px square) of an RGB or grey frame."""
+        h, w = frame.shape[:2]
+        mx, my = _view_maps(h, w, float(view_yaw), self.view_px, self.fov)
+        grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
+        return cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+
+    def detect_view(self, grey: np.ndarray, view_yaw: float) -> list[tuple[float, float, float, float, float]]:
+        """People in one view, as sphere boxes with scores."""
+        out = []
+        rects, weights = self.hog.detectMultiScale(grey, hitThreshold=self.hog_threshold, winStride=(8, 8),
+                                                   padding=(8, 8), scale=self.scale)
+        for (x, y, bw, bh), s in zip(np.reshape(rects, (-1, 4)), np.reshape(weights, -1), strict=True):
+            # The HOG window has a margin around the body (64×128 for a 40×100 figure): trim it.
+            x, y, bw, bh = x + 0.15 * bw, y + 0.1 * bh, 0.7 * bw, 0.8 * bh
+            out.append((*view_box_to_sphere(view_yaw, x, y, bw, bh, self.view_px, self.fov), float(s)))
+        if self.faces:
+            found = self.face.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(20, 20))
+            for x, y, fw, fh in np.reshape(found, (-1, 4)):
+                bw, bh = FACE_BODY[0] * fw, FACE_BODY[1] * fh
+                box = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - 0.3 * fh, bw, bh,
+                                         self.view_px, self.fov)
+                out.append((*box, self.face_score))
+        return out
+
+    def detect(self, frame: np.ndarray, near: float | None = None,
+               views: tuple[float, ...] | None = None) -> np.ndarray:
+        """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
+        (a yaw) only in the views that reach within 10° of it (the subject finder knows where the
+        sound is: two views instead of six); with ``views`` only in those of ``self.views``."""
+        grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
+        rows: list[tuple[float, float, float, float, float]] = []
+        for vy in self.views if views is None else views:
+            if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
+                continue
+            rows += self.detect_view(self.view(grey, vy), vy)
+        return merge_boxes(np.asarray(rows, np.float64).reshape(-1, 5))
+
+
+class PeopleTrack:
+    """Looks for people (the caller decides when: ``FrameBatch.detail`` frames come every couple of
+    seconds), each look's people held ``hold`` seconds (a person does not vanish between two looks,
+    and a detector misses some): :meth:`add` records a look, :meth:`at` gives the people held at a
+    time."""
+
+    def __init__(self, detect, hold: float = 10.0) -> None:
+        self.detect = detect  # a callable frame -> (N, 5), PersonDetector.detect or a test's
+        self.hold = float(hold)
+        self._looks: list[tuple[float, np.ndarray]] = []
+
+    def add(self, t: float, frame: np.ndarray, **where) -> None:
+        """One look at ``frame`` (``where``: passed to the detector, e.g. ``near=yaw``)."""
+        self._looks.append((float(t), np.asarray(self.detect(frame, **where), np.float64).reshape(-1, 5)))
+        self._looks = [(lt, b) for lt, b in self._looks if t - lt < self.hold]
+
+    def at(self, t: float) -> np.ndarray:
+        """(N, 5) the people seen within ``hold`` seconds before ``t``, duplicates merged (newest kept
+        on a tie: the merge keeps the higher score)."""
+        held = [b for lt, b in self._looks if 0.0 <= t - lt < self.hold]
+        return merge_boxes(np.concatenate(held)) if held else np.zeros((0, 5))
+
+
+def person_at(people: np.ndarray, yaw: float, pitch: float, slack: float = 10.0) -> np.ndarray | None:
+    """The person whose box (widened by ``slack`` degrees) holds the direction (yaw, pitch), nearest
+    first; None when none does. The sound's direction on a person makes that person the subject."""
+    best, best_d = None, np.inf
+    for b in np.asarray(people).reshape(-1, 5):
+        dyaw = abs(((yaw - b[0] + 180.0) % 360.0) - 180.0) * np.cos(np.radians(pitch))
+        if dyaw <= b[2] / 2 + slack and abs(pitch - b[1]) <= b[3] / 2 + slack:
+            d = float(angular_distance(yaw, pitch, b[0], b[1]))
+            if d < best_d:
+                best, best_d = b, d
+    return best

@@ -1,0 +1,202 @@
+"""People as likely sound makers (the ``audiovisual`` people part) and as the subject to frame (the
+pipeline's subject finder): OpenCV's detector on figures the tests draw, and the combination with a
+detector the tests stand in for, on clips the tests make."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from cli.main import main
+from pano.localizers.base import FrameBatch
+from pano.localizers.people import PeopleTrack, PersonDetector, person_at, view_box_to_sphere
+from pano.localizers.subject import SubjectFinder
+from pano.media.writer import write_video
+from pano.sphere.ambisonics import encode_foa
+from pano.sphere.geometry import in_view, pitch_to_y, yaw_to_x
+
+FPS = 30.0
+SR = 48000
+
+
+def draw_figure(img: np.ndarray, cx: float, top: float, height: float, value: int = 40) -> None:
+    """A dark standing stick figure (head, torso, arms, legs) ``height`` pixels tall, in place."""
+    s = height / 8.0
+    w = img.shape[1]
+    for dx in (-w, 0, w):  # drawn three times so a figure on the seam wraps
+        c = cx + dx
+        cv2.circle(img, (int(c), int(top + s * 0.6)), int(s * 0.55), value, -1)
+        cv2.rectangle(img, (int(c - s * 0.9), int(top + s * 1.2)), (int(c + s * 0.9), int(top + s * 4.2)), value, -1)
+        for side in (-1, 1):
+            cv2.line(img, (int(c + side * s * 0.9), int(top + s * 1.4)), (int(c + side * s * 1.4), int(top + s * 4.0)),
+                     value, max(1, int(s * 0.4)))
+            cv2.line(img, (int(c + side * s * 0.4), int(top + s * 4.2)), (int(c + side * s * 0.6), int(top + s * 8)),
+                     value, max(1, int(s * 0.5)))
+
+
+def figure_panorama(yaws: tuple[float, ...], size=(480, 960), height_deg: float = 44.0, seed: int = 0) -> np.ndarray:
+    """An RGB equirectangular frame, light and noisy, with a figure standing on the horizon at each yaw."""
+    h, w = size
+    rng = np.random.default_rng(seed)
+    grey = np.clip(200 + rng.normal(0, 6, size), 0, 255).astype(np.uint8)
+    for yaw in yaws:
+        top = float(pitch_to_y(height_deg / 2.0, h))
+        draw_figure(grey, float(yaw_to_x(yaw, w)), top, height_deg * h / 180.0)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+# -- the detector ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("yaw", [40.0, -100.0, 179.0])
+def test_a_drawn_figure_is_found_at_its_direction_and_size(yaw):
+    boxes = PersonDetector().detect(figure_panorama((yaw,)))
+    assert len(boxes) == 1, boxes
+    by, bp, bw, bh, _score = boxes[0]
+    assert abs(((by - yaw + 180) % 360) - 180) < 6.0, boxes
+    assert abs(bp) < 8.0 and 25.0 < bh < 60.0 and bw < bh, boxes
+
+
+def test_an_empty_panorama_has_no_people():
+    assert len(PersonDetector().detect(figure_panorama(()))) == 0
+
+
+def test_view_boxes_map_to_the_sphere():
+    """A box filling a view is the view's field; one at its centre points where the view does."""
+    yaw, pitch, w, h = view_box_to_sphere(60.0, 0, 0, 288, 288, px=288, fov=80.0)
+    assert abs(yaw - 60.0) < 0.5 and abs(pitch) < 0.5 and abs(w - 80.0) < 0.5 and abs(h - 80.0) < 1.0
+
+
+def test_people_are_held_between_looks_and_the_one_at_the_sound_is_picked():
+    track = PeopleTrack(lambda _f, **_where: np.array([[30.0, 0.0, 15.0, 40.0, 1.0], [-90.0, 0.0, 15.0, 40.0, 1.0]]),
+                        hold=10.0)
+    track.add(1.0, np.zeros((4, 8, 3), np.uint8))
+    assert len(track.at(0.5)) == 0 and len(track.at(9.0)) == 2 and len(track.at(11.5)) == 0
+    assert person_at(track.at(5.0), 33.0, 12.0)[0] == 30.0  # inside the box: the player, not the point
+    assert person_at(track.at(5.0), 150.0, 0.0) is None
+
+
+# -- the people part of the mono default -----------------------------------------------------------
+
+def _background(size=(120, 240), seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(60, 160, (size[0] // 8, size[1] // 8, 1))
+    return np.repeat(np.kron(small, np.ones((8, 8, 1))), 3, axis=2).astype(np.uint8)
+
+
+def _players_clip(tmp_path, seconds: float, moving: dict[float, bool], name: str = "players.mp4"):
+    """A mono clip over a still panorama: a small patch at each yaw in ``moving`` that flickers (a
+    player playing: the picture changes there) or stays still, and a steady tone."""
+    size = (120, 240)
+    n = int(seconds * FPS)
+    rng = np.random.default_rng(7)
+    bg = _background(size)
+    frames = []
+    for _ in range(n):
+        f = bg.copy()
+        for yaw, moves in moving.items():
+            x = int(yaw_to_x(yaw, size[1]))
+            y = int(pitch_to_y(0.0, size[0]))
+            f[y - 6:y + 6, x - 3:x + 3] = int(rng.uniform(20, 230)) if moves else 120
+        frames.append(f)
+    st = np.arange(int(seconds * SR)) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 220 * st) + 0.05 * rng.standard_normal(len(st))).astype(np.float32)
+    return write_video(tmp_path / name, frames, FPS, audio=(tone[None], SR))
+
+
+def _run(tmp_path, clip, *extra) -> dict:
+    out = tmp_path / "out"
+    assert main([str(clip), "-o", str(out), "--no-saliency-video", "--overwrite", *extra]) == 0
+    return json.loads((out / (clip.stem + ".trajectory.json")).read_text())
+
+
+def _yaws(traj: dict, after: float) -> np.ndarray:
+    return np.array([s["yaw"] for s in traj["samples"] if s["t"] >= after])
+
+
+@pytest.fixture
+def two_people(monkeypatch):
+    """A stand-in detector that sees a person at yaw 45 and one at yaw −130 on every look."""
+    seen = np.array([[45.0, 0.0, 12.0, 30.0, 1.0], [-130.0, 0.0, 12.0, 30.0, 1.0]])
+    looks = []
+
+    def detect(self, frame, near=None, views=None):
+        looks.append(frame.shape)
+        return seen
+
+    monkeypatch.setattr(PersonDetector, "detect", detect)
+    return looks
+
+
+def test_the_playing_person_nearest_the_front_is_followed_in_mono(tmp_path, two_people):
+    """Both people play all along (their picture keeps changing): the camera turns to the one nearer
+    the front and stays; without the people part, motion alone first takes the one behind. The
+    detector looked at large frames, every 2 s."""
+    clip = _players_clip(tmp_path, 8.0, {45.0: True, -130.0: True})
+    traj = _run(tmp_path, clip)
+    assert np.mean(np.abs(_yaws(traj, 3.0) - 45.0) < 15.0) >= 0.9
+    assert traj["generator"]["params"]["localizer"]["parts"] == ["synchrony", "motion", "people", "stereo"]
+    assert two_people and two_people[0][:2] == (480, 960) and len(two_people) <= 5
+    off = _run(tmp_path, clip, "--source-option", 'parts=["synchrony","motion","stereo"]')
+    assert np.mean(np.abs(_yaws(off, 3.0) - 45.0) < 15.0) <= 0.6
+
+
+def test_a_person_whose_picture_does_not_change_is_not_followed(tmp_path, two_people):
+    """A person printed on a still wall (a poster, a still panorama under an unrelated recording) is
+    no evidence: the camera holds at the front."""
+    clip = _players_clip(tmp_path, 6.0, {45.0: False, -130.0: False}, "still.mp4")
+    assert np.all(np.abs(_yaws(_run(tmp_path, clip), 0.0)) <= 15.0)
+
+
+# -- the subject finder ----------------------------------------------------------------------------
+
+def test_a_person_at_the_sound_is_the_subject_not_the_colour_patch():
+    """The sound comes from the figure's chest: the subject box is the whole figure (head included),
+    where the colour region would be the dark patch the direction falls in."""
+    finder = SubjectFinder(every=1)
+    pano = figure_panorama((40.0,))
+    small = cv2.resize(pano, (512, 256), interpolation=cv2.INTER_AREA)
+    batch = FrameBatch(np.arange(2), np.array([0.0, 0.04]), np.stack([small, small]), None, {0: pano})
+    boxes = finder.boxes(batch, None, np.array([40.0, 40.0]), np.array([5.0, 5.0]), np.array([0.9, 0.9]))
+    assert finder.people_boxes == 2
+    for yaw, pitch, _w, h in boxes:
+        assert abs(yaw - 40.0) < 6.0 and h > 30.0 and pitch + h / 2 > 18.0, boxes  # the head is in the box
+
+
+def test_a_foa_run_records_the_person_at_the_sound_as_its_subject(tmp_path):
+    """End to end with FOA: a figure stands at yaw 30 and the sound comes from it; the trajectory's
+    subject boxes are the figure's (≥ 30° tall, centred on it), and the camera frames it."""
+    seconds, n = 3.0, int(3.0 * FPS)
+    rng = np.random.default_rng(3)
+    st = np.arange(int(seconds * SR)) / SR
+    voice = 0.3 * np.sin(2 * np.pi * 220 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
+    foa = encode_foa(voice, 30.0, 0.0) + 0.01 * rng.standard_normal((4, len(st)))
+    clip = write_video(tmp_path / "figure.mp4", [figure_panorama((30.0,))] * n, FPS,
+                       audio=(foa.astype(np.float32), SR))
+    out = tmp_path / "out"
+    assert main([str(clip), "-o", str(out), "--no-saliency-video"]) == 0
+    traj = json.loads((out / "figure.trajectory.json").read_text())
+    boxes = np.array([s["subject"] for s in traj["samples"] if "subject" in s])
+    assert len(boxes) > 0.5 * len(traj["samples"])
+    assert np.all(np.abs(boxes[:, 0] - 30.0) < 8.0) and np.median(boxes[:, 3]) > 30.0, boxes[:5]
+    last = traj["samples"][-1]
+    assert in_view(30.0, 0.0, last["yaw"], last["pitch"], last["hfov"], last["vfov"])
+
+
+def test_without_the_detector_models_the_mono_default_runs_without_its_people_part(monkeypatch):
+    """OpenCV 5 (no HOG people model, no cascades): one note, and the other parts still run."""
+    import pano.localizers.audiovisual as av
+    from common.errors import InputError
+    from pano.localizers.base import create_localizer
+    from pano.run.context import RunContext
+
+    def missing(*_a, **_k):
+        raise InputError("OpenCV 5.0 has no HOG people detector")
+
+    monkeypatch.setattr(av, "PersonDetector", missing)
+    notes = []
+    loc = create_localizer("audiovisual", RunContext(fps=30.0, notify=notes.append))
+    assert "people" not in loc.parts and loc.detail_size is None and not loc.describe()["people_used"]
+    assert len(notes) == 1 and "people part" in notes[0]
