@@ -207,11 +207,15 @@ def test_a_stereo_track_without_a_usable_lateral_cue_gives_the_mono_path(tmp_pat
     inside = in_view(yaw[: len(mo_yaw)], 0.0, mo_yaw, mo_pitch, 65.5, 36.8)
     assert inside[int(1.5 * FPS):].mean() >= 0.6, inside.mean()  # mono follows the mover
     # The same map, frame by frame; what is left is the audio codec's stereo-vs-mono coding moving the
-    # loudness a little, which shifts a planned pan by a few degrees at most.
+    # loudness a little, which shifts a planned pan by a few degrees at most — except that a pan towards
+    # the mover late in the clip (the new-motion rule lets it count only after motion_delay) may start
+    # a few frames apart, so the last seconds may differ by a pan's few frames of travel (≤ 15°).
     dy = np.abs((st_yaw - mo_yaw + 180.0) % 360.0 - 180.0)
     dp = np.abs(st_pitch - mo_pitch)
     print(kind, "yaw diff median/max", np.median(dy), dy.max(), "pitch max", dp.max())
-    assert np.median(dy) <= 1.0 and dy.max() <= 6.0 and dp.max() <= 3.0, (np.median(dy), dy.max(), dp.max())
+    early = dy[: int(4.5 * FPS)]
+    assert np.median(dy) <= 1.0 and early.max() <= 6.0 and dy.max() <= 15.0 and dp.max() <= 3.0, (
+        np.median(dy), early.max(), dy.max(), dp.max())
 
 
 def test_a_panned_source_combines_with_the_picture_to_choose_front_or_back(tmp_path):
