@@ -64,6 +64,8 @@ from pano.foa.scoring import track  # noqa: E402
 from pano.localizers.base import create_localizer  # noqa: E402
 from pano.localizers.batches import frame_batches  # noqa: E402
 from pano.localizers.importance import batch_centroids  # noqa: E402
+from pano.localizers.people import DETAIL_SIZE  # noqa: E402
+from pano.localizers.subject import SubjectFinder  # noqa: E402
 from pano.media.probe import probe  # noqa: E402
 from pano.planning.base import Observation, create_planner  # noqa: E402
 from pano.run.context import RunContext  # noqa: E402
@@ -90,16 +92,18 @@ def plan_default(info, planner_options: dict | None = None):
     planner = create_planner(opts.planner, ctx, opts.planner_options)
     times = info.frame_times()
     source.prepare(info)
+    # Pass 1 as pano.pipeline runs it: the subject finder on SUBJECT_FRAME frames, person boxes from
+    # DETAIL_SIZE frames every PEOPLE_EVERY seconds (or the localizer's own people).
     look = pipeline.SUBJECT_FRAME if getattr(planner, "wants_subjects", False) else None
-    for batch in frame_batches(info, source, times, frame_size=look):
+    finder = SubjectFinder(pipeline.SUBJECT_EVERY) if look is not None else None
+    detail = (DETAIL_SIZE, pipeline.PEOPLE_EVERY) if finder is not None and finder.track is not None else None
+    for batch in frame_batches(info, source, times, frame_size=look, detail=detail):
         res = source.process(batch)
         yaw, pitch, resultant = batch_centroids(res.maps)
         conf = res.confidence * resultant
         boxes = None
-        if look is not None and batch.frames is not None:
-            every = batch.indices % pipeline.SUBJECT_EVERY == 0
-            boxes = np.full((len(yaw), 4), np.nan)
-            boxes[every] = pipeline.subject_boxes(batch.frames[every], yaw[every], pitch[every], conf[every])
+        if finder is not None and (batch.frames is not None or batch.detail):
+            boxes = finder.boxes(batch, res.people, yaw, pitch, conf)
         planner.observe(Observation(batch.times, res.maps, yaw, pitch, conf, subject=boxes))
     return name, planner.plan()
 
