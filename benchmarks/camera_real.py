@@ -57,6 +57,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from mono_real import MIN_CONFIDENCE, truth_reference  # noqa: E402
 
@@ -70,6 +71,7 @@ from pano.media.probe import probe  # noqa: E402
 from pano.planning.base import Observation, create_planner  # noqa: E402
 from pano.run.context import RunContext  # noqa: E402
 from pano.sphere.geometry import angular_distance, in_view  # noqa: E402
+from scenes import pan_ahead as scenes_pan_ahead  # noqa: E402
 
 FRONT_HFOV = 65.5
 FRONT_VFOV = 36.8  # the 16:9 view of 65.5° (the default geometry)
@@ -123,30 +125,10 @@ def path_via_run(clip: Path, tmp: Path, planner_options: dict) -> dict:
 
 def pan_ahead(ref_yaw: np.ndarray, yaw: np.ndarray, cut: np.ndarray, fps: float) -> float:
     """Worst signed degrees past the source within 1 s after each pan ends (module docstring); NaN: no pan.
-    ``ref_yaw`` may be NaN on unscored frames."""
-    n = len(yaw)
-    step = np.abs((np.diff(yaw) + 180.0) % 360.0 - 180.0)
-    speed = np.r_[0.0, step * fps]
-    t_step = np.abs((np.diff(ref_yaw) + 180.0) % 360.0 - 180.0)
-    t_speed = np.r_[0.0, np.where(np.nan_to_num(t_step, nan=0.0) > 20.0, 0.0, np.nan_to_num(t_step)) * fps]
-    fast = (speed > t_speed + 8.0) & ~cut
-    fast[1:] &= ~cut[:-1]
-    worst, i = [], 0
-    while i < n:
-        if not fast[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and fast[j]:
-            j += 1
-        if j - i >= 0.2 * fps and j < n:
-            d = (yaw[j - 1] - yaw[i] + 180.0) % 360.0 - 180.0
-            after = slice(j - 1, min(n, j + int(fps)))
-            err = (yaw[after] - ref_yaw[after] + 180.0) % 360.0 - 180.0
-            if np.isfinite(err).any():
-                worst.append(float(np.nanmax(np.sign(d) * err)))
-        i = j
-    return max(worst) if worst else float("nan")
+    ``ref_yaw`` may be NaN on unscored frames. The synthetic scenes' rule (``tests/scenes.pan_ahead``), on
+    the camera's yaw speed."""
+    speed = np.r_[0.0, np.abs((np.diff(yaw) + 180.0) % 360.0 - 180.0) * fps]
+    return scenes_pan_ahead(ref_yaw, yaw, speed, cut, fps)
 
 
 def per_second_reference(yaw: np.ndarray, pitch: np.ndarray, keep: np.ndarray, fps: float):

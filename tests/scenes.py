@@ -539,9 +539,20 @@ def _box_inside(box: np.ndarray, yaw: float, pitch: float, hfov: float, vfov: fl
 
 def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray, n: int) -> float:
     """Worst signed overshoot (degrees) past the target within 1 s after each pan ends; see ``score``."""
-    fps = scene.fps
     ty = np.array([t[0][0] if t else np.nan for t in scene.targets[:n]])
-    t_step = np.abs((np.diff(ty) + 180.0) % 360.0 - 180.0)
+    return pan_ahead(ty, yaw[:n], speed[:n], cut[:n], scene.fps)
+
+
+def pan_ahead(target_yaw: np.ndarray, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray, fps: float) -> float:
+    """Worst signed degrees a pan ends past its target, within 1 s after it ends; NaN: no pan.
+
+    A pan is a run of ≥ 0.2 s where the camera's ``speed`` (°/s per frame) beats the target's own by
+    8°/s, outside cuts; its direction is the yaw it travelled, and the error after it is signed along
+    that direction (ahead > 0). ``target_yaw`` may be NaN where there is no target; a target step over
+    20° in a frame is a new target, not speed. Shared by the synthetic scenes and
+    ``benchmarks/camera_real.py`` (real references)."""
+    n = len(yaw)
+    t_step = np.abs((np.diff(target_yaw) + 180.0) % 360.0 - 180.0)
     t_speed = np.r_[0.0, np.where(t_step > 20.0, 0.0, t_step) * fps]  # a new target is no speed
     fast = (speed > np.nan_to_num(t_speed) + 8.0) & ~cut
     fast[1:] &= ~cut[:-1]
@@ -557,7 +568,7 @@ def _pan_ahead(scene: Scene, yaw: np.ndarray, speed: np.ndarray, cut: np.ndarray
         if j - i >= 0.2 * fps and j < n:
             d = (yaw[j - 1] - yaw[i] + 180.0) % 360.0 - 180.0  # the pan's direction
             after = slice(j - 1, min(n, j + int(fps)))
-            err = (yaw[after] - ty[after] + 180.0) % 360.0 - 180.0
+            err = (yaw[after] - target_yaw[after] + 180.0) % 360.0 - 180.0
             if np.isfinite(err).any():
                 worst.append(float(np.nanmax(np.sign(d) * err)))
         i = j
