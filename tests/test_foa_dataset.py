@@ -10,15 +10,16 @@ from common.audio_io import read_audio
 from common.errors import UserError
 from pano.foa import dataset as foa_dataset
 from pano.foa.dataset import FoaSampling, FoaVideoDataset
-from pano.sphere.geometry import angular_distance, x_to_yaw, y_to_pitch
+from pano.foa.scoring import map_peaks
+from pano.sphere.geometry import angular_distance
 
 SR = 22050
 SMALL = FoaSampling(image_size=64, sample_rate=SR, audio_seconds=0.5, frames_per_second=4.0, min_confidence=0.5)
 
 
 def _peak(gt: np.ndarray) -> tuple[float, float]:
-    y, x = np.unravel_index(int(np.argmax(gt)), gt.shape)
-    return float(x_to_yaw(x, gt.shape[1])), float(y_to_pitch(y, gt.shape[0]))
+    yaw, pitch = map_peaks(gt[None])
+    return float(yaw[0]), float(pitch[0])
 
 
 def test_samples_carry_the_w_channel_and_a_target_at_the_foa_direction(tmp_path):

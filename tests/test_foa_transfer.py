@@ -8,8 +8,9 @@ import torch
 
 from clips import disk_frame, foa_clip
 from pano.foa.dataset import FoaAugment, FoaSampling, FoaVideoDataset, turn_sample
+from pano.foa.scoring import map_peaks
 from pano.sphere.ambisonics import encode_foa, mirror_foa, rotate_foa_yaw
-from pano.sphere.geometry import angular_distance, x_to_yaw, y_to_pitch
+from pano.sphere.geometry import angular_distance, x_to_yaw
 from soundloc.image import IMAGENET_MEAN, IMAGENET_STD
 
 SR = 22050
@@ -17,8 +18,8 @@ SMALL = FoaSampling(image_size=64, sample_rate=SR, audio_seconds=0.5, frames_per
 
 
 def _peak(m: np.ndarray) -> tuple[float, float]:
-    y, x = np.unravel_index(int(np.argmax(m)), m.shape)
-    return float(x_to_yaw(x, m.shape[1])), float(y_to_pitch(y, m.shape[0]))
+    yaw, pitch = map_peaks(m[None])
+    return float(yaw[0]), float(pitch[0])
 
 
 def _ambisonic(tmp_path):
