@@ -13,6 +13,7 @@ from cli.delivery import delivery_options, run_fields
 from cli.progress import make_progress
 from common.errors import OptionError
 from common.files import require_regular_file
+from common.media import require_media_file
 from pano.localizers.base import LOCALIZERS
 from pano.media.probe import AUDIO_FORMATS, PROJECTIONS, STEREO_MODES, probe
 from pano.paths.exporters import EXPORTERS
@@ -158,9 +159,9 @@ def run_options(**params) -> RunOptions:
 def run_cmd(input_path: Path, outdir: Path, quiet: bool, debug: bool, **params) -> None:
     """Make the NFOV video, saliency video and trajectory JSON for a 360° video."""
     fields = run_option_fields(**params)
-    # The input's first check, made here with open_media's words before the pipeline is imported, so
+    # The input's first check (open_media's own), made before the pipeline is imported, so
     # `pano-pan missing.mp4` answers in a fraction of a second.
-    require_regular_file(input_path, "file", "check the path", folder_fix="pass a video file")
+    require_media_file(input_path)
     from pano.pipeline import RunOptions, run
 
     options = RunOptions(**fields)
