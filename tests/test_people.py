@@ -143,11 +143,24 @@ def test_the_playing_person_nearest_the_front_is_followed_in_mono(tmp_path, two_
     assert np.mean(np.abs(_yaws(off, 3.0) - 45.0) < 15.0) <= 0.6
 
 
-def test_a_person_whose_picture_does_not_change_is_not_followed(tmp_path, two_people):
-    """A person printed on a still wall (a poster, a still panorama under an unrelated recording) is
-    no evidence: the camera holds at the front."""
+def test_in_a_picture_that_changes_nowhere_the_person_nearest_the_front_is_followed(tmp_path, two_people):
+    """A locked-off camera on still talkers (or a still image under a voice): the picture cannot say who
+    sounds, and a person is the likeliest sound maker, so the camera turns to the one nearer the front;
+    with ``people_still=0`` (only people whose picture changes count) it holds at the front."""
     clip = _players_clip(tmp_path, 6.0, {45.0: False, -130.0: False}, "still.mp4")
-    assert np.all(np.abs(_yaws(_run(tmp_path, clip), 0.0)) <= 15.0)
+    traj = _run(tmp_path, clip)
+    assert np.mean(np.abs(_yaws(traj, 2.0) - 45.0) < 15.0) >= 0.9
+    assert traj["generator"]["params"]["localizer"]["people_still"] == 4.0
+    held = _run(tmp_path, clip, "--source-option", "people_still=0")
+    assert np.all(np.abs(_yaws(held, 0.0)) <= 15.0)
+
+
+def test_where_the_picture_changes_elsewhere_a_still_person_is_not_followed(tmp_path, two_people):
+    """Someone plays at yaw −130 (their picture changes) while the person at yaw 45 stands still: the
+    still one is not the sound maker, and the camera never settles on them."""
+    clip = _players_clip(tmp_path, 8.0, {45.0: False, -130.0: True}, "one_plays.mp4")
+    yaws = _yaws(_run(tmp_path, clip), 2.0)
+    assert np.mean(np.abs(yaws - 45.0) < 15.0) <= 0.1, yaws
 
 
 # -- the subject finder ----------------------------------------------------------------------------

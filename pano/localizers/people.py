@@ -187,6 +187,16 @@ class PeopleTrack:
         return merge_boxes(np.concatenate(held)) if held else np.zeros((0, 5))
 
 
+SOUND_DEPTH = 0.25  # of a person box's height below its top: where a person's sound comes from
+
+
+def sound_point(box: np.ndarray) -> tuple[float, float]:
+    """(yaw, pitch) where a person (a box row: yaw, pitch, width, height, ...) sounds from: a quarter of
+    the box down from its top, between the mouth and an instrument held at the chest, not the box's
+    centre (a standing body's centre is its hips; a face-derived box reaches the lap)."""
+    return float(box[0]), float(box[1] + box[3] * (0.5 - SOUND_DEPTH))
+
+
 def person_at(people: np.ndarray, yaw: float, pitch: float, slack: float = 10.0) -> np.ndarray | None:
     """The person whose box (widened by ``slack`` degrees) holds the direction (yaw, pitch), nearest
     first; None when none does. The sound's direction on a person makes that person the subject."""
