@@ -125,7 +125,7 @@ def reduce_audio(src: Path, dst: Path, kind: str) -> Path:
     if kind == "spaced":
         return _spaced_copy(src, dst)
     cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-map", "0:v", "-map", "0:a", "-c:v", "copy",
-           "-af", PAN[kind], "-c:a", "aac", "-b:a", "192k", str(dst)]
+           "-af", PAN[kind], "-c:a", "aac", "-aac_is", "0", "-b:a", "192k", str(dst)]
     subprocess.run(cmd, check=True)
     return dst
 
@@ -141,7 +141,8 @@ def _spaced_copy(src: Path, dst: Path, sr: int = 48000) -> Path:
     half = SPACING / (2 * 343.0)
     pair = np.stack([foa[0] + half * dy, foa[0] - half * dy]).T.astype(np.float32)
     cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-f", "f32le", "-ar", str(sr), "-ac", "2", "-i", "-",
-           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", str(dst)]
+           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-aac_is", "0", "-b:a", "192k",
+           str(dst)]
     subprocess.run(cmd, input=pair.tobytes(), check=True)
     return dst
 

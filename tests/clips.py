@@ -128,7 +128,9 @@ def timed_clip(path: Path, times, size=(120, 240), yaw: Callable[[np.ndarray], n
         astream = None
         if audio is not None:
             layout = audio_layout or {1: "mono", 2: "stereo", 4: "quad", 6: "5.1"}[audio.shape[0]]
-            astream = out.add_stream(audio_codec, rate=sample_rate, layout=layout)
+            # AAC's default intensity-stereo coding would turn the FOA direction (pano.media.writer)
+            astream = out.add_stream(audio_codec, rate=sample_rate, layout=layout,
+                                     options={"aac_is": "0"} if audio_codec == "aac" else None)
         for t in times:
             frame = av.VideoFrame.from_ndarray(disk_frame(size[0], size[1], float(yaw_f(t)), 0.0), format="rgb24")
             frame.pts, frame.time_base = int(round(t / clock)), clock

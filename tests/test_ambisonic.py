@@ -448,6 +448,7 @@ def test_an_orbit_through_a_file_is_read_on_time(tmp_path, speed):
     from pano.media.probe import probe
     from pano.media.writer import write_video
     from pano.planning.base import Observation, create_planner
+    from pano.planning.motion import MotionStyle
 
     rng = np.random.default_rng(21)
     seconds, fps = 8.0, 30.0
@@ -484,4 +485,8 @@ def test_an_orbit_through_a_file_is_read_on_time(tmp_path, speed):
     assert abs(np.median(pitch[keep] - 19.0)) < 2.0, np.median(pitch[keep])
     path = planner.plan()
     cam = (path.yaw[: len(times)] - truth(times) + 180.0) % 360.0 - 180.0
-    assert abs(np.median(np.sign(speed) * cam[keep])) < 2.0 and np.mean(np.abs(cam[keep])) < 5.0, cam[keep]
+    # The camera may sit a little ahead of a mover by design (room ahead: MotionStyle.lead of the view),
+    # never more, and never behind it by more than its trail.
+    style, hfov = MotionStyle(), float(path.hfov[0])
+    cam_lead = float(np.median(np.sign(speed) * cam[keep]))
+    assert -style.trail * hfov - 0.5 < cam_lead < style.lead * hfov and np.mean(np.abs(cam[keep])) < 5.0, cam[keep]
