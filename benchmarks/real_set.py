@@ -25,7 +25,9 @@ its direct sound arrives from azimuth 0°, elevation −10°; cut to 1.5 s with 
 rotated so its direct sound arrives from the person's mouth/instrument (found by looking at the picture;
 the rotation keeps the horizon level), and the truth is that direction. JSAmbisonics' ``room_1`` was not
 used (its direct sound reads ~13° high). Two talkers taking turns are two convolutions, each through the
-RIR turned to its talker, not one turned field. Yaw/pitch follow pano-pan's conventions (README,
+RIR turned to its talker, not one turned field; their turns are cut at pauses in the speech, so the truth
+switches where one voice stops and the other starts. A moving source (the gorilla) is 40-ms frames, each
+through the RIR turned to the source's direction then. Yaw/pitch follow pano-pan's conventions (README,
 "Conventions"): yaw 0 = the centre column, positive right; pitch positive up; ambisonic azimuth = −yaw.
 The spatialaudiogen pictures are 1920×1080 frames of full-sphere 360° video (YouTube/REC-Street
 datasets), scaled to 960×480 (their whole width is 360°).
@@ -38,9 +40,12 @@ Sources (repository, path, licence):
   walker in red). The frames come from YouTube 360° videos shown on the project page.
 * ``chris-hld/spaudiopy`` (MIT, © 2019 Chris Hold): ``data/IR_Gewandhaus_SH1.wav`` (measured first-order
   SH room impulse response), ``data/piano_mono.flac`` (dry mono piano).
-* ``datavized/aframe-ambisonic-component`` (MIT, © 2019 Datavized):
-  ``examples/assets/audio/4ch_B_FuMaNorm_FuMaOrd_speech.mp4`` (FuMa B-format speech; its W is the
-  dry-ish mono speech), ``examples/assets/audio/beach-ambisonic.mp4`` (FuMa B-format beach recording).
+* ``datavized/aframe-ambisonic-component`` (code MIT, © 2019 Datavized):
+  ``examples/assets/audio/4ch_B_FuMaNorm_FuMaOrd_speech.mp4``: FuMa B-format speech by Michael Chapman,
+  CC BY-NC-SA 3.0 (the repository's ``examples/assets/audio/LICENSE.md``; from
+  http://mchapman.com/amb/soft/positions/); its W is the dry mono speech every placed clip uses (one
+  voice). ``examples/assets/audio/beach-ambisonic.mp4``: a FuMa beach recording (the beach example plays
+  it with ``channel-map="FuMa"``; no separate licence given, so the repository's MIT).
 * ``polarch/JSAmbisonics`` (BSD 3-clause, © 2016 Archontis Politis): ``examples/sounds/BF_rec1.ogg``
   ("soundscape"), ``BF_rec2.ogg`` ("big band"): first-order B-format recordings in FuMa (the library's
   player example converts them FuMa → ACN).
@@ -124,7 +129,7 @@ CLIPS = {
     "x01": dict(desc="single still talker off the front: the woman at the left of the meeting table",
                 image=SAG + "YT-Clean.jpg", seconds=20.0, who=[(313, 247, "woman's mouth")],
                 sound=[(SPEECH, 2.0)]),
-    "x02": dict(desc="two people taking turns every 4 s: the woman (left) and the man at the right of the table",
+    "x02": dict(desc="two people taking turns every ~4 s (at pauses): the woman (left) and the man at the right",
                 image=SAG + "YT-Clean.jpg", seconds=20.0, turn=4.0,
                 who=[(313, 247, "woman's mouth"), (493, 240, "right-hand man's mouth")],
                 sound=[(SPEECH, 2.0), (SPEECH, 30.0)]),
@@ -282,6 +287,46 @@ def still_input(src: Path, spec: dict, tmp: Path) -> tuple[list[str], str]:
     return ["-loop", "1", "-framerate", str(FPS), "-i", str(png)], vf
 
 
+def speech_activity(x: np.ndarray) -> np.ndarray:
+    """Per-sample True where ``x`` is within 30 dB of its loudest 20-ms frame, held over 200 ms (so a
+    False stretch is a real pause, not a gap between syllables)."""
+    hop = int(0.02 * SR)
+    m = len(x) // hop
+    rms = np.sqrt(np.mean(x[: m * hop].reshape(m, hop) ** 2, axis=1)) + 1e-12
+    on = 20 * np.log10(rms / rms.max()) > -30.0
+    held = np.convolve(on.astype(float), np.ones(21), mode="same") > 0
+    return np.pad(np.repeat(held, hop), (0, len(x) - m * hop))
+
+
+def turns(src: Path, spec: dict, n: int) -> tuple[list[np.ndarray], list[float], list[int]]:
+    """Talkers taking turns of about ``turn`` seconds, each turn cut from that talker's own recording at
+    pauses (a turn starts 0.1 s before a phrase and ends at the first pause after ``turn`` − 0.5 s), so
+    the truth switches exactly where one voice stops and the next starts. Returns each talker's dry
+    track (silent outside its turns), the switch times (s) and the talker of each turn."""
+    turn = spec["turn"]
+    streams = [mono_source(src, path, start, 3 * n / SR) for path, start in spec["sound"]]
+    acts = [speech_activity(x) for x in streams]
+    tracks = [np.zeros(n) for _ in streams]
+    ptr, t0, who, switches, order = [0] * len(streams), 0, 0, [], []
+    while t0 < n:
+        act = acts[who]
+        onset = ptr[who] + int(np.argmax(act[ptr[who]:]))
+        if not act[onset]:
+            break  # this talker's recording is used up: the rest stays silent
+        begin = max(ptr[who], onset - int(0.1 * SR))
+        late = begin + int((turn - 0.5) * SR)
+        end = late + int(np.argmax(~act[late:])) if late < len(act) else len(act)
+        end = min(end, begin + int((turn + 1.5) * SR))
+        length = min(end - begin, n - t0)
+        tracks[who][t0 : t0 + length] = streams[who][begin : begin + length]
+        order.append(who)
+        ptr[who], t0 = end, t0 + length
+        if t0 < n:
+            switches.append(t0 / SR)
+        who = (who + 1) % len(streams)
+    return tracks, switches, order
+
+
 def build_placed(name: str, spec: dict, src: Path, out: Path, rir: np.ndarray, tmp: Path) -> dict:
     spec = dict(spec, name=name)
     seconds = spec["seconds"]
@@ -289,20 +334,15 @@ def build_placed(name: str, spec: dict, src: Path, out: Path, rir: np.ndarray, t
     dirs = [px_to_dir(x, y) for x, y, _ in spec["who"]]
     foa = np.zeros((4, n))
     if spec.get("turn"):
-        k = (np.arange(n) / SR // spec["turn"]).astype(int) % len(dirs)
-        ramp = int(0.02 * SR)
-        for i, ((path, start), (yaw, pitch)) in enumerate(zip(spec["sound"], dirs, strict=True)):
-            gate = np.convolve((k == i).astype(float), np.ones(ramp) / ramp, mode="same")
-            foa += place(mono_source(src, path, start, seconds) * gate, rir, yaw, pitch)
-        switches = np.arange(spec["turn"], seconds, spec["turn"])
-        times, yaws, pitches = [0.0], [dirs[0][0]], [dirs[0][1]]
-        for j, t in enumerate(switches):
-            prev, cur = dirs[j % len(dirs)], dirs[(j + 1) % len(dirs)]
-            times += [float(t) - 0.001, float(t)]
-            yaws += [prev[0], cur[0]]
-            pitches += [prev[1], cur[1]]
-        last = dirs[len(switches) % len(dirs)]
-        times, yaws, pitches = times + [seconds], yaws + [last[0]], pitches + [last[1]]
+        tracks, switches, order = turns(src, spec, n)
+        for track, (yaw, pitch) in zip(tracks, dirs, strict=True):
+            foa += place(track, rir, yaw, pitch)
+        times, yaws, pitches = [0.0], [dirs[order[0]][0]], [dirs[order[0]][1]]
+        for t, prev, cur in zip(switches, order[:-1], order[1:], strict=True):
+            times += [round(t - 0.001, 3), round(t, 3)]
+            yaws += [dirs[prev][0], dirs[cur][0]]
+            pitches += [dirs[prev][1], dirs[cur][1]]
+        times, yaws, pitches = times + [seconds], yaws + [dirs[order[-1]][0]], pitches + [dirs[order[-1]][1]]
     else:
         (path, start), (yaw, pitch) = spec["sound"][0], dirs[0]
         foa = place(mono_source(src, path, start, seconds), rir, yaw, pitch)
@@ -446,7 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             if want(name):
                 rows.append(build_genuine(name, spec, args.src, args.out, tmp))
                 print(rows[-1]["clip"], flush=True)
-    (args.out / "clips.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    index = args.out / "clips.json"  # rows of clips built before (``--only``) are kept
+    kept = json.loads(index.read_text()) if index.exists() else []
+    built = {r["clip"] for r in rows}
+    rows = sorted([r for r in kept if r["clip"] not in built] + rows, key=lambda r: r["clip"])
+    index.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
     return 0
 
 
