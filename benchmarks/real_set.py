@@ -48,7 +48,8 @@ Sources (repository, path, licence):
   it with ``channel-map="FuMa"``; no separate licence given, so the repository's MIT).
 * ``polarch/JSAmbisonics`` (BSD 3-clause, © 2016 Archontis Politis): ``examples/sounds/BF_rec1.ogg``
   ("soundscape"), ``BF_rec2.ogg`` ("big band"): first-order B-format recordings in FuMa (the library's
-  player example converts them FuMa → ACN).
+  player example converts them FuMa → ACN); ``examples/sounds/sample2.wav`` ("speech" in its examples,
+  a second voice, 10.5 s, two identical channels).
 * ``shanwangshan/YT360-order`` (no licence file; the README credits the band video to theclarksmusic,
   https://www.youtube.com/watch?v=kqAZkf5Odyw, and the calibration clip to Archontis Politis):
   ``data/yt360/video/kqAZkf5Odyw-80.mp4`` + ``data/yt360/audio/kqAZkf5Odyw-80.m4a`` (band, 6-channel
@@ -95,7 +96,7 @@ FILES = [
     *[("datavized/aframe-ambisonic-component", "8ba2fe22cb4d189d51bb0aacf7e139177fc73cd3", f"examples/assets/audio/{n}")
       for n in ("4ch_B_FuMaNorm_FuMaOrd_speech.mp4", "beach-ambisonic.mp4")],
     *[("polarch/JSAmbisonics", "ecdb90cd2af7310e4da93062f71d92d34cecc35d", f"examples/sounds/{n}")
-      for n in ("BF_rec1.ogg", "BF_rec2.ogg")],
+      for n in ("BF_rec1.ogg", "BF_rec2.ogg", "sample2.wav")],
     ("googlevr/gvr-android-sdk", "22bfd77050c8607ef3bd1c60993c066b5a722c46",
      "samples/sdk-simplevideowidget/src/main/assets/congo.mp4"),
     *[("shanwangshan/YT360-order", "f4f46c824187130dab9d254e5e2d59ccd5c4e0b0", n)
@@ -111,7 +112,8 @@ JSA = "polarch__JSAmbisonics/examples/sounds/"
 YT = "shanwangshan__YT360-order/data/yt360/"
 RIR_FILE = SPA + "IR_Gewandhaus_SH1.wav"
 RIR_DIRECT = (0.0, -10.0)  # yaw, pitch of the RIR's direct sound (measured: pseudo-intensity of its peak)
-SPEECH = AFR + "4ch_B_FuMaNorm_FuMaOrd_speech.mp4"
+SPEECH = AFR + "4ch_B_FuMaNorm_FuMaOrd_speech.mp4"  # one voice (median F0 150 Hz)
+SPEECH2 = JSA + "sample2.wav"  # another voice (median F0 183 Hz), 10.5 s
 PIANO = SPA + "piano_mono.flac"
 BAND_V, BAND_A = YT + "video/kqAZkf5Odyw-80.mp4", YT + "audio/kqAZkf5Odyw-80.m4a"
 CAL_V, CAL_A = YT + "video/redownloaded_from_YT.mp4", YT + "audio/redownloaded_from_YT.m4a"
@@ -129,13 +131,13 @@ CLIPS = {
     "x01": dict(desc="single still talker off the front: the woman at the left of the meeting table",
                 image=SAG + "YT-Clean.jpg", seconds=20.0, who=[(313, 247, "woman's mouth")],
                 sound=[(SPEECH, 2.0)]),
-    "x02": dict(desc="two people taking turns every ~4 s (at pauses): the woman (left) and the man at the right",
-                image=SAG + "YT-Clean.jpg", seconds=20.0, turn=4.0,
-                who=[(313, 247, "woman's mouth"), (493, 240, "right-hand man's mouth")],
-                sound=[(SPEECH, 2.0), (SPEECH, 30.0)]),
+    "x02": dict(desc="two people taking turns every ~4 s (at pauses), two voices: the man at the right of the "
+                "table, then the woman (left)", image=SAG + "YT-Clean.jpg", seconds=20.0, turn=4.0,
+                who=[(493, 240, "right-hand man's mouth"), (313, 247, "woman's mouth")],
+                sound=[(SPEECH, 2.0), (SPEECH2, 0.0)]),
     "x03": dict(desc="close talker: a man filming himself, his face big in the frame",
-                image=SAG + "YT-Clean-3.jpg", seconds=15.0, who=[(638, 267, "man's mouth")],
-                sound=[(SPEECH, 12.0)]),
+                image=SAG + "YT-Clean-3.jpg", seconds=10.5, who=[(638, 267, "man's mouth")],
+                sound=[(SPEECH2, 0.0)]),
     "x04": dict(desc="musician: the pianist at the back left, the dry spaudiopy piano at his hands",
                 image=SAG + "YT-Music-2.jpg", seconds=11.0, who=[(66, 308, "pianist's hands on the keys")],
                 sound=[(PIANO, 0.0)]),
@@ -188,8 +190,10 @@ def load_audio(path: Path, start: float = 0.0, seconds: float | None = None) -> 
 
 
 def mono_source(src: Path, path: str, start: float, seconds: float) -> np.ndarray:
-    """A (nearly) dry mono signal: a mono file as it is, or W of a B-format recording; level-normalised."""
-    a = load_audio(src / path, start, seconds)[0]
+    """A (nearly) dry mono signal: W of a B-format (4-channel) file, else the mean of its channels;
+    level-normalised."""
+    a = load_audio(src / path, start, seconds)
+    a = a[0] if a.shape[0] == 4 else a.mean(axis=0)
     a = a - a.mean()
     if len(a) < int(seconds * SR):
         a = np.pad(a, (0, int(seconds * SR) - len(a)))
