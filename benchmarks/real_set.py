@@ -20,17 +20,19 @@ written by :func:`pano.media.boxes.add_boxes` (the same writer pano-pan uses), s
 reports equirectangular FOA.
 
 Placed clips (``x*``, ``h03``): a real equirectangular picture with people, a real (nearly) dry recording,
-and a real measured FOA room impulse response, the spaudiopy Gewandhaus RIR (ACN/N3D, converted to SN3D;
-its direct sound arrives from azimuth 0°, elevation −10°; cut to 1.5 s with a 0.3 s fade). The RIR is
-rotated so its direct sound arrives from the person's mouth/instrument (found by looking at the picture;
-the rotation keeps the horizon level), and the truth is that direction. JSAmbisonics' ``room_1`` was not
-used (its direct sound reads ~13° high). Two talkers taking turns are two convolutions, each through the
-RIR turned to its talker, not one turned field; their turns are cut at pauses in the speech, so the truth
-switches where one voice stops and the other starts. A moving source (the gorilla) is 40-ms frames, each
-through the RIR turned to the source's direction then. Yaw/pitch follow pano-pan's conventions (README,
-"Conventions"): yaw 0 = the centre column, positive right; pitch positive up; ambisonic azimuth = −yaw.
-The spatialaudiogen pictures are 1920×1080 frames of full-sphere 360° video (YouTube/REC-Street
-datasets), scaled to 960×480 (their whole width is 360°).
+and a real measured FOA room impulse response, the spaudiopy Gewandhaus RIR (ACN/N3D, converted to SN3D; its
+direct sound arrives from azimuth 0°, elevation −10°; cut to 1.5 s with a 0.3 s fade). The RIR is rotated so
+its direct sound arrives from the person's mouth/instrument (found by looking at the picture; the rotation
+keeps the horizon level), and the truth is that direction. Its first reflection, from below about 3 ms after
+the direct sound, pulls the RIR's energy direction over 5–200 ms 5–6° below the direct sound (the ambisonic
+localizer reads the placed talkers 4–10° low); the truth stays the direct sound. JSAmbisonics' ``room_1``
+was not used (its direct sound reads ~13° high). Two talkers taking turns are two convolutions, each through
+the RIR turned to its talker, not one turned field; their turns are cut at pauses in the speech, so the
+truth switches where one voice stops and the other starts. A moving source (the gorilla) is 40-ms frames,
+each through the RIR turned to the source's direction then. Yaw/pitch follow pano-pan's conventions (README,
+"Conventions"): yaw 0 = the centre column, positive right; pitch positive up; ambisonic azimuth = −yaw. The
+spatialaudiogen pictures are 1920×1080 frames of full-sphere 360° video (YouTube/REC-Street datasets),
+scaled to 960×480 (their whole width is 360°).
 
 Sources (repository, path, licence):
 
