@@ -243,6 +243,10 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
                 "params": {"localizer": source.describe(), "planner": planner.describe(), "reason": reason},
             },
         )
+        # The plan is in the trajectory now: neither the planner's per-frame state nor the path's own
+        # arrays (hfov, vfov and boxes were copied) are held through the render.
+        del path
+        planner.release()
         timings["plan"] = time.perf_counter() - t2
 
         t3 = time.perf_counter()

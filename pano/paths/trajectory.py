@@ -60,8 +60,9 @@ class Trajectory:
         self.confidence = as_f(self.confidence, 0.0)
         self.frame = np.arange(n) if self.frame is None else np.asarray(self.frame, int).reshape(n)
         self.cut = np.zeros(n, bool) if self.cut is None else np.asarray(self.cut, bool).reshape(n)
-        if self.subject is not None:
-            self.subject = np.asarray(self.subject, float).reshape(n, 4)
+        if self.subject is not None:  # float32 boxes (the planner's) stay float32: exact, and half the size
+            sub = np.asarray(self.subject)
+            self.subject = sub.reshape(n, 4) if sub.dtype == np.float32 else np.asarray(sub, float).reshape(n, 4)
 
     def __len__(self) -> int:
         return len(self.t)

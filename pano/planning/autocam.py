@@ -213,7 +213,8 @@ class AutoCamPlanner(Planner):
         """Block aims composed on the subject where pass 1 found one (``pano.planning.composition``);
         with the field of view each block then wants and its box (NaN where none)."""
         nb = len(tgts)
-        want, used = np.full(nb, np.nan), np.full((nb, 4), np.nan)
+        # The boxes are float32 (medians of pass 1's float32 boxes), kept so: exact, half the size.
+        want, used = np.full(nb, np.nan), np.full((nb, 4), np.nan, np.float32)
         if not self.wants_subjects or not self._subject:
             return tgts, want, used
         boxes = np.concatenate(self._subject)
@@ -327,6 +328,13 @@ class AutoCamPlanner(Planner):
     def plan(self) -> PlannedPath:
         self._decide()
         return self._path(0)
+
+    def release(self) -> None:
+        """Drop the per-frame lists (times, confidence, activity, boxes, the committed path and its
+        wants): about 100 bytes a frame, 20 MB for two hours, otherwise held through the render. The
+        spilled block scores stay for ``yaw_strip``; the cuts stay for ``cut_frames``."""
+        for name in ("_times", "_conf", "_act", "_subject", "_out", "_want", "_framed_box"):
+            getattr(self, name).clear()
 
     def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw candidates) best captured fraction over pitch per yaw, block-constant, for plots."""

@@ -94,6 +94,11 @@ class Planner(RunPlugin, ABC):
         """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""
         return None
 
+    def release(self) -> None:
+        """Drop the per-frame state ``plan`` read (the run calls it once the path is made, before the
+        render, so a long video's planner arrays are not held through pass 2); ``yaw_strip`` and
+        ``describe`` still answer. A planner that keeps nothing per frame need not override it."""
+
 
 # The planner family: one line per planner, imported on first use.
 PLANNERS: Registry[Planner] = Registry("planner", {

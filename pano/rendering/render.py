@@ -212,6 +212,8 @@ class _SampleOfFrame:
     def __init__(self, trajectory: Trajectory, times: np.ndarray, fps: float) -> None:
         self.trajectory, self.times, self.step = trajectory, times, 1.0 / fps
         self.sample_of_frame, _ = nearest_samples(trajectory.t, times)
+        if len(trajectory) < 2**31:  # held through the render: 4 bytes a frame, not 8
+            self.sample_of_frame = self.sample_of_frame.astype(np.int32)
 
     def __call__(self, t: float) -> int:
         times = self.times
@@ -254,9 +256,8 @@ def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
     if audio_mode == "binaural" and info.has_audio:
         from pano.rendering.binaural import binaural_chunks  # SciPy's signal and spatial: only when asked
 
-        by_time = np.argsort(trajectory.t, kind="stable")
-        ears = binaural_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], trajectory.pitch[by_time],
-                               VIEW_AUDIO_RATE)
+        t, yaw, pitch = _in_time_order(trajectory.t, trajectory.yaw, trajectory.pitch)
+        ears = binaural_chunks(info, t, yaw, pitch, VIEW_AUDIO_RATE)
         return None, segment_chunks(ears, VIEW_AUDIO_RATE, info.segment), (2, VIEW_AUDIO_RATE)
     view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
     if not view_audio:
@@ -265,9 +266,18 @@ def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
             chunks = segment_chunks(info.audio_chunks(rate, channels=None), rate, info.segment)
             return None, chunks, (info.audio_channels, rate)
         return (info.path if info.has_audio else None), None, None
-    by_time = np.argsort(trajectory.t, kind="stable")
-    chunks = segment_stereo_chunks(info, trajectory.t[by_time], trajectory.yaw[by_time], VIEW_AUDIO_RATE)
+    t, yaw = _in_time_order(trajectory.t, trajectory.yaw)
+    chunks = segment_stereo_chunks(info, t, yaw, VIEW_AUDIO_RATE)
     return None, chunks, (2, VIEW_AUDIO_RATE)
+
+
+def _in_time_order(t: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``t`` and ``columns`` sorted by time; the arrays themselves when already in order (pano-pan's own
+    paths always are), not copies held through the whole render."""
+    if len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
+        return (t, *columns)
+    by_time = np.argsort(t, kind="stable")
+    return tuple(a[by_time] for a in (t, *columns))
 
 
 def _check_coverage(traj: Trajectory, times: np.ndarray, info: MediaInfo, origin: str,
