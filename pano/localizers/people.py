@@ -195,10 +195,13 @@ class PersonDetector:
         if self.faces or self.profile is not None:
             for x, y, fw, fh in self._faces(grey):
                 bw, bh = FACE_BODY[0] * fw, FACE_BODY[1] * fh
-                box = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - FACE_TOP * fh, bw, bh,
-                                         self.view_px, self.fov)
-                face_h = view_box_to_sphere(view_yaw, x, y, fw, fh, self.view_px, self.fov)[3]
-                out.append((*box, self.face_score, face_h))
+                by, _bp, bw_deg, bh_deg = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - FACE_TOP * fh,
+                                                             bw, bh, self.view_px, self.fov)
+                fy, fp, _fw, face_h = view_box_to_sphere(view_yaw, x, y, fw, fh, self.view_px, self.fov)
+                # The box's pitch: the middle of its top and bottom (a body box five faces tall reaches far
+                # down the view, where the centre pixel's direction is well above that middle).
+                top = fp + face_h / 2.0 + FACE_TOP * face_h
+                out.append((by, top - bh_deg / 2.0, bw_deg, bh_deg, self.face_score, face_h))
         return out
 
     def detect(self, frame: np.ndarray, near: float | None = None,
