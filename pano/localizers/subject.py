@@ -167,12 +167,17 @@ class SubjectFinder:
         frame, or None."""
         b = len(batch.indices)
         out = np.full((b, 5), np.nan)
+        best = int(np.argmax(confidence)) if b else 0  # where a look on an unsure frame turns to
         for k in range(b):
             sure = confidence[k] >= self.min_confidence
             if people is None and self.track is not None:
                 frame = batch.detail.get(k) if batch.detail else None
-                if frame is not None and sure:
-                    self.track.add(float(batch.times[k]), frame, near=float(yaw[k]))
+                # A look on a frame whose own sound is unsure (the first frame of a clip, a breath) goes
+                # towards the batch's surest sound, so people are held from the start of a sound, not
+                # one look (2 s) later.
+                near = k if sure else best
+                if frame is not None and confidence[near] >= self.min_confidence:
+                    self.track.add(float(batch.times[k]), frame, near=float(yaw[near]))
             if not sure or batch.indices[k] % self.every:
                 continue
             held = people[k] if people is not None else (self.track.at(float(batch.times[k]))
