@@ -206,7 +206,7 @@ class PersonDetector:
 
     def detect(self, frame: np.ndarray, near: float | None = None,
                views: tuple[float, ...] | None = None) -> np.ndarray:
-        """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
+        """(N, ROW) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
         (a yaw) only in the views that reach within 10° of it (the subject finder knows where the
         sound is: two views instead of six); with ``views`` only in those of ``self.views``."""
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
