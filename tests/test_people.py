@@ -17,6 +17,7 @@ from pano.localizers.subject import SubjectFinder
 from pano.media.writer import write_video
 from pano.sphere.ambisonics import encode_foa
 from pano.sphere.geometry import in_view, pitch_to_y, yaw_to_x
+from scenes import face_panorama
 
 FPS = 30.0
 SR = 48000
@@ -45,39 +46,6 @@ def figure_panorama(yaws: tuple[float, ...], size=(480, 960), height_deg: float 
     for yaw in yaws:
         top = float(pitch_to_y(height_deg / 2.0, h))
         draw_figure(grey, float(yaw_to_x(yaw, w)), top, height_deg * h / 180.0)
-    return np.repeat(grey[..., None], 3, axis=2)
-
-
-def draw_face(img: np.ndarray, cx: float, cy: float, s: float) -> None:
-    """A drawn head and shoulders, in place: a light face oval about ``1.1 s`` pixels tall centred at
-    (cx, cy), dark hair above it (its top ``0.7 s`` above the centre), eyes, brows, nose, mouth, a neck
-    and dark shoulders. OpenCV's frontal-face cascade fires on it (it does not on a plain ellipse)."""
-    def oval(dx, dy, ax, ay, value, a0=0, a1=360, thickness=-1):
-        cv2.ellipse(img, (int(cx + dx * s), int(cy + dy * s)), (max(1, int(ax * s)), max(1, int(ay * s))), 0,
-                    a0, a1, value, thickness)
-
-    oval(0, 1.3, 0.9, 0.5, 70, 180, 360)  # shoulders
-    cv2.rectangle(img, (int(cx - 0.15 * s), int(cy + 0.5 * s)), (int(cx + 0.15 * s), int(cy + 0.8 * s)), 170, -1)
-    oval(0, 0, 0.42, 0.55, 190)  # face
-    oval(0, -0.45, 0.45, 0.25, 50, 180, 360)  # hair
-    for side in (-1, 1):
-        oval(side * 0.18, -0.08, 0.09, 0.045, 40)  # eye
-        oval(side * 0.18, -0.19, 0.11, 0.025, 60)  # brow
-        oval(side * 0.18, -0.07, 0.13, 0.09, 140, thickness=2)  # socket
-    oval(0, 0.16, 0.06, 0.04, 120)  # nose
-    oval(0, 0.3, 0.13, 0.035, 80)  # mouth
-
-
-def face_panorama(yaw: float, pitch: float, face_deg: float, size=(480, 960), seed: int = 0) -> np.ndarray:
-    """An RGB equirectangular frame, mid grey and noisy, with a drawn talker whose face (``face_deg``
-    degrees tall) is centred at (yaw, pitch); the top of the hair is ``0.64 face_deg`` above that."""
-    h, w = size
-    rng = np.random.default_rng(seed)
-    grey = np.clip(90 + rng.normal(0, 4, size), 0, 255).astype(np.uint8)
-    s = face_deg * h / 180.0 / 1.1
-    for dx in (-w, 0, w):  # drawn three times so a face on the seam wraps
-        draw_face(grey, float(yaw_to_x(yaw, w)) + dx, float(pitch_to_y(pitch, h)), s)
-    grey = cv2.GaussianBlur(grey, (0, 0), 0.8)
     return np.repeat(grey[..., None], 3, axis=2)
 
 
