@@ -14,6 +14,7 @@ the same way. Kept beside ``clips.py`` so the tests import it directly and the b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,10 +161,16 @@ class Scene:
     # picture in ``colour`` on a textured grey background; None: the picture shows nothing.
     figure: np.ndarray | None = None
     colour: tuple[int, int, int] = (230, 120, 30)
+    # The figure is a drawn talker (``draw_face``: a face the frontal-face cascade finds, hair, shoulders)
+    # whose head and shoulders fill the figure's box, on a plain grey background, not a flat box.
+    face: bool = False
 
-    def picture(self, i: int, size: tuple[int, int] = (256, 512)) -> np.ndarray:
-        """Frame i (RGB, H×W): the background, and the figure where there is one."""
-        h, w = size
+    def picture(self, i: int, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Frame i (RGB, H×W; by default 256×512, a face scene 480×960): the background, and the figure
+        where there is one."""
+        h, w = size or ((480, 960) if self.face else (256, 512))
+        if self.face:
+            return _talker_picture(tuple(self.figure[i]), h, w)
         rng = np.random.default_rng(12345)  # the same background in every frame
         frame = (80 + 30 * rng.random((h, w, 1))).repeat(3, axis=2).astype(np.uint8)
         if self.figure is None or not np.all(np.isfinite(self.figure[i])):
@@ -190,13 +197,72 @@ class Scene:
         if stripes:
             frame[:, (np.arange(size[1]) * 36 // size[1]) % 2 == 1] = 200
         if self.figure is not None:  # the subject must be seen: frames of its own, the size pass 1 looks at
-            size = (256, 512)
+            size = (480, 960) if self.face else (256, 512)
         peak = max(1e-9, float(np.max(np.abs(self.foa))))
         from scipy.signal import resample_poly
 
         audio = resample_poly(self.foa * min(1.0, 0.9 / peak), 2, 1, axis=1).astype(np.float32)  # AAC: 48 kHz
         frames = (self.picture(i, size) for i in range(n)) if self.figure is not None else (frame for _ in range(n))
         return write_video(path, frames, self.fps, audio=(audio, 2 * self.sr), crf=30, preset="ultrafast")
+
+
+# A drawn talker's proportions, in face heights (the face oval's height): the top of the hair above the
+# face's centre, the bottom of the shoulders below it, the shoulders' width.
+TALKER_TOP, TALKER_BOTTOM, TALKER_WIDTH = 0.64, 1.18, 1.64
+
+
+def draw_face(img: np.ndarray, cx: float, cy: float, s: float) -> None:
+    """A drawn head and shoulders on a grey image, in place: a light face oval about ``1.1 s`` pixels
+    tall centred at (cx, cy), dark hair above it (its top ``0.7 s`` above the centre), eyes, brows,
+    nose, mouth, a neck and dark shoulders (down to ``1.3 s`` below the centre). OpenCV's frontal-face
+    cascade fires on it (it does not on a plain ellipse)."""
+    import cv2
+
+    def oval(dx, dy, ax, ay, value, a0=0, a1=360, thickness=-1):
+        cv2.ellipse(img, (int(cx + dx * s), int(cy + dy * s)), (max(1, int(ax * s)), max(1, int(ay * s))), 0,
+                    a0, a1, value, thickness)
+
+    oval(0, 1.3, 0.9, 0.5, 70, 180, 360)  # shoulders
+    cv2.rectangle(img, (int(cx - 0.15 * s), int(cy + 0.5 * s)), (int(cx + 0.15 * s), int(cy + 0.8 * s)), 170, -1)
+    oval(0, 0, 0.42, 0.55, 190)  # face
+    oval(0, -0.45, 0.45, 0.25, 50, 180, 360)  # hair
+    for side in (-1, 1):
+        oval(side * 0.18, -0.08, 0.09, 0.045, 40)  # eye
+        oval(side * 0.18, -0.19, 0.11, 0.025, 60)  # brow
+        oval(side * 0.18, -0.07, 0.13, 0.09, 140, thickness=2)  # socket
+    oval(0, 0.16, 0.06, 0.04, 120)  # nose
+    oval(0, 0.3, 0.13, 0.035, 80)  # mouth
+
+
+def face_panorama(yaw: float, pitch: float, face_deg: float, size=(480, 960), seed: int = 0) -> np.ndarray:
+    """An RGB equirectangular frame, mid grey and noisy, with a drawn talker whose face (``face_deg``
+    degrees tall) is centred at (yaw, pitch): the top of the hair ``TALKER_TOP`` face heights above."""
+    import cv2
+
+    from pano.sphere.geometry import pitch_to_y, yaw_to_x
+
+    h, w = size
+    rng = np.random.default_rng(seed)
+    grey = np.clip(90 + rng.normal(0, 4, size), 0, 255).astype(np.uint8)
+    s = face_deg * h / 180.0 / 1.1
+    for dx in (-w, 0, w):  # drawn three times so a face on the seam wraps
+        draw_face(grey, float(yaw_to_x(yaw, w)) + dx, float(pitch_to_y(pitch, h)), s)
+    grey = cv2.GaussianBlur(grey, (0, 0), 0.8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def talker_box(yaw: float, pitch: float, face_deg: float) -> tuple[float, float, float, float]:
+    """The (yaw, pitch, width, height) box of ``face_panorama``'s talker: hair to shoulders."""
+    top, bottom = pitch + TALKER_TOP * face_deg, pitch - TALKER_BOTTOM * face_deg
+    return yaw, 0.5 * (top + bottom), TALKER_WIDTH * face_deg, top - bottom
+
+
+@functools.lru_cache(maxsize=4)
+def _talker_picture(box: tuple[float, float, float, float], h: int, w: int) -> np.ndarray:
+    """``face_panorama`` for a ``talker_box``."""
+    yaw, pc, _bw, bh = box
+    face_deg = bh / (TALKER_TOP + TALKER_BOTTOM)
+    return face_panorama(yaw, pc + bh / 2 - TALKER_TOP * face_deg, face_deg, (h, w))
 
 
 def _frames(seconds: float, fps: float) -> np.ndarray:
@@ -411,6 +477,20 @@ def reflected_subject(seconds: float = 60.0, fps: float = 30.0, seed: int = 12) 
                  np.ones(n, bool), [0], figure=figure, colour=(60, 170, 80))
 
 
+def close_talker(seconds: float = 60.0, fps: float = 30.0, seed: int = 13) -> Scene:
+    """A talker close to the lens (face 12° tall, centred 3° up, at yaw −40°; no body the HOG detector
+    finds), whose voice FOA reads 18° below the face (floor reflections): centring the sound cuts off
+    the top of the head; the person found by the face is framed head and shoulders."""
+    rng = np.random.default_rng(seed)
+    sig, active = talker(seconds, rng)
+    foa = encode_foa(sig, -40.0, -15.0) + ambience(seconds, rng)
+    times = _frames(seconds, fps)
+    n = len(times)
+    figure = np.tile(talker_box(-40.0, 3.0, 12.0), (n, 1))
+    return Scene("close talker found by the face", foa, fps, [[(-40.0, 3.0)]] * n, _at_frames(active, times),
+                 np.ones(n, bool), [0], figure=figure, face=True)
+
+
 SUITE: list[Callable[[], Scene]] = [
     moving_engine,
     fixed_chord,
@@ -427,7 +507,7 @@ SUITE: list[Callable[[], Scene]] = [
 # Moving sources (issue 21): scored also on the central half and how far pans end ahead of the source.
 MOVING: list[Callable[[], Scene]] = [sweep, slow_mover, fast_mover]
 # Subjects in the picture (issue 21): scored also on subject-in-frame, whole-subject frames and headroom.
-SUBJECTS: list[Callable[[], Scene]] = [tall_subject, near_subject, reflected_subject]
+SUBJECTS: list[Callable[[], Scene]] = [tall_subject, near_subject, reflected_subject, close_talker]
 
 
 # ----------------------------------------------------------------------------------------- scoring

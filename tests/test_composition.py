@@ -84,3 +84,22 @@ def test_the_run_records_the_subject_box_per_sample(tmp_path, capsys):
     assert len(boxes) > 0.8 * len(samples)
     assert np.all(np.abs(np.median(boxes, axis=0) - [20.0, 0.0, 14.0, 44.0]) < 2.5)
     assert min(s["hfov"] for s in samples[45:]) > 90.0  # zoomed out to hold the whole figure
+
+
+def test_a_person_found_by_the_face_is_framed_head_and_shoulders_not_zoomed_to_the_widest_view():
+    """A face-found person's box (head and shoulders, the face's height as its fifth value): the top of
+    the head sits under headroom, the view is the nominal one or wider only as far as the box needs,
+    at most 90° (the whole-body rule would want the widest, 104°); a distant face is not zoomed in on."""
+    from pano.planning.composition import compose
+
+    close = np.array([30.0, -12.0, 36.0, 42.0, 12.0])  # a face 12° tall: a talker under a metre away
+    yaw, pitch, want = compose(30.0, -15.0, close, HFOV, VFOV, ZOOM)
+    whole = compose(30.0, -15.0, close[:4], HFOV, VFOV, ZOOM)[2]
+    assert whole == ZOOM[1] and HFOV < want <= 90.0
+    ratio = np.tan(np.radians(VFOV) / 2) / np.tan(np.radians(HFOV) / 2)
+    v = np.degrees(2 * np.arctan(np.tan(np.radians(want) / 2) * ratio))
+    top = close[1] + close[3] / 2
+    assert top < pitch + v / 2 <= top + 0.1 * v and abs(yaw - 30.0) < 1e-6  # headroom, not sky
+    far = np.array([-50.0, 0.0, 12.0, 14.0, 4.0])  # a face 4° tall
+    assert compose(-50.0, -5.0, far, HFOV, VFOV, ZOOM)[2] == HFOV
+    assert compose(30.0, -15.0, close, HFOV, VFOV, None)[2] == HFOV  # --fov fixes it

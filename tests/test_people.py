@@ -17,6 +17,7 @@ from pano.localizers.subject import SubjectFinder
 from pano.media.writer import write_video
 from pano.sphere.ambisonics import encode_foa
 from pano.sphere.geometry import in_view, pitch_to_y, yaw_to_x
+from scenes import face_panorama
 
 FPS = 30.0
 SR = 48000
@@ -54,13 +55,41 @@ def figure_panorama(yaws: tuple[float, ...], size=(480, 960), height_deg: float 
 def test_a_drawn_figure_is_found_at_its_direction_and_size(yaw):
     boxes = PersonDetector().detect(figure_panorama((yaw,)))
     assert len(boxes) == 1, boxes
-    by, bp, bw, bh, _score = boxes[0]
+    by, bp, bw, bh, _score, face = boxes[0]
+    assert np.isnan(face)  # a body, not a face
     assert abs(((by - yaw + 180) % 360) - 180) < 6.0, boxes
     assert abs(bp) < 8.0 and 25.0 < bh < 60.0 and bw < bh, boxes
 
 
 def test_an_empty_panorama_has_no_people():
     assert len(PersonDetector().detect(figure_panorama(()))) == 0
+
+
+@pytest.mark.parametrize("yaw", [30.0, 175.0])
+def test_a_drawn_face_is_found_and_its_person_is_framed_by_head_and_shoulders(yaw):
+    """The face cascade finds the drawn talker (the HOG detector does not: no body); the row carries the
+    face's height, and the head-and-shoulders box starts above the hair and is shorter than the body
+    box the face stands for."""
+    from pano.localizers.people import head_and_shoulders
+
+    assert len(PersonDetector().detect(face_panorama(yaw, 5.0, 9.0))) == 0  # bodies only: nobody
+    rows = PersonDetector(faces=True).detect(face_panorama(yaw, 5.0, 9.0))
+    assert len(rows) == 1 and rows.shape[1] == 6, rows
+    row = rows[0]
+    assert abs(((row[0] - yaw + 180) % 360) - 180) < 3.0 and 8.0 < row[5] < 16.0, row
+    by, bp, bw, bh = head_and_shoulders(row)
+    hair_top = 5.0 + 0.64 * 9.0
+    assert hair_top < bp + bh / 2 < hair_top + 6.0, (bp, bh)
+    assert bh < row[3] and abs(bh - 3.5 * row[5]) < 1e-6
+
+
+def test_faces_in_profile_are_looked_for_both_ways_round_without_false_faces():
+    """The profile cascade runs on the view and its mirror image: no face on an empty panorama, and the
+    frontal face is still found with it."""
+    det = PersonDetector(faces=True, profiles=True)
+    assert len(det.detect(figure_panorama(()))) == 0
+    rows = det.detect(face_panorama(-60.0, 5.0, 9.0))
+    assert len(rows) >= 1 and np.all(np.abs(rows[:, 0] + 60.0) < 5.0) and np.isfinite(rows[:, 5]).all(), rows
 
 
 def test_view_boxes_map_to_the_sphere():
@@ -174,8 +203,59 @@ def test_a_person_at_the_sound_is_the_subject_not_the_colour_patch():
     batch = FrameBatch(np.arange(2), np.array([0.0, 0.04]), np.stack([small, small]), None, {0: pano})
     boxes = finder.boxes(batch, None, np.array([40.0, 40.0]), np.array([5.0, 5.0]), np.array([0.9, 0.9]))
     assert finder.people_boxes == 2
-    for yaw, pitch, _w, h in boxes:
+    assert finder.face_boxes == 0  # a body: framed whole, as before faces
+    for yaw, pitch, _w, h, _face in boxes:
         assert abs(yaw - 40.0) < 6.0 and h > 30.0 and pitch + h / 2 > 18.0, boxes  # the head is in the box
+
+
+def _talker_clip(tmp_path, face_yaw: float, sound: tuple[float, float], seconds: float = 4.0):
+    """A FOA clip of a drawn close talker (face 9° tall at ``face_yaw``, pitch 3°) and a voice from
+    ``sound`` (yaw, pitch): FOA reads a talker's voice at the mouth or lower (floor reflections)."""
+    n = int(seconds * FPS)
+    rng = np.random.default_rng(3)
+    st = np.arange(int(seconds * SR)) / SR
+    voice = 0.3 * np.sin(2 * np.pi * 220 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
+    foa = encode_foa(voice, *sound) + 0.01 * rng.standard_normal((4, len(st)))
+    return write_video(tmp_path / "talker.mp4", [face_panorama(face_yaw, 3.0, 9.0)] * n, FPS,
+                       audio=(foa.astype(np.float32), SR))
+
+
+def test_a_close_talker_found_by_the_face_is_framed_with_the_head_inside(tmp_path):
+    """A talker close to the lens, whose voice FOA reads 18° below the face (no body the HOG detector
+    finds): centring the sound cuts the top of the head off; with the face found (the default) the
+    shot is composed on the head and shoulders, the top of the hair below the frame's top edge, and the
+    view is widened within --fov-range and no further than 90° (not the 104° of the whole body the
+    face stands for)."""
+    clip = _talker_clip(tmp_path, 30.0, (30.0, -15.0))
+    hair_top = 3.0 + 0.64 * 9.0
+    off = _run(tmp_path, clip, "--planner-option", "faces=off")["samples"]
+    assert np.median([s["pitch"] + s["vfov"] / 2 for s in off[30:]]) < hair_top  # the head is cut
+    samples = _run(tmp_path, clip)["samples"]
+    late = samples[30:]
+    tops = np.array([s["pitch"] + s["vfov"] / 2 for s in late])
+    assert np.all(tops > hair_top + 1.0), tops  # headroom above the hair
+    hfov = np.array([s["hfov"] for s in late])
+    assert np.all((hfov >= 46.0) & (hfov <= 90.0)), hfov
+    assert all(in_view(30.0, 3.0, s["yaw"], s["pitch"], s["hfov"], s["vfov"]) for s in late)  # the face
+    boxes = np.array([s["subject"] for s in samples if "subject" in s])
+    assert len(boxes) > 0.5 * len(samples) and np.median(boxes[:, 3]) < 50.0, boxes[:3]
+
+
+def test_a_face_far_from_the_sound_is_not_the_subject():
+    """A face at yaw 30 and the sound at yaw −40: the face's person box does not hold the sound, so the
+    subject is not that person (no face box), whatever the colour region gives."""
+    finder = SubjectFinder(every=1)
+    pano = face_panorama(30.0, 3.0, 9.0)
+    small = cv2.resize(pano, (512, 256), interpolation=cv2.INTER_AREA)
+    batch = FrameBatch(np.arange(2), np.array([0.0, 0.04]), np.stack([small, small]), None, {0: pano})
+    far = finder.boxes(batch, None, np.array([-40.0, -40.0]), np.array([-10.0, -10.0]), np.array([0.9, 0.9]))
+    assert finder.face_boxes == 0 and not np.isfinite(far[:, 4]).any()
+    near = SubjectFinder(every=1)
+    boxes = near.boxes(batch, None, np.array([32.0, 32.0]), np.array([-10.0, -10.0]), np.array([0.9, 0.9]))
+    assert near.face_boxes == 2 and np.all(np.abs(boxes[:, 0] - 30.0) < 3.0), boxes
+    bodies_only = SubjectFinder(every=1, faces="off")
+    bodies_only.boxes(batch, None, np.array([32.0, 32.0]), np.array([-10.0, -10.0]), np.array([0.9, 0.9]))
+    assert bodies_only.face_boxes == 0 and bodies_only.people_boxes == 0
 
 
 def test_a_foa_run_records_the_person_at_the_sound_as_its_subject(tmp_path):

@@ -52,8 +52,8 @@ class SaliencyBatch:
 
     maps: np.ndarray  # (B, h, w) float32 ≥ 0 on an equirectangular grid
     confidence: np.ndarray  # (B,) float in [0, 1]
-    # Optional, per frame: (N, 5) people held at that frame (yaw, pitch, width, height, score; see
-    # pano.localizers.people), so the pipeline's subject finder does not detect them again.
+    # Optional, per frame: (N, 6) people held at that frame (yaw, pitch, width, height, score, face
+    # height or NaN; see pano.localizers.people), so the pipeline's subject finder does not detect them again.
     people: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:

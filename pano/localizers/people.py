@@ -11,7 +11,15 @@ inside ``opencv-python-headless`` 4.x (no download at run time; OpenCV 5 dropped
 - optionally (``faces=True``; off by default: at 960×480 faces are under the cascade's 20 px and it
   triples the cost) the frontal-face Haar cascade of Viola & Jones as trained by R. Lienhart
   (``haarcascade_frontalface_default.xml`` in ``cv2.data``, the Intel License Agreement For Open Source
-  Computer Vision Library): a face stands for the person below it (upper body, an instrument).
+  Computer Vision Library): a face stands for the person below it (upper body, an instrument); and
+  optionally (``profiles=True``) the profile-face cascade of the same package
+  (``haarcascade_profileface.xml``, trained on faces turned left; run on the mirrored view as well for
+  faces turned right).
+
+A person is a row (yaw, pitch, width, height, score, face): the box in degrees, the score, and where the
+row came from a face the face's own height in degrees (NaN for a body the HOG detector found), so a
+caller can frame a face-found person by the face (head and shoulders, :func:`head_and_shoulders`)
+rather than by the body box guessed below it.
 
 An equirectangular frame bends bodies away from the horizon and cuts them at the seam, so both run on
 six perspective (rectilinear) views of ``VIEW_FOV`` degrees centred on the horizon every 60° of yaw,
@@ -36,11 +44,25 @@ VIEW_YAWS = (0.0, 60.0, 120.0, 180.0, -120.0, -60.0)
 VIEW_PX = 288  # view side in pixels: ~3.6 px/°, so a person 36° tall (a seated player 2 m away) is 128 px
 DETAIL_SIZE = (480, 960)  # the (H, W) equirectangular frame the views are cut from (~2.7 px/°)
 FACE_BODY = (3.0, 5.0)  # a face stands for a box this many face widths wide, face heights tall (head to lap)
+FACE_TOP = 0.3  # face heights from the top of the cascade's face box up to the top of the head
+ROW = 6  # columns of a person row: yaw, pitch, width, height, score, face height (NaN: a body)
 
 
-def _cascade_path() -> Path:
+def _cascade_path(name: str = "haarcascade_frontalface_default.xml") -> Path:
     base = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "")
-    return base / "haarcascade_frontalface_default.xml"
+    return base / name
+
+
+def as_rows(people) -> np.ndarray:
+    """People as (N, ROW) float rows; rows of 5 columns (a caller's or a test's detector: no face
+    column) get NaN faces."""
+    a = np.asarray(people, np.float64)
+    if a.size == 0:
+        return np.zeros((0, ROW))
+    a = a.reshape(-1, a.shape[-1])
+    if a.shape[1] == 5:
+        a = np.concatenate([a, np.full((len(a), 1), np.nan)], axis=1)
+    return a
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,6 +80,16 @@ def _models() -> tuple[cv2.HOGDescriptor, cv2.CascadeClassifier]:
     if face.empty():
         raise InputError(f"{path}: OpenCV could not read the frontal-face cascade; reinstall opencv-python-headless")
     return hog, face
+
+
+@functools.lru_cache(maxsize=1)
+def _profile_model() -> cv2.CascadeClassifier:
+    """The profile-face cascade (faces turned left), loaded once."""
+    path = _cascade_path("haarcascade_profileface.xml")
+    model = cv2.CascadeClassifier(str(path)) if path.is_file() else None
+    if model is None or model.empty():
+        raise InputError(f"{path}: OpenCV has no profile-face cascade; reinstall opencv-python-headless 4.x")
+    return model
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,11 +127,12 @@ def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float
 
 
 def merge_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Boxes (N, 5: yaw, pitch, width, height, score) with those whose centres lie within half the
-    larger box's size of a stronger one dropped (one person seen by two overlapping views, or as a
-    face and a body)."""
+    """Person rows (N, ROW: yaw, pitch, width, height, score, face) with those whose centres lie within
+    half the larger box's size of a stronger one dropped (one person seen by two overlapping views, or
+    as a face and a body)."""
+    boxes = as_rows(boxes)
     if len(boxes) == 0:
-        return boxes.reshape(0, 5)
+        return boxes
     order = np.argsort(-boxes[:, 4])
     kept: list[np.ndarray] = []
     for i in order:
@@ -110,16 +143,18 @@ def merge_boxes(boxes: np.ndarray) -> np.ndarray:
 
 
 class PersonDetector:
-    """People on an RGB equirectangular frame: (N, 5) rows of yaw, pitch, width, height (degrees),
-    score (the HOG SVM margin; a face alone scores ``face_score``)."""
+    """People on an RGB equirectangular frame: (N, ROW) rows of yaw, pitch, width, height (degrees),
+    score (the HOG SVM margin; a face alone scores ``face_score``), face height (degrees; NaN for a
+    body). ``profiles``: faces seen from the side too (the profile cascade, both ways round)."""
 
     def __init__(self, hog_threshold: float = 0.0, faces: bool = False, face_score: float = 1.0,
                  view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV,
-                 scale: float = 1.15) -> None:
+                 scale: float = 1.15, profiles: bool = False) -> None:
         self.hog_threshold = float(hog_threshold)
         self.scale = float(scale)  # the detector's image pyramid step: finer finds more, costs more
         self.faces = bool(faces)
         self.face_score = float(face_score)
+        self.profile = _profile_model() if profiles else None
         self.view_px = int(view_px)
         self.views = tuple(float(v) for v in views)
         self.fov = float(fov)
@@ -132,36 +167,55 @@ class PersonDetector:
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         return cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
 
-    def detect_view(self, grey: np.ndarray, view_yaw: float) -> list[tuple[float, float, float, float, float]]:
-        """People in one view, as sphere boxes with scores."""
+    def _faces(self, grey: np.ndarray) -> np.ndarray:
+        """(n, 4) face rectangles (x, y, w, h pixels) in one view: frontal, and in profile when asked."""
+        found = [np.reshape(self.face.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(20, 20)),
+                            (-1, 4)).astype(np.float64)]
+        if self.profile is not None:
+            px = grey.shape[1]
+            for flip in (False, True):
+                img = grey[:, ::-1] if flip else grey
+                r = np.reshape(self.profile.detectMultiScale(np.ascontiguousarray(img), scaleFactor=1.15,
+                                                             minNeighbors=5, minSize=(20, 20)), (-1, 4))
+                r = r.astype(np.float64)
+                if flip and len(r):
+                    r[:, 0] = px - r[:, 0] - r[:, 2]
+                found.append(r)
+        return np.concatenate(found)
+
+    def detect_view(self, grey: np.ndarray, view_yaw: float) -> list[tuple[float, ...]]:
+        """People in one view, as person rows (sphere boxes with scores and face heights)."""
         out = []
         rects, weights = self.hog.detectMultiScale(grey, hitThreshold=self.hog_threshold, winStride=(8, 8),
                                                    padding=(8, 8), scale=self.scale)
         for (x, y, bw, bh), s in zip(np.reshape(rects, (-1, 4)), np.reshape(weights, -1), strict=True):
             # The HOG window has a margin around the body (64×128 for a 40×100 figure): trim it.
             x, y, bw, bh = x + 0.15 * bw, y + 0.1 * bh, 0.7 * bw, 0.8 * bh
-            out.append((*view_box_to_sphere(view_yaw, x, y, bw, bh, self.view_px, self.fov), float(s)))
-        if self.faces:
-            found = self.face.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(20, 20))
-            for x, y, fw, fh in np.reshape(found, (-1, 4)):
+            out.append((*view_box_to_sphere(view_yaw, x, y, bw, bh, self.view_px, self.fov), float(s), np.nan))
+        if self.faces or self.profile is not None:
+            for x, y, fw, fh in self._faces(grey):
                 bw, bh = FACE_BODY[0] * fw, FACE_BODY[1] * fh
-                box = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - 0.3 * fh, bw, bh,
-                                         self.view_px, self.fov)
-                out.append((*box, self.face_score))
+                by, _bp, bw_deg, bh_deg = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - FACE_TOP * fh,
+                                                             bw, bh, self.view_px, self.fov)
+                fy, fp, _fw, face_h = view_box_to_sphere(view_yaw, x, y, fw, fh, self.view_px, self.fov)
+                # The box's pitch: the middle of its top and bottom (a body box five faces tall reaches far
+                # down the view, where the centre pixel's direction is well above that middle).
+                top = fp + face_h / 2.0 + FACE_TOP * face_h
+                out.append((by, top - bh_deg / 2.0, bw_deg, bh_deg, self.face_score, face_h))
         return out
 
     def detect(self, frame: np.ndarray, near: float | None = None,
                views: tuple[float, ...] | None = None) -> np.ndarray:
-        """(N, 5) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
+        """(N, ROW) people on an RGB (or grey) equirectangular frame, merged across views; with ``near``
         (a yaw) only in the views that reach within 10° of it (the subject finder knows where the
         sound is: two views instead of six); with ``views`` only in those of ``self.views``."""
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-        rows: list[tuple[float, float, float, float, float]] = []
+        rows: list[tuple[float, ...]] = []
         for vy in self.views if views is None else views:
             if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
                 continue
             rows += self.detect_view(self.view(grey, vy), vy)
-        return merge_boxes(np.asarray(rows, np.float64).reshape(-1, 5))
+        return merge_boxes(np.asarray(rows, np.float64).reshape(-1, ROW))
 
 
 class PeopleTrack:
@@ -171,20 +225,20 @@ class PeopleTrack:
     time."""
 
     def __init__(self, detect, hold: float = 10.0) -> None:
-        self.detect = detect  # a callable frame -> (N, 5), PersonDetector.detect or a test's
+        self.detect = detect  # a callable frame -> (N, ROW) or (N, 5), PersonDetector.detect or a test's
         self.hold = float(hold)
         self._looks: list[tuple[float, np.ndarray]] = []
 
     def add(self, t: float, frame: np.ndarray, **where) -> None:
         """One look at ``frame`` (``where``: passed to the detector, e.g. ``near=yaw``)."""
-        self._looks.append((float(t), np.asarray(self.detect(frame, **where), np.float64).reshape(-1, 5)))
+        self._looks.append((float(t), as_rows(self.detect(frame, **where))))
         self._looks = [(lt, b) for lt, b in self._looks if t - lt < self.hold]
 
     def at(self, t: float) -> np.ndarray:
-        """(N, 5) the people seen within ``hold`` seconds before ``t``, duplicates merged (newest kept
+        """(N, ROW) the people seen within ``hold`` seconds before ``t``, duplicates merged (newest kept
         on a tie: the merge keeps the higher score)."""
         held = [b for lt, b in self._looks if 0.0 <= t - lt < self.hold]
-        return merge_boxes(np.concatenate(held)) if held else np.zeros((0, 5))
+        return merge_boxes(np.concatenate(held)) if held else np.zeros((0, ROW))
 
 
 SOUND_DEPTH = 0.25  # of a person box's height below its top: where a person's sound comes from
@@ -201,10 +255,31 @@ def person_at(people: np.ndarray, yaw: float, pitch: float, slack: float = 10.0)
     """The person whose box (widened by ``slack`` degrees) holds the direction (yaw, pitch), nearest
     first; None when none does. The sound's direction on a person makes that person the subject."""
     best, best_d = None, np.inf
-    for b in np.asarray(people).reshape(-1, 5):
+    for b in as_rows(people):
         dyaw = abs(((yaw - b[0] + 180.0) % 360.0) - 180.0) * np.cos(np.radians(pitch))
         if dyaw <= b[2] / 2 + slack and abs(pitch - b[1]) <= b[3] / 2 + slack:
             d = float(angular_distance(yaw, pitch, b[0], b[1]))
             if d < best_d:
                 best, best_d = b, d
     return best
+
+
+HEAD_SHOULDERS = (3.0, 3.5)  # a face-found person framed as a box this many face widths wide, face heights tall
+HEAD_ABOVE = 0.4  # face heights from the top of the cascade's face box up to the top of the hair
+
+
+def head_and_shoulders(row: np.ndarray) -> tuple[float, float, float, float]:
+    """The (yaw, pitch, width, height) degrees of a face-found person's head and shoulders: from just
+    above the head (``HEAD_ABOVE`` face heights above the face box) down ``HEAD_SHOULDERS[1]`` face
+    heights in all (to the chest), as wide as the person's box; the row's own box when it came from a
+    body (no face). The body box a face stands for (``FACE_BODY``, to the lap) is a guess, and framing
+    it whole zooms a close talker out to the widest view; head and shoulders is how an operator frames
+    one."""
+    r = as_rows(row)[0]
+    face = float(r[5])
+    if not np.isfinite(face) or face <= 0:
+        return float(r[0]), float(r[1]), float(r[2]), float(r[3])
+    top = float(r[1] + r[3] / 2.0) + (HEAD_ABOVE - FACE_TOP) * face
+    h = HEAD_SHOULDERS[1] * face
+    w = HEAD_SHOULDERS[0] / FACE_BODY[0] * float(r[2])
+    return float(r[0]), top - h / 2.0, w, h

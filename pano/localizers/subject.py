@@ -16,6 +16,13 @@ performer in dark clothes on a lit stage, a vehicle, the synthetic scenes of the
 whole; a many-coloured one (a face above a shirt above jeans) gives the part the sound comes from,
 which the planner then frames with headroom. Boxes are (yaw, pitch, width, height) in degrees, NaN
 where none was found. Runs on a small frame (the caller's choice, e.g. 512×256) a few times a second.
+
+People come first (:class:`SubjectFinder`): a body the HOG detector finds, or a face (at 960×480 HOG
+misses most real people: close talkers, seated players, a band's singer), whose person box holds the
+sound's direction. A face-found person is framed by the face, not by the body guessed below it: the
+box is the head and shoulders (``pano.localizers.people.head_and_shoulders``) and carries the face's
+height as a fifth column, which tells the composition to frame it tight under headroom (the body goes
+on below the frame) instead of whole with room around it.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 
 from common.errors import InputError
 from pano.localizers.base import FrameBatch
-from pano.localizers.people import PeopleTrack, PersonDetector, person_at
+from pano.localizers.people import PeopleTrack, PersonDetector, head_and_shoulders, person_at
 
 NO_BOX = (np.nan, np.nan, np.nan, np.nan)
 
@@ -112,54 +119,78 @@ def subject_boxes(
 # The people detector's SVM margin for a subject, as for the mono people part: at -0.3 (a weaker detection,
 # the sound confirming it) a false person on the real calibration clip's label grid took capture 1.00 -> 0.93.
 SUBJECT_HOG_THRESHOLD = 0.0
+# A face alone scores below any body at that margin: where the HOG detector finds the body too (the two
+# boxes merge), the whole body is the subject, as before faces were looked for.
+SUBJECT_FACE_SCORE = -1.0
 
 
 class SubjectFinder:
     """The pipeline's look at the picture: per frame, the box of the subject at the sound's direction.
 
     A person whose box holds the sound's direction (``pano.localizers.people``) is the subject — the
-    whole body, head and instrument, which a colour region on busy real footage seldom gives; otherwise
-    the colour region the direction falls in (:func:`subject_box`). People come from the localizer when
-    it looked for them already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from
-    its own :class:`PeopleTrack` on the batches' detail frames while the sound is confident. Boxes are
-    found on every ``every``-th frame (a few times a second is enough to frame); NaN rows elsewhere.
+    whole body, head and instrument, which a colour region on busy real footage seldom gives; with
+    ``faces="frontal"`` (the default) a person found by a frontal face (``"profile"``: a face in
+    profile as well) too, framed as head and shoulders (the module docstring); otherwise the colour region the
+    direction falls in (:func:`subject_box`). People come from the localizer when it looked for them
+    already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from its own
+    :class:`PeopleTrack` on the batches' detail frames while the sound is confident. Boxes are found
+    on every ``every``-th frame (a few times a second is enough to frame); NaN rows elsewhere.
     """
 
     def __init__(self, every: int = 3, people: bool = True, min_confidence: float = 0.15,
-                 notify=None) -> None:
+                 notify=None, faces: str | bool = "frontal") -> None:
         self.every = max(1, int(every))
         self.min_confidence = float(min_confidence)
+        faces = {True: "frontal", False: "off"}.get(faces, faces)
+        if faces not in ("frontal", "profile", "off"):
+            raise ValueError(f"faces={faces!r}: frontal, profile or off")
+        self.faces = faces != "off"
         self.track: PeopleTrack | None = None
         if people:
             try:
                 # The sound's direction must fall in the box as well. A finer pyramid (two views, not
                 # six, so it costs less than the mono part's look).
-                self.track = PeopleTrack(PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1).detect)
+                self.track = PeopleTrack(PersonDetector(
+                    hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1, faces=self.faces, profiles=faces == "profile",
+                    face_score=SUBJECT_FACE_SCORE).detect)
             except InputError as exc:  # OpenCV 5: no detector models; frame colour regions only
                 if notify is not None:
                     notify(f"note: subjects are colour regions only ({exc})")
         self.people_boxes = 0  # how many frames' boxes were people (for the run's record)
+        self.face_boxes = 0  # of those, how many were people found by the face
 
     def boxes(self, batch: FrameBatch, people: list[np.ndarray] | None, yaw: np.ndarray, pitch: np.ndarray,
               confidence: np.ndarray) -> np.ndarray:
-        """(B, 4) boxes for a batch whose frames (``batch.frames``) and sound directions are given;
-        ``people``: the localizer's people per frame, or None."""
+        """(B, 5) boxes for a batch whose frames (``batch.frames``) and sound directions are given:
+        yaw, pitch, width, height (degrees) and the face's height where the subject is a person found
+        by the face (NaN otherwise; see the module docstring); ``people``: the localizer's people per
+        frame, or None."""
         b = len(batch.indices)
-        out = np.full((b, 4), np.nan)
+        out = np.full((b, 5), np.nan)
+        best = int(np.argmax(confidence)) if b else 0  # where a look on an unsure frame turns to
         for k in range(b):
             sure = confidence[k] >= self.min_confidence
             if people is None and self.track is not None:
                 frame = batch.detail.get(k) if batch.detail else None
-                if frame is not None and sure:
-                    self.track.add(float(batch.times[k]), frame, near=float(yaw[k]))
+                # A look on a frame whose own sound is unsure (the first frame of a clip, a breath) goes
+                # towards the batch's surest sound, so people are held from the start of a sound, not
+                # one look (2 s) later.
+                near = k if sure else best
+                if frame is not None and confidence[near] >= self.min_confidence:
+                    self.track.add(float(batch.times[k]), frame, near=float(yaw[near]))
             if not sure or batch.indices[k] % self.every:
                 continue
             held = people[k] if people is not None else (self.track.at(float(batch.times[k]))
                                                           if self.track is not None else None)
             person = person_at(held, float(yaw[k]), float(pitch[k])) if held is not None and len(held) else None
             if person is not None:
-                out[k] = person[:4]
+                face = float(person[5]) if len(person) > 5 else np.nan
+                if self.faces and np.isfinite(face):
+                    out[k] = (*head_and_shoulders(person), face)
+                    self.face_boxes += 1
+                else:
+                    out[k, :4] = person[:4]
                 self.people_boxes += 1
             elif batch.frames is not None:
-                out[k] = subject_box(batch.frames[k], float(yaw[k]), float(pitch[k]))
+                out[k, :4] = subject_box(batch.frames[k], float(yaw[k]), float(pitch[k]))
         return out

@@ -90,6 +90,10 @@ class AutoCamOptions(PluginOptions):
     subject: str = option("frame", "frame = find the sounding subject in the picture around the sound and "
                           "compose its shot (whole when it fits, headroom, zoom); off = aim at the sound's "
                           "point", choices=("frame", "off"))
+    faces: str = option("frontal", "subject=frame: a person whose face is found near the sound is the subject "
+                        "too, framed head and shoulders under headroom (at 960×480 the body detector misses "
+                        "most close talkers and seated players): frontal = frontal faces; profile = also "
+                        "faces in profile; off = bodies only", choices=("frontal", "profile", "off"))
 
 
 class AutoCamPlanner(Planner):
@@ -173,7 +177,10 @@ class AutoCamPlanner(Planner):
         self._conf.append(conf.astype(np.float32))
         self._act.append((vote > 0) & (total > 0))
         box = obs.subject if obs.subject is not None and self.wants_subjects else np.full((b, 4), np.nan)
-        self._subject.append(np.asarray(box, dtype=np.float32).reshape(b, 4))
+        box = np.asarray(box, dtype=np.float32).reshape(b, -1)
+        if box.shape[1] == 4:  # no face column: no person found by the face
+            box = np.concatenate([box, np.full((b, 1), np.nan, np.float32)], axis=1)
+        self._subject.append(box[:, :5])
         for score in self._blocks.add(scores, moms, vote):
             self._dp.forward(score)
         self._n += b
@@ -182,14 +189,20 @@ class AutoCamPlanner(Planner):
     def wants_subjects(self) -> bool:
         return self.options.subject == "frame"
 
+    @property
+    def subject_faces(self) -> str:
+        return self.options.faces if self.wants_subjects else "off"
+
     # ------------------------------------------------------------- decisions
     def _block_box(self, b: int, aim: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:
         """The median subject box of block b's frames, if it holds the block's aim (10° to spare in yaw,
         25° in pitch: the FOA's elevation is that uncertain, see ``pano.localizers.subject``)."""
         got = boxes[b * self.k : (b + 1) * self.k]
-        got = got[np.all(np.isfinite(got), axis=1)]
+        got = got[np.all(np.isfinite(got[:, :4]), axis=1)]
         if not len(got):
             return None
+        faced = np.isfinite(got[:, 4])
+        got = got[faced] if 2 * faced.sum() > len(got) else got[~faced]  # found by the face, or not: the most
         box = np.median(got, axis=0)
         y, p = vec_to_yaw_pitch(aim)
         dy = abs((float(y) - box[0] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(float(p)))
@@ -239,7 +252,7 @@ class AutoCamPlanner(Planner):
             y, p = vec_to_yaw_pitch(t)
             cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
             out[j] = yaw_pitch_to_vec(cy, cp).reshape(3)
-            used[j] = box
+            used[j] = box[:4]
         return out, want, used
 
     def _decided_and(self, cands: list[int], first_block: int) -> Mapping[int, int]:

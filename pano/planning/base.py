@@ -47,7 +47,9 @@ class Observation:
     pitch: np.ndarray  # (B,)
     confidence: np.ndarray  # (B,) in [0, 1]: source confidence × centroid concentration
     # (B, 4) the sounding subject's box in the picture (yaw, pitch, width, height in degrees, NaN where
-    # none), when the planner asked for it (``Planner.wants_subjects``); None otherwise.
+    # none), when the planner asked for it (``Planner.wants_subjects``); None otherwise. (B, 5): a fifth
+    # column is the face's height (degrees) where a face found the person, whose box is then the head
+    # and shoulders (``pano.localizers.subject``); NaN elsewhere.
     subject: np.ndarray | None = None
 
 
@@ -89,6 +91,12 @@ class Planner(RunPlugin, ABC):
         """Whether pass 1 should find the sounding subject's box in the picture (``Observation.subject``):
         it costs decoding the frames small in pass 1."""
         return False
+
+    @property
+    def subject_faces(self) -> str:
+        """Which faces pass 1's subject finder finds people by, besides their bodies: ``"frontal"``,
+        ``"profile"`` (frontal and in profile) or ``"off"``."""
+        return "off"
 
     def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""
