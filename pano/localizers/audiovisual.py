@@ -87,6 +87,10 @@ class AudiovisualOptions(PluginOptions):
                                 "is hidden or too small for the body detector (HOG found no one on 7 of 8 real "
                                 "clips of people at 960×480, faces found the talker on 4), at about three times "
                                 "the detector's cost")
+    people_face_finder: str = option("haar", "with people_faces, which face finder: haar (OpenCV's frontal "
+                                     "cascade, 20 px faces and up) or mtcnn (NumPy MTCNN on the colour views, "
+                                     "12 px and up: finds more faces, more false ones, ~3x the cost)",
+                                     choices=("haar", "mtcnn"))
     people_still: float = option(4.0, "in a picture that changes nowhere (a locked-off camera on still talkers, a "
                                  "still image), how much a person counts against one whose picture changes: the "
                                  "picture cannot say who sounds, no other part has evidence, and a person is the "
@@ -201,7 +205,8 @@ class AudiovisualLocalizer(Localizer):
         self.detector: PersonDetector | None = None
         if "people" in self.parts:
             try:
-                self.detector = PersonDetector(o.people_threshold, faces=o.people_faces)
+                self.detector = PersonDetector(o.people_threshold,
+                                               faces=o.people_face_finder if o.people_faces else False)
             except InputError as exc:  # OpenCV 5: the models are gone; the other parts still work
                 self.ctx.notify(f"note: audiovisual runs without its people part ({exc})")
                 self.parts = tuple(p for p in self.parts if p != "people")

@@ -147,12 +147,22 @@ class PersonDetector:
     score (the HOG SVM margin; a face alone scores ``face_score``), face height (degrees; NaN for a
     body). ``profiles``: faces seen from the side too (the profile cascade, both ways round)."""
 
-    def __init__(self, hog_threshold: float = 0.0, faces: bool = False, face_score: float = 1.0,
+    def __init__(self, hog_threshold: float = 0.0, faces: bool | str = False, face_score: float = 1.0,
                  view_px: int = VIEW_PX, views: tuple[float, ...] = VIEW_YAWS, fov: float = VIEW_FOV,
-                 scale: float = 1.15, profiles: bool = False) -> None:
+                 scale: float = 1.15, profiles: bool = False, min_face: float = 12.0) -> None:
         self.hog_threshold = float(hog_threshold)
         self.scale = float(scale)  # the detector's image pyramid step: finer finds more, costs more
-        self.faces = bool(faces)
+        # faces: False (none), True or "haar" (the Haar cascade, 20 px and up), "mtcnn" (pano.localizers.faces,
+        # NumPy MTCNN on the colour view, ``min_face`` px and up)
+        if faces not in (False, True, "haar", "mtcnn"):
+            raise ValueError(f"faces must be False, True, 'haar' or 'mtcnn', not {faces!r}")
+        self.face_finder = "haar" if faces is True else (faces or None)
+        self.faces = self.face_finder is not None
+        self.mtcnn = None
+        if self.face_finder == "mtcnn":
+            from pano.localizers.faces import MTCNN
+
+            self.mtcnn = MTCNN(min_face=min_face)
         self.face_score = float(face_score)
         self.profile = _profile_model() if profiles else None
         self.view_px = int(view_px)
@@ -167,10 +177,23 @@ class PersonDetector:
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         return cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
 
-    def _faces(self, grey: np.ndarray) -> np.ndarray:
-        """(n, 4) face rectangles (x, y, w, h pixels) in one view: frontal, and in profile when asked."""
-        found = [np.reshape(self.face.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(20, 20)),
-                            (-1, 4)).astype(np.float64)]
+    def rgb_view(self, frame: np.ndarray, view_yaw: float) -> np.ndarray:
+        """The colour rectilinear view at ``view_yaw`` (uint8 RGB, view_px square) of an RGB frame."""
+        h, w = frame.shape[:2]
+        mx, my = _view_maps(h, w, float(view_yaw), self.view_px, self.fov)
+        return cv2.remap(np.ascontiguousarray(frame), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+
+    def _faces(self, grey: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray:
+        """(n, 4) face rectangles (x, y, w, h pixels) in one view by the chosen face finder (MTCNN reads
+        ``rgb``, the colour view), and in profile (Haar) when asked."""
+        found = []
+        if self.face_finder == "mtcnn":
+            img = rgb if rgb is not None else np.repeat(grey[..., None], 3, axis=2)
+            b = self.mtcnn.detect(img)
+            found.append(np.column_stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]]).reshape(-1, 4))
+        elif self.face_finder == "haar":
+            found.append(np.reshape(self.face.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5,
+                                                               minSize=(20, 20)), (-1, 4)).astype(np.float64))
         if self.profile is not None:
             px = grey.shape[1]
             for flip in (False, True):
@@ -181,10 +204,11 @@ class PersonDetector:
                 if flip and len(r):
                     r[:, 0] = px - r[:, 0] - r[:, 2]
                 found.append(r)
-        return np.concatenate(found)
+        return np.concatenate(found) if found else np.zeros((0, 4))
 
-    def detect_view(self, grey: np.ndarray, view_yaw: float) -> list[tuple[float, ...]]:
-        """People in one view, as person rows (sphere boxes with scores and face heights)."""
+    def detect_view(self, grey: np.ndarray, view_yaw: float, rgb: np.ndarray | None = None) -> list[tuple[float, ...]]:
+        """People in one view (``rgb``: its colour version, for MTCNN), as person rows (sphere boxes with
+        scores and face heights)."""
         out = []
         rects, weights = self.hog.detectMultiScale(grey, hitThreshold=self.hog_threshold, winStride=(8, 8),
                                                    padding=(8, 8), scale=self.scale)
@@ -193,7 +217,7 @@ class PersonDetector:
             x, y, bw, bh = x + 0.15 * bw, y + 0.1 * bh, 0.7 * bw, 0.8 * bh
             out.append((*view_box_to_sphere(view_yaw, x, y, bw, bh, self.view_px, self.fov), float(s), np.nan))
         if self.faces or self.profile is not None:
-            for x, y, fw, fh in self._faces(grey):
+            for x, y, fw, fh in self._faces(grey, rgb):
                 bw, bh = FACE_BODY[0] * fw, FACE_BODY[1] * fh
                 by, _bp, bw_deg, bh_deg = view_box_to_sphere(view_yaw, x + fw / 2.0 - bw / 2.0, y - FACE_TOP * fh,
                                                              bw, bh, self.view_px, self.fov)
@@ -214,7 +238,8 @@ class PersonDetector:
         for vy in self.views if views is None else views:
             if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
                 continue
-            rows += self.detect_view(self.view(grey, vy), vy)
+            rgb = self.rgb_view(frame, vy) if self.face_finder == "mtcnn" and frame.ndim == 3 else None
+            rows += self.detect_view(self.view(grey, vy), vy, rgb)
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, ROW))
 
 
