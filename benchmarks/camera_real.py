@@ -97,7 +97,8 @@ def plan_default(info, planner_options: dict | None = None):
     # Pass 1 as pano.pipeline runs it: the subject finder on SUBJECT_FRAME frames, person boxes from
     # DETAIL_SIZE frames every PEOPLE_EVERY seconds (or the localizer's own people).
     look = pipeline.SUBJECT_FRAME if getattr(planner, "wants_subjects", False) else None
-    finder = (SubjectFinder(pipeline.SUBJECT_EVERY, faces=getattr(planner, "subject_faces", "off"))
+    finder = (SubjectFinder(pipeline.SUBJECT_EVERY, faces=getattr(planner, "subject_faces", "off"),
+                            bodies=getattr(planner, "subject_bodies", "hog"))
               if look is not None else None)
     detail = (DETAIL_SIZE, pipeline.PEOPLE_EVERY) if finder is not None and finder.track is not None else None
     for batch in frame_batches(info, source, times, frame_size=look, detail=detail):

@@ -204,7 +204,8 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
             look = SUBJECT_FRAME if planner.wants_subjects else None
-            finder = (SubjectFinder(SUBJECT_EVERY, notify=notify, faces=planner.subject_faces)
+            finder = (SubjectFinder(SUBJECT_EVERY, notify=notify, faces=planner.subject_faces,
+                                    bodies=planner.subject_bodies)
                       if look is not None else None)
             detail = (DETAIL_SIZE, PEOPLE_EVERY) if finder is not None and finder.track is not None else None
             for batch in frame_batches(info, source, times, frame_size=look, detail=detail):

@@ -18,21 +18,27 @@ which the planner then frames with headroom. Boxes are (yaw, pitch, width, heigh
 where none was found. Runs on a small frame (the caller's choice, e.g. 512×256) a few times a second.
 
 People come first (:class:`SubjectFinder`): a body the HOG detector finds, or a face (at 960×480 HOG
-misses most real people: close talkers, seated players, a band's singer), whose person box holds the
-sound's direction. A face-found person is framed by the face, not by the body guessed below it: the
-box is the head and shoulders (``pano.localizers.people.head_and_shoulders``) and carries the face's
-height as a fifth column, which tells the composition to frame it tight under headroom (the body goes
-on below the frame) instead of whole with room around it.
+misses most real people: close talkers, seated players, a band's singer), or a body BlazePose's person
+detector finds (``bodies="pose"``, ``pano.localizers.poses``: people seated, bent over an instrument,
+in profile), whose person box holds the sound's direction. A face-found person is framed by the face,
+not by the body guessed below it: the box is the head and shoulders
+(``pano.localizers.people.head_and_shoulders``) and carries the face's height as a fifth column, which
+tells the composition to frame it tight under headroom (the body goes on below the frame) instead of
+whole with room around it.
 """
 
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
 
 from common.errors import InputError
 from pano.localizers.base import FrameBatch
-from pano.localizers.people import PeopleTrack, PersonDetector, head_and_shoulders, person_at
+from pano.localizers.people import PeopleTrack, PersonDetector, as_rows, head_and_shoulders, merge_boxes, person_at
+from pano.localizers.poses import PoseDetector
+from pano.sphere.geometry import angular_distance
 
 NO_BOX = (np.nan, np.nan, np.nan, np.nan)
 
@@ -122,6 +128,28 @@ SUBJECT_HOG_THRESHOLD = 0.0
 # A face alone scores below any body at that margin: where the HOG detector finds the body too (the two
 # boxes merge), the whole body is the subject, as before faces were looked for.
 SUBJECT_FACE_SCORE = -1.0
+# A pose-found person scores above both: its box is the whole body where HOG at 960×480 often gives a
+# part of it (the torso of a walker close to the camera) and a face only a guess; where the body runs
+# off the bottom of the view the pose row carries the face's height and is framed head and shoulders.
+SUBJECT_POSE_SCORE = 10.0
+
+
+def _all_people(cascade, pose, frame: np.ndarray, **where) -> np.ndarray:
+    """Every detector's people on one frame, one row per person (``merge_boxes``: the higher score of
+    two boxes on one person is kept), except that a pose row framed by the face (its body runs off the
+    view) gives way to a cascade's face on the same person: the cascade's face box is the tighter one
+    (the pose detector's sits on the chin and neck of some close talkers)."""
+    found = as_rows(cascade(frame, **where)) if cascade is not None else as_rows(np.zeros((0, 6)))
+    if pose is not None:
+        faces = found[np.isfinite(found[:, 5])]
+        bodies = as_rows(pose(frame, **where))
+
+        def by_a_face(p: np.ndarray) -> bool:
+            return bool(np.isfinite(p[5]) and any(
+                angular_distance(p[0], p[1], f[0], f[1]) <= 0.5 * max(p[2], p[3]) for f in faces))
+
+        found = np.concatenate([found, bodies[[not by_a_face(p) for p in bodies]]])
+    return merge_boxes(found)
 
 
 class SubjectFinder:
@@ -130,7 +158,8 @@ class SubjectFinder:
     A person whose box holds the sound's direction (``pano.localizers.people``) is the subject — the
     whole body, head and instrument, which a colour region on busy real footage seldom gives; with
     ``faces="frontal"`` (the default) a person found by a frontal face (``"profile"``: a face in
-    profile as well) too, framed as head and shoulders (the module docstring); otherwise the colour region the
+    profile as well) too, framed as head and shoulders (the module docstring); with ``bodies="pose"`` a
+    body BlazePose's detector finds where neither did; otherwise the colour region the
     direction falls in (:func:`subject_box`). People come from the localizer when it looked for them
     already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from its own
     :class:`PeopleTrack` on the batches' detail frames while the sound is confident. Boxes are found
@@ -138,24 +167,37 @@ class SubjectFinder:
     """
 
     def __init__(self, every: int = 3, people: bool = True, min_confidence: float = 0.15,
-                 notify=None, faces: str | bool = "frontal") -> None:
+                 notify=None, faces: str | bool = "frontal", bodies: str = "hog") -> None:
         self.every = max(1, int(every))
         self.min_confidence = float(min_confidence)
         faces = {True: "frontal", False: "off"}.get(faces, faces)
         if faces not in ("frontal", "profile", "off"):
             raise ValueError(f"faces={faces!r}: frontal, profile or off")
         self.faces = faces != "off"
+        if bodies not in ("pose", "hog"):
+            raise ValueError(f"bodies={bodies!r}: pose or hog")
         self.track: PeopleTrack | None = None
         if people:
             try:
                 # The sound's direction must fall in the box as well. A finer pyramid (two views, not
                 # six, so it costs less than the mono part's look).
-                self.track = PeopleTrack(PersonDetector(
-                    hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1, faces=self.faces, profiles=faces == "profile",
-                    face_score=SUBJECT_FACE_SCORE).detect)
+                cascade = PersonDetector(hog_threshold=SUBJECT_HOG_THRESHOLD, scale=1.1, faces=self.faces,
+                                         profiles=faces == "profile", face_score=SUBJECT_FACE_SCORE).detect
             except InputError as exc:  # OpenCV 5: no detector models; frame colour regions only
+                cascade = None
                 if notify is not None:
-                    notify(f"note: subjects are colour regions only ({exc})")
+                    notify(f"note: no HOG people or face cascade ({exc})")
+            pose = None
+            if bodies == "pose":
+                try:
+                    pose = PoseDetector(score=SUBJECT_POSE_SCORE).detect
+                except InputError as exc:
+                    if notify is not None:
+                        notify(f"note: no pose detector ({exc})")
+            if cascade is not None or pose is not None:
+                self.track = PeopleTrack(functools.partial(_all_people, cascade, pose))
+            elif notify is not None:
+                notify("note: subjects are colour regions only")
         self.people_boxes = 0  # how many frames' boxes were people (for the run's record)
         self.face_boxes = 0  # of those, how many were people found by the face
 

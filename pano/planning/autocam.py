@@ -94,6 +94,11 @@ class AutoCamOptions(PluginOptions):
                         "too, framed head and shoulders under headroom (at 960×480 the body detector misses "
                         "most close talkers and seated players): frontal = frontal faces; profile = also "
                         "faces in profile; off = bodies only", choices=("frontal", "profile", "off"))
+    bodies: str = option("hog", "subject=frame: what finds a person's body near the sound: hog = OpenCV's HOG; "
+                         "pose = BlazePose's person detector as well (needs pano-pan[pose]; it finds people "
+                         "seated, bent over an instrument, in profile, which HOG misses at 960×480, and frames "
+                         "them whole, head included, but the sound may then sit off the centre)",
+                         choices=("hog", "pose"))
 
 
 class AutoCamPlanner(Planner):
@@ -192,6 +197,10 @@ class AutoCamPlanner(Planner):
     @property
     def subject_faces(self) -> str:
         return self.options.faces if self.wants_subjects else "off"
+
+    @property
+    def subject_bodies(self) -> str:
+        return self.options.bodies if self.wants_subjects else "hog"
 
     # ------------------------------------------------------------- decisions
     def _block_box(self, b: int, aim: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:

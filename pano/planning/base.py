@@ -98,6 +98,12 @@ class Planner(RunPlugin, ABC):
         ``"profile"`` (frontal and in profile) or ``"off"``."""
         return "off"
 
+    @property
+    def subject_bodies(self) -> str:
+        """What finds people's bodies in pass 1's subject finder: ``"pose"`` (BlazePose's person detector
+        as well as HOG) or ``"hog"`` (HOG only)."""
+        return "hog"
+
     def yaw_strip(self) -> np.ndarray | None:
         """(N, yaw bins) per-frame saliency over yaw for the path plot; None if the planner keeps none."""
         return None
