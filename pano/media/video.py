@@ -260,6 +260,8 @@ def iter_looks(
         return i % every == 0 or i in big_at
 
     try:
+        # Deblocked (not ``analysis``): the people detector and the colour regions read these pixels, and
+        # without the loop filter the demo's camera moved by up to 4.8° (boxes changed on 80 of 300 frames).
         for index, t, frame in _decoded(Path(media.path), media.segment, False, (times, wanted)):
             if not wanted(index):
                 continue  # a reference frame, decoded because others need it
