@@ -101,12 +101,13 @@ def plan_default(info, planner_options: dict | None = None):
                             bodies=getattr(planner, "subject_bodies", "hog"))
               if look is not None else None)
     detail = (DETAIL_SIZE, pipeline.PEOPLE_EVERY) if finder is not None and finder.track is not None else None
-    for batch in frame_batches(info, source, times, frame_size=look, detail=detail):
+    for batch in frame_batches(info, source, times, frame_size=look, detail=detail,
+                               look_every=pipeline.SUBJECT_EVERY):
         res = source.process(batch)
         yaw, pitch, resultant = batch_centroids(res.maps)
         conf = res.confidence * resultant
         boxes = None
-        if finder is not None and (batch.frames is not None or batch.detail):
+        if finder is not None and (batch.frames is not None or batch.detail or batch.looks):
             boxes = finder.boxes(batch, res.people, yaw, pitch, conf)
         planner.observe(Observation(batch.times, res.maps, yaw, pitch, conf, subject=boxes))
     return name, planner.plan()

@@ -46,7 +46,8 @@ from pano.sphere.views import DEFAULT_FOV_RANGE, output_geometry, parse_aspect
 
 # Where the planner frames subjects: pass 1 also decodes the frames this small (H, W) and finds the
 # sounding subject's box on every SUBJECT_EVERY-th frame (pano.localizers.subject), and looks for
-# people on a DETAIL_SIZE frame every PEOPLE_EVERY seconds (pano.localizers.people).
+# people on a DETAIL_SIZE frame every PEOPLE_EVERY seconds (pano.localizers.people); only those frames
+# are converted, and the others not decoded where no other frame refers to them (B-frames).
 SUBJECT_FRAME = (256, 512)
 SUBJECT_EVERY = 3
 PEOPLE_EVERY = 2.0
@@ -208,13 +209,14 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
                                     bodies=planner.subject_bodies)
                       if look is not None else None)
             detail = (DETAIL_SIZE, PEOPLE_EVERY) if finder is not None and finder.track is not None else None
-            for batch in frame_batches(info, source, times, frame_size=look, detail=detail):
+            for batch in frame_batches(info, source, times, frame_size=look, detail=detail,
+                                       look_every=SUBJECT_EVERY):
                 result = source.process(batch)
                 maps = result.maps
                 yaw, pitch, resultant = batch_centroids(maps)
                 conf = result.confidence * resultant
                 boxes = None
-                if finder is not None and (batch.frames is not None or batch.detail):
+                if finder is not None and (batch.frames is not None or batch.detail or batch.looks):
                     boxes = finder.boxes(batch, result.people, yaw, pitch, conf)
                 planner.observe(Observation(batch.times, maps, yaw, pitch, conf, subject=boxes))
                 if store is not None:

@@ -7,10 +7,11 @@ import pytest
 from clips import foa_clip
 from common.audio_io import read_audio
 from common.errors import InputError, OptionError
+from pano.media import video
 from pano.media.audio import AudioWindows
 from pano.media.probe import probe, require_equirectangular
 from pano.media.spherical import read_spherical_metadata
-from pano.media.video import iter_frames
+from pano.media.video import iter_frames, iter_frames_detail, iter_looks
 from pano.media.writer import VideoWriter, write_video
 
 
@@ -35,6 +36,62 @@ def test_encode_decode_preserves_frames_and_audio_duration(clip):
 def test_downscaled_decode(clip):
     _, _, rgb = next(iter(iter_frames(clip, size=(30, 60))))
     assert rgb.shape == (30, 60, 3) and rgb.dtype == np.uint8
+
+
+@pytest.fixture(scope="module")
+def moving_clip(tmp_path_factory) -> Path:
+    """A disk circling: every frame differs, and the encoder's B-frames are there to be skipped."""
+    return foa_clip(tmp_path_factory.mktemp("looks") / "moving.mp4", seconds=4.0, fps=30, size=(120, 240),
+                    yaw=lambda t: 90.0 * np.asarray(t) - 180.0)
+
+
+def _looks(media) -> dict:
+    return {i: (t, small, big) for i, t, small, big in iter_looks(media, (30, 60), 3, ((60, 120), 1.0))}
+
+
+def _expected(media) -> dict:
+    """What pass 1 looked at before: every frame decoded, every 3rd small, one a second large."""
+    return {i: (t, small if i % 3 == 0 else None, big) for i, t, small, big
+            in iter_frames_detail(media, (30, 60), (60, 120), 1.0) if i % 3 == 0 or big is not None}
+
+
+def _same(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for i, (t, small, big) in want.items():
+        assert got[i][0] == t
+        for a, b in ((got[i][1], small), (got[i][2], big)):
+            assert (a is None) == (b is None) and (a is None or np.array_equal(a, b)), i
+
+
+def test_looks_are_the_looked_at_frames_of_a_full_decode(moving_clip):
+    """Pass 1's look (``iter_looks``): the frames every 3rd and once a second, pixel for pixel as a
+    full decode gives them, without decoding the B-frames nobody looks at."""
+    info = probe(moving_clip)
+    want = _expected(info)
+    assert sorted(want)[:6] == [0, 3, 6, 9, 12, 15] and 30 in want and want[30][2] is not None
+    _same(_looks(info), want)
+    times = info.frame_times()
+    decoded = sum(1 for _ in video._decoded(moving_clip, None, False, (times, lambda i: i % 3 == 0)))
+    assert decoded < len(times)  # the non-reference frames between looks were skipped
+
+
+@pytest.mark.parametrize("start", [1.0, 2.5])  # within SEEK_AFTER: decoded from the top; after it: a seek
+def test_looks_of_a_segment_are_numbered_from_its_start(moving_clip, start):
+    info = probe(moving_clip).with_segment(start, 3.9)
+    want = _expected(info)
+    assert min(want) == 0 and want[0][0] == pytest.approx(start)
+    _same(_looks(info), want)
+
+
+def test_looks_fall_back_to_counting_frames_without_times(moving_clip, monkeypatch):
+    """A frame the frame times do not hold (no pts): from there on every frame decodes and is numbered
+    by count, as before."""
+    info = probe(moving_clip)
+    want = _expected(info)
+    times = info.frame_times()
+    real = video._place
+    monkeypatch.setattr(video, "_place", lambda ts, t: None if t >= times[40] else real(ts, t))
+    _same(_looks(info), want)
 
 
 def test_writer_keeps_source_audio(clip, tmp_path):

@@ -43,6 +43,9 @@ class FrameBatch:
     # Position in the batch → RGB at a larger ``detail_size``, on a few frames (one every
     # ``detail_every`` seconds): for detectors that need more pixels than the analysis grid.
     detail: dict[int, np.ndarray] | None = None
+    # Position in the batch → RGB at the pipeline's own look size (its subject finder), on the frames
+    # it looks at (every few frames) when the source itself wants no frames (``frames`` is then None).
+    looks: dict[int, np.ndarray] | None = None
 
 
 @dataclass

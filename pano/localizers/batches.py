@@ -13,7 +13,7 @@ import numpy as np
 
 from pano.localizers.base import FrameBatch, Localizer
 from pano.media.audio import AudioWindows
-from pano.media.video import iter_frames_detail
+from pano.media.video import iter_frames_detail, iter_looks
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -21,11 +21,14 @@ if TYPE_CHECKING:
 
 def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
                   frame_size: tuple[int, int] | None = None,
-                  detail: tuple[tuple[int, int], float] | None = None) -> Iterator[FrameBatch]:
-    """Frames (if the source wants them, else at ``frame_size`` (H, W) if given: the pipeline's own
-    look at the picture) and audio windows, batch by batch, in frame order; and ``FrameBatch.detail``
-    frames at the source's ``detail_size`` (else ``detail`` = ((H, W), every seconds), the pipeline's
-    own) once every so many seconds, from the same decode."""
+                  detail: tuple[tuple[int, int], float] | None = None,
+                  look_every: int = 1) -> Iterator[FrameBatch]:
+    """Frames (if the source wants them) and audio windows, batch by batch, in frame order; and
+    ``FrameBatch.detail`` frames at the source's ``detail_size`` (else ``detail`` = ((H, W), every
+    seconds), the pipeline's own) once every so many seconds, from the same decode. A source that wants
+    no frames gets, with ``frame_size`` (H, W) (the pipeline's own look at the picture), ``FrameBatch.looks``
+    at that size on every ``look_every``-th frame instead: the frames nobody looks at are not converted,
+    and not decoded where the codec allows (``pano.media.video.iter_looks``)."""
     spec = source.audio_spec
     windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
     bs = max(1, int(source.batch_size))
@@ -33,7 +36,8 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
         detail = (tuple(source.detail_size), float(source.detail_every))
 
     def make(indices: list[int], frames: list[np.ndarray] | None,
-             details: dict[int, np.ndarray] | None = None) -> FrameBatch:
+             details: dict[int, np.ndarray] | None = None,
+             looks: dict[int, np.ndarray] | None = None) -> FrameBatch:
         idx = np.asarray(indices)
         ts = times[np.clip(idx, 0, len(times) - 1)]
         return FrameBatch(
@@ -41,30 +45,22 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
             times=ts,
             frames=np.stack(frames) if frames else None,
             audio=windows.windows(ts) if windows else None,
-            detail=details if detail is not None and frames else None,
+            detail=details if detail is not None and (frames or looks is not None) else None,
+            looks=looks,
         )
 
-    size = source.frame_size if source.frame_size is not None else frame_size
-    if size is None:
-        for start in range(0, len(times), bs):
-            yield make(list(range(start, min(start + bs, len(times)))), None)
-        return
-
-    def decode() -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
-        if detail is None:
-            for index, t, rgb in info.frames(size=size):
-                yield index, t, rgb, None
-        else:
-            yield from iter_frames_detail(info, size, detail[0], detail[1])
-
     if source.frame_size is None:
+        if frame_size is None:
+            for start in range(0, len(times), bs):
+                yield make(list(range(start, min(start + bs, len(times)))), None)
+            return
         # Frames only for the pipeline's own look: the frame times lead, as without frames, and a batch
-        # the decoder cannot fill (a truncated file, a gap) comes without them rather than not at all.
-        decoded = decode()
+        # gets the looks the decoder gave (none where a truncated file or a gap has no frame).
+        decoded = iter_looks(info, frame_size, look_every, detail)
         pending = None
         for start in range(0, len(times), bs):
             idx = list(range(start, min(start + bs, len(times))))
-            got: dict[int, np.ndarray] = {}
+            looks: dict[int, np.ndarray] = {}
             big: dict[int, np.ndarray] = {}
             while True:
                 if pending is None:
@@ -74,16 +70,23 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
                 if pending[0] > idx[-1]:
                     break
                 if pending[0] >= start:
-                    got[pending[0]] = pending[2]
+                    if pending[2] is not None:
+                        looks[pending[0] - start] = pending[2]
                     if pending[3] is not None:
                         big[pending[0] - start] = pending[3]
                 pending = None
-            yield make(idx, [got[i] for i in idx] if len(got) == len(idx) else None, big)
+            yield make(idx, None, big, looks)
         return
+
+    size = source.frame_size
+    if detail is None:
+        decode = ((index, t, rgb, None) for index, t, rgb in info.frames(size=size))
+    else:
+        decode = iter_frames_detail(info, size, detail[0], detail[1])
     idx_buf: list[int] = []
     frame_buf: list[np.ndarray] = []
     big_buf: dict[int, np.ndarray] = {}
-    for index, _t, rgb, big in decode():
+    for index, _t, rgb, big in decode:
         if index >= len(times):
             break
         if big is not None:

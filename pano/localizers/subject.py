@@ -203,10 +203,10 @@ class SubjectFinder:
 
     def boxes(self, batch: FrameBatch, people: list[np.ndarray] | None, yaw: np.ndarray, pitch: np.ndarray,
               confidence: np.ndarray) -> np.ndarray:
-        """(B, 5) boxes for a batch whose frames (``batch.frames``) and sound directions are given:
-        yaw, pitch, width, height (degrees) and the face's height where the subject is a person found
-        by the face (NaN otherwise; see the module docstring); ``people``: the localizer's people per
-        frame, or None."""
+        """(B, 5) boxes for a batch whose frames (``batch.frames``, else ``batch.looks``) and sound
+        directions are given: yaw, pitch, width, height (degrees) and the face's height where the
+        subject is a person found by the face (NaN otherwise; see the module docstring); ``people``:
+        the localizer's people per frame, or None."""
         b = len(batch.indices)
         out = np.full((b, 5), np.nan)
         best = int(np.argmax(confidence)) if b else 0  # where a look on an unsure frame turns to
@@ -233,6 +233,8 @@ class SubjectFinder:
                 else:
                     out[k, :4] = person[:4]
                 self.people_boxes += 1
-            elif batch.frames is not None:
-                out[k, :4] = subject_box(batch.frames[k], float(yaw[k]), float(pitch[k]))
+            else:
+                frame = batch.frames[k] if batch.frames is not None else (batch.looks or {}).get(k)
+                if frame is not None:
+                    out[k, :4] = subject_box(frame, float(yaw[k]), float(pitch[k]))
         return out
