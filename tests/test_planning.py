@@ -319,3 +319,24 @@ def test_speed_limit_is_the_same_whatever_its_chunk(monkeypatch):
     monkeypatch.setattr(smoothing, "_FLOAT_ROWS", 7)
     assert np.array_equal(limit_speed_vectors(vec, step, **args), whole)
     assert limit_speed_vectors(vec[:0], step[:0]).shape == (0, 3)
+
+
+def test_long_tracks_are_unwrapped_and_matched_a_chunk_at_a_time(monkeypatch):
+    """unwrap_yaw and nearest_samples work through a long path in chunks (the whole video's temporaries
+    at the start of the render stayed in the heap); the results are np.unwrap's and the whole-array
+    search's, bit for bit, wherever the chunks end, seam crossings at exactly ±180° included."""
+    import pano.paths.trajectory as trajectory
+    import pano.sphere.geometry as geometry
+
+    rng = np.random.default_rng(0)
+    yaw = ((np.cumsum(rng.normal(0, 40, 5000)) + 180) % 360) - 180
+    yaw[::97], yaw[1::97] = 180.0, -180.0
+    whole = np.degrees(np.unwrap(np.radians(yaw)))
+    st, t = np.sort(rng.uniform(0, 100, 5000)), rng.uniform(-1, 101, 5007)
+    ref = trajectory.nearest_samples(st, t)
+    for chunk in (3, 1000):
+        monkeypatch.setattr(geometry, "_UNWRAP_CHUNK", chunk)
+        monkeypatch.setattr(trajectory, "_NEAREST_CHUNK", chunk)
+        assert geometry.unwrap_yaw(yaw).tobytes() == whole.tobytes()
+        got = trajectory.nearest_samples(st, t)
+        assert got[0].tobytes() == ref[0].tobytes() and got[1].tobytes() == ref[1].tobytes()
