@@ -13,8 +13,9 @@ stays on (the default run).
     python benchmarks/memory.py --repeat 3            # each clip 3 times: the ratio of the medians
 
 A run's peak varies from run to run by tens of MB (glibc's per-thread arenas fill as the decoder,
-encoder and writer threads happen to meet: the same 10-minute run peaked at 196, 211 and 241 MB), so
-one run each can read a ratio 0.1 off; ``--repeat`` shows the spread.
+encoder and writer threads happen to meet: the same 10-minute clip peaked at 212, 235 and 242 MB in
+three runs of one build, at 196, 196 and 211 MB with the next), so one run each can read a ratio 0.1
+off; ``--repeat`` shows the spread.
 """
 
 from __future__ import annotations
