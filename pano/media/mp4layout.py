@@ -9,7 +9,7 @@ hidden file while it renders and :func:`defragment` then writes the standard fil
 with the usual tables (``stts``, ``ctts``, ``stss``, ``stsc``, ``stsz``, ``stco``/``co64``, edit
 lists, AAC's ``roll`` group, as FFmpeg's muxer writes them), then one ``mdat`` with each fragment's
 media copied in order (one chunk per fragment and track). The tables are gathered from the fragments'
-``trun`` boxes into flat arrays of 4 bytes per value (about 12 bytes a video frame, 4 an audio packet).
+``trun`` boxes into flat arrays of 4 bytes per value (about 16 bytes a video frame, 12 an audio packet).
 
 The fragments lose one thing a standard file keeps: where each track's presentation starts (AAC's
 priming samples, the frames B-frames delay, a late first frame), which FFmpeg writes as an edit list.
