@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import InputError, OptionError
+from common.memory import release_free_memory
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.version import VERSION
@@ -251,6 +252,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         # arrays (hfov, vfov and boxes were copied) are held through the render.
         del path
         planner.release()
+        release_free_memory()  # what planning held for a moment is not kept resident under the render
         timings["plan"] = time.perf_counter() - t2
 
         t3 = time.perf_counter()

@@ -303,3 +303,40 @@ def test_autocam_path_is_the_same_whether_its_block_scores_are_spilled_or_not(mo
     for key in ("yaw", "pitch", "confidence", "cut", "hfov", "vfov"):
         assert np.array_equal(getattr(a, key), getattr(b, key)), key
     assert np.array_equal(strip_a, strip_b)
+
+
+def test_speed_limit_is_the_same_whatever_its_chunk(monkeypatch):
+    """The camera's speed limit walks the path a few thousand rows at a time (memory: a two-hour path as
+    Python floats would hold ~60 MB); where the chunks end changes nothing, bit for bit."""
+    import pano.planning.smoothing as smoothing
+
+    rng = np.random.default_rng(3)
+    vec = rng.normal(size=(1000, 3))
+    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+    step = rng.uniform(0.5, 4.0, 1000)
+    args = dict(start=np.array([1.0, 0.0, 0.0]), breaks=np.array([5, 333, 334, 999]))
+    whole = limit_speed_vectors(vec, step, **args)
+    monkeypatch.setattr(smoothing, "_FLOAT_ROWS", 7)
+    assert np.array_equal(limit_speed_vectors(vec, step, **args), whole)
+    assert limit_speed_vectors(vec[:0], step[:0]).shape == (0, 3)
+
+
+def test_long_tracks_are_unwrapped_and_matched_a_chunk_at_a_time(monkeypatch):
+    """unwrap_yaw and nearest_samples work through a long path in chunks (the whole video's temporaries
+    at the start of the render stayed in the heap); the results are np.unwrap's and the whole-array
+    search's, bit for bit, wherever the chunks end, seam crossings at exactly ±180° included."""
+    import pano.paths.trajectory as trajectory
+    import pano.sphere.geometry as geometry
+
+    rng = np.random.default_rng(0)
+    yaw = ((np.cumsum(rng.normal(0, 40, 5000)) + 180) % 360) - 180
+    yaw[::97], yaw[1::97] = 180.0, -180.0
+    whole = np.degrees(np.unwrap(np.radians(yaw)))
+    st, t = np.sort(rng.uniform(0, 100, 5000)), rng.uniform(-1, 101, 5007)
+    ref = trajectory.nearest_samples(st, t)
+    for chunk in (3, 1000):
+        monkeypatch.setattr(geometry, "_UNWRAP_CHUNK", chunk)
+        monkeypatch.setattr(trajectory, "_NEAREST_CHUNK", chunk)
+        assert geometry.unwrap_yaw(yaw).tobytes() == whole.tobytes()
+        got = trajectory.nearest_samples(st, t)
+        assert got[0].tobytes() == ref[0].tobytes() and got[1].tobytes() == ref[1].tobytes()

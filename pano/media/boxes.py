@@ -125,6 +125,11 @@ class _Rebuilder:
         return b""
 
 
+def amend_moov(body: bytes, meta: MetadataBoxes) -> bytes:
+    """A ``moov`` box's body with ``meta`` declared in its sample entries (chunk offsets kept)."""
+    return _Rebuilder(body, meta, 0).container(0, len(body))
+
+
 def add_boxes(path: str | Path, meta: MetadataBoxes) -> None:
     """Declare ``meta`` in the MP4/MOV at ``path`` (replacing boxes of these kinds already there)."""
     path = Path(path)

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import temp_path_for
 from common.errors import InputError, OutputError
 from common.outputs import atomic_output
 from common.threads import codec_threads
 from common.version import VERSION
-from pano.media.boxes import MetadataBoxes, add_boxes
+from pano.media.boxes import MetadataBoxes, add_boxes, amend_moov
 from pano.media.codecs import Encoding
+from pano.media.mp4layout import FRAGMENT_OPTIONS, defragment
 
 MP4_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"}
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -38,6 +40,13 @@ _CODEC_OPTIONS = {
 }
 CLOCK = 90000  # video time base: 1/90000 s, exact for every common frame rate and fine enough for VFR
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 8: "7.1"}
+# How an MP4/MOV is laid out (see pano.media.mp4layout). standard: one moov first (+faststart), what
+# every editor imports, written from fragments so memory stays flat however long the video; fragmented:
+# the fragments themselves (no second copy on disk, no final pass; some editors import it badly);
+# faststart: FFmpeg's own muxer, whose sample tables grow with the video (~75 bytes a frame per stream).
+MP4_LAYOUTS = ("standard", "fragmented", "faststart")
+_MOVFLAGS = {"fragmented": {"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+             "faststart": {"movflags": "+faststart"}, "standard": FRAGMENT_OPTIONS}
 
 
 def _add_audio(output, codec: str, rate: int, layout: str):
@@ -59,8 +68,9 @@ def _as_rate(fps: float | Fraction) -> Fraction:
 class _AudioCopier:
     """Copies (or re-encodes) one audio stream into the output, up to a given time at each call."""
 
-    def __init__(self, output, source: Path, downmix: int | None = None):
-        """``downmix`` channels (1 or 2): re-encode the track remixed to that many, when it has more."""
+    def __init__(self, output, source: Path, downmix: int | None = None, mux=None):
+        """``downmix`` channels (1 or 2): re-encode the track remixed to that many, when it has more;
+        ``mux`` writes a packet (default: ``output.mux``)."""
         import av
 
         try:
@@ -102,6 +112,7 @@ class _AudioCopier:
             self.in_channels = cc.channels
             self.to_float = av.AudioResampler(format="flt" if cc.channels > 8 else "fltp")
         self.output = output
+        self.mux = mux or output.mux
         self.packets = self.input.demux(self.in_stream)
         self.pending = None
         self.done = False
@@ -113,7 +124,7 @@ class _AudioCopier:
             if packet.dts is None:
                 return
             packet.stream = self.out_stream
-            self.output.mux(packet)
+            self.mux(packet)
             return
         for frame in packet.decode():
             frame.pts = None
@@ -127,7 +138,7 @@ class _AudioCopier:
                 out = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self.layout)
                 out.sample_rate = self.rate
                 for pkt in self.out_stream.encode(out):
-                    self.output.mux(pkt)
+                    self.mux(pkt)
 
     def advance(self, until: float | None) -> None:
         """Write audio packets whose time is before ``until`` seconds (all of them for None)."""
@@ -151,7 +162,7 @@ class _AudioCopier:
         self.advance(None)
         if not self.copy:
             for pkt in self.out_stream.encode(None):
-                self.output.mux(pkt)
+                self.mux(pkt)
         self.input.close()
 
 
@@ -161,7 +172,7 @@ class VideoWriter:
     ``audio_from`` keeps that file's audio; ``audio=(samples (C, S) float32, rate)`` encodes given
     samples to AAC instead (used to make test and demo clips); ``audio_stream=(channels, rate)`` opens an
     AAC track fed piece by piece with :meth:`write_audio`. The output appears at ``path`` only if the
-    block finishes without an exception.
+    block finishes without an exception. ``layout``: how an MP4/MOV is laid out (``MP4_LAYOUTS``).
     """
 
     def __init__(
@@ -184,7 +195,10 @@ class VideoWriter:
         mark: bool = True,
         encoding: Encoding | None = None,
         downmix: int | None = None,
+        layout: str = "standard",
     ) -> None:
+        if layout not in MP4_LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(MP4_LAYOUTS)}, not {layout!r}")
         if width % 2 or height % 2:
             raise OutputError(f"{path}: H.264 yuv420p needs an even frame size, got {width}×{height}")
         self.path = Path(path)
@@ -206,6 +220,7 @@ class VideoWriter:
             self.codec, self.pix_fmt = encoding.encoder, encoding.pix_fmt
         self.format = _FORMATS.get(self.path.suffix.lower(), "mp4")
         self.mark = mark
+        self.layout = layout
         self.frames_written = 0
         self._last_pts: int | None = None
         self._last_time = 0.0
@@ -216,9 +231,14 @@ class VideoWriter:
 
         tmp = self._stack.enter_context(atomic_output(self.path))
         self._tmp = tmp
-        options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+        mp4 = self.format in ("mp4", "mov")
+        options = dict(_MOVFLAGS[self.layout]) if mp4 else {}
+        self._fragments = temp_path_for(self.path) if mp4 and self.layout == "standard" else None
+        self._starts: dict[int, tuple[int, int, Fraction]] = {}  # per stream: first packet's dts, pts
+        if self._fragments is not None:  # removed whatever happens (a killed run's: remove_stale_parts)
+            self._stack.callback(self._fragments.unlink, missing_ok=True)
         try:
-            self.output = av.open(str(tmp), "w", format=self.format, options=options)
+            self.output = av.open(str(self._fragments or tmp), "w", format=self.format, options=options)
         except av.error.FFmpegError as exc:
             self._stack.close()
             raise OutputError(f"{self.path}: cannot create the video ({exc}); check the output folder") from None
@@ -240,7 +260,7 @@ class VideoWriter:
         vs.codec_context.thread_count = self.threads
         vs.thread_type = "AUTO"
         self.vstream = vs
-        self._copier = _AudioCopier(self.output, self.audio_from, self.downmix) if self.audio_from else None
+        self._copier = _AudioCopier(self.output, self.audio_from, self.downmix, self._mux) if self.audio_from else None
         self._astream = None
         if self.audio_stream is not None:
             channels, rate = self.audio_stream
@@ -273,11 +293,31 @@ class VideoWriter:
         frame.pts = pts
         frame.time_base = Fraction(1, CLOCK)
         for packet in self.vstream.encode(frame):
-            self.output.mux(packet)
+            self._mux(packet)
         self._last_pts, self._last_time = pts, t
         self.frames_written += 1
         if self._copier is not None:
             self._copier.advance(t + 1 / float(self.rate) + 0.5)
+
+    def _mux(self, packet) -> None:
+        index = packet.stream.index
+        if index not in self._starts and packet.dts is not None:
+            pts = packet.pts if packet.pts is not None else packet.dts
+            self._starts[index] = (packet.dts, pts, packet.time_base)
+        self.output.mux(packet)
+
+    def _track_starts(self) -> dict[int, tuple[int, int]]:
+        """Per MP4 track id, the first packet's (dts, pts) in the track's timescale (as the muxer
+        rescales them: to the nearest tick, halves away from zero)."""
+        def near(value: int, scale: Fraction) -> int:
+            x = abs(Fraction(value) * scale)
+            return (1 if value >= 0 else -1) * int(x + Fraction(1, 2))
+
+        out = {}
+        for index, (dts, pts, tb) in self._starts.items():
+            scale = Fraction(tb) / Fraction(self.output.streams[index].time_base)
+            out[index + 1] = (near(dts, scale), near(pts, scale))
+        return out
 
     @property
     def audio_time(self) -> float:
@@ -298,21 +338,27 @@ class VideoWriter:
             frame.pts = self._audio_pts
             self._audio_pts += frame.samples
             for packet in self._astream.encode(frame):
-                self.output.mux(packet)
+                self._mux(packet)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
                 for packet in self.vstream.encode(None):
-                    self.output.mux(packet)
+                    self._mux(packet)
                 if self._copier is not None:
                     self._copier.close()
                 if self.audio is not None:
                     self.write_audio(self.audio[0])
                 if self._astream is not None:
                     for packet in self._astream.encode(None):
-                        self.output.mux(packet)
-                if self.boxes:
+                        self._mux(packet)
+                if self._fragments is not None:  # the standard file, from the fragments
+                    starts = self._track_starts()
+                    self.output.close()
+                    amend = (lambda moov: amend_moov(moov, self.boxes)) if self.boxes else None
+                    defragment(self._fragments, self._tmp, starts, amend)
+                    self._fragments.unlink()
+                elif self.boxes:
                     self.output.close()
                     add_boxes(self._tmp, self.boxes)
             elif self._copier is not None:

@@ -180,6 +180,9 @@ class Trajectory:
         return cls.from_dict(data, origin=str(path))
 
 
+_NEAREST_CHUNK = 1 << 16
+
+
 def nearest_samples(sample_t: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``times``, the index of the sample nearest in time and how far it is (seconds).
 
@@ -192,10 +195,17 @@ def nearest_samples(sample_t: np.ndarray, times: np.ndarray) -> tuple[np.ndarray
     st = sample_t[order]
     if len(st) == 1:
         return np.zeros(len(times), int), np.abs(times - st[0])
-    j = np.clip(np.searchsorted(st, times), 1, len(st) - 1)
-    left_closer = np.abs(times - st[j - 1]) <= np.abs(st[j] - times)
-    pick = np.where(left_closer, j - 1, j)
-    return order[pick], np.abs(st[pick] - times)
+    # A chunk of times at a time: the whole video's temporaries at once (~60 bytes a frame, 13 MB for two
+    # hours, at the start of the render) would stay in the heap after they are freed.
+    index, gap = np.empty(len(times), order.dtype), np.empty(len(times))
+    for a in range(0, len(times), _NEAREST_CHUNK):
+        t = times[a : a + _NEAREST_CHUNK]
+        j = np.clip(np.searchsorted(st, t), 1, len(st) - 1)
+        left_closer = np.abs(t - st[j - 1]) <= np.abs(st[j] - t)
+        pick = np.where(left_closer, j - 1, j)
+        index[a : a + len(t)] = order[pick]
+        gap[a : a + len(t)] = np.abs(st[pick] - t)
+    return index, gap
 
 
 def validate_views(traj: Trajectory, origin: str = "trajectory") -> None:

@@ -205,7 +205,7 @@ class ShotCamera:
         step = self.max_speed * np.asarray(dt, dtype=np.float64)[: len(vec)]
         vec = limit_speed_vectors(vec, step, start=self._last_vec, breaks=np.array(sorted(cut_set), dtype=int))
         self._last_yaw = float(np.concatenate(out_y)[-1])
-        self._last_vec = vec[-1]
+        self._last_vec = vec[-1].copy()  # not a view: it would keep the whole committed path alive
         return vec
 
     def _switches(self, yaw: np.ndarray, pitch: np.ndarray) -> list[int]:

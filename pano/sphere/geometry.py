@@ -111,9 +111,34 @@ def angular_distance(yaw1: ArrayLike, pitch1: ArrayLike, yaw2: ArrayLike, pitch2
     return float(out) if np.ndim(out) == 0 else out
 
 
+_UNWRAP_CHUNK = 1 << 16
+
+
 def unwrap_yaw(yaw: np.ndarray) -> np.ndarray:
-    """Continuous yaw track (degrees) without ±360° jumps, for smoothing across the seam."""
-    return np.degrees(np.unwrap(np.radians(np.asarray(yaw, dtype=np.float64))))
+    """Continuous yaw track (degrees) without ±360° jumps, for smoothing across the seam.
+
+    A long track is unwrapped a chunk at a time with ``np.unwrap``'s own arithmetic (the same floats:
+    its running sum of corrections carried over), so a two-hour path's seven whole-length temporaries
+    (~12 MB, which the heap keeps after they are freed) are never held at once."""
+    yaw = np.asarray(yaw, dtype=np.float64)
+    if yaw.ndim != 1 or len(yaw) <= _UNWRAP_CHUNK:
+        return np.degrees(np.unwrap(np.radians(yaw)))
+    period = 2 * np.pi
+    high = period / 2
+    out = np.empty(len(yaw))
+    out[0] = np.degrees(np.radians(yaw[0]))
+    carry = None  # the corrections' running sum so far (np.unwrap's cumsum, continued)
+    for a in range(1, len(yaw), _UNWRAP_CHUNK):
+        p = np.radians(yaw[a - 1 : a + _UNWRAP_CHUNK])
+        dd = np.diff(p)
+        ddmod = np.mod(dd - -high, period) + -high
+        np.copyto(ddmod, high, where=(ddmod == -high) & (dd > 0))
+        correct = ddmod - dd
+        np.copyto(correct, 0, where=abs(dd) < high)
+        total = correct.cumsum() if carry is None else np.cumsum(np.concatenate([[carry], correct]))[1:]
+        carry = total[-1]
+        out[a : a + len(dd)] = np.degrees(p[1:] + total)
+    return out
 
 
 def camera_rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
