@@ -100,6 +100,14 @@ def output_size(path: Path) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def fixed_view_command(clip: Path, size: tuple[int, int], out: Path) -> list[str]:
+    """The yardstick: stock ffmpeg rendering a fixed 65.5° view of ``clip`` at ``size`` (W, H) to ``out``."""
+    vfov = math.degrees(2 * math.atan(math.tan(math.radians(HFOV) / 2) * size[1] / size[0]))
+    vf = f"v360=e:flat:h_fov={HFOV}:v_fov={vfov:.4f}:w={size[0]}:h={size[1]}"
+    return ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
+            "-preset", "veryfast", "-crf", "20", "-c:a", "aac", str(out)]
+
+
 def pano_pan(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
@@ -131,10 +139,7 @@ def run_case(name: str, clip: Path, tmp: Path, repeat: int, have_ffmpeg: bool, e
         if have_ffmpeg:
             if size is None:
                 size = output_size(tmp / f"{name}-d{k}" / f"{clip.stem}.nfov.mp4")
-            vfov = math.degrees(2 * math.atan(math.tan(math.radians(HFOV) / 2) * size[1] / size[0]))
-            vf = f"v360=e:flat:h_fov={HFOV}:v_fov={vfov:.4f}:w={size[0]}:h={size[1]}"
-            cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
-                   "-preset", "veryfast", "-crf", "20", "-c:a", "aac", str(tmp / f"{name}-ffmpeg.mp4")]
+            cmd = fixed_view_command(clip, size, tmp / f"{name}-ffmpeg.mp4")
             rows["ffmpeg"].append(measure(cmd))
             # The floors any renderer has: decoding alone, and decoding + a plain crop + the same encode.
             rows["decode"].append(measure(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip), "-map", "0:v",

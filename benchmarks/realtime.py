@@ -20,7 +20,6 @@ scaled to 1920×960 and its W channel taken as the mono track), else the synthet
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import statistics
@@ -30,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import HFOV, env_with_root, measure, output_size, pano_pan  # noqa: E402
+from pipeline import env_with_root, fixed_view_command, measure, output_size, pano_pan  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 960
 
@@ -82,11 +81,7 @@ def main() -> None:
                     raise SystemExit(f"pano-pan failed on {clip}: {run['stderr'].strip()}")
                 rows[key].append(run)
             size = output_size(tmp / f"mono{k}" / "mono.nfov.mp4")
-            vfov = 2 * math.degrees(math.atan(math.tan(math.radians(HFOV) / 2) * size[1] / size[0]))
-            rows["ffmpeg"].append(measure(
-                ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(mono), "-vf",
-                 f"v360=e:flat:h_fov={HFOV}:v_fov={vfov:.4f}:w={size[0]}:h={size[1]}", "-c:v", "libx264",
-                 "-preset", "veryfast", "-crf", "20", "-c:a", "aac", str(tmp / "ffmpeg.mp4")]))
+            rows["ffmpeg"].append(measure(fixed_view_command(mono, size, tmp / "ffmpeg.mp4")))
         load = os.getloadavg()[0]
     print(f"clip: {args.clip or 'synthetic'} at {WIDTH}×{HEIGHT}, {seconds:.1f} s; {cores} cores; "
           f"load average {load:.1f}; median of {args.repeat}")

@@ -107,10 +107,26 @@ def _view_maps(h: int, w: int, view_yaw: float, px: int, fov: float) -> tuple[np
     return map_x, map_y
 
 
-def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float, px: int = VIEW_PX,
-                       fov: float = VIEW_FOV) -> tuple[float, float, float, float]:
-    """A box (x, y, w, h pixels) in a view at ``view_yaw`` as (yaw, pitch, width, height) degrees:
-    the centre's direction, the angle between the left and right edge midpoints, the top and bottom."""
+def view_image(frame: np.ndarray, view_yaw: float, px: int, fov: float) -> np.ndarray:
+    """The ``px``-square rectilinear view at (view_yaw, pitch 0) of an equirectangular frame (grey or
+    colour, as the frame is)."""
+    h, w = frame.shape[:2]
+    mx, my = _view_maps(h, w, float(view_yaw), px, fov)
+    return cv2.remap(np.ascontiguousarray(frame), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+
+
+def reaches(view_yaw: float, near: float | None, fov: float) -> bool:
+    """Whether a view at ``view_yaw`` reaches within 10° of the yaw ``near`` (always, with no ``near``):
+    a detector that knows where the sound is looks only in those views."""
+    return near is None or abs(((near - view_yaw + 180.0) % 360.0) - 180.0) <= fov / 2.0 + 10.0
+
+
+def view_box_edges(view_yaw: float, x: float, y: float, bw: float, bh: float, px: int = VIEW_PX,
+                   fov: float = VIEW_FOV) -> tuple[float, float, float, float, float]:
+    """A box (x, y, w, h pixels) in a view at ``view_yaw`` as (yaw, pitch, width, top, bottom) degrees:
+    the centre's direction, the angle between the left and right edge midpoints, and the pitches of the
+    top and bottom edge midpoints (in a rectilinear view a tall box's centre pixel points well above
+    the middle of its top and bottom)."""
     f = (px / 2.0) / np.tan(np.radians(fov / 2.0))
     c = (px - 1) / 2.0
 
@@ -123,7 +139,15 @@ def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float
     right, _ = direction(x + bw, y + bh / 2.0)
     _, top = direction(x + bw / 2.0, y)
     _, bottom = direction(x + bw / 2.0, y + bh)
-    return float((cy + 180.0) % 360.0 - 180.0), cp, right - left, top - bottom
+    return float((cy + 180.0) % 360.0 - 180.0), cp, right - left, top, bottom
+
+
+def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float, px: int = VIEW_PX,
+                       fov: float = VIEW_FOV) -> tuple[float, float, float, float]:
+    """A box (x, y, w, h pixels) in a view at ``view_yaw`` as (yaw, pitch, width, height) degrees:
+    the centre's direction, the angle between the left and right edge midpoints, the top and bottom."""
+    yaw, pitch, width, top, bottom = view_box_edges(view_yaw, x, y, bw, bh, px, fov)
+    return yaw, pitch, width, top - bottom
 
 
 def merge_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -172,16 +196,12 @@ class PersonDetector:
 
     def view(self, frame: np.ndarray, view_yaw: float) -> np.ndarray:
         """The grey rectilinear view at ``view_yaw`` (uint8, view_px square) of an RGB or grey frame."""
-        h, w = frame.shape[:2]
-        mx, my = _view_maps(h, w, float(view_yaw), self.view_px, self.fov)
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-        return cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        return view_image(grey, view_yaw, self.view_px, self.fov)
 
     def rgb_view(self, frame: np.ndarray, view_yaw: float) -> np.ndarray:
         """The colour rectilinear view at ``view_yaw`` (uint8 RGB, view_px square) of an RGB frame."""
-        h, w = frame.shape[:2]
-        mx, my = _view_maps(h, w, float(view_yaw), self.view_px, self.fov)
-        return cv2.remap(np.ascontiguousarray(frame), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        return view_image(frame, view_yaw, self.view_px, self.fov)
 
     def _faces(self, grey: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray:
         """(n, 4) face rectangles (x, y, w, h pixels) in one view by the chosen face finder (MTCNN reads
@@ -236,7 +256,7 @@ class PersonDetector:
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         rows: list[tuple[float, ...]] = []
         for vy in self.views if views is None else views:
-            if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
+            if not reaches(vy, near, self.fov):
                 continue
             rgb = self.rgb_view(frame, vy) if self.face_finder == "mtcnn" and frame.ndim == 3 else None
             rows += self.detect_view(self.view(grey, vy), vy, rgb)

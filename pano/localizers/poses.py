@@ -39,7 +39,7 @@ import numpy as np
 
 from common.errors import InputError
 from common.threads import budget
-from pano.localizers.people import ROW, VIEW_FOV, _view_maps, merge_boxes, view_box_to_sphere
+from pano.localizers.people import ROW, VIEW_FOV, merge_boxes, reaches, view_box_edges, view_image
 
 MODEL = Path(__file__).resolve().parent / "models" / "pose_detection.tflite"
 SIZE = 224  # the model's input side in pixels (~2.8 px/° over an 80° view: the detail frame's 2.7)
@@ -114,19 +114,26 @@ def decode(raw: np.ndarray, logits: np.ndarray, min_score: float = MIN_SCORE) ->
     return np.stack(kept)
 
 
+def _feet(det: np.ndarray) -> tuple[float, float]:
+    """A detection's body-circle radius and where its feet are (the hips plus that radius), in [0, 1]
+    of the view's height (beyond 1: below the view)."""
+    hips, around = det[5:7], det[7:9]
+    radius = float(np.hypot(*(around - hips)))
+    return radius, float(hips[1]) + radius
+
+
 def body_box(det: np.ndarray) -> tuple[float, float, float, float]:
     """A detection's whole-body box (x, y, w, h in [0, 1] of the view, clipped to it): from the top of
     the head (above the face box by ``HAIR`` of its height, or the upper body's circle point if higher)
     to the feet, ``WIDTH`` body-circle radii wide (see the module docstring)."""
     x0, y0, x1, y1 = det[1:5]
-    hips, around = det[5:7], det[7:9]
-    radius = float(np.hypot(*(around - hips)))
+    radius, feet = _feet(det)
     # The face box sits low on some real people (chin to chest on a close talker), so the top is also
     # the upper body's circle point, which lies at or above the top of the head; the higher of the two.
     top = min(y0 - HAIR * (y1 - y0), det[12])
-    bottom = max(hips[1] + radius, y1)
+    bottom = max(feet, y1)
     half = max(WIDTH * radius, x1 - x0) / 2.0
-    cx = 0.5 * ((x0 + x1) / 2.0 + hips[0])
+    cx = 0.5 * ((x0 + x1) / 2.0 + det[5])
     left, right = max(cx - half, 0.0), min(cx + half, 1.0)
     top, bottom = max(top, 0.0), min(bottom, 1.0)
     return left, top, max(right - left, 0.0), max(bottom - top, 0.0)
@@ -169,33 +176,25 @@ class PoseDetector:
     def _face(self, det: np.ndarray, view_yaw: float) -> float:
         """The face's height in degrees when the body runs off the bottom of the view (a person close to
         the lens, who is framed by the face: head and shoulders), else NaN (a body, framed whole)."""
-        hips, around = det[5:7], det[7:9]
-        if hips[1] + float(np.hypot(*(around - hips))) <= 1.0:
+        if _feet(det)[1] <= 1.0:
             return np.nan
         x0, y0, x1, y1 = (v * SIZE for v in det[1:5])
-        return view_box_to_sphere(view_yaw, x0, y0, x1 - x0, y1 - y0, SIZE, self.fov)[3]
+        _, _, _, top, bottom = view_box_edges(view_yaw, x0, y0, x1 - x0, y1 - y0, SIZE, self.fov)
+        return top - bottom
 
     def detect(self, frame: np.ndarray, near: float | None = None,
                views: tuple[float, ...] | None = None) -> np.ndarray:
         """(N, ROW) people on an RGB equirectangular frame; with ``near`` (a yaw) only in the views that
         reach within 10° of it; with ``views`` only in those."""
-        import cv2
-
         if frame.ndim != 3:
             frame = np.repeat(frame[..., None], 3, axis=2)
-        h, w = frame.shape[:2]
         rows = []
         for vy in self.views if views is None else views:
-            if near is not None and abs(((near - vy + 180.0) % 360.0) - 180.0) > self.fov / 2.0 + 10.0:
+            if not reaches(vy, near, self.fov):
                 continue
-            mx, my = _view_maps(h, w, vy, SIZE, self.fov)
-            view = cv2.remap(np.ascontiguousarray(frame), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-            for det in self.detect_image(view):
+            for det in self.detect_image(view_image(frame, vy, SIZE, self.fov)):
                 bx, by, bw, bh = (v * SIZE for v in body_box(det))
-                yaw, _, width, _ = view_box_to_sphere(vy, bx, by, bw, bh, SIZE, self.fov)
-                # Pitch and height from the top and bottom edges (the centre pixel of a tall box in a
-                # rectilinear view points well above the middle of its top and bottom).
-                top = view_box_to_sphere(vy, bx, by, bw, 0.0, SIZE, self.fov)[1]
-                bottom = view_box_to_sphere(vy, bx, by + bh, bw, 0.0, SIZE, self.fov)[1]
+                # Pitch and height from the top and bottom edges, not the centre pixel's direction.
+                yaw, _, width, top, bottom = view_box_edges(vy, bx, by, bw, bh, SIZE, self.fov)
                 rows.append((yaw, 0.5 * (top + bottom), width, top - bottom, self.score, self._face(det, vy)))
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, ROW))

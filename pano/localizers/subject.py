@@ -36,7 +36,15 @@ import numpy as np
 
 from common.errors import InputError
 from pano.localizers.base import FrameBatch
-from pano.localizers.people import PeopleTrack, PersonDetector, as_rows, head_and_shoulders, merge_boxes, person_at
+from pano.localizers.people import (
+    ROW,
+    PeopleTrack,
+    PersonDetector,
+    as_rows,
+    head_and_shoulders,
+    merge_boxes,
+    person_at,
+)
 from pano.localizers.poses import PoseDetector
 from pano.sphere.geometry import angular_distance
 
@@ -139,7 +147,7 @@ def _all_people(cascade, pose, frame: np.ndarray, **where) -> np.ndarray:
     two boxes on one person is kept), except that a pose row framed by the face (its body runs off the
     view) gives way to a cascade's face on the same person: the cascade's face box is the tighter one
     (the pose detector's sits on the chin and neck of some close talkers)."""
-    found = as_rows(cascade(frame, **where)) if cascade is not None else as_rows(np.zeros((0, 6)))
+    found = as_rows(cascade(frame, **where)) if cascade is not None else np.zeros((0, ROW))
     if pose is not None:
         faces = found[np.isfinite(found[:, 5])]
         bodies = as_rows(pose(frame, **where))
