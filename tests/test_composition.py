@@ -103,3 +103,51 @@ def test_a_person_found_by_the_face_is_framed_head_and_shoulders_not_zoomed_to_t
     far = np.array([-50.0, 0.0, 12.0, 14.0, 4.0])  # a face 4° tall
     assert compose(-50.0, -5.0, far, HFOV, VFOV, ZOOM)[2] == HFOV
     assert compose(30.0, -15.0, close, HFOV, VFOV, None)[2] == HFOV  # --fov fixes it
+
+
+def test_a_seated_player_above_the_sound_is_framed_with_the_sound_kept_in_the_shot():
+    """A pianist's head and shoulders (found by the face) stand 30-55° above the keys the sound comes
+    from: the shot holds the head under its headroom *and* the keys, widening past the 90° a close talker
+    gets as far as the range allows. FOA elevation is the uncertain part: a sound read up to 25° below
+    the box is taken to be at its bottom edge (a reflection), which stays in the frame; one read further
+    off stays in the frame itself and the head gives way (capture first). A fixed view keeps it too."""
+    from pano.planning.composition import SOUND_MARGIN, compose
+
+    ratio = np.tan(np.radians(VFOV) / 2) / np.tan(np.radians(HFOV) / 2)
+
+    def vfov(h):
+        return np.degrees(2 * np.arctan(np.tan(np.radians(h) / 2) * ratio))
+
+    pianist = np.array([-157.0, 5.0, 41.0, 55.0, 16.0])  # hair at 32.5°, bottom edge at -22.5°
+    top = pianist[1] + pianist[3] / 2
+    yaw, pitch, want = compose(-155.0, -22.0, pianist, HFOV, VFOV, ZOOM)
+    v = vfov(want)
+    assert 90.0 < want <= ZOOM[1]
+    assert pitch - v / 2 + SOUND_MARGIN <= -22.0 + 1e-6  # the keys above the bottom edge ...
+    assert top < pitch + v / 2  # ... and the hair below the top
+    for fov_range in (ZOOM, None):
+        yaw, pitch, want = compose(-155.0, -40.0, pianist, HFOV, VFOV, fov_range)  # 17.5° under the box
+        assert pitch - vfov(want) / 2 + SOUND_MARGIN <= -22.5 + 1e-6
+        yaw, pitch, want = compose(-155.0, -55.0, pianist, HFOV, VFOV, fov_range)  # beyond the FOA's doubt
+        assert abs(pitch - -55.0) <= vfov(want) / 2 - SOUND_MARGIN + 1e-6
+    standing = np.array([20.0, 10.0, 14.0, 60.0])  # a body box whose headroom would push a low sound out
+    yaw, pitch, want = compose(20.0, -19.0, standing, HFOV, VFOV, None)
+    assert abs(pitch - -19.0) <= VFOV / 2 - SOUND_MARGIN + 1e-6
+
+
+def test_the_subject_holds_while_the_sound_wobbles_off_it_for_a_moment():
+    """A seated player's FOA direction dips 10-20° below their box on some frames (the floor's
+    reflection): the player stays the subject on those frames, for up to two seconds after the sound
+    was last on the box, and never for a sound far off it."""
+    from pano.localizers.base import FrameBatch
+    from pano.localizers.subject import STICKY_SECONDS, SubjectFinder
+
+    player = np.array([[-157.0, 5.0, 41.0, 55.0, 1.0, np.nan]])  # bottom edge at -22.5°
+    finder = SubjectFinder(every=1, people=False)
+    times = np.array([0.0, 0.5, 1.0, 1.0 + STICKY_SECONDS + 0.5, 4.0])
+    pitch = np.array([-25.0, -40.0, -52.0, -40.0, -25.0])  # on it, 17.5° under it, 29.5° under, late, on
+    batch = FrameBatch(np.arange(len(times)), times)
+    got = finder.boxes(batch, [player] * len(times), np.full(len(times), -155.0), pitch, np.ones(len(times)))
+    assert np.allclose(got[0, :4], player[0, :4]) and np.allclose(got[1, :4], player[0, :4])
+    assert np.isnan(got[2, 0]) and np.isnan(got[3, 0])  # too far; and too long since it was on the box
+    assert np.allclose(got[4, :4], player[0, :4])

@@ -140,6 +140,12 @@ SUBJECT_FACE_SCORE = -1.0
 # part of it (the torso of a walker close to the camera) and a face only a guess; where the body runs
 # off the bottom of the view the pose row carries the face's height and is framed head and shoulders.
 SUBJECT_POSE_SCORE = 10.0
+# A person who is the subject stays it while the sound wobbles off their box by up to this many degrees
+# (instead of person_at's 10) for STICKY_SECONDS since the last frame the sound fell on them: one
+# frame's FOA elevation dips 10-20° below a seated pianist as the keys' sound reflects off the floor,
+# and dropping the subject there swings the composed view up and down by half a frame.
+STICKY_SLACK = 20.0
+STICKY_SECONDS = 2.0
 
 
 def _all_people(cascade, pose, frame: np.ndarray, **where) -> np.ndarray:
@@ -206,6 +212,7 @@ class SubjectFinder:
                 self.track = PeopleTrack(functools.partial(_all_people, cascade, pose))
             elif notify is not None:
                 notify("note: subjects are colour regions only")
+        self._last: tuple[float, np.ndarray] | None = None  # (time, row): the person last held the sound
         self.people_boxes = 0  # how many frames' boxes were people (for the run's record)
         self.face_boxes = 0  # of those, how many were people found by the face
 
@@ -232,7 +239,7 @@ class SubjectFinder:
                 continue
             held = people[k] if people is not None else (self.track.at(float(batch.times[k]))
                                                           if self.track is not None else None)
-            person = person_at(held, float(yaw[k]), float(pitch[k])) if held is not None and len(held) else None
+            person = self._person(held, float(batch.times[k]), float(yaw[k]), float(pitch[k]))
             if person is not None:
                 face = float(person[5]) if len(person) > 5 else np.nan
                 if self.faces and np.isfinite(face):
@@ -246,3 +253,20 @@ class SubjectFinder:
                 if frame is not None:
                     out[k, :4] = subject_box(frame, float(yaw[k]), float(pitch[k]))
         return out
+
+    def _person(self, held: np.ndarray | None, t: float, yaw: float, pitch: float) -> np.ndarray | None:
+        """The person the sound at (yaw, pitch) falls on at time ``t`` among ``held``; or the one it
+        fell on last (``STICKY_SLACK``, ``STICKY_SECONDS``: the subject does not flicker with the
+        sound's wobble); None when neither."""
+        if held is None or not len(held):
+            return None
+        person = person_at(held, yaw, pitch)
+        if person is None and self._last is not None and 0.0 <= t - self._last[0] <= STICKY_SECONDS:
+            last = self._last[1]
+            same = [r for r in as_rows(held)
+                    if angular_distance(r[0], r[1], last[0], last[1]) <= max(5.0, 0.25 * float(last[2]))]
+            # Held, not renewed: the sound must come back to the box itself within STICKY_SECONDS.
+            return person_at(np.array(same), yaw, pitch, slack=STICKY_SLACK) if same else None
+        if person is not None:
+            self._last = (t, person)
+        return person

@@ -38,7 +38,7 @@ from common.options import PluginOptions, option
 from pano.planning.aims import AimRules, block_aims, frame_aims, level_aims, two_shot_blocks
 from pano.planning.base import Observation, PlannedPath, Planner, max_accel_option, max_speed_option
 from pano.planning.candidates import candidate_grid, footprint_matrix, pool_maps
-from pano.planning.composition import compose
+from pano.planning.composition import compose, hangs_from_top, keep_sound_in_view, refit_to_held_view, sound_on_box
 from pano.planning.dp import BlockPath, BlockScores, Viterbi, block_frames
 from pano.planning.editing import EditRules, edit_shots, is_cut
 from pano.planning.motion import MotionStyle, ShotCamera
@@ -151,6 +151,8 @@ class AutoCamPlanner(Planner):
         self._want: list[np.ndarray] = []  # per committed frame: the field of view its shot wants (NaN: any)
         self._subject: list[np.ndarray] = []  # per observed frame: the subject's box from pass 1 (NaN: none)
         self._framed_box: list[np.ndarray] = []  # per committed frame: the box its shot was composed on
+        self._sound: list[np.ndarray] = []  # per committed frame: the (yaw, pitch) its shot was composed around
+        self._hangs: list[np.ndarray] = []  # per committed frame: its composed shot hangs from the subject's top
         self._committed = 0
 
     # ----------------------------------------------------------------- pass 1
@@ -221,32 +223,45 @@ class AutoCamPlanner(Planner):
 
     @staticmethod
     def _steady(offset: np.ndarray, j: int, reach: int, tol: float = 6.0) -> bool:
-        """Whether block j's box keeps its place relative to the sound over ± ``reach`` blocks: most of
-        them have a box, offset within ``tol`` degrees and of a size within 25% (it moves with the sound)."""
+        """Whether block j's box keeps its place over ± ``reach`` blocks: most of them have a box, of a
+        size within 25%, and either offset from the sound within ``tol`` degrees (it moves with the
+        sound) or, its columns 4–5 being the box's own yaw and pitch, in place within ``tol`` (a still
+        subject under a sound that wobbles: one frame's FOA elevation is 10–20° off a seated player,
+        and each block's box still holds its block's aim)."""
         near = offset[max(0, j - reach) : j + reach + 1]
         near = near[np.isfinite(near[:, 0])]
         if len(near) < max(2, reach):
             return False
         o = offset[j]
-        return bool(np.all(np.abs(near[:, :2] - o[:2]) <= tol)
-                    and np.all(np.abs(near[:, 2:] - o[2:]) <= 0.25 * o[2:] + 1.0))
+        if not np.all(np.abs(near[:, 2:4] - o[2:4]) <= 0.25 * o[2:4] + 1.0):
+            return False
+        moves_with = np.all(np.abs(near[:, :2] - o[:2]) <= tol)
+        in_place = np.all(np.abs((near[:, 4] - o[4] + 180.0) % 360.0 - 180.0) <= tol) and np.all(
+            np.abs(near[:, 5] - o[5]) <= tol)
+        return bool(moves_with or in_place)
 
-    def _compose(self, tgts: list, first: int, framed: dict) -> tuple[list, np.ndarray, np.ndarray]:
+    def _compose(self, tgts: list, first: int, framed: dict) -> tuple[list, np.ndarray, np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
         """Block aims composed on the subject where pass 1 found one (``pano.planning.composition``);
-        with the field of view each block then wants and its box (NaN where none)."""
+        with the field of view each block then wants, its box (NaN where none), whether its shot hangs
+        from the box's top (``hangs_from_top``) and the (yaw, pitch) of the sound it must keep in view
+        (the aim, its pitch pulled onto the box: ``sound_on_box``)."""
         nb = len(tgts)
+        heard = np.array([vec_to_yaw_pitch(t) for t in tgts], np.float32).reshape(-1, 2)
         # The boxes are float32 (medians of pass 1's float32 boxes), kept so: exact, half the size.
         want, used = np.full(nb, np.nan), np.full((nb, 4), np.nan, np.float32)
+        hangs = np.zeros(nb, bool)
         if not self.wants_subjects or not self._subject:
-            return tgts, want, used
+            return tgts, want, used, hangs, heard
         boxes = np.concatenate(self._subject)
         found = [self._block_box(first + j, t, boxes) if self._blocks.w[first + j] > 0 else None
                  for j, t in enumerate(tgts)]
-        offset = np.full((nb, 4), np.nan)  # the box relative to the sound: yaw, pitch offsets and size
+        offset = np.full((nb, 6), np.nan)  # the box relative to the sound: yaw, pitch offsets, size, place
         for j, box in enumerate(found):
             if box is not None:
                 y, p = vec_to_yaw_pitch(tgts[j])
-                offset[j] = ((box[0] - float(y) + 180.0) % 360.0 - 180.0, box[1] - float(p), box[2], box[3])
+                offset[j] = ((box[0] - float(y) + 180.0) % 360.0 - 180.0, box[1] - float(p), box[2], box[3],
+                             box[0], box[1])
         reach = max(1, int(round(1.0 * self.fps / self.k)))  # ± 1 s
         out = list(tgts)
         for j, t in enumerate(tgts):
@@ -254,6 +269,8 @@ class AutoCamPlanner(Planner):
             if self._blocks.w[b] <= 0:  # silence holds the last composed aim
                 out[j] = out[j - 1] if j > 0 else t
                 want[j], used[j] = (want[j - 1], used[j - 1]) if j > 0 else (np.nan, used[j])
+                hangs[j] = hangs[j - 1] if j > 0 else False
+                heard[j] = heard[j - 1] if j > 0 else heard[j]
                 continue
             box = found[j]
             if b in framed or box is None or not self._steady(offset, j, reach):
@@ -262,7 +279,9 @@ class AutoCamPlanner(Planner):
             cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
             out[j] = yaw_pitch_to_vec(cy, cp).reshape(3)
             used[j] = box[:4]
-        return out, want, used
+            hangs[j] = hangs_from_top(box, want[j], self.hfov, self.vfov)
+            heard[j, 1] = sound_on_box(float(p), box)
+        return out, want, used, hangs, heard
 
     def _decided_and(self, cands: list[int], first_block: int) -> Mapping[int, int]:
         return BlockPath(self._decided, cands, first_block)
@@ -295,7 +314,7 @@ class AutoCamPlanner(Planner):
         first_tgt = next(t for t in tgts if t is not None)
         tgts = [first_tgt if t is None else t for t in tgts]
         tgts = level_aims(tgts, first, framed, self.options.horizon)
-        tgts, comp_want, comp_box = self._compose(tgts, first, framed)
+        tgts, comp_want, comp_box, comp_hangs, sound = self._compose(tgts, first, framed)
         times = np.concatenate(self._times)
         f0 = self._committed
         f1 = self._n
@@ -311,6 +330,8 @@ class AutoCamPlanner(Planner):
             room = np.array([framed[b][1:3] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
         self._want.append(np.array([framed[b][3] if b in framed else comp_want[b - first] for b in blk[: f1 - f0]]))
         self._framed_box.append(comp_box[blk[: f1 - f0] - first])
+        self._sound.append(sound[blk[: f1 - f0] - first])
+        self._hangs.append(comp_hangs[blk[: f1 - f0] - first])
         out = self._calmer.push(v, dt, f1 - f0, cuts, onsets, room=room)
         self._out.append(out)
         self._cut_frames.append(f0 + cuts[cuts < f1 - f0])
@@ -344,6 +365,15 @@ class AutoCamPlanner(Planner):
         box = np.concatenate(self._framed_box)[start : start + len(vec)] if self._framed_box else None
         if box is not None and not np.isfinite(box).any():
             box = None
+        if box is not None:  # the zoom's held view may differ from the one the shot was composed for
+            h = hfov if hfov is not None else np.full(len(vec), self.hfov)
+            v = vfov if vfov is not None else np.full(len(vec), self.vfov)
+            if hfov is not None:
+                hangs = np.concatenate(self._hangs)[start : start + len(vec)]
+                wanted = self.ctx.geometry.vfov_for(np.where(np.isfinite(want), want, self.hfov))
+                pitch = refit_to_held_view(pitch, hangs, np.where(np.isfinite(want), wanted, np.nan), v, cut, self.fps)
+            sound = np.concatenate(self._sound)[start : start + len(vec)]
+            yaw, pitch = keep_sound_in_view(yaw, pitch, sound, np.isfinite(box[:, 0]), h, v, cut, self.fps)
         return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), hfov=hfov, vfov=vfov, cut=cut,
                            subject=box)
 
@@ -355,7 +385,7 @@ class AutoCamPlanner(Planner):
         """Drop the per-frame lists (times, confidence, activity, boxes, the committed path and its
         wants): about 100 bytes a frame, 20 MB for two hours, otherwise held through the render. The
         spilled block scores stay for ``yaw_strip``; the cuts stay for ``cut_frames``."""
-        for name in ("_times", "_conf", "_act", "_subject", "_out", "_want", "_framed_box"):
+        for name in ("_times", "_conf", "_act", "_subject", "_out", "_want", "_framed_box", "_sound", "_hangs"):
             getattr(self, name).clear()
 
     def yaw_strip(self) -> np.ndarray | None:

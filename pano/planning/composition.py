@@ -18,7 +18,14 @@ found around the sound's direction in pass 1), this says where to aim and how wi
   shoulders, not the whole person (``pano.localizers.people.head_and_shoulders``): the top of the head
   sits ``headroom`` below the frame's top and the frame runs down from there (the body goes on below
   it), the view at least the nominal one and widened only as far as the head and shoulders need,
-  never beyond ``face_max`` degrees (a close talker is a medium close-up, not a 104° wide shot).
+  never beyond ``face_max`` degrees (a close talker is a medium close-up, not a 104° wide shot);
+* **the sound stays in the shot** — whatever the box asks, the sound's direction stays at least
+  ``sound_margin`` degrees inside the view: its yaw as FOA reads it, its pitch pulled onto the box
+  (:func:`sound_on_box`: the FOA's elevation is the uncertain part). A pianist's head must not push
+  the keys out of the bottom of the frame, and ``pitch_tol`` is wider than half the nominal view.
+  Where the head under its headroom and the sound do not both fit, the view widens (within the
+  range) until they do, and where even the widest view cannot hold both, the sound wins: capture
+  comes before composition.
 """
 
 from __future__ import annotations
@@ -35,12 +42,50 @@ def _hfov_of(vfov: float, ratio: float) -> float:
 
 
 FACE_MAX = 90.0  # degrees: the widest view a face-found person's head and shoulders ask for
+HEADROOM = 0.08  # of the frame's height between a person's top and the frame's top
+SOUND_MARGIN = 5.0  # degrees: how far inside the view's edge a composed shot keeps the sound's direction
+
+
+def sound_on_box(aim_pitch: float, box: np.ndarray, pitch_tol: float = 25.0) -> float:
+    """The sound's pitch as far as sound and picture together tell: the FOA's elevation (``aim_pitch``)
+    pulled onto the subject's box (its top and bottom edges) when within ``pitch_tol`` of it. FOA
+    elevation is uncertain by about that much (a platform's reflection reads 20° below the train), its
+    azimuth is not, so the shot must keep the sound's yaw and the nearest pitch the subject allows."""
+    bp, bh = float(box[1]), float(box[3])
+    lo, hi = bp - bh / 2, bp + bh / 2
+    if lo - pitch_tol <= aim_pitch <= hi + pitch_tol:
+        return float(np.clip(aim_pitch, lo, hi))
+    return float(aim_pitch)
+
+
+def _fit_sound(top: float, aim_pitch: float, want: float, ratio: float, fov_range: tuple[float, float] | None,
+               headroom: float, margin: float, widest: float) -> float:
+    """The horizontal FOV at least ``want`` (and at most ``widest``) whose view holds a box top
+    ``top`` under its headroom with the sound (``aim_pitch``) ``margin`` above the bottom edge: the
+    vertical view ``v`` must satisfy ``top + headroom·v − (aim_pitch − margin) ≤ v``."""
+    if fov_range is None:
+        return want
+    need_v = (top - aim_pitch + margin) / max(1e-6, 1.0 - headroom)
+    if need_v <= _vfov_of(want, ratio):
+        return want
+    return float(np.clip(_hfov_of(min(need_v, 170.0), ratio), want, max(want, widest)))
+
+
+def _keep_sound(yaw: float, pitch: float, aim_yaw: float, aim_pitch: float, hfov: float, vfov: float,
+                margin: float) -> tuple[float, float]:
+    """(yaw, pitch) moved the least so the sound's direction lies ``margin`` degrees inside the
+    view of ``hfov`` × ``vfov`` centred there (yaw offsets as view angles, scaled by cos(pitch))."""
+    room_p = max(0.0, vfov / 2 - margin)
+    pitch = float(np.clip(pitch, aim_pitch - room_p, aim_pitch + room_p))
+    room_y = max(0.0, hfov / 2 - margin) / max(0.2, float(np.cos(np.radians(aim_pitch))))
+    dy = (yaw - aim_yaw + 180.0) % 360.0 - 180.0
+    return aim_yaw + float(np.clip(dy, -room_y, room_y)), pitch
 
 
 def compose(
     aim_yaw: float, aim_pitch: float, box: np.ndarray, hfov: float, vfov: float,
-    fov_range: tuple[float, float] | None, fill: float = 0.6, headroom: float = 0.08, pitch_tol: float = 25.0,
-    face_max: float = FACE_MAX,
+    fov_range: tuple[float, float] | None, fill: float = 0.6, headroom: float = HEADROOM, pitch_tol: float = 25.0,
+    face_max: float = FACE_MAX, sound_margin: float = SOUND_MARGIN,
 ) -> tuple[float, float, float]:
     """(yaw, pitch, wanted hfov) for a shot of the subject ``box`` (yaw, pitch, width, height degrees,
     optionally the face's height where a face found the person) whose sound the planner aims at
@@ -49,16 +94,20 @@ def compose(
     if box is None or not np.all(np.isfinite(np.asarray(box, float)[:4])):
         return aim_yaw, aim_pitch, float("nan")
     by, bp, bw, bh = (float(v) for v in np.asarray(box, float)[:4])
+    heard = sound_on_box(aim_pitch, box, pitch_tol)  # the pitch the shot must keep in view
     face = float(box[4]) if len(box) > 4 and np.isfinite(box[4]) else None
     ratio = np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2)
     if face is not None:
-        return _compose_face(aim_yaw, aim_pitch, by, bp, bw, bh, hfov, ratio, fov_range, headroom, pitch_tol,
-                             face_max)
+        return _compose_face(aim_yaw, aim_pitch, heard, by, bp, bw, bh, hfov, ratio, fov_range, headroom,
+                             pitch_tol, face_max, sound_margin)
     if fov_range is None:
         want = hfov
     else:
         want = max(bw / fill, _hfov_of(min(bh / fill, 170.0), ratio))
         want = float(np.clip(want, *fov_range))
+    if bh > bw:
+        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin,
+                          fov_range[1] if fov_range else want)
     v = _vfov_of(want, ratio)
     pitch = bp
     if bh > bw:  # a person or a standing figure: headroom, and the top kept when it cannot all fit
@@ -69,12 +118,14 @@ def compose(
     pitch = float(np.clip(pitch, aim_pitch - pitch_tol, aim_pitch + pitch_tol))
     dy = (by - aim_yaw + 180.0) % 360.0 - 180.0
     yaw = aim_yaw + float(np.clip(dy, -(bw / 2 + 5.0), bw / 2 + 5.0))  # the box holds the sound: stay on it
+    yaw, pitch = _keep_sound(yaw, pitch, aim_yaw, heard, want, v, sound_margin)
     return float((yaw + 180.0) % 360.0 - 180.0), pitch, want
 
 
 def _compose_face(
-    aim_yaw: float, aim_pitch: float, by: float, bp: float, bw: float, bh: float, hfov: float, ratio: float,
-    fov_range: tuple[float, float] | None, headroom: float, pitch_tol: float, face_max: float,
+    aim_yaw: float, aim_pitch: float, heard: float, by: float, bp: float, bw: float, bh: float, hfov: float,
+    ratio: float, fov_range: tuple[float, float] | None, headroom: float, pitch_tol: float, face_max: float,
+    sound_margin: float,
 ) -> tuple[float, float, float]:
     """A face-found person's head-and-shoulders box (see :func:`compose`): the top of the head
     ``headroom`` below the frame's top, the view the nominal ``hfov`` or as much wider (within the
@@ -85,9 +136,95 @@ def _compose_face(
         need = max(bw / 0.9, _hfov_of(min(bh / (1.0 - headroom), 170.0), ratio))
         hi = min(fov_range[1], max(face_max, fov_range[0]))
         want = float(np.clip(max(hfov, need), fov_range[0], hi))
+        # Holding the sound as well as the head may take the view past face_max, up to the range's widest.
+        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin, fov_range[1])
     v = _vfov_of(want, ratio)
     pitch = bp + bh / 2 + headroom * v - v / 2
     pitch = float(np.clip(pitch, aim_pitch - pitch_tol, aim_pitch + pitch_tol))
     dy = (by - aim_yaw + 180.0) % 360.0 - 180.0
     yaw = aim_yaw + float(np.clip(dy, -(bw / 2 + 5.0), bw / 2 + 5.0))
+    yaw, pitch = _keep_sound(yaw, pitch, aim_yaw, heard, want, v, sound_margin)
     return float((yaw + 180.0) % 360.0 - 180.0), pitch, want
+
+
+def hangs_from_top(box: np.ndarray, want: float, hfov: float, vfov: float, headroom: float = HEADROOM) -> bool:
+    """Whether :func:`compose` hangs the shot of ``box`` from the box's top (a face-found person, or a
+    tall subject that fills the wanted view), so that its pitch depends on the view's height: lower by
+    ``(0.5 - headroom)`` of any growth in it. A subject centred in the view does not move with it."""
+    box = np.asarray(box, float)
+    if len(box) < 4 or not np.all(np.isfinite(box[:4])):
+        return False
+    if len(box) > 4 and np.isfinite(box[4]):
+        return True
+    bw, bh = float(box[2]), float(box[3])
+    if bh <= bw:
+        return False
+    ratio = np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2)
+    v = _vfov_of(want if np.isfinite(want) else hfov, ratio)
+    return bool(bh + headroom * v > v or headroom * v < (v - bh) / 2)
+
+
+def refit_to_held_view(
+    pitch: np.ndarray, hangs: np.ndarray, want_vfov: np.ndarray, vfov: np.ndarray, cut: np.ndarray, fps: float,
+    headroom: float = HEADROOM, ease: float = 1.0,
+) -> np.ndarray:
+    """The planned pitch moved to what the shots hung from their subject's top (``hangs``) ask under the
+    view the zoom actually holds (``vfov``) rather than the one they wanted (``want_vfov``): the zoom keeps
+    one field of view per shot and changes it only when the want holds steady for a second, so a
+    subject found on some blocks only is composed for 104° and shown at 65°, its head out of the top
+    (the correction is ``(want - held)·(0.5 - headroom)``, averaged over ``ease`` seconds within each
+    shot: the path moves where the shot is held, not frame by frame)."""
+    from scipy.ndimage import uniform_filter1d
+
+    pitch = np.asarray(pitch, float).copy()
+    n = len(pitch)
+    delta = np.where(hangs & np.isfinite(want_vfov), (want_vfov - vfov) * (0.5 - headroom), 0.0)
+    if n == 0 or not np.any(delta):
+        return pitch
+    w = max(1, int(round(ease * fps)))
+    edges = sorted({0, n} | {int(c) for c in np.flatnonzero(cut) if 0 < c < n})
+    for a, b in zip(edges[:-1], edges[1:], strict=False):
+        pitch[a:b] += uniform_filter1d(delta[a:b], w, mode="nearest")
+    return np.clip(pitch, -90.0, 90.0)
+
+
+def keep_sound_in_view(
+    yaw: np.ndarray, pitch: np.ndarray, sound: np.ndarray, composed: np.ndarray, hfov: np.ndarray,
+    vfov: np.ndarray, cut: np.ndarray, fps: float, margin: float = SOUND_MARGIN, ease: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The planned path (``yaw``, ``pitch`` per frame) moved, smoothly, so that on every ``composed``
+    frame, and on the frames within ``ease`` seconds of one (the smoothing carries a composed aim into
+    its neighbours), the sound's direction (``sound`` (N, 2): the aim the shot was composed around)
+    lies ``margin`` degrees inside the view that frame actually has (``hfov``/``vfov``).
+
+    :func:`compose` keeps the sound inside the view the subject *wants*; the zoom then holds one field
+    of view per shot (``pano.planning.zoom``), which may be narrower, and the smoothing lags: a band's
+    player composed 25° above the sound under a wanted 90° view leaves the sound out of a held 65°
+    one. The correction per frame is what clipping to the bound would move; its positive and negative
+    parts are each spread by a running maximum then a running mean over ``ease`` seconds, within each
+    shot (a cut may jump), so the path moves at least as far as the bound needs and without a kink
+    in position (a still shot under a constant correction stays still)."""
+    yaw, pitch = np.asarray(yaw, float).copy(), np.asarray(pitch, float).copy()
+    n = len(yaw)
+    if n == 0 or not np.any(composed):
+        return yaw, pitch
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    sy, sp = sound[:, 0].astype(float), sound[:, 1].astype(float)
+    room_p = np.maximum(0.0, vfov / 2 - margin)
+    need_p = np.clip(pitch, sp - room_p, sp + room_p) - pitch
+    room_y = np.maximum(0.0, hfov / 2 - margin) / np.maximum(0.2, np.cos(np.radians(sp)))
+    dy = (yaw - sy + 180.0) % 360.0 - 180.0
+    need_y = np.clip(dy, -room_y, room_y) - dy
+    w = max(1, int(round(ease * fps)))
+    composed = maximum_filter1d(np.asarray(composed, bool).astype(np.uint8), 2 * w + 1, mode="nearest") > 0
+    edges = sorted({0, n} | {int(c) for c in np.flatnonzero(cut) if 0 < c < n})
+    for need, out in ((need_p, pitch), (need_y, yaw)):
+        need = np.where(composed & np.isfinite(need), need, 0.0)
+        for a, b in zip(edges[:-1], edges[1:], strict=False):
+            for sign in (1.0, -1.0):
+                part = np.maximum(sign * need[a:b], 0.0)
+                if part.any():
+                    spread = uniform_filter1d(maximum_filter1d(part, w, mode="nearest"), w, mode="nearest")
+                    out[a:b] += sign * spread
+    return (yaw + 180.0) % 360.0 - 180.0, np.clip(pitch, -90.0, 90.0)
