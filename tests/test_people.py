@@ -295,3 +295,22 @@ def test_without_the_detector_models_the_mono_default_runs_without_its_people_pa
     loc = create_localizer("audiovisual", RunContext(fps=30.0, notify=notes.append))
     assert "people" not in loc.parts and loc.detail_size is None and not loc.describe()["people_used"]
     assert len(notes) == 1 and "people part" in notes[0]
+
+
+def test_without_the_pose_runtime_a_default_run_says_so_once_and_frames_by_hog_and_faces(tmp_path, capsys,
+                                                                                        monkeypatch):
+    """bodies=pose is the default; where the LiteRT runtime is not installed (a platform without its
+    wheel) the run prints one note naming the fix and carries on with HOG and faces: the close
+    talker is still framed by the face, head inside."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # `import ai_edge_litert...` raises ImportError
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    clip = _talker_clip(tmp_path, 30.0, (30.0, -15.0))
+    out = tmp_path / "out"
+    assert main([str(clip), "-o", str(out), "--no-saliency-video"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "LiteRT" in line]
+    assert len(notes) == 1 and "bodies=hog" in notes[0] and "pano-pan[pose]" in notes[0], err
+    samples = json.loads((out / "talker.trajectory.json").read_text())["samples"]
+    assert all(s["pitch"] + s["vfov"] / 2 > 3.0 + 0.64 * 9.0 for s in samples[30:])  # the face found it

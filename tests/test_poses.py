@@ -68,6 +68,21 @@ def test_a_body_box_runs_from_the_hair_to_the_feet():
     assert np.isclose(y + h, 1.0)
 
 
+def test_a_detection_wider_than_a_body_is_not_a_person(monkeypatch):
+    """Of two detections in one view, the one whose box is as wide as tall (a body circle too big for
+    its head-to-feet line: the detector firing on a ceiling's beams) is dropped; the body is kept."""
+    body = np.zeros(13)
+    body[1:5] = (0.75, 0.2, 0.85, 0.3)  # on the right of the view
+    body[5:7], body[7:9], body[9:13] = (0.8, 0.6), (0.8, 0.9), (0.8, 0.35, 0.8, 0.25)
+    beams = np.zeros(13)  # on the left
+    beams[1:5] = (0.05, 0.1, 0.45, 0.2)  # a face box 0.4 wide ...
+    beams[5:7], beams[7:9], beams[9:13] = (0.25, 0.3), (0.25, 0.45), (0.25, 0.2, 0.25, 0.1)  # ... feet at 0.45
+    detector = PoseDetector(views=(0.0,))
+    monkeypatch.setattr(detector, "detect_image", lambda rgb: np.stack([body, beams]))
+    people = detector.detect(np.full((480, 960, 3), 90, np.uint8))
+    assert len(people) == 1 and people[0, 3] > 2 * people[0, 2] and people[0, 0] > 0, people
+
+
 def test_the_detector_finds_a_drawn_talker_where_he_is():
     """The drawn head and shoulders at yaw −40 (the face 12° tall): one person, centred on him, the box
     reaching above the hair."""

@@ -49,6 +49,12 @@ NMS_IOU = 0.3
 POSE_YAWS = tuple(float(y) for y in range(-180, 180, 45))  # 80° views 45° apart: each person whole in one
 HAIR = 0.3  # face heights from the top of the face box to the top of the head
 WIDTH = 0.6  # body-circle radii across: shoulders with arms and an instrument
+# A person's whole-body box (standing, seated, walking) is taller than wide: about 0.6 of its height at
+# most (a pianist with his arms out, WIDTH). Wider than this fraction of its height, the detection's body
+# circle is larger than its head-to-feet line allows: on a real band's church the detector fired on
+# the ceiling's beams and lamps (boxes 1.0-1.5 times as wide as tall, entirely above the horizon) and
+# the camera framed the roof.
+MAX_WIDTH = 0.9
 
 
 @contextlib.contextmanager
@@ -150,8 +156,9 @@ class PoseDetector:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
-            raise InputError("bodies=pose needs the LiteRT runtime: pip install 'pano-pan[pose]' "
-                             f"(or leave the planner option bodies at hog; {exc})") from None
+            raise InputError("the pose person detector (planner option bodies=pose, the default) needs the LiteRT "
+                             "runtime: pip install 'pano-pan[pose]', or pass --planner-option bodies=hog "
+                             f"({exc})") from None
         with _quiet_native_stderr():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" there
             self.interpreter = Interpreter(model_path=str(MODEL), num_threads=budget() or 1)
             self.interpreter.allocate_tensors()
@@ -196,5 +203,7 @@ class PoseDetector:
                 bx, by, bw, bh = (v * SIZE for v in body_box(det))
                 # Pitch and height from the top and bottom edges, not the centre pixel's direction.
                 yaw, _, width, top, bottom = view_box_edges(vy, bx, by, bw, bh, SIZE, self.fov)
+                if width > MAX_WIDTH * (top - bottom):
+                    continue  # no body's shape (MAX_WIDTH)
                 rows.append((yaw, 0.5 * (top + bottom), width, top - bottom, self.score, self._face(det, vy)))
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, ROW))

@@ -94,11 +94,11 @@ class AutoCamOptions(PluginOptions):
                         "too, framed head and shoulders under headroom (at 960×480 the body detector misses "
                         "most close talkers and seated players): frontal = frontal faces; profile = also "
                         "faces in profile; off = bodies only", choices=("frontal", "profile", "off"))
-    bodies: str = option("hog", "subject=frame: what finds a person's body near the sound: hog = OpenCV's HOG; "
-                         "pose = BlazePose's person detector as well (needs pano-pan[pose]; it finds people "
-                         "seated, bent over an instrument, in profile, which HOG misses at 960×480, and frames "
-                         "them whole, head included, but the sound may then sit off the centre)",
-                         choices=("hog", "pose"))
+    bodies: str = option("pose", "subject=frame: what finds a person's body near the sound: pose = "
+                         "BlazePose's person detector as well as OpenCV's HOG (it finds people seated, bent over "
+                         "an instrument, in profile, which HOG misses at 960×480, and frames them whole, head "
+                         "included; needs the LiteRT runtime, installed with pano-pan where a wheel exists, else "
+                         "the run says so and uses HOG); hog = HOG only", choices=("pose", "hog"))
 
 
 class AutoCamPlanner(Planner):
