@@ -151,3 +151,27 @@ def test_the_subject_holds_while_the_sound_wobbles_off_it_for_a_moment():
     assert np.allclose(got[0, :4], player[0, :4]) and np.allclose(got[1, :4], player[0, :4])
     assert np.isnan(got[2, 0]) and np.isnan(got[3, 0])  # too far; and too long since it was on the box
     assert np.allclose(got[4, :4], player[0, :4])
+
+
+def test_a_moment_without_the_subject_box_holds_the_shot(monkeypatch):
+    """Pass 1 misses the subject for a second in every three (the sound on another player for a
+    block, a look that found nothing): the composed shot holds through each gap, its view and its
+    field of view, instead of falling back to the sound's point and zooming in and out."""
+    import pano.localizers.subject as subject
+
+    found = subject.subject_boxes
+    frame_of = iter(range(10**6))
+
+    def with_gaps(frames, yaw, pitch, conf):
+        i = next(frame_of) * 3  # plan_scene looks at every third frame, in order
+        out = found(frames, yaw, pitch, conf)
+        if (i % 90) >= 60:  # the last second of every three
+            out[:] = np.nan
+        return out
+
+    monkeypatch.setattr(subject, "subject_boxes", with_gaps)
+    scene = tall_subject(seconds=12.0)
+    metrics, path = scored(scene)
+    framed = np.arange(len(path.pitch)) / scene.fps > 3.0
+    assert metrics["whole"] >= 0.9 and metrics["capture"] == 1.0
+    assert np.ptp(path.pitch[framed]) < 1.0 and np.ptp(path.hfov[framed]) < 1e-6

@@ -206,8 +206,7 @@ class AutoCamPlanner(Planner):
 
     # ------------------------------------------------------------- decisions
     def _block_box(self, b: int, aim: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:
-        """The median subject box of block b's frames, if it holds the block's aim (10° to spare in yaw,
-        25° in pitch: the FOA's elevation is that uncertain, see ``pano.localizers.subject``)."""
+        """The median subject box of block b's frames, if it holds the block's aim (:meth:`_holds`)."""
         got = boxes[b * self.k : (b + 1) * self.k]
         got = got[np.all(np.isfinite(got[:, :4]), axis=1)]
         if not len(got):
@@ -215,30 +214,47 @@ class AutoCamPlanner(Planner):
         faced = np.isfinite(got[:, 4])
         got = got[faced] if 2 * faced.sum() > len(got) else got[~faced]  # found by the face, or not: the most
         box = np.median(got, axis=0)
-        y, p = vec_to_yaw_pitch(aim)
-        dy = abs((float(y) - box[0] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(float(p)))
-        if dy > box[2] / 2 + 10.0 or abs(float(p) - box[1]) > box[3] / 2 + 25.0:
-            return None  # a box found around another source
-        return box
+        return box if self._holds(box, aim) else None  # else a box found around another source
 
     @staticmethod
-    def _steady(offset: np.ndarray, j: int, reach: int, tol: float = 6.0) -> bool:
-        """Whether block j's box keeps its place over ± ``reach`` blocks: most of them have a box, of a
-        size within 25%, and either offset from the sound within ``tol`` degrees (it moves with the
-        sound) or, its columns 4–5 being the box's own yaw and pitch, in place within ``tol`` (a still
-        subject under a sound that wobbles: one frame's FOA elevation is 10–20° off a seated player,
-        and each block's box still holds its block's aim)."""
+    def _holds(box: np.ndarray, aim: np.ndarray) -> bool:
+        """Whether ``box`` holds the sound's direction ``aim`` (a unit vector), 10° to spare in yaw and
+        25° in pitch (the FOA's elevation is that uncertain, see ``pano.localizers.subject``)."""
+        y, p = vec_to_yaw_pitch(aim)
+        dy = abs((float(y) - box[0] + 180.0) % 360.0 - 180.0) * np.cos(np.radians(float(p)))
+        return bool(dy <= box[2] / 2 + 10.0 and abs(float(p) - box[1]) <= box[3] / 2 + 25.0)
+
+    @staticmethod
+    def _near_boxes(offset: np.ndarray, j: int, reach: int) -> np.ndarray | None:
+        """The boxes (rows of ``offset``) within ± ``reach`` blocks of block j, if most of them have one
+        of a size within 25% of block j's; else None."""
         near = offset[max(0, j - reach) : j + reach + 1]
         near = near[np.isfinite(near[:, 0])]
-        if len(near) < max(2, reach):
-            return False
         o = offset[j]
-        if not np.all(np.abs(near[:, 2:4] - o[2:4]) <= 0.25 * o[2:4] + 1.0):
+        if len(near) < max(2, reach) or not np.all(np.abs(near[:, 2:4] - o[2:4]) <= 0.25 * o[2:4] + 1.0):
+            return None
+        return near
+
+    @classmethod
+    def _in_place(cls, offset: np.ndarray, j: int, reach: int, tol: float = 6.0) -> bool:
+        """Whether block j's box stays in place (its columns 4-5, the box's own yaw and pitch, within
+        ``tol`` degrees) over ± ``reach`` blocks: a still subject."""
+        near = cls._near_boxes(offset, j, reach)
+        o = offset[j]
+        return near is not None and bool(np.all(np.abs((near[:, 4] - o[4] + 180.0) % 360.0 - 180.0) <= tol)
+                                         and np.all(np.abs(near[:, 5] - o[5]) <= tol))
+
+    @classmethod
+    def _steady(cls, offset: np.ndarray, j: int, reach: int, tol: float = 6.0) -> bool:
+        """Whether block j's box keeps its place over ± ``reach`` blocks: most of them have a box, of a
+        size within 25%, and either offset from the sound within ``tol`` degrees (it moves with the
+        sound) or in place within ``tol`` (:meth:`_in_place`: a still subject under a sound that
+        wobbles: one frame's FOA elevation is 10–20° off a seated player, and each block's box still
+        holds its block's aim)."""
+        near = cls._near_boxes(offset, j, reach)
+        if near is None:
             return False
-        moves_with = np.all(np.abs(near[:, :2] - o[:2]) <= tol)
-        in_place = np.all(np.abs((near[:, 4] - o[4] + 180.0) % 360.0 - 180.0) <= tol) and np.all(
-            np.abs(near[:, 5] - o[5]) <= tol)
-        return bool(moves_with or in_place)
+        return bool(np.all(np.abs(near[:, :2] - offset[j, :2]) <= tol)) or cls._in_place(offset, j, reach, tol)
 
     def _compose(self, tgts: list, first: int, framed: dict) -> tuple[list, np.ndarray, np.ndarray, np.ndarray,
                                                                       np.ndarray]:
@@ -264,6 +280,7 @@ class AutoCamPlanner(Planner):
                              box[0], box[1])
         reach = max(1, int(round(1.0 * self.fps / self.k)))  # ± 1 s
         out = list(tgts)
+        last, still_last = -reach - 1, False  # the last composed block, and whether its subject is still
         for j, t in enumerate(tgts):
             b = first + j
             if self._blocks.w[b] <= 0:  # silence holds the last composed aim
@@ -273,9 +290,18 @@ class AutoCamPlanner(Planner):
                 heard[j] = heard[j - 1] if j > 0 else heard[j]
                 continue
             box = found[j]
-            if b in framed or box is None or not self._steady(offset, j, reach):
-                continue
             y, p = vec_to_yaw_pitch(t)
+            if b in framed or box is None or not self._steady(offset, j, reach):
+                # A moment without the box of a still subject (the sound on another player for a
+                # block, a look that missed) holds the shot up to a second while the sound stays on
+                # the last box: the composed view does not bob down to the sound's point and back. A
+                # moving subject's shot is not held: its last aim would trail the subject.
+                if (b not in framed and j - last <= reach and still_last and self._holds(used[last], t)):
+                    out[j], want[j], used[j], hangs[j] = out[last], want[last], used[last], hangs[last]
+                    heard[j] = (y, sound_on_box(float(p), used[last]))
+                continue
+            # Still within 2°: a slow mover (5°/s) stays within the 6° of `_steady` over ± 1 s.
+            last, still_last = j, self._in_place(offset, j, reach, tol=2.0)
             cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
             out[j] = yaw_pitch_to_vec(cy, cp).reshape(3)
             used[j] = box[:4]

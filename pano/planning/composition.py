@@ -71,15 +71,23 @@ def _fit_sound(top: float, aim_pitch: float, want: float, ratio: float, fov_rang
     return float(np.clip(_hfov_of(min(need_v, 170.0), ratio), want, max(want, widest)))
 
 
+def _sound_shift(yaw, pitch, aim_yaw, aim_pitch, hfov, vfov, margin: float):
+    """(Δyaw, Δpitch), elementwise: the least move of a view centred at (yaw, pitch) that puts the
+    sound's direction (aim_yaw, aim_pitch) ``margin`` degrees inside its ``hfov`` × ``vfov`` (yaw
+    offsets as view angles, scaled by cos(pitch)); 0 where it is inside already. The one rule for
+    :func:`compose`'s shot and :func:`keep_sound_in_view`'s path."""
+    room_p = np.maximum(0.0, np.asarray(vfov) / 2 - margin)
+    d_pitch = np.clip(pitch, aim_pitch - room_p, aim_pitch + room_p) - pitch
+    room_y = np.maximum(0.0, np.asarray(hfov) / 2 - margin) / np.maximum(0.2, np.cos(np.radians(aim_pitch)))
+    dy = (np.asarray(yaw) - aim_yaw + 180.0) % 360.0 - 180.0
+    return np.clip(dy, -room_y, room_y) - dy, d_pitch
+
+
 def _keep_sound(yaw: float, pitch: float, aim_yaw: float, aim_pitch: float, hfov: float, vfov: float,
                 margin: float) -> tuple[float, float]:
-    """(yaw, pitch) moved the least so the sound's direction lies ``margin`` degrees inside the
-    view of ``hfov`` × ``vfov`` centred there (yaw offsets as view angles, scaled by cos(pitch))."""
-    room_p = max(0.0, vfov / 2 - margin)
-    pitch = float(np.clip(pitch, aim_pitch - room_p, aim_pitch + room_p))
-    room_y = max(0.0, hfov / 2 - margin) / max(0.2, float(np.cos(np.radians(aim_pitch))))
-    dy = (yaw - aim_yaw + 180.0) % 360.0 - 180.0
-    return aim_yaw + float(np.clip(dy, -room_y, room_y)), pitch
+    """(yaw, pitch) moved the least so the sound's direction lies ``margin`` degrees inside the view."""
+    d_yaw, d_pitch = _sound_shift(yaw, pitch, aim_yaw, aim_pitch, hfov, vfov, margin)
+    return yaw + float(d_yaw), pitch + float(d_pitch)
 
 
 def compose(
@@ -210,12 +218,8 @@ def keep_sound_in_view(
         return yaw, pitch
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-    sy, sp = sound[:, 0].astype(float), sound[:, 1].astype(float)
-    room_p = np.maximum(0.0, vfov / 2 - margin)
-    need_p = np.clip(pitch, sp - room_p, sp + room_p) - pitch
-    room_y = np.maximum(0.0, hfov / 2 - margin) / np.maximum(0.2, np.cos(np.radians(sp)))
-    dy = (yaw - sy + 180.0) % 360.0 - 180.0
-    need_y = np.clip(dy, -room_y, room_y) - dy
+    need_y, need_p = _sound_shift(yaw, pitch, sound[:, 0].astype(float), sound[:, 1].astype(float), hfov, vfov,
+                                  margin)
     w = max(1, int(round(ease * fps)))
     composed = maximum_filter1d(np.asarray(composed, bool).astype(np.uint8), 2 * w + 1, mode="nearest") > 0
     edges = sorted({0, n} | {int(c) for c in np.flatnonzero(cut) if 0 < c < n})
