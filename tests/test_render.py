@@ -85,3 +85,10 @@ def test_parsers():
         parse_size("big")
     with pytest.raises(OptionError):
         parse_fov("200")
+
+
+@pytest.mark.parametrize("fps,rate", [(30, 15), (60, 15), (25, 12.5), (24, 12), (29.97, 14.985), (15, 15), (12, 12)])
+def test_saliency_video_is_at_most_15_fps_a_whole_fraction_of_the_source(fps, rate):
+    from pano.rendering.render import saliency_video_rate
+
+    assert saliency_video_rate(fps) == pytest.approx(rate)
