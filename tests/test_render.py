@@ -45,6 +45,24 @@ def test_seam_view_has_no_join():
     assert np.abs(np.diff(view[36, :, 0])).max() <= 6
 
 
+@pytest.mark.parametrize("yaw", [-179.0, -150.0, 0.0, 150.0, 179.0])
+def test_lookups_stay_inside_the_panorama_and_read_the_same_pixels(yaw):
+    """A view across the seam looks up x inside [0, W) (remap's cheap inner path, not its per-pixel
+    wrap), and shows the same picture as the unwrapped lookup."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (240, 480), dtype=np.uint8)
+    r = NFOVRenderer(480, 240, 128, 72, 65.5, 39.8)
+    mx, my = r.maps(yaw, 10.0)
+    cx, _ = r.chroma_maps(yaw, 10.0)
+    assert mx.min() >= 0 and mx.max() < 480 and cx.min() >= 0 and cx.max() < 240
+    unwrapped = cv2.add(r._base(10.0, 0.0)[0], yaw / 360 * 480)
+    seen = cv2.remap(img, mx, my, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_WRAP).astype(int)
+    before = cv2.remap(img, unwrapped, my, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_WRAP)
+    assert np.abs(seen - before).max() <= 3 and np.mean(seen != before) < 0.01
+
+
 def test_default_size_is_a_standard_size_and_native_keeps_the_old_rule():
     # Default: an editor-friendly 16:9 size, 1080p only once the panorama is sharp enough for it.
     assert default_output_size(960, 65.5) == (1280, 720)
@@ -67,3 +85,10 @@ def test_parsers():
         parse_size("big")
     with pytest.raises(OptionError):
         parse_fov("200")
+
+
+@pytest.mark.parametrize("fps,rate", [(30, 15), (60, 15), (25, 12.5), (24, 12), (29.97, 14.985), (15, 15), (12, 12)])
+def test_saliency_video_is_at_most_15_fps_a_whole_fraction_of_the_source(fps, rate):
+    from pano.rendering.render import saliency_video_rate
+
+    assert saliency_video_rate(fps) == pytest.approx(rate)

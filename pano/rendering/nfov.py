@@ -28,6 +28,25 @@ def yuv_planes(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 ENLARGE_DIRECTLY = 1.25  # views enlarging the panorama more than this are enlarged in two steps
 
 
+def _inside(base: np.ndarray, shift: float, width: int) -> np.ndarray:
+    """``base + shift`` (source x of a view at yaw 0, panned by ``shift``) brought back inside
+    ``[0, width)`` where the view crosses the seam.
+
+    ``cv2.remap`` sends every output pixel whose taps leave the source through its per-pixel border path
+    (``BORDER_WRAP``), about twice the cost of its inner path; unwrapped, a view straddling ±180° sent
+    the whole part beyond the seam through it. The same source pixels are read: x ≥ width moves by
+    exactly ``width`` (the subtraction is exact in float32), x < 0 to within float32's rounding of
+    ``x + width`` (1/8192 of a pixel at 4K, below remap's 1/32-pixel weights but for rare ties).
+    """
+    x = cv2.add(base, shift)
+    low, high, _, _ = cv2.minMaxLoc(x)
+    if low < 0:
+        cv2.add(x, float(width), dst=x, mask=cv2.compare(x, 0.0, cv2.CMP_LT))
+    if high >= width:
+        cv2.subtract(x, float(width), dst=x, mask=cv2.compare(x, float(width), cv2.CMP_GE))
+    return x
+
+
 class NFOVRenderer:
     """Renders views of ``src_w × src_h`` panoramas into ``out_w × out_h`` frames.
 
@@ -94,7 +113,7 @@ class NFOVRenderer:
         key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
         if key != self._cache_key or self._cache is None:
             mx0, my, _, _ = self._base(pitch, roll)
-            self._cache_key, self._cache = key, (cv2.add(mx0, self._shift(yaw)), my)
+            self._cache_key, self._cache = key, (_inside(mx0, self._shift(yaw), self.src_w), my)
         return self._cache
 
     def _shift(self, yaw: float) -> float:
@@ -166,7 +185,7 @@ class NFOVRenderer:
         key = (round(yaw, 4), round(pitch, 4), round(roll, 4))
         if key != self._chroma_key or self._chroma is None:
             _, _, cx0, cy = self._base(pitch, roll)
-            self._chroma_key, self._chroma = key, (cv2.add(cx0, self._shift(yaw) / 2), cy)
+            self._chroma_key, self._chroma = key, (_inside(cx0, self._shift(yaw) / 2, self.src_w // 2), cy)
         return self._chroma
 
     @property

@@ -1,17 +1,19 @@
 """Pass 2: a trajectory rendered into the NFOV video (with its sound) and the saliency video.
 
 One decode of the source feeds both: the NFOV view straight from the decoder's YUV planes, the
-saliency overlay from a small copy of them on a second thread. ``pano-pan run``, ``pano-pan render``
-and the viewer's Render all render through :func:`render_trajectory`.
+saliency overlay (at most 15 frames a second) from a small copy of them on a second thread.
+``pano-pan run``, ``pano-pan render`` and the viewer's Render all render through :func:`render_trajectory`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from common import interrupt
@@ -25,7 +27,7 @@ from pano.media.audio import segment_chunks
 from pano.media.boxes import MetadataBoxes
 from pano.media.codecs import Encoding
 from pano.media.probe import MediaInfo, probe, require_equirectangular
-from pano.media.video import planes_to_rgb
+from pano.media.video import _due, planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
 from pano.rendering import NFOV_AUDIO
@@ -47,6 +49,10 @@ from pano.sphere.views import output_geometry
 
 SALIENCY_VIDEO_MAX_WIDTH = 720
 SALIENCY_CRF = 23  # a diagnostic: smaller than the NFOV video's quality
+# A diagnostic shows where the sound was and where the camera looked; 15 frames a second show that as
+# well as 30 or 60, and each frame costs a shrink of the full-size planes, the overlay and an encode
+# (at 4K about 1.2 CPU s per 10 s of 30 fps video, a fifth of stock ffmpeg's whole fixed-view render).
+SALIENCY_MAX_FPS = 15.0
 
 
 def reserve_render(input_path: str | Path, traj_path: str | Path, output: str | Path,
@@ -78,6 +84,13 @@ def saliency_video_size(width: int, height: int) -> tuple[int, int]:
         w //= 2
     w -= w % 4
     return max(w, 4), max(w // 2, 2)
+
+
+def saliency_video_rate(fps: float) -> float:
+    """The saliency video's frame rate: the source's, or a whole fraction of it at most 15 fps (30 → 15,
+    25 → 12.5, 60 → 15). The frames it shows are the first at least 1/15 s after the last one shown
+    (``pano.media.video._due``), which for a constant rate is every ``ceil(fps / 15)``-th frame."""
+    return fps / max(1, math.ceil(fps / SALIENCY_MAX_FPS - 1e-6)) if fps > 0 else fps
 
 
 def render_trajectory(
@@ -149,10 +162,13 @@ def render_trajectory(
         if saliency_path is not None:
             # An equirectangular panorama: declared as one, so 360° players show it as 360°.
             sal_writer = stack.enter_context(
-                VideoWriter(saliency_path, sal_w, sal_h, info.fps, audio_from=None, crf=SALIENCY_CRF,
-                            preset="ultrafast", threads=1, boxes=MetadataBoxes(equirectangular=True))
+                VideoWriter(saliency_path, sal_w, sal_h, saliency_video_rate(info.fps), audio_from=None,
+                            crf=SALIENCY_CRF, preset="ultrafast", threads=1, boxes=MetadataBoxes(equirectangular=True))
             )
-            sal = stack.enter_context(Worker(lambda args: sal_writer.write(draw_saliency_frame(*args[0]), args[1])))
+            # OpenCV's RGB → I420 (the inverse of planes_to_rgb's) costs a tenth of swscale's rgb24 path.
+            sal = stack.enter_context(Worker(lambda args: sal_writer.write_yuv(
+                cv2.cvtColor(draw_saliency_frame(*args[0]), cv2.COLOR_RGB2YUV_I420), args[1])))
+        sal_last = -math.inf  # the time of the last frame the saliency video showed
 
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
@@ -174,7 +190,8 @@ def render_trajectory(
                                  "changed while it was read; re-encode it to one size and leave it alone during a run")
             renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
             nfov_worker.put((view, t))
-            if sal is not None:
+            if sal is not None and _due(t, sal_last, 1.0 / SALIENCY_MAX_FPS):
+                sal_last = t
                 small = planes_to_rgb(planes, shift, sal_w, sal_h)
                 smap = None
                 if saliency_maps is not None and len(saliency_maps):
