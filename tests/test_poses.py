@@ -63,6 +63,8 @@ def test_a_body_box_runs_from_the_hair_to_the_feet():
     assert np.isclose(x + w / 2, 0.5) and np.isclose(w, 0.18)
     det[12] = 0.1  # a face box that sits low (chin to chest): the upper body's point above it is the top
     assert np.isclose(body_box(det)[1], 0.1)
+    det[12] = 0.0  # a bent-over player's circle reaches far above him: the top stays a face height over the hair
+    assert np.isclose(body_box(det)[1], 0.2 - 0.03 - 0.1)
     det[7:9] = (0.5, 1.2)  # a body that runs off the bottom of the view
     _, y, _, h = body_box(det)
     assert np.isclose(y + h, 1.0)

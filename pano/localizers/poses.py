@@ -48,6 +48,7 @@ MIN_SCORE = 0.5  # MediaPipe's threshold for this model
 NMS_IOU = 0.3
 POSE_YAWS = tuple(float(y) for y in range(-180, 180, 45))  # 80° views 45° apart: each person whole in one
 HAIR = 0.3  # face heights from the top of the face box to the top of the head
+UPPER_REACH = 1.0  # face heights above the hair the upper body's circle may raise a box's top (body_box)
 WIDTH = 0.6  # body-circle radii across: shoulders with arms and an instrument
 # A person's whole-body box (standing, seated, walking) is taller than wide: about 0.6 of its height at
 # most (a pianist with his arms out, WIDTH). Wider than this fraction of its height, the detection's body
@@ -135,8 +136,11 @@ def body_box(det: np.ndarray) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = det[1:5]
     radius, feet = _feet(det)
     # The face box sits low on some real people (chin to chest on a close talker), so the top is also
-    # the upper body's circle point, which lies at or above the top of the head; the higher of the two.
-    top = min(y0 - HAIR * (y1 - y0), det[12])
+    # the upper body's circle point, which lies at or above the top of the head; the higher of the two,
+    # but at most UPPER_REACH face heights above the hair: on a pianist bent over the keys (hips below
+    # the view) that circle reaches two head heights above him, and the shot framed the wall above.
+    hair = y0 - HAIR * (y1 - y0)
+    top = min(hair, max(det[12], hair - UPPER_REACH * (y1 - y0)))
     bottom = max(feet, y1)
     half = max(WIDTH * radius, x1 - x0) / 2.0
     cx = 0.5 * ((x0 + x1) / 2.0 + det[5])
