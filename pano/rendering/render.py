@@ -18,6 +18,7 @@ from common import interrupt
 from common.atomic import OutputSet
 from common.errors import InputError, OptionError
 from common.files import require_regular_file
+from common.memory import release_free_memory
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
@@ -136,6 +137,9 @@ def render_trajectory(
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
     full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
     decoded = 0
+    # The checks and the frame-to-sample map above made whole-length temporaries (tens of bytes a frame);
+    # freed in this thread's heap they would stay resident under the render's threads, which cannot reuse them.
+    release_free_memory()
     with contextlib.ExitStack() as stack:
         # Entered first, left last: while threads run, a signal waits for a safe point (common.interrupt),
         # and one that comes while the writers finish is raised after they have closed.
@@ -157,6 +161,9 @@ def render_trajectory(
                             preset="ultrafast", threads=1, boxes=MetadataBoxes(equirectangular=True))
             )
             sal = stack.enter_context(Worker(lambda args: sal_writer.write(draw_saliency_frame(*args[0]), args[1])))
+        # Left after the threads and before the writers: the pages the threads freed go back to the system
+        # before each writer gathers its file's sample tables (common.memory).
+        stack.callback(release_free_memory)
 
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
