@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError
-from common.media import open_media
+from common.media import SharedInput, open_media
 
 _LAYOUTS = {1: "mono", 2: "stereo", 4: "4.0"}
 
@@ -27,7 +27,7 @@ def _open_audio(path: Path):
 
 def iter_audio_chunks(
     path: str | Path, sample_rate: int, channels: int | None = None, chunk_seconds: float = 10.0,
-    start: float = 0.0,
+    start: float = 0.0, shared: SharedInput | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield float32 ``(C, S)`` chunks of about ``chunk_seconds`` at ``sample_rate``.
 
@@ -38,12 +38,13 @@ def iter_audio_chunks(
     (``ffmpeg -itsoffset``, a camera that starts recording sound after the picture) is preceded by
     silence, and one that starts before zero loses its leading samples, so audio times and video frame
     times (their presentation timestamps) are the same numbers. With ``start`` > 0 the file is sought
-    there first (nothing before it is decoded) and sample 0 is at ``start`` seconds.
+    there first (nothing before it is decoded) and sample 0 is at ``start`` seconds. ``shared``: the
+    packets come from that input when it can serve them (``common.media.SharedInput``; not with a seek).
     """
     import av
 
     path = Path(path)
-    container = _open_audio(path)
+    container, packets, own = _audio_packets(path, shared if start <= 0 else None)
     try:
         stream = container.streams.audio[0]
         n_in = stream.codec_context.channels
@@ -82,7 +83,7 @@ def iter_audio_chunks(
 
         bad: av.error.FFmpegError | None = None  # a packet that did not decode: fatal unless it was the last
         try:
-            for packet in container.demux(stream):
+            for packet in packets:
                 if bad is not None and packet.size:
                     raise bad
                 try:
@@ -112,7 +113,18 @@ def iter_audio_chunks(
         if pending:
             yield np.concatenate(pending, axis=1).astype(np.float32, copy=False)
     finally:
-        container.close()
+        packets.close()
+        if own:
+            container.close()
+
+
+def _audio_packets(path: Path, shared: SharedInput | None):
+    """``(container, packets, own)``: the first audio stream's packets, from ``shared`` when it can
+    serve them, else from a container of its own (``own``: the caller closes it)."""
+    if shared is not None and shared.container.streams.audio and shared.claim(shared.container.streams.audio[0]):
+        return shared.container, shared.packets(shared.container.streams.audio[0]), False
+    container = _open_audio(path)
+    return container, container.demux(container.streams.audio[0]), True
 
 
 def read_audio(path: str | Path, sample_rate: int, channels: int | None = 1) -> np.ndarray:

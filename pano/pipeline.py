@@ -200,6 +200,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         raise InputError(f"{info.path}: the video stream has no frames; the file may be damaged")
     warn_if_short(info, len(times), notify)
     source.prepare(info)
+    release_free_memory()  # reading the frame times made per-packet Python objects; their pages are free
     timings["prepare"] = time.perf_counter() - t0
 
     with map_store(enabled=sal_path is not None) as store:
@@ -225,6 +226,7 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
                 advance(len(batch.indices))
             # The last batch's frames, maps and boxes are not needed by the plan or the render.
             batch = result = maps = boxes = None
+        release_free_memory()  # the input's demuxer index and pass 1's frames are freed: not kept under the plan
         timings["analyse"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()

@@ -216,7 +216,7 @@ def test_the_decoder_and_encoder_take_the_budget(library, tmp_path, monkeypatch)
     from pano.media.writer import VideoWriter
 
     monkeypatch.setenv("PANO_PAN_THREADS", "1")
-    container, stream = _open_video(library / "a.mp4")
+    container, stream, _packets, _own = _open_video(library / "a.mp4")
     try:
         assert stream.codec_context.thread_count == 1
     finally:

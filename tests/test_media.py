@@ -260,3 +260,67 @@ def test_written_foa_keeps_its_direction(tmp_path):
     want = _second_azimuths(foa, sr)[:7]
     err = np.abs((got - want + 180.0) % 360.0 - 180.0)
     assert err.max() < 3.0, f"per-second direction errors {np.round(err, 1)}"
+
+
+def _planes_and_sound(media, order: str) -> tuple[list, list]:
+    """Every frame's planes (copied) and every audio chunk of ``media``, read in ``order``: "video"
+    then "audio", "audio" then "video", or "mixed" (a chunk after every other frame)."""
+    frames, chunks = [], []
+    sound = iter(media.audio_chunks(48000, chunk_seconds=0.25))
+    if order == "audio":
+        chunks.extend(sound)
+    for n, (i, t, (planes, shift)) in enumerate(media.yuv_frames()):
+        frames.append((i, t, shift, [p.copy() for p in planes]))
+        if order == "mixed" and n % 2:
+            chunks.extend(c for c in [next(sound, None)] if c is not None)
+    chunks.extend(sound)
+    return frames, chunks
+
+
+def _same_reads(got: tuple[list, list], want: tuple[list, list]) -> None:
+    frames, chunks = got
+    assert [f[:3] for f in frames] == [f[:3] for f in want[0]]
+    assert all(np.array_equal(a, b) for f, g in zip(frames, want[0], strict=True)
+               for a, b in zip(f[3], g[3], strict=True))
+    assert len(chunks) == len(want[1])
+    assert all(np.array_equal(a, b) for a, b in zip(chunks, want[1], strict=True))
+
+
+@pytest.mark.parametrize("order", ["video", "audio", "mixed"])
+@pytest.mark.parametrize("limit", [None, 1])
+def test_readers_sharing_one_open_file_read_what_their_own_opens_read(moving_clip, order, limit, monkeypatch):
+    """``reading_together``: the picture and the sound of one pass come from one open container (one
+    demuxer index held, not two) and are the same frames and samples as each reader's own open gives,
+    whichever reads first; a reader left too far behind (limit 1 byte: at once) reads on from a
+    container of its own and still gets every packet, in order."""
+    import av
+
+    import common.media
+
+    info = probe(moving_clip)
+    want = _planes_and_sound(info, "video")
+    if limit is not None:
+        monkeypatch.setattr(common.media, "QUEUE_LIMIT", limit)
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    with info.reading_together(video=True, audio=True) as media:
+        got = _planes_and_sound(media, order)
+    _same_reads(got, want)
+    if limit is None:
+        assert len(opened) == 1
+
+
+def test_the_sound_of_a_shared_file_can_be_read_on_another_thread(moving_clip):
+    """The render reads the picture on its main thread and the sound on the encoder's."""
+    import threading
+
+    info = probe(moving_clip)
+    want = _planes_and_sound(info, "video")
+    with info.reading_together() as media:
+        chunks: list = []
+        reader = threading.Thread(target=lambda: chunks.extend(media.audio_chunks(48000, chunk_seconds=0.25)))
+        reader.start()
+        frames = [(i, t, shift, [p.copy() for p in planes]) for i, t, (planes, shift) in media.yuv_frames()]
+        reader.join()
+    _same_reads((frames, chunks), want)

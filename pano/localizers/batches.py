@@ -28,7 +28,16 @@ def frame_batches(info: MediaInfo, source: Localizer, times: np.ndarray,
     seconds), the pipeline's own) once every so many seconds, from the same decode. A source that wants
     no frames gets, with ``frame_size`` (H, W) (the pipeline's own look at the picture), ``FrameBatch.looks``
     at that size on every ``look_every``-th frame instead: the frames nobody looks at are not converted,
-    and not decoded where the codec allows (``pano.media.video.iter_looks``)."""
+    and not decoded where the codec allows (``pano.media.video.iter_looks``). The picture and the sound
+    are read from one open container (``MediaInfo.reading_together``)."""
+    pictures = source.frame_size is not None or frame_size is not None
+    with info.reading_together(video=pictures, audio=source.audio_spec is not None) as media:
+        yield from _batches(media, source, times, frame_size, detail, look_every)
+
+
+def _batches(info: MediaInfo, source: Localizer, times: np.ndarray, frame_size: tuple[int, int] | None,
+             detail: tuple[tuple[int, int], float] | None, look_every: int) -> Iterator[FrameBatch]:
+    """:func:`frame_batches` from ``info``'s readers."""
     spec = source.audio_spec
     windows = AudioWindows(info, spec.layout, spec.sample_rate, spec.window) if spec else None
     bs = max(1, int(source.batch_size))

@@ -41,14 +41,32 @@ _COPY_BLOCK = 4 << 20
 _OFFSET_LIMIT = 2**32  # past this, chunk offsets are 64-bit (co64) and the mdat's size too
 
 
+def _header(kind: bytes, payload: int) -> bytes:
+    """A box's header for ``payload`` bytes of content (64-bit size when it needs it)."""
+    if payload + 8 >= 2**32:
+        return struct.pack(">I4sQ", 1, kind, payload + 16)
+    return struct.pack(">I4s", 8 + payload, kind)
+
+
 def _box(kind: bytes, payload: bytes) -> bytes:
-    if len(payload) + 8 >= 2**32:
-        return struct.pack(">I4sQ", 1, kind, len(payload) + 16) + payload
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+    return _header(kind, len(payload)) + payload
 
 
 def _full(kind: bytes, version: int, payload: bytes, flags: int = 0) -> bytes:
     return _box(kind, struct.pack(">I", (version << 24) | flags) + payload)
+
+
+# The moov is built as a list of pieces, each box a header before its children's pieces, and written
+# piece by piece: joined at every level, its sample tables (about 16 bytes a frame) were copied once
+# per level, several copies of them alive at once at the end of a long render.
+def _boxed(kind: bytes, parts: list[bytes]) -> list[bytes]:
+    """A box of ``parts`` (its content), as pieces: its header, then them."""
+    return [_header(kind, sum(map(len, parts))), *parts]
+
+
+def _full_table(kind: bytes, version: int, *pieces: bytes) -> list[bytes]:
+    """A full box (version, no flags) of ``pieces``, as pieces."""
+    return _boxed(kind, [struct.pack(">I", version << 24), *pieces])
 
 
 @dataclass
@@ -250,18 +268,26 @@ class _Timing:
     edit: int  # movie ticks the track plays
 
 
+_TIMING_CHUNK = 1 << 16
+
+
 def _timing(track: _Track, start: tuple[int, int] | None, movie_scale: int) -> _Timing:
     """The edit list as FFmpeg's muxer writes it: presentation from the first packet's time (at 0 if
-    that is negative, e.g. AAC's priming), to the end of the last sample."""
-    durs = np.frombuffer(track.durations, np.uint32).astype(np.int64)
-    cts = np.frombuffer(track.cts, np.int32).astype(np.int64)
-    media = int(durs.sum())
+    that is negative, e.g. AAC's priming), to the end of the last sample. A chunk of samples at a time:
+    the whole track's 64-bit temporaries were ~40 bytes a sample at the end of a long render."""
+    durs = np.frombuffer(track.durations, np.uint32)
+    cts = np.frombuffer(track.cts, np.int32)
     if not len(durs):
         return _Timing(0, 0, 0, 0)
-    dts = np.cumsum(durs) - durs
+    media, last = 0, None  # last: the latest dts + cts + duration, from dts 0
+    for a in range(0, len(durs), _TIMING_CHUNK):
+        d = durs[a : a + _TIMING_CHUNK].astype(np.int64)
+        ends = int((np.cumsum(d) + media + cts[a : a + _TIMING_CHUNK]).max())
+        last = ends if last is None else max(last, ends)
+        media += int(d.sum())
     first_dts, first_pts = start if start is not None else (0, int(cts[0]))
     begin = max(first_pts, 0)
-    end = int((dts + cts + durs).max()) + first_dts
+    end = last + first_dts
     empty = _rescale(first_pts, track.timescale, movie_scale, up=False) if first_pts > 0 else 0
     return _Timing(media, begin - first_dts, empty, _rescale(end - begin, track.timescale, movie_scale, up=True))
 
@@ -274,7 +300,7 @@ def _elst(t: _Timing) -> bytes:
     return _box(b"edts", _full(b"elst", int(wide), struct.pack(">I", len(entries)) + rows))
 
 
-def _stbl(data: bytes, stbl: tuple[int, int], track: _Track, co64: bool) -> bytes:
+def _stbl(data: bytes, stbl: tuple[int, int], track: _Track, co64: bool) -> list[bytes]:
     sizes = np.frombuffer(track.sizes, np.uint32)
     n = len(sizes)
     parts = []
@@ -286,39 +312,41 @@ def _stbl(data: bytes, stbl: tuple[int, int], track: _Track, co64: bool) -> byte
         if kind == b"stsd":
             stsd = (b, e)
     counts, values = _runs(np.frombuffer(track.durations, np.uint32))
-    parts.append(_full(b"stts", 0, struct.pack(">I", len(counts)) + _pairs(counts, values, "u")))
+    parts += _full_table(b"stts", 0, struct.pack(">I", len(counts)), _pairs(counts, values, "u"))
     non_sync = np.frombuffer(track.non_sync, np.uint32)
     if len(non_sync):
         sync = np.ones(n, bool)
         sync[non_sync] = False
         numbers = (np.flatnonzero(sync) + 1).astype(">u4")
-        parts.append(_full(b"stss", 0, struct.pack(">I", len(numbers)) + numbers.tobytes()))
+        parts += _full_table(b"stss", 0, struct.pack(">I", len(numbers)), numbers.tobytes())
     cts = np.frombuffer(track.cts, np.int32)
     if n and cts.any():
         counts, values = _runs(cts)
         version = int((values < 0).any())
         table = _pairs(counts, values, "i" if version else "u")
-        parts.append(_full(b"ctts", version, struct.pack(">I", len(counts)) + table))
+        parts += _full_table(b"ctts", version, struct.pack(">I", len(counts)), table)
     per_chunk = np.frombuffer(track.chunk_samples, np.uint32)
     counts, values = _runs(per_chunk)
     firsts = (np.cumsum(counts) - counts + 1).astype(">u4")
     rows = np.stack([firsts, values.astype(">u4"), np.ones(len(values), ">u4")], axis=1).astype(">u4")
-    parts.append(_full(b"stsc", 0, struct.pack(">I", len(values)) + rows.tobytes()))
+    parts += _full_table(b"stsc", 0, struct.pack(">I", len(values)), rows.tobytes())
     if n and (sizes == sizes[0]).all():
         parts.append(_full(b"stsz", 0, struct.pack(">II", int(sizes[0]), n)))
     else:
-        parts.append(_full(b"stsz", 0, struct.pack(">II", 0, n) + sizes.astype(">u4").tobytes()))
+        parts += _full_table(b"stsz", 0, struct.pack(">II", 0, n), sizes.astype(">u4").tobytes())
     offsets = np.frombuffer(track.chunk_offsets, np.uint64)
     table = offsets.astype(">u8" if co64 else ">u4").tobytes()
-    parts.append(_full(b"co64" if co64 else b"stco", 0, struct.pack(">I", len(offsets)) + table))
+    parts += _full_table(b"co64" if co64 else b"stco", 0, struct.pack(">I", len(offsets)), table)
     if n and stsd is not None and track.handler == b"soun" and _is_aac(data, stsd):
         # AAC: each packet needs the one before it decoded first (what FFmpeg writes, ``roll`` −1)
         parts.append(_full(b"sgpd", 1, b"roll" + struct.pack(">IIh", 2, 1, -1)))
         parts.append(_full(b"sbgp", 0, b"roll" + struct.pack(">III", 1, n, 1)))
-    return _box(b"stbl", b"".join(parts))
+    return _boxed(b"stbl", parts)
 
 
-def _moov(data: bytes, tracks: dict[int, _Track], starts: dict[int, tuple[int, int]], co64: bool) -> bytes:
+def _moov(data: bytes, tracks: dict[int, _Track], starts: dict[int, tuple[int, int]],
+          co64: bool) -> list[bytes]:
+    """The standard file's ``moov``, as pieces (see ``_boxed``)."""
     mvhd = _first(data, 0, len(data), b"mvhd")
     movie_scale = _u32(data, mvhd[0] + (20 if data[mvhd[0]] == 1 else 12))
     timings: dict[int, _Timing] = {}
@@ -328,19 +356,19 @@ def _moov(data: bytes, tracks: dict[int, _Track], starts: dict[int, tuple[int, i
         tid = _u32(data, tkhd[0] + (20 if data[tkhd[0]] == 1 else 12))
         track = tracks[tid]
         t = timings[tid] = _timing(track, starts.get(tid), movie_scale)
-        traks.append(_box(b"trak", _trak(data, b, e, track, t, co64)))
+        traks.append(_boxed(b"trak", _trak(data, b, e, track, t, co64)))
     total = max((t.empty + t.edit for t in timings.values()), default=0)
     out = [_with_duration(data, mvhd[0], mvhd[1], b"mvhd", total)]
     trak_iter = iter(traks)
     for kind, b, e in iter_boxes(data, 0, len(data)):
         if kind == b"trak":
-            out.append(next(trak_iter))
+            out += next(trak_iter)
         elif kind not in (b"mvhd", b"mvex"):
             out.append(data[b - 8 : e])
-    return _box(b"moov", b"".join(out))
+    return _boxed(b"moov", out)
 
 
-def _trak(data: bytes, start: int, end: int, track: _Track, t: _Timing, co64: bool) -> bytes:
+def _trak(data: bytes, start: int, end: int, track: _Track, t: _Timing, co64: bool) -> list[bytes]:
     out = []
     for kind, b, e in iter_boxes(data, start, end):
         if kind == b"tkhd":
@@ -349,24 +377,24 @@ def _trak(data: bytes, start: int, end: int, track: _Track, t: _Timing, co64: bo
         elif kind == b"edts":
             continue
         elif kind == b"mdia":
-            out.append(_box(b"mdia", _container(data, b, e, track, t, co64)))
+            out += _boxed(b"mdia", _container(data, b, e, track, t, co64))
         else:
             out.append(data[b - 8 : e])
-    return b"".join(out)
+    return out
 
 
-def _container(data: bytes, start: int, end: int, track: _Track, t: _Timing, co64: bool) -> bytes:
+def _container(data: bytes, start: int, end: int, track: _Track, t: _Timing, co64: bool) -> list[bytes]:
     out = []
     for kind, b, e in iter_boxes(data, start, end):
         if kind == b"mdhd":
             out.append(_with_duration(data, b, e, kind, t.media))
         elif kind == b"minf":
-            out.append(_box(b"minf", _container(data, b, e, track, t, co64)))
+            out += _boxed(b"minf", _container(data, b, e, track, t, co64))
         elif kind == b"stbl":
-            out.append(_stbl(data, (b, e), track, co64))
+            out += _stbl(data, (b, e), track, co64)
         else:
             out.append(data[b - 8 : e])
-    return b"".join(out)
+    return out
 
 
 def standard_ftyp(fragmented: bytes, moov: bytes) -> bytes:
@@ -403,7 +431,7 @@ def defragment(
         for _attempt in range(2):
             for track in frags.tracks.values():
                 track.chunk_offsets = array.array("Q", [0]) * len(track.chunk_samples)
-            head = len(ftyp) + len(_moov(init, frags.tracks, starts, co64)) + mdat_header
+            head = len(ftyp) + sum(map(len, _moov(init, frags.tracks, starts, co64))) + mdat_header
             if head + media < _OFFSET_LIMIT or co64:
                 break
             co64 = True
@@ -414,10 +442,10 @@ def defragment(
             position[tid] += 1
             at += size
         moov = _moov(init, frags.tracks, starts, co64)
-        assert len(ftyp) + len(moov) + mdat_header == head
+        assert len(ftyp) + sum(map(len, moov)) + mdat_header == head
         with open(dst, "wb") as out:
             out.write(ftyp)
-            out.write(moov)
+            out.writelines(moov)
             out.write(struct.pack(">I4sQ", 1, b"mdat", media + 16) if mdat_header == 16
                       else struct.pack(">I4s", media + 8, b"mdat"))
             for pos, size in zip(frags.chunk_pos, frags.chunk_size, strict=True):

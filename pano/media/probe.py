@@ -13,14 +13,16 @@ Everything a user could get wrong is reported here as an ``InputError`` naming t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import InputError, OptionError
-from common.media import open_media
+from common.media import SharedInput, open_media
 from pano.media.spherical import mp4_header_damage, read_spherical_metadata
 
 AUDIO_FORMATS = ("auto", "ambix", "fuma", "mono")
@@ -58,6 +60,8 @@ class MediaInfo:
     # [start, end) (--start/--end); audio_chunks stays on the whole file's clock (sample k at k / rate)
     segment: tuple[float, float] | None = None
     _times: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # The one open container the readers share, inside ``reading_together`` (None: each opens its own)
+    shared: SharedInput | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_audio(self) -> bool:
@@ -87,8 +91,9 @@ class MediaInfo:
         return self.eye[2], self.eye[3]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, _times=None, shared=None))
         d.pop("_times")
+        d.pop("shared")
         if d["segment"] is None:
             d.pop("segment")
         d["path"] = str(self.path)
@@ -127,8 +132,6 @@ class MediaInfo:
         lo, hi = float(start or 0.0), float("inf") if end is None else float(end)
         if hi <= lo:
             raise OptionError(f"--start {lo:g} --end {hi:g}: the end must come after the start")
-        from dataclasses import replace
-
         clipped = replace(self, segment=(lo, hi), _times=None, notices=list(self.notices))
         times = clipped.frame_times()
         if len(times) == 0:
@@ -152,7 +155,21 @@ class MediaInfo:
         """Float32 ``(C, n)`` audio chunks (``channels=None``: as stored, no remixing)."""
         from common.audio_io import iter_audio_chunks
 
-        return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds)
+        return iter_audio_chunks(self.path, sample_rate, channels=channels, chunk_seconds=chunk_seconds,
+                                 shared=self.shared)
+
+    @contextlib.contextmanager
+    def reading_together(self, video: bool = True, audio: bool = True) -> Iterator[MediaInfo]:
+        """This media with its frame and audio readers taking their packets from one open container
+        for the block (``common.media.SharedInput``): a pass that reads the picture and the sound
+        holds the demuxer's per-sample index once, not twice (about 17 MB for a two-hour MP4). Give
+        ``video`` and ``audio`` as the pass will read them: a stream kept for a reader that never comes
+        would hold packets for nothing. Anything but both, or a file without sound: this media as it is."""
+        if not (video and audio and self.has_audio) or self.shared is not None:
+            yield self
+            return
+        with SharedInput(self.path, ("video", "audio")) as shared:
+            yield replace(self, shared=shared)
 
 
 def _ambisonic_order(channels: int) -> int | None:

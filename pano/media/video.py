@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
-from common.media import open_media
+from common.media import SharedInput, open_media
 from common.threads import codec_threads
 
 if TYPE_CHECKING:
@@ -98,9 +98,24 @@ def planes_to_rgb(planes: tuple[np.ndarray, ...], shift: int, width: int, height
     return rgb if (out_w, out_h) == (width, height) else np.ascontiguousarray(rgb[:out_h, :out_w])
 
 
-def _open_video(path: Path, analysis: bool = False):
+def _open_video(path: Path, analysis: bool = False, shared: SharedInput | None = None,
+                segment: tuple[float, float] | None = None):
+    """``(container, stream, packets, own)``: the video stream and its packets, from ``shared`` when it
+    can serve them from the start (see ``common.media.SharedInput``; a segment that seeks cannot
+    share), else from a container of its own (``own``: the caller closes it)."""
+    if shared is not None and shared.container.streams.video:
+        stream = shared.container.streams.video[0]
+        if not _seeks(stream, segment) and shared.claim(stream):
+            _configure(stream, analysis)
+            return shared.container, stream, shared.packets(stream), False
     container = open_media(path)
     stream = container.streams.video[0]
+    _configure(stream, analysis)
+    return container, stream, container.demux(stream), True
+
+
+def _configure(stream, analysis: bool) -> None:
+    """The decoder's threads, and for ``analysis`` no deblocking."""
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = codec_threads()  # 0 (all cores) unless a batch set a budget
     if analysis:
@@ -108,10 +123,18 @@ def _open_video(path: Path, analysis: bool = False):
         # edges a shrink averages away anyway, and skipping it saves a fifth to a quarter of the decode
         # of H.264 and HEVC footage. Rendered frames always decode in full.
         stream.codec_context.options = {"skip_loop_filter": "all"}
-    return container, stream
 
 
 SEEK_AFTER = 2.0  # seconds: a segment starting later than this seeks instead of decoding from the top
+
+
+def _stream_start(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def _seeks(stream, segment: tuple[float, float] | None) -> bool:
+    """Whether reading ``segment`` of ``stream`` starts with a seek (one that starts late enough)."""
+    return segment is not None and segment[0] > _stream_start(stream) + SEEK_AFTER and bool(stream.time_base)
 
 
 def in_segment(times: np.ndarray, segment: tuple[float, float] | None) -> np.ndarray:
@@ -130,7 +153,8 @@ class _Unnumbered(Exception):
 
 
 def _decoded(path: Path, segment: tuple[float, float] | None = None, analysis: bool = False,
-             sparse: tuple[np.ndarray, Callable[[int], bool]] | None = None) -> Iterator[tuple[int, float, object]]:
+             sparse: tuple[np.ndarray, Callable[[int], bool]] | None = None,
+             shared: SharedInput | None = None) -> Iterator[tuple[int, float, object]]:
     """``(index, time, av.VideoFrame)``; times are the frames' presentation times on the file's clock
     (variable frame rate and a late start are kept: a stream made with ``-itsoffset 1`` starts at 1.0),
     falling back to evenly spaced times when a frame has no pts. With ``segment`` only its frames come,
@@ -141,18 +165,19 @@ def _decoded(path: Path, segment: tuple[float, float] | None = None, analysis: b
     the frame times of the segment, ``MediaInfo.frame_times()``). The packet of any other frame is sent
     with ``skip_frame=NONREF``: a frame no other frame refers to (most B-frames) is then not decoded at
     all, and a reference frame decodes as before. Frames then come with gaps, each numbered by its
-    time's place in ``times``; one whose time is not there raises :class:`_Unnumbered`."""
+    time's place in ``times``; one whose time is not there raises :class:`_Unnumbered`. ``shared``:
+    read from that input when it can serve (``_open_video``)."""
     import av
 
-    container, stream = _open_video(path, analysis)
+    container, stream, packets, own = _open_video(path, analysis, shared, segment)
     codec = stream.codec_context
     skipping = "DEFAULT"
     try:
         rate = stream.average_rate or stream.guessed_rate or 30
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start = _stream_start(stream)
         decoded = 0
         index = 0
-        if segment is not None and segment[0] > start + SEEK_AFTER and stream.time_base:
+        if _seeks(stream, segment):
             container.seek(int(segment[0] / stream.time_base), stream=stream, backward=True, any_frame=False)
             decoded = None  # after a seek, frames without pts cannot be timed by counting
         # A packet that does not decode is damage unless no packet with data follows it: a file cut off
@@ -160,7 +185,7 @@ def _decoded(path: Path, segment: tuple[float, float] | None = None, analysis: b
         # many threads decode, and so whether a truncated file was refused, must not decide that).
         bad: Exception | None = None
         try:
-            for packet in container.demux(stream):
+            for packet in packets:
                 if bad is not None and packet.size:
                     raise bad
                 if sparse is not None:
@@ -194,7 +219,9 @@ def _decoded(path: Path, segment: tuple[float, float] | None = None, analysis: b
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: the video stream is damaged at frame {index} ({exc}); re-encode it") from None
     finally:
-        container.close()
+        packets.close()
+        if own:
+            container.close()
 
 
 def _place(times: np.ndarray, t: float) -> int | None:
@@ -212,7 +239,7 @@ def _wanted(sparse: tuple[np.ndarray, Callable[[int], bool]], t: float) -> bool:
 def iter_yuv(media: MediaInfo) -> Iterator[tuple[int, float, tuple[tuple[np.ndarray, ...], int]]]:
     """``(index, t, ((Y, U, V), shift))`` of the eye at full resolution; the views are valid until the
     next frame is read."""
-    for index, t, frame in _decoded(media.path, media.segment):
+    for index, t, frame in _decoded(media.path, media.segment, shared=media.shared):
         yield index, t, frame_planes(frame, media.eye)
 
 
@@ -224,7 +251,8 @@ def iter_frames(
     costs a full-resolution RGB frame."""
     path = Path(getattr(media, "path", media))
     eye = getattr(media, "eye", None)
-    for index, t, frame in _decoded(path, getattr(media, "segment", None), analysis=size is not None):
+    for index, t, frame in _decoded(path, getattr(media, "segment", None), analysis=size is not None,
+                                    shared=getattr(media, "shared", None)):
         planes, shift = frame_planes(frame, eye)
         h, w = size if size is not None else planes[0].shape[:2]
         yield index, t, planes_to_rgb(planes, shift, int(w), int(h))
@@ -267,7 +295,7 @@ def iter_looks(
     try:
         # Deblocked (not ``analysis``): the people detector and the colour regions read these pixels, and
         # without the loop filter the demo's camera moved by up to 4.8° (boxes changed on 80 of 300 frames).
-        for index, t, frame in _decoded(Path(media.path), media.segment, False, (times, wanted)):
+        for index, t, frame in _decoded(Path(media.path), media.segment, False, (times, wanted), media.shared):
             if not wanted(index):
                 continue  # a reference frame, decoded because others need it
             yield (index, t, *_look(frame, media.eye, size, index % every == 0, detail if index in big_at else None))
@@ -299,7 +327,7 @@ def iter_frames_detail(
     path = Path(getattr(media, "path", media))
     eye = getattr(media, "eye", None)
     last = -np.inf
-    for index, t, frame in _decoded(path, getattr(media, "segment", None)):
+    for index, t, frame in _decoded(path, getattr(media, "segment", None), shared=getattr(media, "shared", None)):
         planes, shift = frame_planes(frame, eye)
         small = planes_to_rgb(planes, shift, int(size[1]), int(size[0]))
         big = None

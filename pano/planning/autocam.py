@@ -101,6 +101,20 @@ class AutoCamOptions(PluginOptions):
                          "the run says so and uses HOG); hog = HOG only", choices=("pose", "hog"))
 
 
+def _with_framed(values: np.ndarray, blk: np.ndarray, framed: dict[int, tuple], pick) -> np.ndarray:
+    """``values`` (one row per frame, ``blk`` its block) with each frame of a two-shot block set to
+    ``pick(framed[block])``. The per-frame arrays were lists of a Python float or tuple per frame (about 40
+    bytes a frame at once, 9 MB for two hours); these are the same floats."""
+    if not framed:
+        return values
+    keys = np.array(sorted(framed), dtype=np.int64)
+    rows = np.array([pick(framed[int(b)]) for b in keys], dtype=np.float64)
+    at = np.minimum(np.searchsorted(keys, blk), len(keys) - 1)
+    hit = keys[at] == blk
+    values[hit] = rows[at[hit]]
+    return values
+
+
 class AutoCamPlanner(Planner):
     """AutoCam-style planner (see module docstring). All angles in degrees, times in seconds."""
 
@@ -353,8 +367,8 @@ class AutoCamPlanner(Planner):
         room = None  # inside a two-shot the camera may stray only as far as keeps everyone in view
         blk = np.arange(f0, self._n) // self.k
         if framed:
-            room = np.array([framed[b][1:3] if b in framed else (np.inf, np.inf) for b in blk]).reshape(-1, 2)
-        self._want.append(np.array([framed[b][3] if b in framed else comp_want[b - first] for b in blk[: f1 - f0]]))
+            room = _with_framed(np.full((len(blk), 2), np.inf), blk, framed, lambda v: v[1:3])
+        self._want.append(_with_framed(comp_want[blk[: f1 - f0] - first], blk[: f1 - f0], framed, lambda v: v[3]))
         self._framed_box.append(comp_box[blk[: f1 - f0] - first])
         self._sound.append(sound[blk[: f1 - f0] - first])
         self._hangs.append(comp_hangs[blk[: f1 - f0] - first])

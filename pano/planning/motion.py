@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pano.planning.smoothing import limit_speed_vectors
-from pano.sphere.geometry import vec_to_yaw_pitch, yaw_pitch_to_vec
+from pano.sphere.geometry import unwrap_yaw, vec_to_yaw_pitch, yaw_pitch_to_vec
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class ShotCamera:
             return np.zeros((0, 3))
         yaw, pitch = vec_to_yaw_pitch(np.asarray(tgt, dtype=np.float64).reshape(-1, 3))
         yaw, pitch = np.atleast_1d(yaw), np.atleast_1d(pitch)
-        yaw = np.degrees(np.unwrap(np.radians(yaw)))
+        yaw = unwrap_yaw(yaw)  # np.unwrap's floats, a chunk at a time (no whole-video temporaries)
         if self._last_yaw is not None:
             yaw += 360.0 * np.round((self._last_yaw - yaw[0]) / 360.0)  # continue the open shot's turns
         inside = lambda a: {int(c) for c in np.asarray(a, dtype=int).ravel() if 0 < int(c) < len(yaw)}  # noqa: E731

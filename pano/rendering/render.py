@@ -20,6 +20,7 @@ from common import interrupt
 from common.atomic import OutputSet
 from common.errors import InputError, OptionError
 from common.files import require_regular_file
+from common.memory import release_free_memory
 from common.outputs import ensure_writable_dir, output_set
 from common.progress import ProgressFactory, no_progress
 from common.worker import Worker
@@ -145,14 +146,21 @@ def render_trajectory(
                                    src_height=pano_h).size
     trajectory = _fit_aspect(trajectory, out_w, out_h, notify)
     renderer = _Renderers(pano_w, pano_h, out_w, out_h)
-    audio, stereo, stream = _nfov_sound(info, trajectory, audio_mode)
+    sound = _sound_kind(info, audio_mode)
     sal_w, sal_h = saliency_video_size(pano_w, pano_h)
     full_range = 2 if info.pix_fmt.startswith("yuvj") else None  # the planes pass through: keep their range
     decoded = 0
+    # The checks and the frame-to-sample map above made whole-length temporaries (tens of bytes a frame);
+    # freed in this thread's heap they would stay resident under the render's threads, which cannot reuse them.
+    release_free_memory()
     with contextlib.ExitStack() as stack:
         # Entered first, left last: while threads run, a signal waits for a safe point (common.interrupt),
         # and one that comes while the writers finish is raised after they have closed.
         stack.enter_context(interrupt.deferred())
+        # The picture and a sound made from the track are read from one open container; left after the
+        # writers and their threads, which read from it.
+        info = stack.enter_context(info.reading_together(video=True, audio=sound in ("binaural", "view", "segment")))
+        audio, stereo, stream = _nfov_sound(info, trajectory, sound)
         nfov = stack.enter_context(
             VideoWriter(nfov_path, out_w, out_h, info.fps, audio_from=audio, crf=crf, preset=preset,
                         audio_stream=stream, color_range=full_range, encoding=encoding,
@@ -169,6 +177,9 @@ def render_trajectory(
             sal = stack.enter_context(Worker(lambda args: sal_writer.write_yuv(
                 cv2.cvtColor(draw_saliency_frame(*args[0]), cv2.COLOR_RGB2YUV_I420), args[1])))
         sal_last = -math.inf  # the time of the last frame the saliency video showed
+        # Left after the threads and before the writers: the pages the threads freed go back to the system
+        # before each writer gathers its file's sample tables (common.memory).
+        stack.callback(release_free_memory)
 
         def encode_view(item: tuple[np.ndarray, float]) -> None:
             view, t = item
@@ -259,30 +270,41 @@ class _Renderers:
         return self._cache[key]
 
 
-def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
-                audio_mode: str) -> tuple[Path | None, Iterator | None, tuple[int, int] | None]:
-    """The NFOV video's sound under ``audio_mode`` (NFOV_AUDIO): the file whose track is copied, or
-    generated chunks with their (channels, rate) — the view-following stereo made from the FOA track,
-    or a segment's part of the source track (a stream copy cannot start mid-packet); else nothing."""
+def _sound_kind(info: MediaInfo, audio_mode: str) -> str:
+    """How the NFOV video gets its sound under ``audio_mode`` (NFOV_AUDIO): "binaural", "view" (both
+    made from the FOA track), "segment" (a segment's part of the source track, decoded: a stream copy
+    cannot start mid-packet), "copy" (the source's track as it is) or "none"."""
     if audio_mode not in NFOV_AUDIO:
         raise OptionError(f"--nfov-audio {audio_mode!r}: choose from {', '.join(NFOV_AUDIO)}")
     if audio_mode in ("view", "binaural") and not info.is_foa:
         raise InputError(
             f"{info.path}: --nfov-audio {audio_mode} needs first-order ambisonic audio; use --nfov-audio keep"
         )
-    if audio_mode == "binaural" and info.has_audio:
+    if not info.has_audio:
+        return "none"
+    if audio_mode == "binaural":
+        return "binaural"
+    if info.is_foa and audio_mode in ("auto", "view"):
+        return "view"
+    return "segment" if info.segment is not None else "copy"
+
+
+def _nfov_sound(info: MediaInfo, trajectory: Trajectory,
+                kind: str) -> tuple[Path | None, Iterator | None, tuple[int, int] | None]:
+    """The NFOV video's sound of ``kind`` (:func:`_sound_kind`): the file whose track is copied, or
+    generated chunks with their (channels, rate); else nothing."""
+    if kind == "binaural":
         from pano.rendering.binaural import binaural_chunks  # SciPy's signal and spatial: only when asked
 
         t, yaw, pitch = _in_time_order(trajectory.t, trajectory.yaw, trajectory.pitch)
         ears = binaural_chunks(info, t, yaw, pitch, VIEW_AUDIO_RATE)
         return None, segment_chunks(ears, VIEW_AUDIO_RATE, info.segment), (2, VIEW_AUDIO_RATE)
-    view_audio = info.has_audio and info.is_foa and audio_mode in ("auto", "view")
-    if not view_audio:
-        if info.has_audio and info.segment is not None:
-            rate = info.audio_sample_rate or VIEW_AUDIO_RATE
-            chunks = segment_chunks(info.audio_chunks(rate, channels=None), rate, info.segment)
-            return None, chunks, (info.audio_channels, rate)
-        return (info.path if info.has_audio else None), None, None
+    if kind == "segment":
+        rate = info.audio_sample_rate or VIEW_AUDIO_RATE
+        chunks = segment_chunks(info.audio_chunks(rate, channels=None), rate, info.segment)
+        return None, chunks, (info.audio_channels, rate)
+    if kind != "view":
+        return (info.path if kind == "copy" else None), None, None
     t, yaw = _in_time_order(trajectory.t, trajectory.yaw)
     chunks = segment_stereo_chunks(info, t, yaw, VIEW_AUDIO_RATE)
     return None, chunks, (2, VIEW_AUDIO_RATE)
