@@ -258,17 +258,17 @@ def iter_frames(
         yield index, t, planes_to_rgb(planes, shift, int(w), int(h))
 
 
-def _due(t: float, last: float, every: float) -> bool:
+def look_due(t: float, last: float, every: float) -> bool:
     """Whether a look every ``every`` seconds takes the frame at ``t``, the last taken at ``last``: the
     first frame, then each first frame at least ``every`` after the last one taken."""
     return t - last >= every - 1e-6
 
 
 def every_seconds(times: np.ndarray, every: float) -> np.ndarray:
-    """Indices of the frames a look every ``every`` seconds takes (:func:`_due`)."""
+    """Indices of the frames a look every ``every`` seconds takes (:func:`look_due`)."""
     taken, last = [], -np.inf
     for i, t in enumerate(np.asarray(times, np.float64)):
-        if _due(t, last, every):
+        if look_due(t, last, every):
             taken.append(i)
             last = t
     return np.asarray(taken, np.int64)
@@ -331,7 +331,7 @@ def iter_frames_detail(
         planes, shift = frame_planes(frame, eye)
         small = planes_to_rgb(planes, shift, int(size[1]), int(size[0]))
         big = None
-        if _due(t, last, every):
+        if look_due(t, last, every):
             last = t
             big = planes_to_rgb(planes, shift, int(detail_size[1]), int(detail_size[0]))
         yield index, t, small, big

@@ -410,8 +410,7 @@ class AutoCamPlanner(Planner):
             v = vfov if vfov is not None else np.full(len(vec), self.vfov)
             if hfov is not None:
                 hangs = np.concatenate(self._hangs)[start : start + len(vec)]
-                wanted = self.ctx.geometry.vfov_for(np.where(np.isfinite(want), want, self.hfov))
-                pitch = refit_to_held_view(pitch, hangs, np.where(np.isfinite(want), wanted, np.nan), v, cut, self.fps)
+                pitch = refit_to_held_view(pitch, hangs, self.ctx.geometry.vfov_for(want), v, cut, self.fps)
             sound = np.concatenate(self._sound)[start : start + len(vec)]
             yaw, pitch = keep_sound_in_view(yaw, pitch, sound, np.isfinite(box[:, 0]), h, v, cut, self.fps)
         return PlannedPath(yaw=yaw, pitch=pitch, confidence=conf.astype(np.float64), hfov=hfov, vfov=vfov, cut=cut,

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pano.planning.zoom import shot_spans
+
 
 def _vfov_of(hfov: float, ratio: float) -> float:
     return float(np.degrees(2 * np.arctan(np.tan(np.radians(hfov) / 2) * ratio)))
@@ -59,8 +61,8 @@ def sound_on_box(aim_pitch: float, box: np.ndarray, pitch_tol: float = 25.0) -> 
 
 
 def _fit_sound(top: float, aim_pitch: float, want: float, ratio: float, fov_range: tuple[float, float] | None,
-               headroom: float, margin: float, widest: float) -> float:
-    """The horizontal FOV at least ``want`` (and at most ``widest``) whose view holds a box top
+               headroom: float, margin: float) -> float:
+    """The horizontal FOV at least ``want`` (and at most the range's widest) whose view holds a box top
     ``top`` under its headroom with the sound (``aim_pitch``) ``margin`` above the bottom edge: the
     vertical view ``v`` must satisfy ``top + headroom·v − (aim_pitch − margin) ≤ v``."""
     if fov_range is None:
@@ -68,7 +70,21 @@ def _fit_sound(top: float, aim_pitch: float, want: float, ratio: float, fov_rang
     need_v = (top - aim_pitch + margin) / max(1e-6, 1.0 - headroom)
     if need_v <= _vfov_of(want, ratio):
         return want
-    return float(np.clip(_hfov_of(min(need_v, 170.0), ratio), want, max(want, widest)))
+    return float(np.clip(_hfov_of(min(need_v, 170.0), ratio), want, max(want, fov_range[1])))
+
+
+def _top_gap(bh: float, v: float, headroom: float) -> float:
+    """Degrees between a tall subject's top (``bh`` tall) and the top of a view ``v`` high: ``headroom``
+    of the view, or less for a small subject, which is simply centred; the full headroom where it
+    cannot all fit (its top is kept, its feet go)."""
+    if bh + headroom * v > v:
+        return headroom * v
+    return min(headroom * v, max(0.0, (v - bh) / 2))
+
+
+def _aspect(hfov: float, vfov: float) -> float:
+    """tan(vfov/2) / tan(hfov/2): what keeps a view's shape as its field of view changes."""
+    return float(np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2))
 
 
 def _sound_shift(yaw, pitch, aim_yaw, aim_pitch, hfov, vfov, margin: float):
@@ -104,7 +120,7 @@ def compose(
     by, bp, bw, bh = (float(v) for v in np.asarray(box, float)[:4])
     heard = sound_on_box(aim_pitch, box, pitch_tol)  # the pitch the shot must keep in view
     face = float(box[4]) if len(box) > 4 and np.isfinite(box[4]) else None
-    ratio = np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2)
+    ratio = _aspect(hfov, vfov)
     if face is not None:
         return _compose_face(aim_yaw, aim_pitch, heard, by, bp, bw, bh, hfov, ratio, fov_range, headroom,
                              pitch_tol, face_max, sound_margin)
@@ -114,15 +130,11 @@ def compose(
         want = max(bw / fill, _hfov_of(min(bh / fill, 170.0), ratio))
         want = float(np.clip(want, *fov_range))
     if bh > bw:
-        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin,
-                          fov_range[1] if fov_range else want)
+        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin)
     v = _vfov_of(want, ratio)
     pitch = bp
     if bh > bw:  # a person or a standing figure: headroom, and the top kept when it cannot all fit
-        gap = min(headroom * v, max(0.0, (v - bh) / 2))  # a small one is simply centred
-        if bh + headroom * v > v:
-            gap = headroom * v
-        pitch = bp + bh / 2 + gap - v / 2
+        pitch = bp + bh / 2 + _top_gap(bh, v, headroom) - v / 2
     pitch = float(np.clip(pitch, aim_pitch - pitch_tol, aim_pitch + pitch_tol))
     dy = (by - aim_yaw + 180.0) % 360.0 - 180.0
     yaw = aim_yaw + float(np.clip(dy, -(bw / 2 + 5.0), bw / 2 + 5.0))  # the box holds the sound: stay on it
@@ -145,7 +157,7 @@ def _compose_face(
         hi = min(fov_range[1], max(face_max, fov_range[0]))
         want = float(np.clip(max(hfov, need), fov_range[0], hi))
         # Holding the sound as well as the head may take the view past face_max, up to the range's widest.
-        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin, fov_range[1])
+        want = _fit_sound(bp + bh / 2, heard, want, ratio, fov_range, headroom, sound_margin)
     v = _vfov_of(want, ratio)
     pitch = bp + bh / 2 + headroom * v - v / 2
     pitch = float(np.clip(pitch, aim_pitch - pitch_tol, aim_pitch + pitch_tol))
@@ -167,9 +179,8 @@ def hangs_from_top(box: np.ndarray, want: float, hfov: float, vfov: float, headr
     bw, bh = float(box[2]), float(box[3])
     if bh <= bw:
         return False
-    ratio = np.tan(np.radians(vfov) / 2) / np.tan(np.radians(hfov) / 2)
-    v = _vfov_of(want if np.isfinite(want) else hfov, ratio)
-    return bool(bh + headroom * v > v or headroom * v < (v - bh) / 2)
+    v = _vfov_of(want if np.isfinite(want) else hfov, _aspect(hfov, vfov))
+    return _top_gap(bh, v, headroom) == headroom * v
 
 
 def refit_to_held_view(
@@ -190,8 +201,7 @@ def refit_to_held_view(
     if n == 0 or not np.any(delta):
         return pitch
     w = max(1, int(round(ease * fps)))
-    edges = sorted({0, n} | {int(c) for c in np.flatnonzero(cut) if 0 < c < n})
-    for a, b in zip(edges[:-1], edges[1:], strict=False):
+    for a, b in shot_spans(np.flatnonzero(cut), n):
         pitch[a:b] += uniform_filter1d(delta[a:b], w, mode="nearest")
     return np.clip(pitch, -90.0, 90.0)
 
@@ -222,10 +232,9 @@ def keep_sound_in_view(
                                   margin)
     w = max(1, int(round(ease * fps)))
     composed = maximum_filter1d(np.asarray(composed, bool).astype(np.uint8), 2 * w + 1, mode="nearest") > 0
-    edges = sorted({0, n} | {int(c) for c in np.flatnonzero(cut) if 0 < c < n})
     for need, out in ((need_p, pitch), (need_y, yaw)):
         need = np.where(composed & np.isfinite(need), need, 0.0)
-        for a, b in zip(edges[:-1], edges[1:], strict=False):
+        for a, b in shot_spans(np.flatnonzero(cut), n):
             for sign in (1.0, -1.0):
                 part = np.maximum(sign * need[a:b], 0.0)
                 if part.any():

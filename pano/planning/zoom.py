@@ -22,6 +22,12 @@ def _ease(n: int) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def shot_spans(cuts: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """[start, end) of each shot of ``n`` frames, ``cuts`` being the frames that start a new one."""
+    edges = sorted({0, n} | {int(c) for c in np.asarray(cuts, int).ravel() if 0 < c < n})
+    return list(zip(edges[:-1], edges[1:], strict=False))
+
+
 def shot_fovs(
     wanted: np.ndarray, cuts: np.ndarray, fps: float, nominal: float, lo: float, hi: float,
     tol: float = 0.1, settle: float = 1.0, ease: float = 1.0,
@@ -33,8 +39,7 @@ def shot_fovs(
     out = np.empty(n)
     m = max(1, int(round(settle * fps)))
     e = max(1, int(round(ease * fps)))
-    edges = sorted({0, n} | {int(c) for c in np.asarray(cuts, int).ravel() if 0 < c < n})
-    for a, b in zip(edges[:-1], edges[1:], strict=False):
+    for a, b in shot_spans(cuts, n):
         held = float(np.median(want[a : min(b, a + m)]))
         i = a
         while i < b:

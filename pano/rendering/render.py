@@ -28,7 +28,7 @@ from pano.media.audio import segment_chunks
 from pano.media.boxes import MetadataBoxes
 from pano.media.codecs import Encoding
 from pano.media.probe import MediaInfo, probe, require_equirectangular
-from pano.media.video import _due, planes_to_rgb
+from pano.media.video import look_due, planes_to_rgb
 from pano.media.writer import VideoWriter, yuv_buffer
 from pano.paths.trajectory import Trajectory, nearest_samples, validate_views
 from pano.rendering import NFOV_AUDIO
@@ -90,7 +90,7 @@ def saliency_video_size(width: int, height: int) -> tuple[int, int]:
 def saliency_video_rate(fps: float) -> float:
     """The saliency video's frame rate: the source's, or a whole fraction of it at most 15 fps (30 → 15,
     25 → 12.5, 60 → 15). The frames it shows are the first at least 1/15 s after the last one shown
-    (``pano.media.video._due``), which for a constant rate is every ``ceil(fps / 15)``-th frame."""
+    (``pano.media.video.look_due``), which for a constant rate is every ``ceil(fps / 15)``-th frame."""
     return fps / max(1, math.ceil(fps / SALIENCY_MAX_FPS - 1e-6)) if fps > 0 else fps
 
 
@@ -201,7 +201,7 @@ def render_trajectory(
                                  "changed while it was read; re-encode it to one size and leave it alone during a run")
             renderer(hf, vf).render_yuv(planes, shift, yaw, pitch, roll, out_planes)
             nfov_worker.put((view, t))
-            if sal is not None and _due(t, sal_last, 1.0 / SALIENCY_MAX_FPS):
+            if sal is not None and look_due(t, sal_last, 1.0 / SALIENCY_MAX_FPS):
                 sal_last = t
                 small = planes_to_rgb(planes, shift, sal_w, sal_h)
                 smap = None
