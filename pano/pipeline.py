@@ -128,6 +128,19 @@ def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
     return choose_localizer(ctx)
 
 
+def _once_each(notify: Callable[[str], None]) -> Callable[[str], None]:
+    """``notify`` that passes each distinct line once: two parts of a run that miss the same thing
+    (the pose runtime, for the mono people part and the subject finder) say so in one line."""
+    seen: set[str] = set()
+
+    def say(line: str) -> None:
+        if line not in seen:
+            seen.add(line)
+            notify(line)
+
+    return say
+
+
 def run(
     input_path: str | Path,
     outdir: str | Path = ".",
@@ -150,7 +163,7 @@ def run(
             raise OptionError(f"run(): unknown option {', '.join(unknown)}; RunOptions has {', '.join(sorted(known))}")
         options = dataclasses.replace(options, **fields)
     progress = progress or no_progress
-    notify = notify or (lambda _m: None)
+    notify = _once_each(notify or (lambda _m: None))
     input_path = Path(input_path)
     info = probe(input_path, options.audio_format, options.projection, options.stereo)
     require_equirectangular(info)

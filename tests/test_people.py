@@ -314,3 +314,17 @@ def test_without_the_pose_runtime_a_default_run_says_so_once_and_frames_by_hog_a
     assert len(notes) == 1 and "bodies=hog" in notes[0] and "pano-pan[pose]" in notes[0], err
     samples = json.loads((out / "talker.trajectory.json").read_text())["samples"]
     assert all(s["pitch"] + s["vfov"] / 2 > 3.0 + 0.64 * 9.0 for s in samples[30:])  # the face found it
+
+
+def test_without_the_pose_runtime_a_mono_run_asking_for_pose_bodies_says_so_once(tmp_path, capsys, monkeypatch):
+    """Both the mono people part (``people_bodies=pose``) and the subject finder miss the LiteRT
+    runtime: the run says so in one line, not two, and finishes on HOG and faces."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    clip = _players_clip(tmp_path, 3.0, {45.0: True})
+    traj = _run(tmp_path, clip, "--source-option", "people_bodies=pose")
+    notes = [line for line in capsys.readouterr().err.splitlines() if "LiteRT" in line]
+    assert len(notes) == 1 and "bodies=hog" in notes[0], notes
+    assert traj["generator"]["params"]["localizer"]["people_used"]

@@ -137,3 +137,25 @@ def test_a_foa_run_frames_a_pose_found_talker_with_his_head_in(tmp_path):
     assert all(s["pitch"] + s["vfov"] / 2 > hair_top for s in late)
     assert all(in_view(30.0, 3.0, s["yaw"], s["pitch"], s["hfov"], s["vfov"]) for s in late)  # the face
     assert runs["pose"]["generator"]["params"]["planner"]["bodies"] == "pose"
+
+
+def test_in_mono_people_bodies_pose_finds_a_still_talker_whom_hog_misses(tmp_path):
+    """A still picture of one drawn talker at yaw 50 (no legs: HOG finds no one) under a mono voice,
+    faces off: with ``people_bodies=pose`` the mono people part finds him and the camera turns to
+    him; with the default (HOG) it holds at the front, as the prior asks with no evidence."""
+    seconds, n = 6.0, int(6.0 * FPS)
+    rng = np.random.default_rng(5)
+    st = np.arange(int(seconds * SR)) / SR
+    voice = 0.3 * np.sin(2 * np.pi * 220 * st) * (1 + 0.5 * np.sin(2 * np.pi * 3 * st))
+    mono = (voice + 0.01 * rng.standard_normal(len(st))).astype(np.float32)
+    clip = write_video(tmp_path / "still.mp4", [face_panorama(50.0, 3.0, 10.0)] * n, FPS, audio=(mono[None], SR))
+    yaws = {}
+    for bodies in ("hog", "pose"):
+        out = tmp_path / bodies
+        assert main([str(clip), "-o", str(out), "--no-saliency-video", "--source-option", "people_faces=false",
+                     "--source-option", f"people_bodies={bodies}"]) == 0
+        traj = json.loads((out / "still.trajectory.json").read_text())
+        assert traj["generator"]["params"]["localizer"]["people_bodies"] == bodies
+        yaws[bodies] = np.array([s["yaw"] for s in traj["samples"] if s["t"] >= 3.0])
+    assert np.all(np.abs(yaws["hog"]) <= 10.0), yaws["hog"]
+    assert np.mean(np.abs(yaws["pose"] - 50.0) < 15.0) >= 0.9, yaws["pose"]

@@ -39,7 +39,8 @@ import numpy as np
 
 from common.errors import InputError
 from common.threads import budget
-from pano.localizers.people import ROW, VIEW_FOV, merge_boxes, reaches, view_box_edges, view_image
+from pano.localizers.people import ROW, VIEW_FOV, as_rows, merge_boxes, reaches, view_box_edges, view_image
+from pano.sphere.geometry import angular_distance
 
 MODEL = Path(__file__).resolve().parent / "models" / "pose_detection.tflite"
 SIZE = 224  # the model's input side in pixels (~2.8 px/° over an 80° view: the detail frame's 2.7)
@@ -56,6 +57,12 @@ WIDTH = 0.6  # body-circle radii across: shoulders with arms and an instrument
 # the ceiling's beams and lamps (boxes 1.0-1.5 times as wide as tall, entirely above the horizon) and
 # the camera framed the roof.
 MAX_WIDTH = 0.9
+# A pose-found person scores above a HOG body (its SVM margin, 0-3) and a face: where both find one
+# person (``merge_boxes`` keeps the higher score), the pose box is kept, the whole body where HOG at
+# 960×480 often gives a part of it (the torso of a walker close to the camera) and a face only a guess;
+# where the body runs off the bottom of the view the pose row carries the face's height and is framed
+# head and shoulders.
+POSE_SCORE = 10.0
 
 
 @contextlib.contextmanager
@@ -211,3 +218,21 @@ class PoseDetector:
                     continue  # no body's shape (MAX_WIDTH)
                 rows.append((yaw, 0.5 * (top + bottom), width, top - bottom, self.score, self._face(det, vy)))
         return merge_boxes(np.asarray(rows, np.float64).reshape(-1, ROW))
+
+
+def all_people(cascade, pose, frame: np.ndarray, **where) -> np.ndarray:
+    """Every detector's people on one frame, one row per person (``merge_boxes``: the higher score of
+    two boxes on one person is kept), except that a pose row framed by the face (its body runs off the
+    view) gives way to a cascade's face on the same person: the cascade's face box is the tighter one
+    (the pose detector's sits on the chin and neck of some close talkers)."""
+    found = as_rows(cascade(frame, **where)) if cascade is not None else np.zeros((0, ROW))
+    if pose is not None:
+        faces = found[np.isfinite(found[:, 5])]
+        bodies = as_rows(pose(frame, **where))
+
+        def by_a_face(p: np.ndarray) -> bool:
+            return bool(np.isfinite(p[5]) and any(
+                angular_distance(p[0], p[1], f[0], f[1]) <= 0.5 * max(p[2], p[3]) for f in faces))
+
+        found = np.concatenate([found, bodies[[not by_a_face(p) for p in bodies]]])
+    return merge_boxes(found)

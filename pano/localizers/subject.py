@@ -37,15 +37,13 @@ import numpy as np
 from common.errors import InputError
 from pano.localizers.base import FrameBatch
 from pano.localizers.people import (
-    ROW,
     PeopleTrack,
     PersonDetector,
     as_rows,
     head_and_shoulders,
-    merge_boxes,
     person_at,
 )
-from pano.localizers.poses import PoseDetector
+from pano.localizers.poses import POSE_SCORE, PoseDetector, all_people
 from pano.sphere.geometry import angular_distance
 
 NO_BOX = (np.nan, np.nan, np.nan, np.nan)
@@ -136,34 +134,12 @@ SUBJECT_HOG_THRESHOLD = 0.0
 # A face alone scores below any body at that margin: where the HOG detector finds the body too (the two
 # boxes merge), the whole body is the subject, as before faces were looked for.
 SUBJECT_FACE_SCORE = -1.0
-# A pose-found person scores above both: its box is the whole body where HOG at 960×480 often gives a
-# part of it (the torso of a walker close to the camera) and a face only a guess; where the body runs
-# off the bottom of the view the pose row carries the face's height and is framed head and shoulders.
-SUBJECT_POSE_SCORE = 10.0
 # A person who is the subject stays it while the sound wobbles off their box by up to this many degrees
 # (instead of person_at's 10) for STICKY_SECONDS since the last frame the sound fell on them: one
 # frame's FOA elevation dips 10-20° below a seated pianist as the keys' sound reflects off the floor,
 # and dropping the subject there swings the composed view up and down by half a frame.
 STICKY_SLACK = 20.0
 STICKY_SECONDS = 2.0
-
-
-def _all_people(cascade, pose, frame: np.ndarray, **where) -> np.ndarray:
-    """Every detector's people on one frame, one row per person (``merge_boxes``: the higher score of
-    two boxes on one person is kept), except that a pose row framed by the face (its body runs off the
-    view) gives way to a cascade's face on the same person: the cascade's face box is the tighter one
-    (the pose detector's sits on the chin and neck of some close talkers)."""
-    found = as_rows(cascade(frame, **where)) if cascade is not None else np.zeros((0, ROW))
-    if pose is not None:
-        faces = found[np.isfinite(found[:, 5])]
-        bodies = as_rows(pose(frame, **where))
-
-        def by_a_face(p: np.ndarray) -> bool:
-            return bool(np.isfinite(p[5]) and any(
-                angular_distance(p[0], p[1], f[0], f[1]) <= 0.5 * max(p[2], p[3]) for f in faces))
-
-        found = np.concatenate([found, bodies[[not by_a_face(p) for p in bodies]]])
-    return merge_boxes(found)
 
 
 class SubjectFinder:
@@ -204,12 +180,12 @@ class SubjectFinder:
             pose = None
             if bodies == "pose":
                 try:
-                    pose = PoseDetector(score=SUBJECT_POSE_SCORE).detect
+                    pose = PoseDetector(score=POSE_SCORE).detect
                 except InputError as exc:
                     if notify is not None:
                         notify(f"note: no pose detector ({exc})")
             if cascade is not None or pose is not None:
-                self.track = PeopleTrack(functools.partial(_all_people, cascade, pose))
+                self.track = PeopleTrack(functools.partial(all_people, cascade, pose))
             elif notify is not None:
                 notify("note: subjects are colour regions only")
         self._last: tuple[float, np.ndarray] | None = None  # (time, row): the person last held the sound
