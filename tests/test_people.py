@@ -115,9 +115,11 @@ def _background(size=(120, 240), seed: int = 0) -> np.ndarray:
     return np.repeat(np.kron(small, np.ones((8, 8, 1))), 3, axis=2).astype(np.uint8)
 
 
-def _players_clip(tmp_path, seconds: float, moving: dict[float, bool], name: str = "players.mp4"):
+def _players_clip(tmp_path, seconds: float, moving: dict[float, bool], name: str = "players.mp4",
+                  sound_yaw: float | None = None):
     """A mono clip over a still panorama: a small patch at each yaw in ``moving`` that flickers (a
-    player playing: the picture changes there) or stays still, and a steady tone."""
+    player playing: the picture changes there) or stays still, and a steady tone; with ``sound_yaw``
+    a stereo track instead, the tone from there as two ±90° cardioids hear it."""
     size = (120, 240)
     n = int(seconds * FPS)
     rng = np.random.default_rng(7)
@@ -132,7 +134,11 @@ def _players_clip(tmp_path, seconds: float, moving: dict[float, bool], name: str
         frames.append(f)
     st = np.arange(int(seconds * SR)) / SR
     tone = (0.3 * np.sin(2 * np.pi * 220 * st) + 0.05 * rng.standard_normal(len(st))).astype(np.float32)
-    return write_video(tmp_path / name, frames, FPS, audio=(tone[None], SR))
+    if sound_yaw is None:
+        return write_video(tmp_path / name, frames, FPS, audio=(tone[None], SR))
+    left = -np.sin(np.radians(sound_yaw))  # yaw −90 is left
+    pair = np.stack([0.5 * (1 + left) * tone, 0.5 * (1 - left) * tone]).astype(np.float32)
+    return write_video(tmp_path / name, frames, FPS, audio=(pair, SR))
 
 
 def _run(tmp_path, clip, *extra) -> dict:
@@ -182,6 +188,21 @@ def test_in_a_picture_that_changes_nowhere_the_person_nearest_the_front_is_follo
     assert traj["generator"]["params"]["localizer"]["people_still"] == 4.0
     held = _run(tmp_path, clip, "--source-option", "people_still=0")
     assert np.all(np.abs(_yaws(held, 0.0)) <= 15.0)
+
+
+def test_in_a_still_picture_a_stereo_side_chooses_the_person_on_it(tmp_path, monkeypatch):
+    """Still people at yaw 45 and −100 and a talker's voice from −100 in a stereo track: the pair says
+    left, so the camera turns to the person on that side, where mono (the stereo part off) takes the one
+    nearer the front, at 45; so did stereo while the people part chose by the front alone."""
+    seen = np.array([[45.0, 0.0, 12.0, 30.0, 1.0], [-100.0, 0.0, 12.0, 30.0, 1.0]])
+    monkeypatch.setattr(PersonDetector, "detect", lambda self, frame, near=None, views=None: seen)
+    clip = _players_clip(tmp_path, 6.0, {45.0: False, -100.0: False}, "side.mp4", sound_yaw=-100.0)
+    traj = _run(tmp_path, clip)
+    assert traj["generator"]["params"]["localizer"]["stereo_used"] is True
+    yaws = _yaws(traj, 3.0)
+    assert np.mean(np.abs(yaws + 100.0) < 15.0) >= 0.9, yaws
+    mono = _yaws(_run(tmp_path, clip, "--source-option", 'parts=["synchrony","motion","people"]'), 3.0)
+    assert np.mean(np.abs(mono - 45.0) < 15.0) >= 0.9, mono
 
 
 def test_where_the_picture_changes_elsewhere_a_still_person_is_not_followed(tmp_path, two_people):

@@ -26,8 +26,9 @@ deciding whenever that evidence is weak:
   field, two independent channels, or a sound in the median plane): the mono map is multiplied by
   the cone raised to that reliability (over a floor, so picture evidence off the cone is weakened,
   not erased), and the prior widens in yaw as the reliability grows. The picture and the prior choose
-  front or back on the cone; with reliability 0 the map is exactly the mono one, so stereo can only
-  add what the pair knows.
+  front or back on the cone, and the people part chooses among people by the cone as well (a person
+  counts as far as they sit on it, and the front falloff fades as the cue grows reliable); with
+  reliability 0 the map is exactly the mono one, so stereo can only add what the pair knows.
 
 Parts are combined like ``fusion`` combines sources: each map made a distribution on the sphere,
 weighted by ``weight × confidence × concentration`` (the share of the map within 30° of its peak,
@@ -53,7 +54,7 @@ import numpy as np
 from common.errors import InputError, OptionError
 from common.options import PluginOptions, option
 from pano.localizers.base import AudioSpec, FrameBatch, Localizer, SaliencyBatch
-from pano.localizers.lateral import MIC_SPACING, LateralTracker, lateral_likelihood
+from pano.localizers.lateral import MIC_SPACING, Z_HI, Z_LO, LateralTracker, lateral_likelihood
 from pano.localizers.people import DETAIL_SIZE, VIEW_FOV, VIEW_YAWS, PeopleTrack, PersonDetector, sound_point
 from pano.localizers.poses import POSE_SCORE, POSE_YAWS, PoseDetector, all_people
 from pano.localizers.prior import as_distribution, blend_prior
@@ -141,10 +142,10 @@ class AudiovisualOptions(PluginOptions):
     lateral_hold: float = option(2.0, "stereo: seconds over which the side must hold before the cue is "
                                  "trusted in full (one bang on one side does not swing the camera)",
                                  lo=0.0, hi=30.0)
-    lateral_z_lo: float = option(0.75, "stereo: the cue counts from this |lateral| / spread on (below: a "
+    lateral_z_lo: float = option(Z_LO, "stereo: the cue counts from this |lateral| / spread on (below: a "
                                  "diffuse, incoherent or centred sound, and the run is the mono one)",
                                  lo=0.0, hi=100.0)
-    lateral_z_hi: float = option(2.0, "stereo: |lateral| / spread at which the cue counts in full",
+    lateral_z_hi: float = option(Z_HI, "stereo: |lateral| / spread at which the cue counts in full",
                                  lo=0.0, hi=100.0)
     mic_spacing: float = option(MIC_SPACING, "stereo: metres between the two microphones, for the arrival-time "
                                 "difference (GCC-PHAT) of a spaced pair, e.g. 0.03 (a coincident pair has "
@@ -355,14 +356,22 @@ class AudiovisualLocalizer(Localizer):
         which person sounds."""
         return t >= STILL_AFTER and float(change.max()) < 0.5 * self.options.motion_floor
 
-    def _people(self, batch: FrameBatch, change: np.ndarray, presence: np.ndarray
+    def _people(self, batch: FrameBatch, change: np.ndarray, presence: np.ndarray,
+                side: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """The people part: maps (B, h, w), confidences (B,) and the people held per frame.
 
         A look for people on each detail frame while sound is present; of the people held, those whose
         picture changes (the visible change map's peak inside the box, against ``motion_floor``: a
         player plays, a printed figure on a still wall does not) are candidates, and the one nearest
-        the front wins (the operator pointed the camera at who matters): a blob the size of the box."""
+        the front wins (the operator pointed the camera at who matters): a blob the size of the box.
+
+        ``side``: a stereo pair's lateral cue, (B, h, w) cone factors (``lateral_likelihood``) and (B,)
+        reliabilities. A person counts as far as they sit on the cone, and the front falloff fades as the
+        cue grows reliable (falloff ** (1 − reliability)): the falloff asks that a person far from the
+        front be confirmed, and a reliable side is that confirmation. In a still picture of a talker at
+        yaw −87 with two others nearer the front, the person nearest the front otherwise won and the
+        cone, which had found the talker on its own, could only weaken that person's blob."""
         o = self.options
         b = len(batch.times)
         h, w = GRID
@@ -384,8 +393,9 @@ class AudiovisualLocalizer(Localizer):
             held.append(people)
             if len(people) == 0 or presence[k] <= 0:
                 continue
-            best, best_d, best_gate, best_score = None, np.inf, 0.0, 0.0
+            best, best_d, best_gate, best_score, best_weight = None, np.inf, 0.0, 0.0, 1.0
             still = o.people_still if self._still(change[k], t) else 0.0
+            rel = float(side[1][k]) if side is not None else 0.0
             for p in people:
                 inside = ((np.abs(((yaw_g[None, :] - p[0] + 180.0) % 360.0) - 180.0) <= p[2] / 2 + 3.0)
                           & (np.abs(pitch_g[:, None] - p[1]) <= p[3] / 2 + 3.0))
@@ -393,10 +403,17 @@ class AudiovisualLocalizer(Localizer):
                 moving = float(np.clip(peak / max(o.motion_floor, 1e-6), 0.0, 1.0))
                 gate = moving if moving >= 0.5 else still
                 d = float(angular_distance(p[0], p[1], 0.0, 0.0))
-                # A person whose picture changes beats a still one; among equals, the one nearest the front.
-                score = gate * (np.exp(-0.5 * (d / o.people_front_sigma) ** 2) if o.people_front_sigma > 0 else 1.0)
+                # A person whose picture changes beats a still one; among equals, the one nearest the front
+                # (or, with a reliable stereo side, the one on its cone).
+                weight = float(np.exp(-0.5 * (d / o.people_front_sigma) ** 2)) if o.people_front_sigma > 0 else 1.0
+                if rel > 0:
+                    py, pp = sound_point(p)
+                    row = int(np.argmin(np.abs(pitch_g - pp)))
+                    col = int(np.argmin(np.abs(((yaw_g - py + 180.0) % 360.0) - 180.0)))
+                    weight = weight ** (1.0 - rel) * float(side[0][k, row, col])
+                score = gate * weight
                 if gate > 0 and (score > best_score or (score == best_score and d < best_d)):
-                    best, best_d, best_gate, best_score = p, d, gate, score
+                    best, best_d, best_gate, best_score, best_weight = p, d, gate, score, weight
             if best is None:
                 continue
             # A blob at where the person sounds from (head to chest), as wide as the person.
@@ -404,9 +421,7 @@ class AudiovisualLocalizer(Localizer):
             dyaw = ((yaw_g[None, :] - point_yaw + 180.0) % 360.0) - 180.0
             sy, sp = max(best[2] / 3.0, 2.0), max(best[3] / 3.0, 2.0)
             maps[k] = np.exp(-0.5 * ((dyaw / sy) ** 2 + ((pitch_g[:, None] - point_pitch) / sp) ** 2))
-            conf[k] = best_gate * presence[k] * (1.0 - np.exp(-(1.0 + max(float(best[4]), 0.0))))
-            if o.people_front_sigma > 0:
-                conf[k] *= float(np.exp(-0.5 * (best_d / o.people_front_sigma) ** 2))
+            conf[k] = best_gate * presence[k] * (1.0 - np.exp(-(1.0 + max(float(best[4]), 0.0)))) * best_weight
         return maps, conf, held
 
     def _earlier(self, m: np.ndarray) -> np.ndarray | None:
@@ -439,8 +454,13 @@ class AudiovisualLocalizer(Localizer):
                                                                (100.0, 6000.0), 0.3)
         motion_maps, motion_conf, change, presence = self._motion(luminance(frames), loud)
         held = None
+        lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
+        est = self.lateral.update(np.asarray(batch.audio)[:, :2]) if lateral else None
+        side = None
+        if est is not None and np.any(est.reliability > 0):
+            side = (lateral_likelihood(est, h, w, o.cone_floor), np.asarray(est.reliability, np.float64))
         if "people" in self.parts:
-            people_maps, people_conf, held = self._people(batch, change, presence)
+            people_maps, people_conf, held = self._people(batch, change, presence, side)
             if people_conf.any():  # most batches: nobody playing in view; skip the part's arithmetic
                 d, has = as_distribution(people_maps)
                 dists.append(d)
@@ -468,11 +488,9 @@ class AudiovisualLocalizer(Localizer):
             conf = 1.0 - np.prod(1.0 - np.clip(k, 0.0, 1.0), axis=0)
         else:
             evidence, conf = np.zeros((b, h, w), np.float32), np.zeros(b)
-        lateral = self.stereo and batch.audio is not None and np.asarray(batch.audio).shape[1] >= 2
-        if not lateral:
+        if est is None:
             maps, conf = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
             return SaliencyBatch(maps.astype(np.float32), conf, people=held)
-        est = self.lateral.update(np.asarray(batch.audio)[:, :2])
         rel = est.reliability
         maps, c_mono = blend_prior(evidence, conf, o.prior_strength, o.prior_yaw_sigma, o.prior_pitch_sigma)
         if not np.any(rel > 0):
@@ -485,7 +503,7 @@ class AudiovisualLocalizer(Localizer):
         for value in np.unique(sigma[rel > 0]):
             idx = np.flatnonzero((sigma == value) & (rel > 0))
             maps[idx] = blend_prior(evidence[idx], conf[idx], o.prior_strength, float(value), o.prior_pitch_sigma)[0]
-        maps = maps * lateral_likelihood(est, h, w, o.cone_floor)
+        maps = maps * side[0]
         # A reliable side is evidence by itself (with prior_strength=0 nothing else may vote).
         conf = np.maximum(c_mono, np.clip(2.0 * rel, 0.0, 1.0))
         return SaliencyBatch(maps.astype(np.float32), conf, people=held)
