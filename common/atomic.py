@@ -64,20 +64,33 @@ def _owner() -> str:
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs (a zombie, ended but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OSError):
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` is a process that has ended and waits for its parent to reap it (Linux's state
+    ``Z``): it still answers ``kill(pid, 0)`` but never writes again. A run killed under ``timeout -s
+    KILL`` stays one for a moment, and a rerun started then kept its hidden parts for good."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False  # no /proc (macOS, Windows): judged by kill() alone
+    return stat[stat.rfind(b")") + 2:][:1] == b"Z"
 
 
 def _stale_owner(tag: str) -> bool:
     """Whether ``host-pid`` names a process of this host that is gone (another host's is never judged)."""
     host, _, pid = tag.partition("-")
-    return host == _HOST and pid.isdigit() and not _alive(int(pid))
+    return host == _HOST and pid.isdigit() and not pid_alive(int(pid))
 
 
 def remove_stale_parts(final: str | Path) -> list[Path]:

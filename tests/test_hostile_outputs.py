@@ -173,6 +173,32 @@ def test_a_rerun_removes_what_a_sigkilled_run_left(tmp_path):
     assert list(tmp.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="zombies are told apart through /proc (Linux)")
+def test_a_part_of_a_killed_run_not_yet_reaped_is_removed(tmp_path):
+    """A run killed with its parent (``timeout -s KILL``) is a zombie until it is reaped: it answers
+    ``kill(pid, 0)`` but never writes again, so a rerun started at once removes its parts."""
+    import subprocess
+    import sys
+    import time
+
+    from common.atomic import remove_stale_parts, temp_path_for
+
+    final = tmp_path / "clip.nfov.mp4"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        stat = Path(f"/proc/{ended.pid}/stat")
+        while stat.read_bytes().rpartition(b")")[2][1:2] != b"Z":  # ended, not reaped: no poll() or wait()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        part = temp_path_for(final)
+        part = part.with_name(part.name.replace(f"-{os.getpid()}-", f"-{ended.pid}-"))
+        part.write_bytes(b"part")
+        assert remove_stale_parts(final) == [part]
+    finally:
+        ended.wait()
+
+
 def test_a_part_of_a_live_run_is_kept(tmp_path):
     """Only parts whose process is gone are removed: two runs into one folder never delete each other's."""
     import subprocess

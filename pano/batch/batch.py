@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.atomic import pid_alive
 from common.outputs import ensure_writable_dir
 from common.threads import available_cores, per_job
 from pano.batch.inputs import Video, take_shard
-from pano.batch.manifest import HOST, MANIFEST, Manifest, manifest_path, options_record, pid_alive, sibling_options
+from pano.batch.manifest import HOST, MANIFEST, Manifest, manifest_path, options_record, sibling_options
 from pano.batch.report import write_csv, write_html
 
 RENEW_EVERY = 30.0  # seconds between lease renewals

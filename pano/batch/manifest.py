@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 
+from common.atomic import pid_alive
 from common.errors import OptionError
 
 MANIFEST = "pano-pan-batch"  # OUTDIR/pano-pan-batch.sqlite, or …shard-I-of-N.sqlite
@@ -63,21 +64,6 @@ def options_hash(record: dict) -> str:
 def manifest_path(outdir: Path, shard: tuple[int, int] | None) -> Path:
     tag = f".shard-{shard[0]}-of-{shard[1]}" if shard else ""
     return outdir / f"{MANIFEST}{tag}.sqlite"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host still runs (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _file_stamp(path: str) -> tuple[int | None, float | None]:
