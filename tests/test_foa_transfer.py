@@ -165,6 +165,7 @@ def test_foa_training_starts_from_the_pretrained_soundnet_by_default(tmp_path, m
     assert meta["train_config"]["mode"] == "semi" and meta["train_config"]["freeze_sound"]
     assert meta["train_config"]["normalize_embeddings"] and meta["train_config"]["max_minutes"] == 15.0
     assert "pretrained SoundNet-8 from" in output
+    assert "note: 0.1 minutes of FOA footage" in output  # 4 s of clips: too little to transfer, and said
     reference = torch.load(weights, weights_only=True)["state_dict"]
     trained = {k[len("soundnet."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("soundnet.")}
     assert all(torch.equal(reference[k], trained[k]) for k in reference)  # frozen: as published
