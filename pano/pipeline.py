@@ -128,19 +128,6 @@ def resolve_localizer(ctx: RunContext, requested: str) -> tuple[str, str]:
     return choose_localizer(ctx)
 
 
-def _once_each(notify: Callable[[str], None]) -> Callable[[str], None]:
-    """``notify`` that passes each distinct line once: two parts of a run that miss the same thing
-    (the pose runtime, for the mono people part and the subject finder) say so in one line."""
-    seen: set[str] = set()
-
-    def say(line: str) -> None:
-        if line not in seen:
-            seen.add(line)
-            notify(line)
-
-    return say
-
-
 def run(
     input_path: str | Path,
     outdir: str | Path = ".",
@@ -163,7 +150,7 @@ def run(
             raise OptionError(f"run(): unknown option {', '.join(unknown)}; RunOptions has {', '.join(sorted(known))}")
         options = dataclasses.replace(options, **fields)
     progress = progress or no_progress
-    notify = _once_each(notify or (lambda _m: None))
+    notify = notify or (lambda _m: None)
     input_path = Path(input_path)
     info = probe(input_path, options.audio_format, options.projection, options.stereo)
     require_equirectangular(info)
@@ -220,8 +207,8 @@ def _run(info: MediaInfo, ctx: RunContext, name: str, reason: str, source: Local
         t1 = time.perf_counter()
         with progress("analysing", len(times)) as advance:
             look = SUBJECT_FRAME if planner.wants_subjects else None
-            finder = (SubjectFinder(SUBJECT_EVERY, notify=notify, faces=planner.subject_faces,
-                                    bodies=planner.subject_bodies)
+            finder = (SubjectFinder(SUBJECT_EVERY, people=not source.finds_people, notify=notify,
+                                    faces=planner.subject_faces, bodies=planner.subject_bodies)
                       if look is not None else None)
             detail = (DETAIL_SIZE, PEOPLE_EVERY) if finder is not None and finder.track is not None else None
             for batch in frame_batches(info, source, times, frame_size=look, detail=detail,

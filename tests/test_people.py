@@ -338,8 +338,9 @@ def test_without_the_pose_runtime_a_default_run_says_so_once_and_frames_by_hog_a
 
 
 def test_without_the_pose_runtime_a_mono_run_asking_for_pose_bodies_says_so_once(tmp_path, capsys, monkeypatch):
-    """Both the mono people part (``people_bodies=pose``) and the subject finder miss the LiteRT
-    runtime: the run says so in one line, not two, and finishes on HOG and faces."""
+    """The mono people part (``people_bodies=pose``) misses the LiteRT runtime and says so in one line;
+    the subject finder, framing the people the localizer found, builds no detectors of its own and
+    does not say it again. The run finishes on HOG and faces."""
     import sys
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)

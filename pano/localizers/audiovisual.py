@@ -59,7 +59,15 @@ from pano.localizers.people import DETAIL_SIZE, VIEW_FOV, VIEW_YAWS, PeopleTrack
 from pano.localizers.poses import POSE_SCORE, POSE_YAWS, PoseDetector, all_people
 from pano.localizers.prior import as_distribution, blend_prior
 from pano.localizers.synchrony import SynchronyLocalizer, audio_loudness, blur_equirect, luminance
-from pano.sphere.geometry import angular_distance, area_weights, grid_angles, grid_vectors
+from pano.sphere.geometry import (
+    angular_distance,
+    area_weights,
+    grid_angles,
+    grid_vectors,
+    pitch_to_y,
+    wrap_yaw,
+    yaw_to_x,
+)
 
 if TYPE_CHECKING:
     from pano.media.probe import MediaInfo
@@ -220,7 +228,7 @@ class AudiovisualLocalizer(Localizer):
                 try:
                     self.pose = PoseDetector(score=POSE_SCORE).detect
                 except InputError as exc:
-                    self.ctx.notify(f"note: no pose detector ({exc})")  # the subject finder's words
+                    self.ctx.notify(f"note: no pose detector ({exc})")
             if self.cascade is None and self.pose is None:
                 self.parts = tuple(p for p in self.parts if p != "people")
         self.finds_people = "people" in self.parts
@@ -257,7 +265,7 @@ class AudiovisualLocalizer(Localizer):
         self._change: np.ndarray | None = None  # running mean of visible change (no presence weighting)
         self._loud_ref = 0.0  # slow running loudness level, for "sound present"
         self.lateral.reset()  # the stereo pair's running lateral estimate
-        if getattr(self, "finds_people", False):
+        if self.finds_people:
             self.people = PeopleTrack(self._look, self.options.people_hold)
 
     def prepare(self, media: MediaInfo) -> None:
@@ -408,8 +416,8 @@ class AudiovisualLocalizer(Localizer):
                 weight = float(np.exp(-0.5 * (d / o.people_front_sigma) ** 2)) if o.people_front_sigma > 0 else 1.0
                 if rel > 0:
                     py, pp = sound_point(p)
-                    row = int(np.argmin(np.abs(pitch_g - pp)))
-                    col = int(np.argmin(np.abs(((yaw_g - py + 180.0) % 360.0) - 180.0)))
+                    row = min(max(int(round(pitch_to_y(pp, h))), 0), h - 1)
+                    col = int(round(yaw_to_x(wrap_yaw(py), w))) % w
                     weight = weight ** (1.0 - rel) * float(side[0][k, row, col])
                 score = gate * weight
                 if gate > 0 and (score > best_score or (score == best_score and d < best_d)):

@@ -77,6 +77,9 @@ class Localizer(RunPlugin, ABC):
     frame_size: tuple[int, int] | None = None  # (H, W) of frames it wants; None: no frames (no decode)
     detail_size: tuple[int, int] | None = None  # (H, W) of FrameBatch.detail frames it wants; None: none
     detail_every: float = 2.0  # seconds of video between detail frames
+    # True: it finds people itself and gives them per frame (SaliencyBatch.people), so the pipeline's
+    # subject finder builds no detectors of its own (they would look again, and say again what is missing).
+    finds_people: bool = False
     batch_size: int = 16
 
     def __init__(self, ctx: RunContext | None = None, options: PluginOptions | None = None) -> None:

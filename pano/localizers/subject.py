@@ -152,7 +152,8 @@ class SubjectFinder:
     body BlazePose's detector finds where neither did; otherwise the colour region the
     direction falls in (:func:`subject_box`). People come from the localizer when it looked for them
     already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from its own
-    :class:`PeopleTrack` on the batches' detail frames while the sound is confident. Boxes are found
+    :class:`PeopleTrack` on the batches' detail frames while the sound is confident (``people=False``:
+    no detectors of its own, for a localizer that finds people itself). Boxes are found
     on every ``every``-th frame (a few times a second is enough to frame); NaN rows elsewhere.
     """
 
