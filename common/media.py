@@ -49,8 +49,8 @@ class SharedInput:
     """One open container that several readers, one per stream, take their packets from.
 
     FFmpeg's MP4 demuxer holds an index of every sample of every track from the moment a file is
-    opened (about 17 MB for a two-hour file): two readers of one file each opening it (the picture
-    and the sound of a render) held it twice. Here the file is opened once and read once: a packet of
+    opened (26.7 MB for the two-hour memory benchmark clip): two readers of one file each opening it
+    (the picture and the sound of a render) held it twice. Here the file is opened once and read once: a packet of
     a stream whose reader is not asking now waits in that reader's queue. A reader that falls so far
     behind that its queue passes ``QUEUE_LIMIT`` (a file whose tracks are stored far apart) loses its
     queue and goes on from a container of its own, at the packet where it was, so every reader gets
