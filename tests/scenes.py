@@ -318,17 +318,21 @@ def static_talker(rt60: float = 0.0, seconds: float = 60.0, fps: float = 30.0, s
 
 
 def turn_taking(separation: float, turn: float = 4.0, seconds: float = 64.0, fps: float = 30.0,
-                seed: int = 4) -> Scene:
-    """Two talkers ``separation`` degrees apart (symmetric about yaw 0) taking turns every ``turn`` s."""
+                seed: int = 4, switches: list[float] | None = None) -> Scene:
+    """Two talkers ``separation`` degrees apart (symmetric about yaw 0) taking turns every ``turn`` s,
+    or at the times ``switches`` (seconds; the talker at −separation/2 speaks first)."""
     rng = np.random.default_rng(seed)
     n_s = int(seconds * SR)
     st = np.arange(n_s) / SR
-    first = (st // turn) % 2 == 0
+    edges = np.asarray(switches if switches is not None else np.arange(turn, seconds, turn), float)
+    which = np.searchsorted(edges, st, side="right")  # turns begun so far
+    first = which % 2 == 0
+    since = st - np.r_[0.0, edges][which]  # seconds into the turn
     sig_a, act_a = talker(seconds, rng)
     sig_b, act_b = talker(seconds, rng)
     gap = 0.25  # each turn starts a moment after the last ends
-    on_a = first & (st % turn >= gap)
-    on_b = ~first & (st % turn >= gap)
+    on_a = first & (since >= gap)
+    on_b = ~first & (since >= gap)
     half = separation / 2
     foa = encode_foa(sig_a * on_a, -half, 0.0) + encode_foa(sig_b * on_b, half, 0.0) + ambience(seconds, rng)
     times = _frames(seconds, fps)

@@ -185,6 +185,22 @@ def test_a_two_shot_too_wide_for_the_nominal_view_zooms_out_and_holds():
     assert score(scene, fixed.yaw, fixed.pitch, HFOV, VFOV, fixed.cut)["still_speed"] > 0.5
 
 
+def test_a_dialogue_two_shot_holds_through_a_brief_last_answer():
+    """A long turn, then a brief answer (a 1.2 s "yes") and the first talker again: the window around
+    the last seconds no longer holds the answerer as a place, and the camera used to leave the two-shot
+    for a single of the last talker with 4 s to go (both in view on 0.91 of the frames). An operator
+    holds the two-shot to the end of the dialogue."""
+    from pano.sphere.geometry import in_view
+
+    scene = turn_taking(70.0, seconds=21.0, switches=[4.0, 17.0, 18.2])
+    path = plan_scene(scene, HFOV, VFOV, hfov_range=(46.0, 104.0))
+    framed = np.arange(len(path.yaw)) / scene.fps >= 1.0
+    for yaw in (-35.0, 35.0):
+        assert np.all(in_view(yaw, 0.0, path.yaw[framed], path.pitch[framed], path.hfov[framed],
+                              path.vfov[framed])), yaw
+    assert score(scene, path.yaw, path.pitch, path.hfov, path.vfov, path.cut)["still_speed"] < 0.5
+
+
 def test_a_per_sample_fov_survives_json_csv_sendcmd_render_and_the_viewer(tmp_path, capsys):
     """A zooming run's per-frame field of view is the same in the JSON, the CSV, the sendcmd script and
     the viewer's job, and ``pano-pan render`` draws it (a wider view shows more than the nominal one)."""

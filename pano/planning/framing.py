@@ -83,6 +83,37 @@ def extent_centre(dirs: np.ndarray) -> tuple[float, float, float]:
     return float((cy + 180.0) % 360.0 - 180.0), float(cp), float(max(np.ptp(yaw), np.ptp(pitch)))
 
 
+def _carry_shots(out: dict, dirs: np.ndarray, active: np.ndarray, wanted: range, reach: int, margin: float,
+                 ratio: float) -> None:
+    """Let a two-shot run on (in place, in time order) for up to ``reach`` blocks past the last block that
+    earned it, over the active blocks whose direction is still inside it.
+
+    The window that earns a two-shot must hold both places; near the end of a dialogue it may not: the
+    other talker's last turn is too brief to count as a place, or one turn outlasts the window. Then the
+    camera, which framed both people for minutes, would pan to a single of the one still talking a few
+    seconds before the other answers (a real interview, ``benchmarks/camera_real.py`` x02: capture
+    0.894). An operator holds the two-shot until the dialogue is plainly over."""
+    last, since = None, 0
+    for i in wanted:
+        if i in out:
+            last, since = out[i], 0
+            continue
+        if last is None or not active[i]:
+            continue
+        since += 1
+        if since > reach:
+            last = None
+            continue
+        fov = last[3]
+        fov_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov) / 2) * ratio)))
+        cy, cp = vec_to_yaw_pitch(last[0])
+        y, p = vec_to_yaw_pitch(dirs[i])
+        if in_view(y, p, cy, cp, max(1.0, fov - 2 * margin), max(1.0, fov_v - 2 * margin)):
+            out[i] = last
+        else:
+            last = None  # the sound left the shot: the dialogue is over
+
+
 def two_shot_aims(
     dirs: np.ndarray,
     active: np.ndarray,
@@ -160,6 +191,7 @@ def two_shot_aims(
             fov_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov) / 2) * ratio)))
             room_y = max(0.0, fov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
             out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, fov_v / 2 - margin - dp), fov)
+    _carry_shots(out, dirs, active, wanted, reach, margin, ratio)
     shots = np.array(sorted(out))
     for i in wanted:
         if i in out or not active[i] or len(shots) == 0:
