@@ -12,7 +12,8 @@ For every FOA clip in DIR (4-channel AmbiX, as ``pano-pan`` reads it) this write
 then plans a camera path for each run below exactly as pass 1 of ``pano-pan`` does (the localizer over
 every frame, its map centroids and confidences into the ``autocam`` planner, default options) and
 scores **capture**: the fraction of scored frames whose reference direction lies inside the planned
-65.5° × 16:9 view. The reference is the clip's ``<clip>.truth.json`` where there is one (``times``/
+view, at the path's own field of view per frame (65.5° × 16:9 where it does not zoom; the front view
+always 65.5°). The reference is the clip's ``<clip>.truth.json`` where there is one (``times``/
 ``yaw``/``pitch``, or static ``sources``: any source in view counts), else the FOA ``ambisonic``
 map's peak on frames where its confidence is ≥ 0.5 (other frames are not scored: there is no
 direction to find).
@@ -174,7 +175,10 @@ class FrameCache:
 def plan_path(audio_info, frames: FrameCache, name: str, checkpoint: str | None, options: dict | None = None,
               planner_options: dict | None = None):
     """Pass 1 + plan as ``pano.pipeline`` does: (name actually run, PlannedPath, localizer description)."""
-    ctx = RunContext.for_media(audio_info, checkpoint=checkpoint)
+    from pano import pipeline
+
+    # The run's own view and zoom range (``--fov-range``'s default): a two-shot may widen the view.
+    ctx = pipeline.run_context(audio_info, pipeline.RunOptions(checkpoint=checkpoint))
     if name == "auto":
         name, _reason = choose_localizer(ctx)
     source = create_localizer(name, ctx, options)
@@ -216,10 +220,11 @@ def truth_reference(path: Path, times: np.ndarray) -> list[tuple[np.ndarray, np.
     return [(y, p)]
 
 
-def score(refs, keep: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, hfov: float, vfov: float) -> float:
+def score(refs, keep: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, hfov: np.ndarray, vfov: np.ndarray) -> float:
+    """Capture on frames ``keep``: the path's own per-frame field of view (a zoomed two-shot is wider)."""
     hit = np.zeros(len(keep), bool)
     for ry, rp in refs:
-        hit |= np.asarray(in_view(ry[keep], rp[keep], yaw[keep], pitch[keep], hfov, vfov), bool)
+        hit |= np.asarray(in_view(ry[keep], rp[keep], yaw[keep], pitch[keep], hfov[keep], vfov[keep]), bool)
     return float(hit.mean()) if len(hit) else float("nan")
 
 
@@ -242,11 +247,11 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
         ref_kind = "truth"
     kinds = ["mono", "stereo"] + (["spaced"] if any(parse_run(r)[0] == "spaced" for r in runs) else [])
     copies = {k: reduce_audio(clip, tmp / f"{clip.stem}.{k}.mp4", k) for k in kinds}
-    hfov, vfov = DEFAULT_HFOV, DEFAULT_VFOV
     row: dict = {"clip": clip.name, "ref": ref_kind, "frames": int(len(keep)), "seconds": float(info.duration)}
     for spec in runs:
         run, extra = parse_run(spec)
         t0 = time.perf_counter()
+        hfov, vfov = np.full(n, DEFAULT_HFOV), np.full(n, DEFAULT_VFOV)
         if run == "front":
             yaw, pitch = np.zeros(n), np.zeros(n)
             used = "front"
@@ -261,6 +266,8 @@ def bench_clip(clip: Path, tmp: Path, runs: list[str], checkpoint: str | None, o
             yaw = np.zeros(n)
             pitch = np.zeros(n)
             yaw[:m], pitch[:m] = path.yaw[:m], path.pitch[:m]
+            if path.hfov is not None:
+                hfov[:m], vfov[:m] = path.hfov[:m], path.vfov[:m]
         row[spec] = score(refs, keep[keep < n], yaw, pitch, hfov, vfov)
         row[spec + ".localizer"] = used
         row[spec + ".seconds"] = time.perf_counter() - t0
