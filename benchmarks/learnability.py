@@ -38,7 +38,7 @@ drifts toward objectness after a few epochs (on two seeds 80.6/62.1% at 1/1 agai
 
 Measured τ (issue 12): on these scenes τ = 0.1 trains *worse* than τ = 1 (unsup and semi) under the
 paper's cIoU protocol: a sharp α marks about one grid cell, while the boxes span two to three, and the
-unsupervised triplet loss learns a weaker sound dependence (see README, *Localization quality*).
+unsupervised triplet loss learns a weaker sound dependence (see docs/measurements.md, *Localization quality*).
 
 SoundNet conv1-8 stays at its random initial weights with cached features (``TrainConfig.freeze_sound``),
 which is what makes CPU runs feasible; ``--train-sound`` trains it too (about 10 minutes per unsup run on

@@ -19,5 +19,5 @@ BACKBONES: Registry = Registry("backbone", {
 #: what ImageNet weights were trained with) mark the image border in the features, so a cell knows where
 #: it is; a sound-dependent attention pattern over border cells can then carry the sound's identity into z
 #: with no object involved, and the unsupervised loss falls without localizing (measured on synthetic
-#: scenes, see the README). "reflect" leaves a plain background looking the same at the border as inside.
+#: scenes, see docs/measurements.md). "reflect" leaves a plain background looking the same at the border as inside.
 PADDINGS = ("zeros", "reflect")

@@ -38,7 +38,7 @@ is then blended in (``prior_strength``; 0 switches it off), and last the stereo 
 whole map. ``describe()`` records every option, the prior's included, in the trajectory.
 
 Why these parts and weights: the ablation in ``benchmarks/mono_real.py`` on real FOA clips reduced to
-mono and stereo, and on the synthetic scenes of the tests (see the README's table).
+mono and stereo, and on the synthetic scenes of the tests (see the README's table and docs/measurements.md).
 """
 
 from __future__ import annotations
