@@ -148,8 +148,9 @@ class SubjectFinder:
     A person whose box holds the sound's direction (``pano.localizers.people``) is the subject — the
     whole body, head and instrument, which a colour region on busy real footage seldom gives; with
     ``faces="frontal"`` (the default) a person found by a frontal face (``"profile"``: a face in
-    profile as well) too, framed as head and shoulders (the module docstring); with ``bodies="pose"`` a
-    body BlazePose's detector finds where neither did; otherwise the colour region the
+    profile as well) too, framed as head and shoulders (the module docstring); with ``bodies="pose"`` (the
+    default, as the ``autocam`` planner's ``bodies`` option; ``"hog"``: OpenCV's detectors only) a body
+    BlazePose's detector finds where neither did; otherwise the colour region the
     direction falls in (:func:`subject_box`). People come from the localizer when it looked for them
     already (``SaliencyBatch.people``, the ``audiovisual`` people part), else from its own
     :class:`PeopleTrack` on the batches' detail frames while the sound is confident (``people=False``:
@@ -158,7 +159,7 @@ class SubjectFinder:
     """
 
     def __init__(self, every: int = 3, people: bool = True, min_confidence: float = 0.15,
-                 notify=None, faces: str | bool = "frontal", bodies: str = "hog") -> None:
+                 notify=None, faces: str | bool = "frontal", bodies: str = "pose") -> None:
         self.every = max(1, int(every))
         self.min_confidence = float(min_confidence)
         faces = {True: "frontal", False: "off"}.get(faces, faces)
