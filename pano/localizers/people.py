@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
-from pano.sphere.geometry import angular_distance
+from pano.sphere.geometry import angular_distance, wrap_yaw
 
 VIEW_FOV = 80.0  # degrees, horizontal and vertical, of each perspective view
 VIEW_YAWS = (0.0, 60.0, 120.0, 180.0, -120.0, -60.0)
@@ -139,7 +139,7 @@ def view_box_edges(view_yaw: float, x: float, y: float, bw: float, bh: float, px
     right, _ = direction(x + bw, y + bh / 2.0)
     _, top = direction(x + bw / 2.0, y)
     _, bottom = direction(x + bw / 2.0, y + bh)
-    return float((cy + 180.0) % 360.0 - 180.0), cp, right - left, top, bottom
+    return float(wrap_yaw(cy)), cp, right - left, top, bottom
 
 
 def view_box_to_sphere(view_yaw: float, x: float, y: float, bw: float, bh: float, px: int = VIEW_PX,

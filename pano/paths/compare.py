@@ -24,6 +24,7 @@ import numpy as np
 
 from common.errors import InputError
 from pano.paths.trajectory import Trajectory, nearest_samples
+from pano.sphere.geometry import wrap_yaw
 
 _SAMPLES = 24  # per axis: 24×24 solid-angle-weighted samples inside each view
 
@@ -114,7 +115,7 @@ def angular_velocity(yaw: np.ndarray, pitch: np.ndarray, t: np.ndarray) -> np.nd
     if len(yaw) > 1:
         dt = np.diff(t)
         dt = np.where(dt > 0, dt, np.nan)
-        dyaw = (np.diff(yaw) + 180.0) % 360.0 - 180.0
+        dyaw = wrap_yaw(np.diff(yaw))
         mid = np.radians(0.5 * (pitch[1:] + pitch[:-1]))
         vel[1:, 0] = dyaw * np.cos(mid) / dt
         vel[1:, 1] = np.diff(pitch) / dt

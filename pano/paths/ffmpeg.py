@@ -18,6 +18,7 @@ from common.outputs import atomic_output
 from pano.paths.exporters import Exporter, ExportJob
 from pano.paths.trajectory import Trajectory
 from pano.run.names import OutputNames
+from pano.sphere.geometry import wrap_yaw
 from pano.sphere.views import output_geometry
 
 __all__ = ["write_ffmpeg", "ffmpeg_filter_escape", "FfmpegExporter", "thin_views", "TOLERANCE"]
@@ -52,7 +53,7 @@ def thin_views(values: np.ndarray, cuts: np.ndarray, tolerance: float = TOLERANC
                 continue
         mid = (lo + hi) / 2
         if wrap_first and len(mid):
-            mid[0] = (mid[0] + 180.0) % 360.0 - 180.0
+            mid[0] = wrap_yaw(mid[0])
         out.append((start, mid))
         if i < len(v):
             start, lo, hi = i, v[i].copy(), v[i].copy()

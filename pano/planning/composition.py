@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from pano.planning.zoom import shot_spans
+from pano.sphere.geometry import wrap_yaw
 
 
 def _vfov_of(hfov: float, ratio: float) -> float:
@@ -139,7 +140,7 @@ def compose(
     dy = (by - aim_yaw + 180.0) % 360.0 - 180.0
     yaw = aim_yaw + float(np.clip(dy, -(bw / 2 + 5.0), bw / 2 + 5.0))  # the box holds the sound: stay on it
     yaw, pitch = _keep_sound(yaw, pitch, aim_yaw, heard, want, v, sound_margin)
-    return float((yaw + 180.0) % 360.0 - 180.0), pitch, want
+    return float(wrap_yaw(yaw)), pitch, want
 
 
 def _compose_face(
@@ -164,7 +165,7 @@ def _compose_face(
     dy = (by - aim_yaw + 180.0) % 360.0 - 180.0
     yaw = aim_yaw + float(np.clip(dy, -(bw / 2 + 5.0), bw / 2 + 5.0))
     yaw, pitch = _keep_sound(yaw, pitch, aim_yaw, heard, want, v, sound_margin)
-    return float((yaw + 180.0) % 360.0 - 180.0), pitch, want
+    return float(wrap_yaw(yaw)), pitch, want
 
 
 def hangs_from_top(box: np.ndarray, want: float, hfov: float, vfov: float, headroom: float = HEADROOM) -> bool:

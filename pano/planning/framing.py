@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pano.sphere.geometry import in_view, vec_to_yaw_pitch
+from pano.sphere.geometry import in_view, vec_to_yaw_pitch, wrap_yaw
 
 
 def dwell_mask(dirs: np.ndarray, active: np.ndarray, reach: int, tol: float) -> np.ndarray:
@@ -80,7 +80,7 @@ def extent_centre(dirs: np.ndarray) -> tuple[float, float, float]:
     yaw = yaw[0] + (yaw - yaw[0] + 180.0) % 360.0 - 180.0
     cy = 0.5 * (yaw.min() + yaw.max())
     cp = 0.5 * (pitch.min() + pitch.max())
-    return float((cy + 180.0) % 360.0 - 180.0), float(cp), float(max(np.ptp(yaw), np.ptp(pitch)))
+    return float(wrap_yaw(cy)), float(cp), float(max(np.ptp(yaw), np.ptp(pitch)))
 
 
 def _carry_shots(out: dict, dirs: np.ndarray, active: np.ndarray, wanted: range, reach: int, margin: float,
