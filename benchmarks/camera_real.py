@@ -17,6 +17,10 @@ subject finder, the ``autocam`` planner, the default ``--fov-range``), or reads 
   FOV in both axes, as ``tests/scenes.py`` scores the synthetic movers); ``central_mv`` the same on
   the moving frames only (below);
 * **err**: mean angular distance (degrees) from the view centre to the reference;
+* **head**: where the truth file gives the placed people's heads (``heads``: yaw, pitch, width,
+  height), the fraction of frames with the sounding person's head (the one nearest the reference)
+  whole in the view: its corners and edge midpoints inside (issue 21's "heads of close performers
+  inside the frame");
 * **ahead**: the worst degrees a pan ends *past* the source (along the pan, within 1 s after it
   ends; a pan: ≥ 0.2 s faster than the source + 8°/s, outside cuts; negative: it ends behind; the rule
   of ``tests/scenes.py``), on clips with a single reference path;
@@ -201,6 +205,30 @@ def scores(refs: list, keep: np.ndarray, yaw, pitch, hfov, vfov) -> dict:
             "err": float(err.mean()) if n else nan, "_mid": mid}
 
 
+def truth_heads(clip: Path) -> np.ndarray | None:
+    """(n, 4) heads of the truth file (yaw, pitch, width, height in degrees; ``benchmarks/real_set.py``
+    marks them), or None."""
+    tf = clip.with_name(clip.stem + ".truth.json")
+    heads = json.loads(tf.read_text()).get("heads") if tf.exists() else None
+    return np.asarray(heads, float).reshape(-1, 4) if heads else None
+
+
+def head_in_frame(heads: np.ndarray, ref: tuple, keep: np.ndarray, yaw, pitch, hfov, vfov) -> float:
+    """Fraction of frames ``keep`` whose sounding person's head is whole in the view: of the truth's
+    heads, the one nearest the frame's reference direction; its corners and edge midpoints all inside
+    (issue 21: "heads of close performers inside the frame")."""
+    ry, rp = ref[0][keep], ref[1][keep]
+    d = np.stack([angular_distance(ry, rp, h[0], h[1]) for h in heads])  # (heads, frames)
+    head = heads[np.argmin(d, axis=0)]
+    whole = np.ones(len(keep), bool)
+    for fy in (-0.5, 0.0, 0.5):
+        for fp in (-0.5, 0.0, 0.5):
+            py = head[:, 0] + fy * head[:, 2]
+            pp = head[:, 1] + fp * head[:, 3]
+            whole &= np.asarray(in_view(py, pp, yaw[keep], pitch[keep], hfov[keep], vfov[keep]), bool)
+    return float(whole.mean()) if len(keep) else float("nan")
+
+
 def bench_clip(clip: Path, planner_options: dict, via_run: bool, tmp: Path) -> dict:
     info = probe(clip)
     if not info.is_foa:
@@ -246,6 +274,10 @@ def bench_clip(clip: Path, planner_options: dict, via_run: bool, tmp: Path) -> d
     fk = np.flatnonzero(frame_keep)
     capt_f = scores(frame_refs, fk, yaw, pitch, hfov, vfov)["capture"]
     front.pop("_mid")
+    heads = truth_heads(clip) if kind == "truth" and single else None
+    head = head_in_frame(heads, refs[0], idx, yaw, pitch, hfov, vfov) if heads is not None else float("nan")
+    front_head = (head_in_frame(heads, refs[0], idx, np.zeros(n), np.zeros(n), np.full(n, FRONT_HFOV),
+                                np.full(n, FRONT_VFOV)) if heads is not None else float("nan"))
     mv = moving[idx]
     starts = np.r_[0, np.flatnonzero(cut), n]
     shots = [float(np.median(hfov[a:b])) for a, b in zip(starts[:-1], starts[1:], strict=False) if b > a]
@@ -254,6 +286,7 @@ def bench_clip(clip: Path, planner_options: dict, via_run: bool, tmp: Path) -> d
         "moving": bool(mv.mean() >= 0.2) if len(mv) else False, "moving_frac": float(mv.mean()) if len(mv) else 0.0,
         **cam, "capt_f": capt_f, "central_mv": float(mid[mv].mean()) if mv.any() else float("nan"),
         "ahead": pan_ahead(ry, yaw, cut, fps) if single else float("nan"),
+        "head": head, "front_head": front_head,
         "cuts": int(cut.sum()), "fov": "/".join(f"{v:.0f}" for v in dict.fromkeys(round(v) for v in shots)),
         "front_capture": front["capture"], "front_central": front["central"], "front_err": front["err"],
         "plan_seconds": took,
@@ -262,8 +295,10 @@ def bench_clip(clip: Path, planner_options: dict, via_run: bool, tmp: Path) -> d
 
 COLUMNS = [("capture", "capt", ".3f"), ("capt_f", "capt_f", ".3f"), ("central", "cent", ".3f"),
            ("central_mv", "cent_mv", ".3f"),
-           ("err", "err", ".1f"), ("ahead", "ahead", ".1f"), ("cuts", "cuts", "d"), ("front_capture", "f.capt", ".3f"),
-           ("front_central", "f.cent", ".3f"), ("front_err", "f.err", ".1f")]
+           ("err", "err", ".1f"), ("head", "head", ".3f"),
+           ("ahead", "ahead", ".1f"), ("cuts", "cuts", "d"), ("front_capture", "f.capt", ".3f"),
+           ("front_central", "f.cent", ".3f"), ("front_err", "f.err", ".1f"),
+           ("front_head", "f.head", ".3f")]
 
 
 def format_table(rows: list[dict]) -> str:
@@ -291,7 +326,8 @@ def format_table(rows: list[dict]) -> str:
                  "cent_mv: central on the moving frames; err: mean degrees from the view centre; ahead: worst degrees "
                  "a pan ends past the source; f.*: the fixed front view (65.5°); mv: the source moves (a steady "
                  "drift over 20° in ≥ 3 s between jumps, on ≥ 20% of the scored frames); capt_f: capture against "
-                 "each frame's own FOA peak")
+                 "each frame's own FOA peak; head: the sounding person's head whole in the view (truth files "
+                 "with heads, benchmarks/real_set.py)")
     lines.append(f"goals: capture ≥ {GOAL_CAPTURE} on every clip, central ≥ {GOAL_CENTRAL} on every moving clip; "
                  f"clips missing one: {sum('MISSES' in x for x in lines[1:len(rows) + 1])}")
     return "\n".join(lines)

@@ -28,7 +28,10 @@ the direct sound, pulls the RIR's energy direction over 5–200 ms 5–6° below
 localizer reads the placed talkers 4–10° low); the truth stays the direct sound. JSAmbisonics' ``room_1``
 was not used (its direct sound reads ~13° high). Two talkers taking turns are two convolutions, each through
 the RIR turned to its talker, not one turned field; their turns are cut at pauses in the speech, so the
-truth switches where one voice stops and the other starts. A moving source (the gorilla) is 40-ms frames,
+truth switches where one voice stops and the other starts. The truth also gives each placed person's
+head as ``heads`` (yaw, pitch, width, height in degrees, hand-marked on gridded 6× crops of the clip's
+frames, in the order of the sources), so ``benchmarks/camera_real.py`` can say whether the head is in frame.
+A moving source (the gorilla) is 40-ms frames,
 each through the RIR turned to the source's direction then. Yaw/pitch follow pano-pan's conventions (README,
 "Conventions"): yaw 0 = the centre column, positive right; pitch positive up; ambisonic azimuth = −yaw. The
 spatialaudiogen pictures are 1920×1080 frames of full-sphere 360° video (YouTube/REC-Street datasets),
@@ -127,28 +130,37 @@ def px_to_dir(x: float, y: float) -> tuple[float, float]:
     return (x + 0.5) / W * 360.0 - 180.0, 90.0 - (y + 0.5) / H * 180.0
 
 
+def head_box(x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    """A head's pixel box (960×480: left, top, right, bottom edges) as the truth file's ``heads`` entry:
+    [yaw, pitch, width, height] in degrees (centre, then extent along yaw and pitch), for
+    ``benchmarks/camera_real.py``'s head-in-frame score. ``x1`` may pass 960 where the head crosses the seam."""
+    (yl, pt), (yr, pb) = px_to_dir(x0 - 0.5, y0 - 0.5), px_to_dir(x1 - 0.5, y1 - 0.5)
+    yc = (0.5 * (yl + yr) + 180.0) % 360.0 - 180.0
+    return [round(yc, 2), round(0.5 * (pt + pb), 2), round(yr - yl, 2), round(pt - pb, 2)]
+
+
 # Placed clips. Pixel positions are on the picture scaled to 960×480 (after ``roll``), read off
 # gridded crops: ``who`` = (x, y, what is there).
 CLIPS = {
     "x01": dict(desc="single still talker off the front: the woman at the left of the meeting table",
                 image=SAG + "YT-Clean.jpg", seconds=20.0, who=[(313, 247, "woman's mouth")],
-                sound=[(SPEECH, 2.0)]),
+                heads=[(303, 228, 322, 253)], sound=[(SPEECH, 2.0)]),
     "x02": dict(desc="two people taking turns every ~4 s (at pauses), two voices: the man at the right of the "
                 "table, then the woman (left)", image=SAG + "YT-Clean.jpg", seconds=20.0, turn=4.0,
                 who=[(493, 240, "right-hand man's mouth"), (313, 247, "woman's mouth")],
-                sound=[(SPEECH, 2.0), (SPEECH2, 0.0)]),
+                heads=[(485, 228, 501, 247), (303, 228, 322, 253)], sound=[(SPEECH, 2.0), (SPEECH2, 0.0)]),
     "x03": dict(desc="close talker: a man filming himself, his face big in the frame",
                 image=SAG + "YT-Clean-3.jpg", seconds=10.5, who=[(638, 267, "man's mouth")],
-                sound=[(SPEECH2, 0.0)]),
+                heads=[(608, 198, 672, 288)], sound=[(SPEECH2, 0.0)]),
     "x04": dict(desc="musician: the pianist at the back left, the dry spaudiopy piano at his hands",
                 image=SAG + "YT-Music-2.jpg", seconds=11.0, who=[(66, 308, "pianist's hands on the keys")],
-                sound=[(PIANO, 0.0)]),
+                heads=[(41, 260, 61, 288)], sound=[(PIANO, 0.0)]),
     "x05": dict(desc="source across the ±180° seam: a standing singer, picture turned so she straddles it",
                 image=SAG + "YT-Music.jpg", roll=866, seconds=15.0, who=[(956, 250, "singer's mouth")],
-                sound=[(SPEECH, 40.0)]),
+                heads=[(958, 239, 968, 253)], sound=[(SPEECH, 40.0)]),
     "x06": dict(desc="picture changes a little (video noise, slow brightness drift): the walker in red",
                 image=SAG + "REC-Street.jpg", seconds=15.0, who=[(248, 195, "walker's head")],
-                sound=[(SPEECH, 22.0)], changing=True),
+                heads=[(235, 183, 260, 208)], sound=[(SPEECH, 22.0)], changing=True),
 }
 # The gorilla in congo.mp4 (top eye of the top-bottom stereo frame, scaled to 960×480), hand-marked each
 # second on gridded crops (its upper body; an automatic dark-blob centroid agrees within ~10 px in x):
@@ -157,6 +169,7 @@ GORILLA = [(0, 208, 262), (1, 207, 262), (2, 190, 263), (3, 174, 264), (4, 159, 
            (6, 117, 268), (7, 116, 268), (8, 116, 268), (9, 110, 268), (10, 102, 268)]
 CONGO = "googlevr__gvr-android-sdk/samples/sdk-simplevideowidget/src/main/assets/congo.mp4"
 SINGER = (451, 218)  # the band's singer's mouth in kqAZkf5Odyw-80 scaled to 960×480
+SINGER_HEAD = (441, 206, 459, 229)  # the singer's head over the clip's 10 s (he sways a few pixels)
 
 
 def extract(mirrors: Path, src: Path) -> None:
@@ -356,7 +369,8 @@ def build_placed(name: str, spec: dict, src: Path, out: Path, rir: np.ndarray, t
     video_in, vf = still_input(src, spec, tmp)
     clip = out / f"{name}.mp4"
     encode(clip, video_in, vf, foa, seconds, tmp)
-    truth = {"times": times, "yaw": [round(v, 2) for v in yaws], "pitch": [round(v, 2) for v in pitches]}
+    truth = {"times": times, "yaw": [round(v, 2) for v in yaws], "pitch": [round(v, 2) for v in pitches],
+             "heads": [head_box(*b) for b in spec["heads"]]}
     (out / f"{name}.truth.json").write_text(json.dumps(truth))
     where = "; ".join(f"{w} at yaw {d[0]:.1f}°, pitch {d[1]:.1f}°"
                       for (_, _, w), d in zip(spec["who"], dirs, strict=True))
@@ -428,7 +442,8 @@ def build_band(src: Path, out: Path, rir: np.ndarray, tmp: Path) -> list[dict]:
     dry = mono_source(src, SPEECH, 2.0, seconds)
     encode(out / "h03.mp4", video_in, "null", place(dry, rir, yaw, pitch), seconds, tmp)
     (out / "h03.truth.json").write_text(json.dumps({"times": [0.0, seconds], "yaw": [round(yaw, 2)] * 2,
-                                                    "pitch": [round(pitch, 2)] * 2}))
+                                                    "pitch": [round(pitch, 2)] * 2,
+                                                    "heads": [head_box(*SINGER_HEAD)]}))
     rows.append({"clip": "h03.mp4", "seconds": seconds, "desc": "the band video, its sound removed, with dry "
                  "speech placed at the singer", "picture": BAND_V, "sound": f"{SPEECH} from 2 s",
                  "truth": f"singer's mouth at yaw {yaw:.1f}°, pitch {pitch:.1f}°", "rir": RIR_FILE})
