@@ -201,6 +201,19 @@ def test_a_dialogue_two_shot_holds_through_a_brief_last_answer():
     assert score(scene, path.yaw, path.pitch, path.hfov, path.vfov, path.cut)["still_speed"] < 0.5
 
 
+def test_a_widened_two_shot_leaves_room_for_the_people_at_its_edges():
+    """The two-shot frames the sounds' points (the mouths); the talkers' heads reach a few degrees
+    further. On a real meeting the widened view kept 5° outside each mouth and the outer half of a head
+    fell out of the frame; now each talker stays at least 7° inside the view's edge."""
+    scene = turn_taking(70.0, turn=4.0, seconds=14.0)
+    path = plan_scene(scene, HFOV, VFOV, hfov_range=(46.0, 104.0))
+    framed = np.arange(len(path.yaw)) / scene.fps >= 2.0
+    for yaw in (-35.0, 35.0):
+        off = np.abs((yaw - path.yaw[framed] + 180.0) % 360.0 - 180.0)
+        assert np.all(path.hfov[framed] / 2 - off >= 7.0), yaw
+    assert score(scene, path.yaw, path.pitch, path.hfov, path.vfov, path.cut)["still_speed"] < 0.5
+
+
 def test_a_per_sample_fov_survives_json_csv_sendcmd_render_and_the_viewer(tmp_path, capsys):
     """A zooming run's per-frame field of view is the same in the JSON, the CSV, the sendcmd script and
     the viewer's job, and ``pano-pan render`` draws it (a wider view shows more than the nominal one)."""

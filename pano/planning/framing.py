@@ -28,6 +28,12 @@ import numpy as np
 
 from pano.sphere.geometry import in_view, vec_to_yaw_pitch, wrap_yaw
 
+#: Degrees a widened two-shot keeps beyond ``margin`` outside each place it frames. The places are the
+#: sounds' points (a mouth, an instrument), and the people around them reach 3–4° further at a few metres:
+#: with 3° the outer half of a talker's head fell outside the frame on a real meeting (x02 of
+#: ``benchmarks/camera_real.py``: head in frame 0.502 with capture 1.000).
+PERSON_ROOM = 6.0
+
 
 def dwell_mask(dirs: np.ndarray, active: np.ndarray, reach: int, tol: float) -> np.ndarray:
     """(B,) whether each active block's direction (B, 3) stays within ``tol`` degrees of the active blocks
@@ -183,11 +189,13 @@ def two_shot_aims(
         if np.all(in_view(yaw, pitch, cy, cp, h, v)):
             dy = np.abs((np.atleast_1d(yaw) - cy + 180.0) % 360.0 - 180.0).max()
             dp = np.abs(np.atleast_1d(pitch) - cp).max()
-            # The nominal view where they fit in it with room to spare, else as wide as they need.
+            # The nominal view where they fit in it with room for the people at its edges (where the
+            # zoom can widen), else as wide as they need with that room.
             half = dy * np.cos(np.radians(cp)) + margin
+            room = PERSON_ROOM if wide > hfov else 0.0
             from_v = np.degrees(2 * np.arctan(np.tan(np.radians(dp + margin + 3.0)) / ratio))
-            fov = hfov if half <= hfov / 2 and dp + margin <= vfov / 2 else float(
-                np.clip(max(2 * (half + 3.0), from_v), hfov, wide))
+            fov = hfov if half + room <= hfov / 2 and dp + margin <= vfov / 2 else float(
+                np.clip(max(2 * (half + PERSON_ROOM), from_v), hfov, wide))
             fov_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov) / 2) * ratio)))
             room_y = max(0.0, fov / 2 - margin - dy * np.cos(np.radians(cp)))  # as a view angle
             out[i] = (yaw_pitch_to_vec(cy, cp).reshape(3), room_y, max(0.0, fov_v / 2 - margin - dp), fov)
