@@ -175,3 +175,34 @@ def test_a_moment_without_the_subject_box_holds_the_shot(monkeypatch):
     framed = np.arange(len(path.pitch)) / scene.fps > 3.0
     assert metrics["whole"] >= 0.9 and metrics["capture"] == 1.0
     assert np.ptp(path.pitch[framed]) < 1.0 and np.ptp(path.hfov[framed]) < 1e-6
+
+
+def test_the_opening_shot_is_composed_from_the_first_frame(monkeypatch):
+    """The first look that finds the subject comes a moment after the sound starts (people are looked
+    for every 2 s, and the box must hold over ± 1 s): the video used to open on the sound's point, the
+    tall subject's head out of the frame, and tilt and widen onto the subject a second later. The
+    planner sees the whole video, so the opening shot is composed from its first frame."""
+    import pano.localizers.subject as subject
+
+    found = subject.subject_boxes
+    frame_of = iter(range(10**6))
+
+    def found_late(frames, yaw, pitch, conf):
+        out = found(frames, yaw, pitch, conf)
+        if next(frame_of) * 3 < 30:  # plan_scene looks at every third frame: nothing in the first second
+            out[:] = np.nan
+        return out
+
+    monkeypatch.setattr(subject, "subject_boxes", found_late)
+    scene = tall_subject(seconds=8.0)
+    path = plan_scene(scene, HFOV, VFOV, hfov_range=ZOOM)
+    from pano.sphere.geometry import in_view
+
+    f = scene.figure
+    whole = np.ones(len(path.yaw), bool)
+    for dy in (-0.5, 0.0, 0.5):
+        for dp in (-0.5, 0.0, 0.5):
+            whole &= np.asarray(in_view(f[:, 0] + dy * f[:, 2], f[:, 1] + dp * f[:, 3], path.yaw, path.pitch,
+                                        path.hfov, path.vfov), bool)
+    assert whole.all()  # from the first frame, not from the first look that found it
+    assert np.ptp(path.pitch) < 1.0 and np.ptp(path.hfov) < 1e-6  # one still shot, no tilt at the start

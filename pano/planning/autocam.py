@@ -295,6 +295,8 @@ class AutoCamPlanner(Planner):
         reach = max(1, int(round(1.0 * self.fps / self.k)))  # ± 1 s
         out = list(tgts)
         last, still_last = -reach - 1, False  # the last composed block, and whether its subject is still
+        own = np.zeros(nb, bool)  # composed on its own box
+        still = np.zeros(nb, bool)  # ... and the subject is still there
         for j, t in enumerate(tgts):
             b = first + j
             if self._blocks.w[b] <= 0:  # silence holds the last composed aim
@@ -316,12 +318,40 @@ class AutoCamPlanner(Planner):
                 continue
             # Still within 2°: a slow mover (5°/s) stays within the 6° of `_steady` over ± 1 s.
             last, still_last = j, self._in_place(offset, j, reach, tol=2.0)
+            own[j], still[j] = True, still_last
             cy, cp, want[j] = compose(float(y), float(p), box, self.hfov, self.vfov, self.zoom)
             out[j] = yaw_pitch_to_vec(cy, cp).reshape(3)
             used[j] = box[:4]
             hangs[j] = hangs_from_top(box, want[j], self.hfov, self.vfov)
             heard[j, 1] = sound_on_box(float(p), box)
+        if first == 0:
+            self._open_on_subject(tgts, own, still, reach, framed, (out, want, used, hangs, heard))
         return out, want, used, hangs, heard
+
+    def _open_on_subject(self, tgts: list, own: np.ndarray, still: np.ndarray, reach: int, framed: dict,
+                         shot: tuple) -> None:
+        """The opening shot composed from its first frame (in place on ``shot``: aims, wanted fov, box,
+        hangs, heard). The first look that finds a person comes a moment after the sound starts, and the
+        box must be steady over ± 1 s, so the video opened on the sound's point and then tilted and widened
+        onto the subject (a real close talker, x03 of ``benchmarks/camera_real.py``: his head out of the
+        frame for the first second). So where the subject is found within two seconds of the first sound,
+        the sounding blocks before the first composed one take its shot while its subject is still and
+        holds their sound, and a silent opening takes the first sounding block's aim. A later first
+        subject belongs to a later shot, which opens as before."""
+        out, want, used, hangs, heard = shot
+        lead = next((j for j in range(len(tgts)) if self._blocks.w[j] > 0), None)
+        f = int(np.argmax(own)) if own.any() else None
+        if f is not None and lead is not None and still[f] and f - lead <= 2 * reach:  # found as it opens
+            for j in range(f - 1, lead - 1, -1):
+                if self._blocks.w[j] <= 0:
+                    continue
+                if j in framed or not self._holds(used[f], tgts[j]):
+                    break
+                y, p = vec_to_yaw_pitch(tgts[j])
+                out[j], want[j], used[j], hangs[j] = out[f], want[f], used[f], hangs[f]
+                heard[j] = (y, sound_on_box(float(p), used[f]))
+        for j in range(lead or 0):
+            out[j], want[j], used[j], hangs[j], heard[j] = out[lead], want[lead], used[lead], hangs[lead], heard[lead]
 
     def _decided_and(self, cands: list[int], first_block: int) -> Mapping[int, int]:
         return BlockPath(self._decided, cands, first_block)
